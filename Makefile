@@ -32,7 +32,7 @@ $(CURDIR)/$(BOOT)/bin/uv:
 bootstrap: $(UV) ## install uv locally if missing
 
 $(STAMP): $(UV) uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml)
-	$(UV) sync --locked --all-packages
+	$(UV) sync --locked --all-packages --all-extras
 	@touch $(STAMP)
 
 sync: $(STAMP) ## create .venv with the locked dependencies
