@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in result.get("figures", []):
             ratio = row.get("ratio")
             ratio_s = f"{ratio:8.3f}x vs {row.get('baseline', '?')}" if ratio is not None else ""
-            print(f"   {row['name']:<44} {row['value']:>14,.3f} {row.get('unit', ''):<10} {ratio_s}")
+            unit = row.get("unit", "")
+            print(f"   {row['name']:<44} {row['value']:>14,.3f} {unit:<10} {ratio_s}")
         print(f"   -> {out.relative_to(HERE.parent)}")
     return 1 if failed else 0
 
