@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
+import random
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from groundwork.fsio import TEMP_MARKER, atomic_write, atomic_writer, fsync_dir, fsync_tree
+from groundwork.fsio import (
+    TEMP_MARKER,
+    atomic_write,
+    atomic_writer,
+    fsync_dir,
+    fsync_tree,
+    remove_temp_files,
+)
 
 
 def _mode(path: Path) -> int:
@@ -72,3 +84,48 @@ def test_fsync_dir_and_tree(tmp_path: Path) -> None:
     fsync_tree(tmp_path / "d")
     with pytest.raises(FileNotFoundError):
         fsync_dir(tmp_path / "missing")
+
+
+HELPERS = Path(__file__).parent / "helpers"
+SIZE = 4 * 1024 * 1024
+
+
+def _check_whole(data: bytes) -> int:
+    """The payload number of a whole atomic_write_loop payload; fail on a mix."""
+    assert len(data) == SIZE, f"torn file: {len(data)} bytes"
+    n = int(data[:12])
+    letter = bytes([65 + n % 26])
+    assert data[13:] == letter * (SIZE - 13), f"mixed content in payload {n}"
+    return n
+
+
+def test_atomic_write_survives_kill_9(tmp_path: Path) -> None:
+    """SIGKILL a writer at random moments: the file is always one whole payload."""
+    target = tmp_path / "big.bin"
+    target.write_bytes(b"000000000000\n" + b"A" * (SIZE - 13))
+    rng = random.Random(1234)
+    seen: set[int] = set()
+    for _ in range(15):
+        proc = subprocess.Popen(
+            [sys.executable, str(HELPERS / "atomic_write_loop.py"), str(target), str(SIZE)],
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + rng.uniform(0.1, 0.4)
+        while time.monotonic() < deadline:  # concurrent reader while the writer runs
+            seen.add(_check_whole(target.read_bytes()))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        seen.add(_check_whole(target.read_bytes()))
+        remove_temp_files(tmp_path, "big.bin")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+    assert len(seen) > 1, "the writer never committed a payload"
+
+
+def test_remove_temp_files(tmp_path: Path) -> None:
+    (tmp_path / f"a{TEMP_MARKER}x1").write_bytes(b"")
+    (tmp_path / f"b{TEMP_MARKER}x2").write_bytes(b"")
+    (tmp_path / f"dir{TEMP_MARKER}x3").mkdir()
+    (tmp_path / "a").write_bytes(b"keep")
+    assert [p.name for p in remove_temp_files(tmp_path, "a")] == [f"a{TEMP_MARKER}x1"]
+    assert [p.name for p in remove_temp_files(tmp_path)] == [f"b{TEMP_MARKER}x2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", f"dir{TEMP_MARKER}x3"]

@@ -1,10 +1,42 @@
 """Filesystem safety: atomic writes, advisory locks with stale takeover, safe joins.
 
-The public names live here; the sub-modules split them by concern.
+- ``atomic``: ``atomic_write``, ``atomic_writer``, ``fsync_dir``, ``fsync_tree``,
+  ``remove_temp_files`` (recovery of a writer killed mid-write).
+- ``rename``: ``rename_noreplace`` for publishing files and directories.
+- ``lock``: ``FileLock``, ``read_lock``.
+- ``paths``: ``safe_join``, ``resolve_within``, ``normalize_relpath``.
 """
 
 from __future__ import annotations
 
-from groundwork.fsio.atomic import TEMP_MARKER, atomic_write, atomic_writer, fsync_dir, fsync_tree
+from groundwork.fsio.atomic import (
+    TEMP_MARKER,
+    atomic_write,
+    atomic_writer,
+    fsync_dir,
+    fsync_tree,
+    remove_temp_files,
+)
+from groundwork.fsio.lock import FileLock, LockHeld, LockLost, LockStatus, read_lock, stale_reason
+from groundwork.fsio.paths import PathEscape, normalize_relpath, resolve_within, safe_join
+from groundwork.fsio.rename import rename_noreplace
 
-__all__ = ["TEMP_MARKER", "atomic_write", "atomic_writer", "fsync_dir", "fsync_tree"]
+__all__ = [
+    "TEMP_MARKER",
+    "FileLock",
+    "LockHeld",
+    "LockLost",
+    "LockStatus",
+    "PathEscape",
+    "atomic_write",
+    "atomic_writer",
+    "fsync_dir",
+    "fsync_tree",
+    "normalize_relpath",
+    "read_lock",
+    "remove_temp_files",
+    "rename_noreplace",
+    "resolve_within",
+    "safe_join",
+    "stale_reason",
+]

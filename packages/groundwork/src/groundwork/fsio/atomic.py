@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_MARKER", "atomic_write", "atomic_writer", "fsync_dir", "fsync_tree"]
+__all__ = [
+    "TEMP_MARKER",
+    "atomic_write",
+    "atomic_writer",
+    "fsync_dir",
+    "fsync_tree",
+    "remove_temp_files",
+]
 
 #: Every temp file this module creates contains this marker, so recovery code can
 #: recognise (and remove) leftovers of a writer killed mid-write.
@@ -96,3 +103,26 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int | None = N
     """Replace ``path`` with ``data`` atomically and durably (see module docstring)."""
     with atomic_writer(path, mode) as fh:
         fh.write(data)
+
+
+def remove_temp_files(directory: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Delete temp files left in ``directory`` by writers killed mid-write.
+
+    Only call this when no writer can be active (e.g. while holding the
+    directory's ``FileLock``): a live writer's temp file would be removed too and
+    its commit would fail. ``name`` limits the sweep to one target's temps.
+    Returns the removed paths.
+    """
+    prefix = f"{name}{TEMP_MARKER}" if name is not None else None
+    removed: list[Path] = []
+    for entry in os.scandir(directory):
+        if TEMP_MARKER not in entry.name:
+            continue
+        if prefix is not None and not entry.name.startswith(prefix):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return sorted(removed)
