@@ -1,0 +1,120 @@
+"""Language registry (§4): which language a path is, which mode it feeds, which chunker runs.
+
+Pure data plus a lookup; importing it never loads a grammar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import PurePosixPath
+
+#: Bumped when the table below changes; it feeds the languagePolicyKey.
+REGISTRY_VERSION = 1
+
+PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
+PROSE_NAMES = frozenset({"readme", "changelog", "license"})
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageSpec:
+    """One registry row: ``chunker`` is treesitter | regex | config | windows | markdown | rst."""
+
+    id: str
+    extensions: tuple[str, ...]
+    mode: str
+    chunker: str
+    c_like: bool = False
+
+
+LANGUAGES: tuple[LanguageSpec, ...] = (
+    LanguageSpec("python", (".py", ".pyi"), "code", "treesitter"),
+    LanguageSpec("javascript", (".js", ".mjs", ".cjs", ".jsx"), "code", "treesitter", True),
+    LanguageSpec("typescript", (".ts", ".mts", ".cts"), "code", "treesitter", True),
+    LanguageSpec("tsx", (".tsx",), "code", "treesitter", True),
+    LanguageSpec("go", (".go",), "code", "treesitter", True),
+    LanguageSpec("rust", (".rs",), "code", "treesitter", True),
+    LanguageSpec("java", (".java",), "code", "treesitter", True),
+    LanguageSpec("c", (".c", ".h"), "code", "treesitter", True),
+    LanguageSpec("cpp", (".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx"), "code", "treesitter", True),
+    LanguageSpec("csharp", (".cs",), "code", "treesitter", True),
+    LanguageSpec("ruby", (".rb",), "code", "treesitter"),
+    LanguageSpec("php", (".php",), "code", "treesitter", True),
+    LanguageSpec("shell", (".sh", ".bash"), "code", "treesitter"),
+    LanguageSpec("kotlin", (".kt", ".kts"), "code", "regex", True),
+    LanguageSpec("swift", (".swift",), "code", "regex", True),
+    LanguageSpec("scala", (".scala", ".sc"), "code", "regex", True),
+    LanguageSpec("lua", (".lua",), "code", "regex"),
+    LanguageSpec("perl", (".pl", ".pm"), "code", "regex"),
+    LanguageSpec("r", (".r", ".R"), "code", "regex"),
+    LanguageSpec("sql", (".sql",), "code", "regex"),
+    LanguageSpec("objc", (".m", ".mm"), "code", "regex", True),
+    LanguageSpec("dart", (".dart",), "code", "regex", True),
+    LanguageSpec("json", (".json", ".jsonc"), "code", "config"),
+    LanguageSpec("yaml", (".yaml", ".yml"), "code", "config"),
+    LanguageSpec("toml", (".toml",), "code", "config"),
+    LanguageSpec("ini", (".ini", ".cfg", ".conf"), "code", "config"),
+    LanguageSpec("xml", (".xml",), "code", "windows"),
+    LanguageSpec("html", (".html", ".htm"), "code", "windows"),
+    LanguageSpec("css", (".css", ".scss"), "code", "windows", True),
+    LanguageSpec("markdown", (".md", ".markdown"), "prose", "markdown"),
+    LanguageSpec("rst", (".rst",), "prose", "rst"),
+    LanguageSpec("text", (".txt", ".adoc"), "prose", "windows"),
+)
+
+_BY_ID = {spec.id: spec for spec in LANGUAGES}
+_BY_EXT = {ext: spec for spec in LANGUAGES for ext in spec.extensions}
+
+#: Grammar wheels whose versions feed the languagePolicyKey.
+GRAMMAR_PACKAGES = (
+    "tree-sitter",
+    "tree-sitter-python",
+    "tree-sitter-javascript",
+    "tree-sitter-typescript",
+    "tree-sitter-go",
+    "tree-sitter-rust",
+    "tree-sitter-java",
+    "tree-sitter-c",
+    "tree-sitter-cpp",
+    "tree-sitter-c-sharp",
+    "tree-sitter-ruby",
+    "tree-sitter-php",
+    "tree-sitter-bash",
+)
+
+
+def language_by_id(lang_id: str) -> LanguageSpec | None:
+    """The registry row for ``lang_id``."""
+    return _BY_ID.get(lang_id)
+
+
+def file_ext(rel_path: str) -> str:
+    """The file's extension as stored (``.py``; empty when none)."""
+    return PurePosixPath(rel_path).suffix
+
+
+def detect(rel_path: str) -> LanguageSpec | None:
+    """The language of a repo-relative path, or None when it is not indexed.
+
+    Extensionless README/CHANGELOG/LICENSE (any case, optional suffix after a dot
+    handled by the extension table) are prose text.
+    """
+    p = PurePosixPath(rel_path)
+    ext = p.suffix
+    spec = _BY_EXT.get(ext) or _BY_EXT.get(ext.lower())
+    if spec is not None:
+        return spec
+    if not ext and p.name.lower() in PROSE_NAMES:
+        return _BY_ID["text"]
+    return None
+
+
+def grammar_versions() -> dict[str, str]:
+    """Installed grammar wheel versions (``missing`` when absent)."""
+    out: dict[str, str] = {}
+    for name in GRAMMAR_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out

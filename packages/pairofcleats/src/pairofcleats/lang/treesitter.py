@@ -1,0 +1,773 @@
+"""Tree-sitter code chunker (§4): disjoint definition chunks covering every meaningful line.
+
+Definitions are found by walking only module level, wrappers (exports,
+decorators, namespaces) and type bodies; function bodies are never descended,
+so nested helpers stay inside their function. Each row is owned by the innermost
+definition that spans it (members win over their type), and runs of rows with
+the same owner become chunks: the first run of a type is its header chunk,
+later runs are ``ClassBody``, unowned runs are ``Module``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import tree_sitter
+
+from pairofcleats.lang.model import ChunkDraft, FileChunks
+from pairofcleats.lang.tables import BODY_TYPES, TABLES, NodeTable, keywords, language
+
+_WS = re.compile(r"\s+")
+_COMMENT_MARK = re.compile(r"^\s*(?:/\*\*?|\*/|\*(?!\*)|///?!?|#+|--|;+)\s?")
+_QUOTES = "\"'`<>"
+_IMPORT_WORDS = (
+    "import",
+    "using",
+    "use",
+    "static",
+    "from",
+    "require_once",
+    "require",
+    "include_once",
+    "include",
+    "namespace",
+)
+MAX_SIGNATURE = 300
+MAX_RELATIONS = 200
+MAX_EXTRACTED = 2000
+
+
+@dataclass(slots=True)
+class _Def:
+    kind: str
+    name: str
+    start_row: int
+    end_row: int
+    node: tree_sitter.Node
+    is_type: bool
+    exported: bool
+    doc: str = ""
+    doc_rows: tuple[int, int] | None = None
+    wrapper: tree_sitter.Node | None = None
+    signature: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(src: bytes, node: tree_sitter.Node | None) -> str:
+    if node is None:
+        return ""
+    return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _end_row(node: tree_sitter.Node) -> int:
+    row, col = node.end_point
+    if col == 0 and row > node.start_point[0]:
+        return int(row) - 1
+    return int(row)
+
+
+def _clean_comment(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        line = _COMMENT_MARK.sub("", line, count=1)
+        line = line.rstrip()
+        if line.endswith("*/"):
+            line = line[:-2].rstrip()
+        lines.append(line)
+    return "\n".join(line for line in lines).strip()
+
+
+def _strip_string(text: str) -> str:
+    t = text.strip()
+    for q in ('"""', "'''"):
+        if t.startswith(q) and t.endswith(q) and len(t) >= 6:
+            return t[3:-3].strip()
+    while t and t[0] in "rRbBuUfF" and len(t) > 1 and t[1] in "\"'rRbBuUfF":
+        t = t[1:]
+    if len(t) >= 2 and t[0] in _QUOTES and t[-1] in _QUOTES:
+        return t[1:-1].strip()
+    return t
+
+
+def _find_body(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    body = node.child_by_field_name("body")
+    if body is not None:
+        return body
+    for child in node.named_children:
+        if child.type in BODY_TYPES:
+            return child
+    return None
+
+
+def _declarator_name(node: tree_sitter.Node, src: bytes) -> str:
+    d = node.child_by_field_name("declarator")
+    while d is not None:
+        if d.type in (
+            "identifier",
+            "field_identifier",
+            "qualified_identifier",
+            "destructor_name",
+            "operator_name",
+            "type_identifier",
+        ):
+            return _text(src, d).replace("::", ".")
+        nxt = d.child_by_field_name("declarator")
+        if nxt is None:
+            for c in d.named_children:
+                if c.type in ("identifier", "field_identifier", "qualified_identifier"):
+                    return _text(src, c).replace("::", ".")
+        d = nxt
+    return ""
+
+
+def _node_name(node: tree_sitter.Node, src: bytes) -> str:
+    n = node.child_by_field_name("name")
+    if n is not None:
+        return _text(src, n).replace("::", ".")
+    name = _declarator_name(node, src)
+    if name:
+        return name
+    t = node.child_by_field_name("type")
+    if t is not None:
+        return _WS.sub(" ", _text(src, t))
+    return ""
+
+
+def _go_receiver(node: tree_sitter.Node, src: bytes) -> str:
+    recv = node.child_by_field_name("receiver")
+    if recv is None:
+        return ""
+    for param in recv.named_children:
+        t = param.child_by_field_name("type")
+        while t is not None and t.type in ("pointer_type", "generic_type"):
+            inner = t.named_children[0] if t.named_children else None
+            t = inner
+        if t is not None:
+            return _text(src, t)
+    return ""
+
+
+def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
+    p = node.child_by_field_name("parameters")
+    if p is None:
+        d = node.child_by_field_name("declarator")
+        while d is not None and p is None:
+            p = d.child_by_field_name("parameters")
+            d = d.child_by_field_name("declarator")
+    if p is None:
+        return ()
+    out: list[dict[str, Any]] = []
+    for c in p.named_children:
+        if "comment" in c.type:
+            continue
+        entry: dict[str, Any] = {}
+        if c.type == "identifier":
+            entry["name"] = _text(src, c)
+        else:
+            name_node = (
+                c.child_by_field_name("name")
+                or c.child_by_field_name("pattern")
+                or c.child_by_field_name("declarator")
+            )
+            if name_node is None:
+                for sub in c.named_children:
+                    if sub.type in ("identifier", "variable_name"):
+                        name_node = sub
+                        break
+            name = _text(src, name_node) if name_node is not None else _text(src, c)
+            entry["name"] = _WS.sub(" ", name).lstrip("*&$").strip()
+            t = c.child_by_field_name("type")
+            if t is not None:
+                entry["type"] = _WS.sub(" ", _text(src, t)).lstrip(":").strip()
+            v = c.child_by_field_name("value") or c.child_by_field_name("default_value")
+            if v is not None:
+                entry["default"] = _WS.sub(" ", _text(src, v))
+        if entry.get("name"):
+            out.append(entry)
+    return tuple(out[:64])
+
+
+def _returns(node: tree_sitter.Node, src: bytes, lang: str) -> str | None:
+    for fld in ("return_type", "result"):
+        r = node.child_by_field_name(fld)
+        if r is not None:
+            return _WS.sub(" ", _text(src, r)).lstrip(":").strip() or None
+    if lang in ("java", "c", "cpp", "csharp"):
+        r = node.child_by_field_name("type") or node.child_by_field_name("returns")
+        if r is not None:
+            return _WS.sub(" ", _text(src, r)) or None
+    return None
+
+
+def _decorators(
+    def_node: tree_sitter.Node, wrapper: tree_sitter.Node | None, src: bytes
+) -> tuple[str, ...]:
+    out: list[str] = []
+    for holder in (wrapper, def_node):
+        if holder is None:
+            continue
+        for c in holder.named_children:
+            if c.type in (
+                "decorator",
+                "annotation",
+                "marker_annotation",
+                "attribute_list",
+                "attribute_item",
+            ):
+                out.append(_WS.sub(" ", _text(src, c)))
+            elif c.type == "modifiers":
+                for m in c.named_children:
+                    if m.type in ("annotation", "marker_annotation"):
+                        out.append(_WS.sub(" ", _text(src, m)))
+    return tuple(out)
+
+
+def _header(node: tree_sitter.Node, src: bytes) -> str:
+    body = _find_body(node)
+    end = body.start_byte if body is not None else node.end_byte
+    return src[node.start_byte : end].decode("utf-8", "replace")
+
+
+class _Chunker:
+    """One file's pass: find definitions, walk once for relations, assign rows."""
+
+    def __init__(
+        self, lang: str, table: NodeTable, src: bytes, lines: list[str], stem: str
+    ) -> None:
+        self.lang = lang
+        self.table = table
+        self.src = src
+        self.lines = lines
+        self.stem = stem
+        self.defs: list[_Def] = []
+        self.parents: list[int | None] = []
+        self.module_all: frozenset[str] | None = None
+
+    # -- definitions ---------------------------------------------------------------------
+    def _leading_doc(self, node: tree_sitter.Node) -> tuple[str, tuple[int, int] | None]:
+        parts: list[str] = []
+        first: int | None = None
+        last: int | None = None
+        cur = node
+        prev = cur.prev_named_sibling
+        while prev is not None and prev.type in self.table.comments:
+            if _end_row(prev) < cur.start_point[0] - 1:
+                break
+            row, col = prev.start_point
+            if self.lines[row][:col].strip():
+                break
+            parts.append(_text(self.src, prev))
+            first = int(row)
+            if last is None:
+                last = _end_row(prev)
+            cur = prev
+            prev = cur.prev_named_sibling
+        if first is None or last is None:
+            return "", None
+        parts.reverse()
+        return _clean_comment("\n".join(parts)), (first, last)
+
+    def _python_docstring(self, node: tree_sitter.Node) -> str:
+        body = _find_body(node)
+        if body is None or not body.named_children:
+            return ""
+        first = body.named_children[0]
+        if first.type == "expression_statement" and first.named_children:
+            s = first.named_children[0]
+            if s.type == "string":
+                return _strip_string(_text(self.src, s))
+        return ""
+
+    def _exported(
+        self,
+        node: tree_sitter.Node,
+        name: str,
+        wrapper: tree_sitter.Node | None,
+        container: _Def | None,
+    ) -> bool:
+        lang = self.lang
+        base = name.rsplit(".", 1)[-1]
+        if lang in ("javascript", "typescript", "tsx"):
+            return wrapper is not None and wrapper.type == "export_statement"
+        if lang == "rust":
+            return any(c.type == "visibility_modifier" for c in node.named_children)
+        if lang == "go":
+            return bool(base) and base[0].isupper()
+        if lang in ("java", "csharp"):
+            return "public" in self._modifier_words(node)
+        if lang == "python":
+            if self.module_all is not None and container is None:
+                return base in self.module_all
+            return not base.startswith("_")
+        if lang in ("c", "cpp"):
+            return "static" not in _header(node, self.src).split()
+        return True
+
+    def _modifier_words(self, node: tree_sitter.Node) -> list[str]:
+        words: list[str] = []
+        for c in node.children:
+            if c.type in ("modifiers", "modifier", "visibility_modifier", "access_modifier"):
+                words.extend(_text(self.src, c).split())
+            elif not c.is_named and c.type.isalpha():
+                words.append(c.type)
+            elif c.is_named and c.type in ("identifier", "name", "type_identifier"):
+                break
+        return words
+
+    def _modifiers(self, d: _Def) -> dict[str, Any]:
+        head = d.signature.split("(")[0].split()
+        words = set(self._modifier_words(d.node)) | set(head)
+        visibility = None
+        for v in ("public", "private", "protected", "internal"):
+            if v in words:
+                visibility = v
+                break
+        if (
+            visibility is None
+            and self.lang == "rust"
+            and any(c.type == "visibility_modifier" for c in d.node.named_children)
+        ):
+            visibility = "public"
+        return {
+            "async": "async" in words,
+            "static": "static" in words,
+            "exported": d.exported,
+            "visibility": visibility,
+        }
+
+    def _add(
+        self,
+        node: tree_sitter.Node,
+        kind: str,
+        name: str,
+        is_type: bool,
+        wrapper: tree_sitter.Node | None,
+        container: int | None,
+    ) -> int:
+        outer = wrapper if wrapper is not None else node
+        start = int(outer.start_point[0])
+        doc = ""
+        doc_rows: tuple[int, int] | None = None
+        if self.table.docstrings:
+            doc = self._python_docstring(node)
+        lead, rows = self._leading_doc(outer)
+        if rows is not None:
+            start = rows[0]
+            doc_rows = rows
+            if not doc:
+                doc = lead
+        cont = self.defs[container] if container is not None else None
+        header = _header(node, self.src)
+        sig = _WS.sub(" ", header).strip()
+        if self.lang == "python":
+            sig = sig.rstrip(":").strip()
+        elif sig.endswith("{"):
+            sig = sig[:-1].rstrip()
+        d = _Def(
+            kind=kind,
+            name=name,
+            start_row=start,
+            end_row=_end_row(outer),
+            node=node,
+            is_type=is_type,
+            exported=self._exported(node, name, wrapper, cont),
+            doc=doc,
+            doc_rows=doc_rows,
+            wrapper=wrapper,
+            signature=sig[:MAX_SIGNATURE],
+        )
+        self.defs.append(d)
+        self.parents.append(container)
+        return len(self.defs) - 1
+
+    def _type_kind(self, node: tree_sitter.Node) -> str:
+        kind = self.table.types[node.type]
+        if self.lang == "go" and node.type == "type_spec":
+            t = node.child_by_field_name("type")
+            if t is not None and t.type == "struct_type":
+                return "StructDeclaration"
+            if t is not None and t.type == "interface_type":
+                return "InterfaceDeclaration"
+        return kind
+
+    def _js_function_var(self, node: tree_sitter.Node) -> str | None:
+        if node.type not in (
+            "lexical_declaration",
+            "variable_declaration",
+            "public_field_definition",
+            "field_definition",
+        ):
+            return None
+        if node.type in ("public_field_definition", "field_definition"):
+            value = node.child_by_field_name("value")
+            if value is not None and value.type in (
+                "arrow_function",
+                "function_expression",
+                "function",
+            ):
+                return _text(
+                    self.src,
+                    node.child_by_field_name("name") or node.child_by_field_name("property"),
+                )
+            return None
+        for decl in node.named_children:
+            if decl.type == "variable_declarator":
+                value = decl.child_by_field_name("value")
+                if value is not None and value.type in (
+                    "arrow_function",
+                    "function_expression",
+                    "function",
+                    "generator_function",
+                ):
+                    return _text(self.src, decl.child_by_field_name("name"))
+        return None
+
+    def visit(
+        self, node: tree_sitter.Node, container: int | None, wrapper: tree_sitter.Node | None = None
+    ) -> None:
+        table = self.table
+        for child in node.named_children:
+            t = child.type
+            wrap = wrapper
+            cont = self.defs[container] if container is not None else None
+            prefix = cont.name + "." if cont is not None else ""
+            if t in table.types:
+                if t in (
+                    "struct_specifier",
+                    "union_specifier",
+                    "enum_specifier",
+                    "class_specifier",
+                ) and (child.child_by_field_name("body") is None):
+                    continue
+                name = _node_name(child, self.src)
+                if not name and self.lang in ("c", "cpp") and node.type == "type_definition":
+                    name = _declarator_name(node, self.src)
+                idx = self._add(child, self._type_kind(child), prefix + name, True, wrap, container)
+                body = _find_body(child)
+                if body is not None:
+                    self.visit(body, idx)
+            elif t in table.members:
+                name = _node_name(child, self.src)
+                kind = table.members[t]
+                if self.lang == "go" and t == "method_declaration":
+                    recv = _go_receiver(child, self.src)
+                    name = f"{recv}.{name}" if recv else name
+                    self._add(child, kind, name, False, wrap, container)
+                    continue
+                if cont is not None:
+                    if kind == "FunctionDeclaration":
+                        kind = "MethodDeclaration"
+                    name = prefix + name
+                elif "." in name and kind == "FunctionDeclaration":
+                    kind = "MethodDeclaration"
+                self._add(child, kind, name, False, wrap, container)
+            elif t in table.transparent:
+                inner_wrap = (
+                    child
+                    if t
+                    in (
+                        "decorated_definition",
+                        "export_statement",
+                        "template_declaration",
+                        "type_declaration",
+                        "ambient_declaration",
+                    )
+                    else None
+                )
+                if t in table.namespaces:
+                    body = _find_body(child)
+                    self.visit(body if body is not None else child, container)
+                else:
+                    self.visit(child, container, inner_wrap)
+            elif self.lang in ("javascript", "typescript", "tsx"):
+                var_name = self._js_function_var(child)
+                if var_name:
+                    kind = "MethodDeclaration" if cont is not None else "FunctionDeclaration"
+                    self._add(child, kind, prefix + var_name, False, wrap, container)
+
+    # -- one traversal for comments, calls, imports, docstrings ------------------------------
+    def walk(
+        self, root: tree_sitter.Node
+    ) -> tuple[
+        list[tuple[int, int, str, bool, bool]], list[tuple[int, str]], list[tuple[int, str]]
+    ]:
+        comments: list[tuple[int, int, str, bool, bool]] = []
+        calls: list[tuple[int, str]] = []
+        imports: list[tuple[int, str]] = []
+        table = self.table
+        cursor = root.walk()
+        stack_done = False
+        while not stack_done:
+            node = cursor.node
+            assert node is not None
+            t = node.type
+            descend = True
+            if t in table.comments:
+                row, col = node.start_point
+                own_line = not self.lines[row][:col].strip()
+                comments.append((int(row), _end_row(node), _text(self.src, node), own_line, False))
+                descend = False
+            elif t == "string" and table.docstrings:
+                parent = node.parent
+                if parent is not None and parent.type == "expression_statement":
+                    gp = parent.parent
+                    if (
+                        gp is not None
+                        and gp.type in ("block", "module")
+                        and gp.named_children
+                        and (gp.named_children[0].id == parent.id)
+                    ):
+                        comments.append(
+                            (
+                                int(node.start_point[0]),
+                                _end_row(node),
+                                _strip_string(_text(self.src, node)),
+                                True,
+                                True,
+                            )
+                        )
+                descend = False
+            elif t in table.calls:
+                callee = self._callee(node)
+                if callee:
+                    calls.append((int(node.start_point[0]), callee))
+                    if self.lang == "ruby" and callee in ("require", "require_relative", "load"):
+                        args = node.child_by_field_name("arguments")
+                        if args is not None and args.named_children:
+                            imports.append(
+                                (
+                                    int(node.start_point[0]),
+                                    _strip_string(_text(self.src, args.named_children[0])),
+                                )
+                            )
+            elif t in table.imports:
+                for spec in self._import_specs(node):
+                    imports.append((int(node.start_point[0]), spec))
+                descend = False
+            elif t == "expression_statement" and self.lang == "python" and self.module_all is None:
+                pass
+            if descend and cursor.goto_first_child():
+                continue
+            while not cursor.goto_next_sibling():
+                if not cursor.goto_parent():
+                    stack_done = True
+                    break
+        return comments, calls, imports
+
+    def _callee(self, node: tree_sitter.Node) -> str:
+        t = node.type
+        if t == "command":
+            return _text(self.src, node.child_by_field_name("name")).strip()
+        if t == "macro_invocation":
+            return _text(self.src, node.child_by_field_name("macro")) + "!"
+        args = node.child_by_field_name("arguments")
+        if args is not None and args.start_byte > node.start_byte:
+            text = self.src[node.start_byte : args.start_byte].decode("utf-8", "replace")
+        else:
+            f = (
+                node.child_by_field_name("function")
+                or node.child_by_field_name("method")
+                or node.child_by_field_name("name")
+                or node.child_by_field_name("constructor")
+                or node.child_by_field_name("type")
+            )
+            if f is None:
+                return ""
+            text = self.src[node.start_byte : f.end_byte].decode("utf-8", "replace")
+        text = _WS.sub("", text)
+        if text.startswith("new"):
+            text = text[3:]
+        return text[:120]
+
+    def _import_specs(self, node: tree_sitter.Node) -> list[str]:
+        for fld in ("source", "path", "module_name", "argument"):
+            f = node.child_by_field_name(fld)
+            if f is not None:
+                return [_strip_string(_text(self.src, f))]
+        text = _WS.sub(" ", _text(self.src, node)).strip().rstrip(";").strip()
+        words = text.split(" ")
+        while words and words[0] in _IMPORT_WORDS:
+            words.pop(0)
+        out = []
+        for part in " ".join(words).split(","):
+            part = part.strip()
+            if " as " in part:
+                part = part.split(" as ")[0].strip()
+            part = _strip_string(part)
+            if part:
+                out.append(part)
+        return out
+
+    # -- rows into chunks -------------------------------------------------------------------
+    def chunks(self, root: tree_sitter.Node) -> FileChunks:
+        if self.lang == "python":
+            m = re.search(
+                r"^__all__\s*=\s*[\[(]([^\])]*)[\])]", self.src.decode("utf-8", "replace"), re.M
+            )
+            if m:
+                self.module_all = frozenset(re.findall(r"['\"]([^'\"]+)['\"]", m.group(1)))
+        self.visit(root, None)
+        n = len(self.lines)
+        owner = [-1] * n
+        for idx, dd in enumerate(self.defs):
+            for r in range(max(dd.start_row, 0), min(dd.end_row, n - 1) + 1):
+                owner[r] = idx
+        comments, calls, imports = self.walk(root)
+
+        runs: list[tuple[int, int, int]] = []
+        r = 0
+        while r < n:
+            o = owner[r]
+            s = r
+            while r + 1 < n and owner[r + 1] == o:
+                r += 1
+            runs.append((s, r, o))
+            r += 1
+
+        seen_first: set[int] = set()
+        drafts: list[ChunkDraft] = []
+        row_chunk = [-1] * n
+        metas: list[dict[str, Any]] = []
+        for s, e, o in runs:
+            s2, e2 = s, e
+            while s2 <= e2 and not self.lines[s2].strip():
+                s2 += 1
+            while e2 >= s2 and not self.lines[e2].strip():
+                e2 -= 1
+            if s2 > e2 or not any(
+                ch.isalnum() for rr in range(s2, e2 + 1) for ch in self.lines[rr]
+            ):
+                continue
+            d: _Def | None = None
+            if o < 0:
+                kind, name = "Module", self.stem
+            elif o in seen_first:
+                d0 = self.defs[o]
+                kind, name = ("ClassBody" if d0.is_type else d0.kind), d0.name
+            else:
+                seen_first.add(o)
+                d = self.defs[o]
+                kind, name = d.kind, d.name
+            for rr in range(s2, e2 + 1):
+                row_chunk[rr] = len(drafts)
+            metas.append({"calls": [], "imports": [], "comment": [], "comment_rows": []})
+            if d is not None:
+                drafts.append(
+                    ChunkDraft(
+                        s2,
+                        e2,
+                        kind,
+                        name,
+                        self.lang,
+                        doc=d.doc,
+                        signature=d.signature,
+                        params=_params(d.node, self.src),
+                        returns=_returns(d.node, self.src, self.lang),
+                        decorators=_decorators(d.node, d.wrapper, self.src),
+                        modifiers=self._modifiers(d),
+                        exported=d.exported,
+                    )
+                )
+            else:
+                drafts.append(ChunkDraft(s2, e2, kind, name, self.lang))
+
+        for row, callee in calls:
+            ci = row_chunk[row] if row < n else -1
+            if ci >= 0:
+                lst = metas[ci]["calls"]
+                if callee not in lst and len(lst) < MAX_RELATIONS:
+                    lst.append(callee)
+        file_imports: list[str] = []
+        for row, spec in imports:
+            if spec not in file_imports:
+                file_imports.append(spec)
+            ci = row_chunk[row] if row < n else -1
+            if ci >= 0 and spec not in metas[ci]["imports"]:
+                metas[ci]["imports"].append(spec)
+
+        doc_rows = {d.doc_rows for d in self.defs if d.doc_rows is not None}
+        extracted: list[ChunkDraft] = []
+        groups: list[list[tuple[int, int, str, bool, bool]]] = []
+        for c in comments:
+            if (
+                groups
+                and not c[4]
+                and not groups[-1][-1][4]
+                and c[3]
+                and groups[-1][-1][3]
+                and c[0] == groups[-1][-1][1] + 1
+            ):
+                groups[-1].append(c)
+            else:
+                groups.append([c])
+            ci = row_chunk[c[0]] if c[0] < n else -1
+            if ci >= 0:
+                metas[ci]["comment_rows"].append((c[0], c[1]))
+                dr0 = drafts[ci]
+                if not c[4] and not any(dr[0] <= c[0] <= dr[1] for dr in doc_rows):
+                    metas[ci]["comment"].append(_clean_comment(c[2]))
+                elif c[4] and dr0.doc != c[2]:
+                    metas[ci]["comment"].append(c[2])
+        for g in groups[:MAX_EXTRACTED]:
+            s, e = g[0][0], g[-1][1]
+            raw = "\n".join(x[2] for x in g)
+            text = raw if g[0][4] else _clean_comment(raw)
+            if not any(ch.isalnum() for ch in text):
+                continue
+            if g[0][4]:
+                kind = "Docstring"
+            elif raw.lstrip().startswith(("/**", "///", "//!", "/*!")) or any(
+                dr[0] <= s <= dr[1] for dr in doc_rows
+            ):
+                kind = "DocComment"
+            else:
+                kind = "Comment"
+            ci = row_chunk[s] if s < n else -1
+            name = self.stem
+            if ci >= 0 and drafts[ci].kind not in ("Module",):
+                name = drafts[ci].name
+            extracted.append(ChunkDraft(s, e, kind, name, self.lang, doc=text))
+
+        final: list[ChunkDraft] = []
+        for dr, meta in zip(drafts, metas, strict=True):
+            final.append(
+                ChunkDraft(
+                    dr.start_row,
+                    dr.end_row,
+                    dr.kind,
+                    dr.name,
+                    dr.lang,
+                    doc=dr.doc,
+                    signature=dr.signature,
+                    comment="\n".join(x for x in meta["comment"] if x),
+                    params=dr.params,
+                    returns=dr.returns,
+                    decorators=dr.decorators,
+                    modifiers=dr.modifiers,
+                    calls=tuple(meta["calls"]),
+                    imports=tuple(meta["imports"]),
+                    exported=dr.exported,
+                    comment_rows=tuple(meta["comment_rows"]),
+                )
+            )
+        exports = tuple(
+            d.name for d, p in zip(self.defs, self.parents, strict=True) if p is None and d.exported
+        )
+        return FileChunks(
+            chunks=tuple(final),
+            extracted=tuple(extracted),
+            imports=tuple(file_imports),
+            exports=exports,
+            keywords=keywords(self.lang),
+        )
+
+
+def chunk_tree_sitter(lang: str, text: str, lines: list[str], stem: str) -> FileChunks:
+    """Chunk one file with its grammar; raises on a grammar failure (caller falls back)."""
+    table = TABLES[lang]
+    parser = tree_sitter.Parser(language(lang))
+    src = text.encode("utf-8")
+    tree = parser.parse(src)
+    return _Chunker(lang, table, src, lines, stem).chunks(tree.root_node)

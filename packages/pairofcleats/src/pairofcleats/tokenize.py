@@ -1,0 +1,175 @@
+"""Tokenization shared by the build and the query side (§5).
+
+``split_id`` turns identifiers and text into lowercase sub-words; code adds
+punctuation tokens; prose drops the packaged English stopwords and posts each
+token's Snowball stem as an extra token. The search side imports this module, so
+it must stay free of tree-sitter and other heavy imports.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+import snowballstemmer  # type: ignore[import-untyped]
+
+#: Bumped whenever any rule here changes: it feeds the compatibilityKey.
+TOKENIZER_VERSION = 1
+
+MAX_PUNCT_PER_CHUNK = 20_000
+
+_WORD_RE = re.compile(r"[^\W_]+")
+_RAW_RE = re.compile(r"\w+")
+_SCAN_RE = re.compile(r"(?P<w>\w+)|(?P<p>[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:])")
+PUNCT_RE = re.compile(r"[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:]")
+
+
+def _classes(word: str) -> list[int]:
+    """Character classes for boundary detection: 0 lower/other, 1 upper, 2 digit."""
+    out = []
+    for ch in word:
+        if ch.isdigit():
+            out.append(2)
+        elif ch.isupper():
+            out.append(1)
+        else:
+            out.append(0)
+    return out
+
+
+@lru_cache(maxsize=262_144)
+def _split_word(word: str) -> tuple[str, ...]:
+    """Split one run of letters/digits at lower→upper and acronym ends.
+
+    Digits stay with the letters before them (``md5Sum`` → md5|sum).
+    """
+    if word.isascii() and (word.islower() or word.isdigit()):
+        return (word,)
+    cls = _classes(word)
+    parts: list[str] = []
+    start = 0
+    n = len(word)
+    for i in range(1, n):
+        prev, cur = cls[i - 1], cls[i]
+        boundary = False
+        if cur == 1 and prev in (0, 2):
+            boundary = True  # getUser, md5Sum
+        elif cur == 1 and prev == 1 and i + 1 < n and cls[i + 1] == 0 and word[i + 1].isalpha():
+            boundary = True  # HTTPServer: boundary before the S
+        if boundary:
+            parts.append(word[start:i])
+            start = i
+    parts.append(word[start:])
+    return tuple(p.lower() for p in parts if p)
+
+
+def split_id(text: str) -> list[str]:
+    """Lowercase sub-words of ``text``: NFC, runs of letters/digits, camel/snake split."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    for m in _WORD_RE.finditer(text):
+        out.extend(_split_word(m.group()))
+    return out
+
+
+def code_tokens(
+    text: str, keywords: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str], list[str]]:
+    """Scan code into ``(body, keyword, operator)`` streams in text order.
+
+    A raw identifier equal to a language keyword goes to ``keyword`` (lowercased);
+    punctuation runs go to ``operator`` (capped at 20,000 per chunk).
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    body: list[str] = []
+    kw: list[str] = []
+    ops: list[str] = []
+    for m in _SCAN_RE.finditer(text):
+        w = m.group("w")
+        if w is not None:
+            if w in keywords:
+                kw.append(w.lower())
+                continue
+            for sub in _WORD_RE.findall(w):
+                body.extend(_split_word(sub))
+        elif len(ops) < MAX_PUNCT_PER_CHUNK:
+            ops.append(m.group("p"))
+    return body, kw, ops
+
+
+def raw_identifiers(text: str) -> list[str]:
+    """Distinct raw identifiers in first-occurrence order (for ``usages``)."""
+    seen: dict[str, None] = {}
+    for m in _RAW_RE.finditer(text):
+        w = m.group()
+        if not w[0].isdigit():
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The packaged English stopword list (``data/stopwords_en.txt``)."""
+    raw = resources.files("pairofcleats").joinpath("data/stopwords_en.txt").read_text("utf-8")
+    return frozenset(w.strip() for w in raw.splitlines() if w.strip())
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=262_144)
+def stem(token: str) -> str:
+    """Snowball English stem of one lowercase token."""
+    return str(_STEMMER.stemWord(token))
+
+
+def prose_tokens(text: str) -> list[str]:
+    """Surface tokens of prose: split_id minus stopwords (stems not included)."""
+    sw = stopwords()
+    return [t for t in split_id(text) if t not in sw]
+
+
+def stems_for(tokens: list[str]) -> list[str]:
+    """The stems that differ from their token, in token order (extra postings)."""
+    out = []
+    for t in tokens:
+        s = stem(t)
+        if s != t:
+            out.append(s)
+    return out
+
+
+def is_punct(token: str) -> bool:
+    """True for a code punctuation token."""
+    return PUNCT_RE.fullmatch(token) is not None
+
+
+def fts_token(token: str) -> str:
+    """Token as written in the FTS ``tokens`` column: punctuation → ``op`` + hex UTF-8."""
+    if token and not token[0].isalnum() and is_punct(token):
+        return "op" + token.encode("utf-8").hex()
+    return token
+
+
+def query_subwords(term: str, mode: str) -> list[str]:
+    """Tokenize a query term the way chunks of ``mode`` were tokenized."""
+    if mode == "code":
+        body, kw, ops = code_tokens(term)
+        return body + kw + ops
+    return prose_tokens(term)
+
+
+def settings_fingerprint(mode: str) -> dict[str, object]:
+    """The tokenizer settings of ``mode`` (input of the tokenizationKey)."""
+    return {
+        "algorithm": TOKENIZER_VERSION,
+        "mode": mode,
+        "punctuation": mode == "code",
+        "stopwords": sorted(stopwords()) if mode != "code" else [],
+        "stemmer": "snowball-english" if mode != "code" else None,
+        "maxPunct": MAX_PUNCT_PER_CHUNK,
+    }

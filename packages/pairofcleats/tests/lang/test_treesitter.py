@@ -1,0 +1,187 @@
+"""One chunking test per grammar, plus the disjoint-cover invariant (§4, §16 item 9)."""
+
+from __future__ import annotations
+
+import pytest
+from pairofcleats.lang import ChunkingLimits, chunk_file
+from pairofcleats.lang.dispatch import split_lines
+from pairofcleats.lang.registry import detect
+from pairofcleats.lang.tables import keywords
+from poc_fixtures.repo import FILES
+
+
+def _chunks(rel: str, text: str | None = None) -> list[tuple[str, str]]:
+    spec = detect(rel)
+    assert spec is not None
+    fc = chunk_file(rel, text if text is not None else FILES[rel], spec, ChunkingLimits())
+    assert fc.warnings == ()
+    return [(c.kind, c.name) for c in fc.chunks]
+
+
+@pytest.mark.parametrize(
+    ("rel", "expected"),
+    [
+        (
+            "src/greet.py",
+            [
+                ("FunctionDeclaration", "greet"),
+                ("ClassDeclaration", "Greeter"),
+                ("MethodDeclaration", "Greeter.__init__"),
+                ("MethodDeclaration", "Greeter.greet"),
+                ("FunctionDeclaration", "add_numbers"),
+            ],
+        ),
+        (
+            "src/util.js",
+            [
+                ("FunctionDeclaration", "sum"),
+                ("FunctionDeclaration", "clamp"),
+                ("ClassDeclaration", "Counter"),
+                ("MethodDeclaration", "Counter.increment"),
+            ],
+        ),
+        (
+            "src/shapes.ts",
+            [
+                ("InterfaceDeclaration", "Shape"),
+                ("ClassDeclaration", "Circle"),
+                ("MethodDeclaration", "Circle.area"),
+                ("TypeAlias", "ShapeList"),
+                ("FunctionDeclaration", "totalArea"),
+            ],
+        ),
+        ("src/widget.tsx", [("FunctionDeclaration", "Widget")]),
+        (
+            "src/server.go",
+            [
+                ("StructDeclaration", "Server"),
+                ("MethodDeclaration", "Server.Hello"),
+                ("FunctionDeclaration", "main"),
+            ],
+        ),
+        (
+            "src/lib.rs",
+            [
+                ("StructDeclaration", "Person"),
+                ("MethodDeclaration", "Person.new"),
+                ("FunctionDeclaration", "rust_greet"),
+            ],
+        ),
+        (
+            "src/Main.java",
+            [("ClassDeclaration", "Main"), ("MethodDeclaration", "Main.countNames")],
+        ),
+        ("src/math.c", [("FunctionDeclaration", "c_multiply"), ("StructDeclaration", "point")]),
+        (
+            "src/math.cpp",
+            [
+                ("FunctionDeclaration", "cppMultiply"),
+                ("ClassDeclaration", "Calculator"),
+                ("MethodDeclaration", "Calculator.add"),
+            ],
+        ),
+        (
+            "src/Program.cs",
+            [("ClassDeclaration", "Program"), ("MethodDeclaration", "Program.SayHello")],
+        ),
+        (
+            "src/tools.rb",
+            [("ClassDeclaration", "Toolbox"), ("MethodDeclaration", "Toolbox.open_box")],
+        ),
+        (
+            "src/page.php",
+            [
+                ("FunctionDeclaration", "render_title"),
+                ("ClassDeclaration", "Page"),
+                ("MethodDeclaration", "Page.show"),
+            ],
+        ),
+        ("scripts/deploy.sh", [("FunctionDeclaration", "deploy_app")]),
+    ],
+)
+def test_language_definitions(rel: str, expected: list[tuple[str, str]]) -> None:
+    got = _chunks(rel)
+    for item in expected:
+        assert item in got, (item, got)
+
+
+@pytest.mark.parametrize("rel", [r for r in FILES if detect(r) is not None])
+def test_chunks_are_disjoint_and_cover_meaningful_lines(rel: str) -> None:
+    spec = detect(rel)
+    assert spec is not None
+    text = FILES[rel]
+    lines = split_lines(text)
+    fc = chunk_file(rel, text, spec, ChunkingLimits())
+    owner: dict[int, int] = {}
+    for i, c in enumerate(fc.chunks):
+        for r in range(c.start_row, c.end_row + 1):
+            assert r not in owner, (rel, r, fc.chunks[owner[r]], c)
+            owner[r] = i
+    for r, line in enumerate(lines):
+        if any(ch.isalnum() for ch in line):
+            assert r in owner, (rel, r, line)
+
+
+def test_python_details() -> None:
+    spec = detect("src/greet.py")
+    assert spec is not None
+    fc = chunk_file("src/greet.py", FILES["src/greet.py"], spec, ChunkingLimits())
+    greet = next(c for c in fc.chunks if c.name == "greet" and c.kind == "FunctionDeclaration")
+    assert greet.doc == "Return a friendly greeting for name."
+    assert greet.signature == "def greet(name: str = DEFAULT_NAME) -> str"
+    assert greet.params == ({"name": "name", "type": "str", "default": "DEFAULT_NAME"},)
+    assert greet.returns == "str"
+    assert greet.calls == ("format_message",)
+    assert greet.comment == "build the message"
+    assert greet.modifiers["exported"] is True
+    assert fc.imports == ("os", "typing")
+    kinds = {(c.kind, c.name) for c in fc.extracted}
+    assert ("Docstring", "greet") in kinds
+    assert ("Comment", "greet") in kinds
+
+
+def test_rust_pub_and_doc_comment() -> None:
+    spec = detect("src/lib.rs")
+    assert spec is not None
+    fc = chunk_file("src/lib.rs", FILES["src/lib.rs"], spec, ChunkingLimits())
+    rg = next(c for c in fc.chunks if c.name == "rust_greet")
+    assert rg.doc == "Greet someone in Rust."
+    assert rg.modifiers["visibility"] == "public"
+    assert rg.exported
+    assert "rust_greet" in fc.exports
+
+
+def test_js_export_and_arrow_function() -> None:
+    spec = detect("src/util.js")
+    assert spec is not None
+    fc = chunk_file("src/util.js", FILES["src/util.js"], spec, ChunkingLimits())
+    clamp = next(c for c in fc.chunks if c.name == "clamp")
+    assert clamp.exported
+    assert clamp.calls == ("Math.min", "Math.max")
+    assert fc.imports == ("fs",)
+
+
+def test_keywords_come_from_grammar() -> None:
+    assert {"def", "class", "return"} <= keywords("python")
+    assert "identifier" not in keywords("python")
+
+
+def test_oversize_function_is_windowed() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(500))
+    text = f"def big():\n{body}\n"
+    spec = detect("big.py")
+    assert spec is not None
+    fc = chunk_file("big.py", text, spec, ChunkingLimits())
+    spans = [c for c in fc.chunks if c.name == "big"]
+    assert len(spans) > 1
+    assert [c.span_index for c in spans] == list(range(len(spans)))
+    assert all(c.kind == "FunctionDeclaration" for c in spans)
+
+
+def test_broken_source_still_chunks() -> None:
+    spec = detect("bad.py")
+    assert spec is not None
+    fc = chunk_file(
+        "bad.py", "def ok():\n    return 1\n\ndef broken(:\n    pass\n", spec, ChunkingLimits()
+    )
+    assert ("FunctionDeclaration", "ok") in [(c.kind, c.name) for c in fc.chunks]

@@ -1,0 +1,102 @@
+"""Golden tables for splitId, punctuation, stopwords and stems (§5, §16 item 10)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pairofcleats.tokenize import (
+    code_tokens,
+    fts_token,
+    prose_tokens,
+    split_id,
+    stem,
+    stems_for,
+    stopwords,
+)
+
+SPLIT_GOLDEN = [
+    ("getUser", ["get", "user"]),
+    ("HTTPServer", ["http", "server"]),
+    ("getHTTPResponse", ["get", "http", "response"]),
+    ("snake_case_name", ["snake", "case", "name"]),
+    ("kebab-case", ["kebab", "case"]),
+    ("md5Sum", ["md5", "sum"]),
+    ("utf8Decoder", ["utf8", "decoder"]),
+    ("HTTP2Server", ["http2", "server"]),
+    ("XMLHttpRequest", ["xml", "http", "request"]),
+    ("already lower", ["already", "lower"]),
+    ("cppMultiply", ["cpp", "multiply"]),
+    ("add_numbers", ["add", "numbers"]),
+    ("Greeter.greet", ["greeter", "greet"]),
+    ("Ünïcode_Wörter", ["ünïcode", "wörter"]),
+    ("e\u0301cole", ["\u00e9cole"]),  # NFC
+    ("", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPLIT_GOLDEN)
+def test_split_id_golden(text: str, expected: list[str]) -> None:
+    assert split_id(text) == expected
+
+
+def test_code_punctuation_tokens() -> None:
+    body, kw, ops = code_tokens("if (a && b) { x += y->z; }", frozenset({"if"}))
+    assert kw == ["if"]
+    assert body == ["a", "b", "x", "y", "z"]
+    assert ops == ["(", "&&", ")", "{", "+=", "->", ";", "}"]
+
+
+def test_punctuation_runs_cap_at_four() -> None:
+    _, _, ops = code_tokens("a =====> b")
+    assert ops == ["====", "=>"]
+
+
+def test_fts_token_encodes_punctuation() -> None:
+    assert fts_token("&&") == "op2626"
+    assert fts_token("greet") == "greet"
+
+
+def test_stopwords_are_packaged() -> None:
+    sw = stopwords()
+    assert {"the", "and", "of", "is"} <= sw
+    assert "greet" not in sw
+    assert prose_tokens("The guide explains how the fixture is organised") == [
+        "guide",
+        "explains",
+        "fixture",
+        "organised",
+    ]
+
+
+STEM_GOLDEN = [
+    ("running", "run"),
+    ("explains", "explain"),
+    ("greetings", "greet"),
+    ("organised", "organis"),
+    ("retries", "retri"),
+    ("guide", "guid"),
+    ("search", "search"),
+]
+
+
+@pytest.mark.parametrize(("token", "expected"), STEM_GOLDEN)
+def test_snowball_stems(token: str, expected: str) -> None:
+    assert stem(token) == expected
+
+
+def test_stems_only_when_different() -> None:
+    assert stems_for(["search", "greetings"]) == ["greet"]
+
+
+@given(st.text(max_size=60))
+def test_split_id_tokens_are_lowercase_alnum(text: str) -> None:
+    for tok in split_id(text):
+        assert tok
+        assert tok == tok.lower() or not tok.isascii()
+        assert all(ch.isalnum() for ch in tok)
+
+
+@given(st.lists(st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True), min_size=1, max_size=6))
+def test_snake_case_round_trip(words: list[str]) -> None:
+    assert split_id("_".join(words)) == words
