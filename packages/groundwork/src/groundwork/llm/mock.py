@@ -1,0 +1,217 @@
+"""The offline ``mock`` provider: replies are a pure function of the request.
+
+Used by protocol tests and benchmarks in place of a server. The default reply
+quotes the last user message and tags it with a hash of the whole request, so
+different requests give visibly different, stable text. Scripted faults use
+the fake server's action names (``groundwork.llm.faults``) and raise the same
+errors the HTTP providers raise for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from groundwork.llm.errors import (
+    LLMConnectionError,
+    LLMError,
+    MalformedResponse,
+    error_for_status,
+)
+from groundwork.llm.faults import Action, Actions, Script, ok
+from groundwork.llm.timing import CallClock, forever
+from groundwork.llm.types import (
+    Completion,
+    Delta,
+    Done,
+    Message,
+    Options,
+    StreamEvent,
+    Timeouts,
+    Usage,
+    as_messages,
+)
+
+ReplyFn = Callable[[Sequence[Message]], str]
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_PIECE = re.compile(r"\S*\s*")
+
+
+def request_digest(messages: Sequence[Message]) -> str:
+    """SHA-256 hex of the messages' roles and contents (ASCII-escaped JSON, never fails)."""
+    payload = json.dumps([[m.role, m.content] for m in messages], separators=(",", ":"))
+    return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
+
+def deterministic_reply(messages: Sequence[Message]) -> str:
+    """``Mock reply <12 hex>: <start of the last user message>``."""
+    digest = request_digest(messages)[:12]
+    last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    snippet = " ".join(last.split())
+    if len(snippet) > 60:
+        snippet = snippet[:57].rstrip() + "..."
+    return f"Mock reply {digest}: {snippet}" if snippet else f"Mock reply {digest}."
+
+
+def count_tokens(text: str) -> int:
+    """A stable stand-in for a tokenizer: words and punctuation marks."""
+    return len(_TOKEN.findall(text))
+
+
+def split_pieces(text: str, *, per_char: bool = False) -> list[str]:
+    """Stream pieces (each word with its trailing space); they concatenate to ``text``."""
+    if per_char:
+        return list(text)
+    return [p for p in _PIECE.findall(text) if p]
+
+
+class MockProvider:
+    """Deterministic provider; ``calls`` records every request's messages."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "mock",
+        model: str = "mock",
+        reply: str | ReplyFn | None = None,
+        latency_s: float = 0.0,
+        timeouts: Timeouts | None = None,
+        options: Options | None = None,
+        script: Actions = (),
+    ) -> None:
+        if latency_s < 0:
+            raise ValueError(f"latency_s must be >= 0, got {latency_s}")
+        self._name = name
+        self._model = model
+        self._reply = reply
+        self.latency_s = latency_s
+        self.timeouts = timeouts or Timeouts()
+        self.options = options or Options()
+        self._script = Script(script)
+        self.calls: list[tuple[Message, ...]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def type(self) -> str:
+        return "mock"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def __repr__(self) -> str:
+        return f"MockProvider(name={self._name!r}, model={self._model!r})"
+
+    def script(self, actions: Actions) -> None:
+        """Queue faults for the next calls, as ``FakeLLMServer.script`` does."""
+        self._script.extend(actions)
+
+    def reply_for(self, messages: Sequence[Message]) -> str:
+        if self._reply is None:
+            return deterministic_reply(messages)
+        if isinstance(self._reply, str):
+            return self._reply
+        return self._reply(messages)
+
+    def _begin(self, messages: Sequence[Message]) -> tuple[tuple[Message, ...], Action]:
+        msgs = as_messages(messages)
+        self.calls.append(msgs)
+        return msgs, self._script.next() or ok()
+
+    def _fail(self, action: Action, partial: str | None = None) -> LLMError | None:
+        if action.kind == "status":
+            return error_for_status(
+                action.status or 500,
+                "mock fault",
+                retry_after=action.retry_after,
+                provider=self._name,
+                partial_text=partial,
+            )
+        if action.kind == "reset":
+            return LLMConnectionError(
+                "connection reset (mock fault)", provider=self._name, partial_text=partial
+            )
+        if action.kind == "malformed":
+            return MalformedResponse(
+                "malformed response (mock fault)", provider=self._name, partial_text=partial
+            )
+        return None
+
+    def _completion(self, msgs: Sequence[Message], text: str, clock: CallClock) -> Completion:
+        usage = Usage(
+            prompt_tokens=sum(count_tokens(m.content) for m in msgs),
+            completion_tokens=count_tokens(text),
+        )
+        return Completion(text, self._model, usage, "stop", clock.elapsed_ms())
+
+    async def complete(
+        self, messages: Sequence[Message], options: Options | None = None
+    ) -> Completion:
+        msgs, action = self._begin(messages)
+        clock = CallClock(self.timeouts)
+        if self.latency_s:
+            await clock.bounded(asyncio.sleep(self.latency_s), streaming=False)
+        if action.kind in ("hang", "stall_after"):
+            await clock.bounded(forever(), streaming=False)
+        if action.kind == "delay":
+            await clock.bounded(asyncio.sleep(action.seconds or 0.0), streaming=False)
+        err = self._fail(action)
+        if err is not None:
+            raise err
+        text = action.text if action.kind == "text" and action.text is not None else None
+        return self._completion(msgs, text if text is not None else self.reply_for(msgs), clock)
+
+    async def stream(
+        self, messages: Sequence[Message], options: Options | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        msgs, action = self._begin(messages)
+        clock = CallClock(self.timeouts)
+        if self.latency_s:
+            await clock.bounded(asyncio.sleep(self.latency_s), streaming=True)
+        if action.kind == "hang":
+            await clock.bounded(forever(), streaming=True)
+        if action.kind == "delay":
+            await clock.bounded(asyncio.sleep(action.seconds or 0.0), streaming=True)
+        if action.kind != "reset" or not action.after:
+            err = self._fail(action)
+            if err is not None:
+                raise err
+        text = action.text if action.kind == "text" and action.text is not None else None
+        reply = text if text is not None else self.reply_for(msgs)
+        pieces = split_pieces(reply, per_char=action.kind == "chunked")
+        sent: list[str] = []
+        cut = None
+        if action.kind in ("stall_after", "reset") and action.after is not None:
+            cut = min(action.after, len(pieces))
+        for i in range(len(pieces) + 1):
+            if i == cut:
+                partial = "".join(sent)
+                if action.kind == "stall_after":
+                    try:
+                        await clock.bounded(forever(), streaming=True)
+                    except LLMError as exc:
+                        exc.partial_text = partial
+                        raise
+                reset_err = self._fail(action, partial)
+                if reset_err is not None:
+                    raise reset_err
+            if i == len(pieces):
+                break
+            await asyncio.sleep(0)
+            sent.append(pieces[i])
+            clock.mark_first()
+            yield Delta(pieces[i])
+        yield Done(self._completion(msgs, reply, clock))
+
+    async def list_models(self) -> list[str]:
+        return [self._model]
+
+    async def aclose(self) -> None:
+        """Nothing to release; present so the mock satisfies ``Provider``."""

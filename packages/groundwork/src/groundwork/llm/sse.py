@@ -1,0 +1,77 @@
+"""Server-sent events, decoded line by line with no I/O.
+
+The caller splits the body into lines (httpx's ``aiter_lines`` does, across
+chunk boundaries and for ``\\n``, ``\\r\\n`` and ``\\r``) and feeds them in;
+a blank line dispatches the event. Comment lines (``: keep-alive``) and events
+without data are dropped here, so parsers above never see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Feed one line at a time; ``feed_line`` returns an event when one completes."""
+
+    __slots__ = ("_data", "_event", "_first", "_id", "_retry")
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._first = True
+
+    def feed_line(self, line: str) -> ServerSentEvent | None:
+        line = line.rstrip("\r\n")
+        if self._first:
+            self._first = False
+            line = line.removeprefix("\ufeff")
+        if not line:
+            return self.flush()
+        if line.startswith(":"):
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def flush(self) -> ServerSentEvent | None:
+        """Dispatch what is buffered (call at end of stream for a final unterminated event)."""
+        if not self._data:
+            self._event = ""
+            return None
+        event = ServerSentEvent(
+            event=self._event or "message",
+            data="\n".join(self._data),
+            id=self._id,
+            retry=self._retry,
+        )
+        self._data = []
+        self._event = ""
+        return event
+
+
+def encode_event(data: str, event: str | None = None) -> str:
+    """One event in wire form, multi-line data split into ``data:`` lines."""
+    head = f"event: {event}\n" if event else ""
+    body = "".join(f"data: {part}\n" for part in data.split("\n"))
+    return f"{head}{body}\n"
