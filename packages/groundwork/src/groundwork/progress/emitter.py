@@ -184,8 +184,13 @@ class Emitter:
         return event
 
     def _merge(self, fields: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+        """Context, then the method's fields, then caller extras (an extra None drops a key)."""
         merged = {**self.context, **fields, **extra}
-        return {k: v for k, v in merged.items() if k not in ENVELOPE_KEYS}
+        return {
+            k: v
+            for k, v in merged.items()
+            if k not in ENVELOPE_KEYS and not (v is None and k in extra)
+        }
 
     def emit(self, kind: str, **fields: Any) -> Event:
         """Any admitted kind with the given fields (e.g. ``supervisor:hello``)."""

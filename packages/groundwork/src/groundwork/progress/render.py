@@ -120,12 +120,12 @@ class RichRenderer:
         self.max_finished = max_finished
         self.state = ProgressState()
         self.progress = Progress(
-            TextColumn("{task.fields[mark]}"),
-            TextColumn("{task.description}"),
+            TextColumn("{task.fields[mark]}", markup=False),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             TaskProgressColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[unit]}"),
+            TextColumn("{task.fields[unit]}", markup=False),
             TimeElapsedColumn(),
             console=console,
             auto_refresh=auto_refresh,
