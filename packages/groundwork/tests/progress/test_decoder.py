@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from groundwork.progress.decoder import Decoder, iter_events
+from groundwork.progress.decoder import Decoder, iter_events, iter_streams
 from groundwork.progress.emitter import Emitter
 from groundwork.progress.events import Event, parse_event
 from hypothesis import given, settings
@@ -267,3 +267,30 @@ def test_real_subprocess_through_pipes(tmp_path: Path) -> None:
     for ev in err_events + out_events:
         sup.forward(ev, jobId="job-9", pid=proc.pid)
     assert [e.seq for e in sink] == list(range(len(err_events) + len(out_events)))
+
+
+def test_iter_streams_reads_both_pipes_without_deadlock(tmp_path: Path) -> None:
+    # The child fills stdout far beyond a pipe buffer before it writes stderr:
+    # reading stderr first to EOF would hang.
+    script = tmp_path / "flood.py"
+    script.write_text(
+        "import sys\n"
+        "for i in range(3000):\n"
+        "    sys.stdout.write('line %d ' % i + 'x' * 100 + '\\n')\n"
+        "sys.stdout.flush()\n"
+        "sys.stderr.write('done\\n')\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    events = list(
+        iter_streams({"stdout": proc.stdout, "stderr": proc.stderr.fileno()}, chunk_size=4096)
+    )
+    assert proc.wait(timeout=60) == 0
+    out = [e["message"] for e in events if e.stream == "stdout"]
+    assert len(out) == 3000 and out[-1].startswith("line 2999 ")
+    assert [e["message"] for e in events if e.stream == "stderr"] == ["done"]

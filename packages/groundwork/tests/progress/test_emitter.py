@@ -397,3 +397,27 @@ def test_log_level_aliases() -> None:
         em.log("d", "loud")
     a, b, c = lines(buf)
     assert (a["level"], b["level"], c.task_id) == ("warn", "error", "t:1")
+
+
+def test_bind_shares_counters_and_sink_but_adds_context() -> None:
+    buf = io.StringIO()
+    root = Emitter(buf, {"runId": "r1", "drop": 1})
+    job = root.bind(jobId="j1", pid=9, drop=None)
+    job.job_start("index")
+    root.log("root line")
+    job.task_start("code:scan")
+    root.log("again", jobId="j1")  # same job counter as the view's
+    job.task_end("code:scan")
+    events = lines(buf)
+    assert [(e.job_id, e.seq) for e in events] == [
+        ("j1", 0),
+        (None, 0),
+        ("j1", 1),
+        ("j1", 2),
+        ("j1", 3),
+    ]
+    assert events[0]["pid"] == 9 and "drop" not in events[0] and events[1]["drop"] == 1
+    assert isinstance(events[4]["durationMs"], int)  # the view's task clock
+    root.close()
+    with pytest.raises(ProgressError, match="closed"):
+        job.log("after close")

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from .context import CONTEXT_ALIASES, CONTEXT_ENV, child_env, context_from_env, has_context
-from .decoder import DEFAULT_MAX_LINE_BYTES, Decoder, iter_events
+from .decoder import DEFAULT_MAX_LINE_BYTES, Decoder, iter_events, iter_streams
 from .emitter import Emitter, EventSink, ProgressLogHandler, Sink
 from .events import (
     EVENTS,
@@ -71,6 +71,7 @@ __all__ = [
     "context_from_env",
     "has_context",
     "iter_events",
+    "iter_streams",
     "open_reporter",
     "parse_event",
     "resolve_mode",

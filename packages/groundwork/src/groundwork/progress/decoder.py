@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .events import ENVELOPE_KEYS, PROTO, Event, ProgressError, parse_event, utc_now_iso
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "Decoder", "iter_events"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "Decoder", "iter_events", "iter_streams"]
 
 DEFAULT_MAX_LINE_BYTES = 1_048_576
 _PREVIEW_BYTES = 200
@@ -182,3 +183,30 @@ def iter_events(
             break
         yield from dec.feed(chunk, stream)
     yield from dec.close(stream)
+
+
+def iter_streams(
+    sources: Mapping[str, IO[bytes] | int],
+    *,
+    decoder: Decoder | None = None,
+    chunk_size: int = 65536,
+) -> Iterator[Event]:
+    """Read several pipes at once (``{"stdout": p.stdout, "stderr": p.stderr}``).
+
+    Events come out in arrival order until every source hits EOF. Reading one
+    pipe to the end before the other can deadlock a child that fills the
+    second pipe; a selector avoids that without threads.
+    """
+    dec = decoder or Decoder()
+    with selectors.DefaultSelector() as sel:
+        for name, src in sources.items():
+            sel.register(src if isinstance(src, int) else src.fileno(), selectors.EVENT_READ, name)
+        while sel.get_map():
+            for key, _ in sel.select():
+                name = key.data
+                chunk = os.read(key.fd, chunk_size)
+                if chunk:
+                    yield from dec.feed(chunk, name)
+                else:
+                    sel.unregister(key.fd)
+                    yield from dec.close(name)

@@ -15,6 +15,7 @@ order of lines in the sink is the order of ``seq``.
 
 from __future__ import annotations
 
+import copy
 import enum
 import io
 import logging
@@ -159,7 +160,20 @@ class Emitter:
         self._tasks: dict[tuple[str | None, str], _TaskClock] = {}
         self._jobs: dict[str, float] = {}
         self._created = clock()
-        self._closed = False
+        self._closed = threading.Event()  # shared with bind() views
+
+    def bind(self, **fields: Any) -> Self:
+        """A view of this emitter with ``fields`` added to its context.
+
+        The view shares the sink, the lock, the ``seq`` counters and the task
+        and job clocks, so a supervisor can hand ``emitter.bind(jobId=j,
+        pid=p)`` to the code running job ``j``. A ``None`` value removes a
+        context key. Close the original, not the views.
+        """
+        view = copy.copy(self)
+        merged = {**self.context, **fields}
+        view.context = {k: v for k, v in merged.items() if k not in ENVELOPE_KEYS and v is not None}
+        return view
 
     # ------------------------------------------------------------ stamping
 
@@ -172,7 +186,7 @@ class Emitter:
 
     def _stamp(self, kind: str, fields: Mapping[str, Any], ts: str | None) -> Event:
         """Validate, number and write one event; the caller holds the lock."""
-        if self._closed:
+        if self._closed.is_set():
             raise ProgressError("this progress emitter is closed")
         key = self._seq_key(fields)
         seq = self._seq.get(key, 0)
@@ -471,10 +485,10 @@ class Emitter:
     def close(self) -> None:
         """Flush pending progress and close a file this emitter opened (idempotent)."""
         with self._lock:
-            if self._closed:
+            if self._closed.is_set():
                 return
             self.flush()
-            self._closed = True
+            self._closed.set()
             self._writer.close()
 
     def __enter__(self) -> Self:
