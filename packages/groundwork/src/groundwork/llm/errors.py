@@ -118,14 +118,30 @@ class FinalError(LLMError):
     default_retryable = False
 
 
+_PHASE_TEXT = {
+    "connect": "connecting",
+    "first_token": "waiting for the first token",
+    "idle": "waiting for the next chunk (stream idle)",
+    "total": "the whole call (total time)",
+    "read": "reading the response",
+    "write": "sending the request",
+    "pool": "waiting for a free connection",
+}
+
+
 class LLMTimeout(RetryableError, TimeoutError):
-    """A phase ran past its limit; ``phase`` says which one."""
+    """A phase ran past its limit; ``phase`` says which one, ``limit_s`` its length."""
 
     default_code = "timeout"
 
-    def __init__(self, phase: str, message: str | None = None, **kw: Any) -> None:
-        super().__init__(message or f"timed out waiting for {phase.replace('_', ' ')}", **kw)
+    def __init__(
+        self, phase: str, limit_s: float | None = None, message: str | None = None, **kw: Any
+    ) -> None:
+        limit = f" after {limit_s:g} s" if limit_s is not None else ""
+        what = _PHASE_TEXT.get(phase, phase)
+        super().__init__(message or f"timed out {what}{limit}", **kw)
         self.phase = phase
+        self.limit_s = limit_s
 
 
 class LLMConnectionError(RetryableError):

@@ -145,8 +145,11 @@ def to_llm_error(
     elif isinstance(source, httpx.DecodingError):
         err = MalformedResponse(f"undecodable body: {scrub(str(source), secret)}")
     elif isinstance(source, httpx.TransportError | OSError):
-        detail = scrub(str(source), secret) or type(source).__name__
-        err = LLMConnectionError(f"connection failed: {detail}")
+        detail = scrub(str(source), secret)
+        name = type(source).__name__
+        err = LLMConnectionError(
+            f"connection failed ({name}): {detail}" if detail else f"connection failed ({name})"
+        )
     else:
         err = LLMError(f"unexpected {type(source).__name__}: {scrub(str(source), secret)}")
     if err.provider is None:

@@ -53,7 +53,11 @@ class CallClock:
         except LLMError:
             raise
         except TimeoutError:
-            raise LLMTimeout(phase) from None
+            raise LLMTimeout(phase, self.limit_s(phase)) from None
+
+    def limit_s(self, phase: str) -> float:
+        t = self.timeouts
+        return {"first_token": t.first_token_s, "idle": t.idle_s}.get(phase, t.total_s)
 
 
 async def forever() -> None:

@@ -1,0 +1,680 @@
+"""``FakeLLMServer``: a real HTTP server on 127.0.0.1 speaking the OpenAI, Anthropic and
+Ollama chat APIs, with scripted faults, for every package's tests.
+
+It runs ``ThreadingHTTPServer`` in a daemon thread (like httpx's ``TestServer``);
+each request takes the next action from its key's script (``key_fn``, default
+the URL path), else from the global script, else ``ok``. Every API request is
+recorded with masked headers; ``/_fake/stats`` serves the records to other
+processes. ``stop()`` releases hanging handlers, cuts open connections and joins
+every thread, so no test leaks a socket or a thread.
+
+A 401 for a wrong key echoes the key it received, as careless servers do, so
+tests can prove that clients scrub keys out of error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from groundwork.llm.errors import mask_secret
+from groundwork.llm.fake import wire
+from groundwork.llm.fake.wire import Api
+from groundwork.llm.faults import Action, Actions, Script, ok, parse_script
+from groundwork.llm.mock import count_tokens, deterministic_reply, split_pieces
+from groundwork.llm.types import ROLES, Message
+
+_SECRET_WORDS = ("authorization", "key", "token", "secret", "cookie")
+_CHAT_ROUTES: dict[str, Api] = {
+    "/v1/chat/completions": "openai",
+    "/v1/messages": "anthropic",
+    "/api/chat": "ollama",
+}
+_MAX_BODY = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRequest:
+    """What ``reply`` and ``key_fn`` see; ``headers`` are real (lower-case names)."""
+
+    method: str
+    path: str
+    api: Api
+    headers: Mapping[str, str]
+    body: Any
+    messages: tuple[Message, ...]
+    model: str | None
+    stream: bool
+
+
+ReplyFn = Callable[[FakeRequest], str]
+KeyFn = Callable[[FakeRequest], str]
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers safe to record: anything that looks like a credential is masked."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        low = name.lower()
+        if any(w in low for w in _SECRET_WORDS):
+            scheme, sep, cred = value.partition(" ")
+            out[low] = f"{scheme} {mask_secret(cred)}" if sep else mask_secret(value)
+        else:
+            out[low] = value
+    return out
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _text_content(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") in ("text", None)
+        )
+    raise _BadRequest(400, "message content must be a string or a list of text parts")
+
+
+def _messages(api: Api, body: Any) -> tuple[Message, ...]:
+    if not isinstance(body, dict):
+        raise _BadRequest(400, "request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise _BadRequest(400, "model is required")
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise _BadRequest(400, "messages must be a non-empty list")
+    out: list[Message] = []
+    if api == "anthropic":
+        if not isinstance(body.get("max_tokens"), int):
+            raise _BadRequest(400, "max_tokens: field required")
+        if body.get("system"):
+            out.append(Message.system(_text_content(body["system"])))
+    for m in raw:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise _BadRequest(400, "each message needs a role")
+        role = m["role"]
+        role = "system" if role == "developer" else role
+        if role not in ROLES or (api == "anthropic" and role == "system"):
+            raise _BadRequest(400, f"unsupported role {m['role']!r}")
+        out.append(Message(role, _text_content(m.get("content"))))
+    return tuple(out)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], fake: FakeLLMServer) -> None:
+        self.fake = fake
+        self.open_sockets: set[socket.socket] = set()
+        self.handler_threads: set[threading.Thread] = set()
+        self.track_lock = threading.Lock()
+        super().__init__(addr, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Silent: a client hanging up mid-request is routine in fault tests."""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.track_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.track_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+
+class _Abort(Exception):
+    """The handler has dropped the connection on purpose (released hang, reset)."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        with self.server.track_lock:
+            self.server.handler_threads.add(threading.current_thread())
+        super().setup()
+        try:  # small writes (headers, then body or one SSE frame) must not wait for Nagle
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        with self.server.track_lock:
+            self.server.handler_threads.discard(threading.current_thread())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: test output stays clean; the records are in ``/_fake/stats``."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        if length < 0 or length > _MAX_BODY:
+            raise _BadRequest(413, "request body too large")
+        return self.rfile.read(length) if length else b""
+
+    def _send_bytes(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _start_chunked(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _rst(self) -> None:
+        """Close with SO_LINGER 0, so the client sees a reset, not a clean end."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.rfile.close()
+        self.connection.close()
+
+    def _wait(self, release: threading.Event, seconds: float | None) -> None:
+        """Sleep (``None`` = until released); a release means stop/reset, so drop the call."""
+        if release.wait(seconds):
+            self.close_connection = True
+            raise _Abort
+
+    # -- routing ------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        fake = self.server.fake
+        path = urlsplit(self.path).path
+        try:
+            raw = self._read_body()
+            if path.startswith("/_fake/"):
+                self._control(method, path, raw)
+            elif method == "POST" and path in _CHAT_ROUTES:
+                self._api(method, path, _CHAT_ROUTES[path], raw, chat=True)
+            elif method == "GET" and path == "/v1/models":
+                api: Api = "anthropic" if "anthropic-version" in self.headers else "openai"
+                self._api(method, path, api, raw, chat=False)
+            elif method == "GET" and path == "/api/tags":
+                self._api(method, path, "ollama", raw, chat=False)
+            else:
+                body = wire.error_body("openai", 404, f"no route for {method} {path}")
+                self._send_bytes(404, body)
+        except _Abort:
+            pass
+        except _BadRequest as exc:
+            self._send_bytes(exc.status, wire.error_body("openai", exc.status, exc.message))
+        except (BrokenPipeError, ConnectionResetError, ValueError, OSError):
+            self.close_connection = True
+        finally:
+            if fake.stopping:
+                self.close_connection = True
+
+    def _control(self, method: str, path: str, raw: bytes) -> None:
+        fake = self.server.fake
+        if method == "GET" and path == "/_fake/stats":
+            self._send_bytes(200, wire.dumps(fake.stats()))
+        elif method == "POST" and path == "/_fake/reset":
+            fake.reset()
+            self._send_bytes(200, b'{"ok":true}')
+        elif method == "POST" and path == "/_fake/script":
+            try:
+                spec = json.loads(raw or b"{}")
+                fake.script(parse_script(str(spec.get("actions", ""))), key=spec.get("key"))
+            except (ValueError, AttributeError) as exc:
+                raise _BadRequest(400, f"bad script: {exc}") from None
+            self._send_bytes(200, b'{"ok":true}')
+        else:
+            raise _BadRequest(404, f"no control route {method} {path}")
+
+    def _api(self, method: str, path: str, api: Api, raw: bytes, *, chat: bool) -> None:
+        fake = self.server.fake
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        body: Any = None
+        try:
+            if raw:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                    raise _BadRequest(400, "request body is not valid JSON") from None
+            auth = self._auth_failure(api, headers)
+            if auth is not None:
+                raise auth
+            messages = _messages(api, body) if chat else ()
+        except _BadRequest as exc:
+            fake.record(method, path, api, headers, body, key=path, outcome="rejected")
+            fake.finish_record(exc.status)
+            self._send_bytes(exc.status, wire.error_body(api, exc.status, exc.message))
+            return
+        stream = bool(isinstance(body, dict) and body.get("stream"))
+        if api == "ollama" and chat and isinstance(body, dict) and "stream" not in body:
+            stream = True  # Ollama streams unless told otherwise
+        request = FakeRequest(
+            method=method,
+            path=path,
+            api=api,
+            headers=headers,
+            body=body,
+            messages=messages,
+            model=body.get("model") if isinstance(body, dict) else None,
+            stream=stream,
+        )
+        key = fake.key_for(request)
+        action = fake.next_action(key)
+        record = fake.record(method, path, api, headers, body, key=key, outcome=action.label)
+        release = fake.release_event
+        status = self._perform(request, action, release)
+        fake.finish_record(status, record)
+
+    def _auth_failure(self, api: Api, headers: Mapping[str, str]) -> _BadRequest | None:
+        expected = self.server.fake.api_key
+        if api == "anthropic":
+            got = headers.get("x-api-key")
+            if not got:
+                return _BadRequest(401, "x-api-key header is required")
+            if expected is not None and got != expected:
+                return _BadRequest(401, f"invalid x-api-key: {got}")
+            if not headers.get("anthropic-version"):
+                return _BadRequest(400, "anthropic-version header is required")
+            return None
+        if api == "openai" and expected is not None:
+            got = headers.get("authorization", "")
+            if got != f"Bearer {expected}":
+                shown = got.removeprefix("Bearer ") or "(none)"
+                return _BadRequest(401, f"Incorrect API key provided: {shown}")
+        return None
+
+    # -- actions ------------------------------------------------------------------
+
+    def _perform(self, req: FakeRequest, action: Action, release: threading.Event) -> int:
+        fake = self.server.fake
+        kind = action.kind
+        if kind == "delay":
+            self._wait(release, action.seconds or 0.0)
+        elif kind == "hang":
+            self._wait(release, None)
+        elif kind == "reset" and (not action.after or not req.stream):
+            self._rst()
+            return 0
+        elif kind == "status":
+            code = action.status or 500
+            extra = {}
+            if action.retry_after is not None:
+                extra["Retry-After"] = f"{action.retry_after:g}"
+            message = f"fake {code} (scripted)"
+            self._send_bytes(code, wire.error_body(req.api, code, message), extra=extra)
+            return code
+        if kind == "malformed" and not req.stream:
+            self._send_bytes(200, b'{"choices": [{"message": ')
+            return 200
+        if req.messages == () and req.api != "anthropic" and req.path != "/api/chat":
+            pass
+        if not req.messages:
+            return self._models(req, action, release)
+        try:
+            text = (
+                action.text if kind == "text" and action.text is not None else fake.reply_for(req)
+            )
+        except Exception as exc:  # a test's reply function failed: say so in the API's shape
+            body = wire.error_body(req.api, 500, f"reply function failed: {exc!r}")
+            self._send_bytes(500, body)
+            return 500
+        model = req.model or fake.models[0]
+        prompt = sum(count_tokens(m.content) for m in req.messages)
+        completion = count_tokens(text)
+        seq = fake.next_seq()
+        if not req.stream:
+            body = wire.completion_body(
+                req.api,
+                model=model,
+                text=text,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                seq=seq,
+            )
+            if kind in ("chunked", "stall_after"):
+                self._chunked_body(body, action, release)
+            else:
+                self._send_bytes(200, body)
+            return 200
+        include_usage = bool(
+            isinstance(req.body, dict)
+            and isinstance(req.body.get("stream_options"), dict)
+            and req.body["stream_options"].get("include_usage")
+        )
+        frames = wire.stream_frames(
+            req.api,
+            model=model,
+            pieces=split_pieces(text, per_char=kind == "chunked"),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            seq=seq,
+            include_usage=include_usage or req.api != "openai",
+        )
+        self._stream(frames, action, release, req.api)
+        return 200
+
+    def _chunked_body(self, body: bytes, action: Action, release: threading.Event) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if action.kind == "stall_after":
+            self._chunk(body[: action.after or 0])
+            self._wait(release, None)
+        for i in range(0, len(body), 8):
+            self._chunk(body[i : i + 8])
+        self._end_chunked()
+
+    def _send_frame(self, frame: bytes, split: bool) -> None:
+        if split and len(frame) > 1:
+            mid = len(frame) // 2
+            self._chunk(frame[:mid])
+            self._chunk(frame[mid:])
+        else:
+            self._chunk(frame)
+
+    def _stream(
+        self, frames: wire.StreamFrames, action: Action, release: threading.Event, api: Api
+    ) -> None:
+        split = action.kind == "chunked"
+        self._start_chunked(frames.content_type)
+        for f in frames.prelude:
+            self._send_frame(f, split)
+        if action.kind == "malformed":
+            self._chunk(wire.malformed_frame(api))
+            self._end_chunked()
+            return
+        cut: int | None = None
+        if action.kind in ("stall_after", "reset") and action.after is not None:
+            cut = min(action.after, len(frames.pieces))
+        for i in range(len(frames.pieces) + 1):
+            if i == cut:
+                if action.kind == "stall_after":
+                    self._wait(release, None)
+                self._rst()
+                raise _Abort
+            if i == len(frames.pieces):
+                break
+            self._send_frame(frames.pieces[i], split)
+        for f in frames.coda:
+            self._send_frame(f, split)
+        self._end_chunked()
+
+    def _models(self, req: FakeRequest, action: Action, release: threading.Event) -> int:
+        fake = self.server.fake
+        if action.kind == "malformed":
+            self._send_bytes(200, b'{"data": [')
+            return 200
+        body = wire.models_body(req.api, fake.models)
+        if action.kind in ("chunked", "stall_after"):
+            self._chunked_body(body, action, release)
+        else:
+            self._send_bytes(200, body)
+        return 200
+
+
+class FakeLLMServer:
+    """Start with ``start()`` or ``with FakeLLMServer() as fake:``; stop with ``stop()``."""
+
+    def __init__(
+        self,
+        reply: ReplyFn | None = None,
+        key_fn: KeyFn | None = None,
+        api_key: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        models: Iterable[str] = ("fake-model",),
+    ) -> None:
+        self.reply = reply
+        self.key_fn = key_fn
+        self.api_key = api_key
+        self.models: tuple[str, ...] = tuple(models) or ("fake-model",)
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._records: list[dict[str, Any]] = []
+        self._global = Script()
+        self._by_key: dict[str, Script] = {}
+        self._release = threading.Event()
+        self._seq = 0
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.stopping = False
+        self._local = threading.local()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> FakeLLMServer:
+        if self._httpd is not None:
+            return self
+        self.stopping = False
+        self._httpd = _HTTPServer((self._host, self._port), self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-llm-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release hangs, cut connections, join every thread. Safe to call twice."""
+        httpd = self._httpd
+        if httpd is None:
+            return
+        self.stopping = True
+        with self._lock:
+            self._release.set()
+        httpd.shutdown()
+        with httpd.track_lock:
+            sockets = list(httpd.open_sockets)
+            threads = list(httpd.handler_threads)
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for t in threads:
+            t.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("FakeLLMServer is not running; call start()")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    @property
+    def ollama_base_url(self) -> str:
+        return self.url
+
+    # -- scripting ------------------------------------------------------------------
+
+    def script(self, actions: Actions, key: str | None = None) -> None:
+        """Queue actions for the next calls (of ``key`` only, when given)."""
+        with self._lock:
+            target = self._global if key is None else self._by_key.setdefault(key, Script())
+        target.extend(actions)
+
+    def reset(self) -> None:
+        """Forget records and scripts, and release any hanging request."""
+        with self._lock:
+            self._records.clear()
+            self._global.clear()
+            self._by_key.clear()
+            self._release.set()
+            self._release = threading.Event()
+            self._changed.notify_all()
+
+    def key_for(self, request: FakeRequest) -> str:
+        fn = self.key_fn
+        return fn(request) if fn is not None else request.path
+
+    def next_action(self, key: str) -> Action:
+        with self._lock:
+            per_key = self._by_key.get(key)
+        action = per_key.next() if per_key is not None else None
+        if action is None:
+            action = self._global.next()
+        return action or ok()
+
+    def reply_for(self, request: FakeRequest) -> str:
+        fn = self.reply
+        return fn(request) if fn is not None else deterministic_reply(request.messages)
+
+    @property
+    def release_event(self) -> threading.Event:
+        with self._lock:
+            return self._release
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    # -- records --------------------------------------------------------------------
+
+    def record(
+        self,
+        method: str,
+        path: str,
+        api: str,
+        headers: Mapping[str, str],
+        body: Any,
+        *,
+        key: str,
+        outcome: str,
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "api": api,
+            "headers": mask_headers(headers),
+            "body": body,
+            "key": key,
+            "outcome": outcome,
+            "status": None,
+        }
+        with self._lock:
+            entry["seq"] = len(self._records)
+            self._records.append(entry)
+            self._changed.notify_all()
+        self._local.last = entry
+        return entry
+
+    def finish_record(self, status: int, entry: dict[str, Any] | None = None) -> None:
+        target = entry if entry is not None else getattr(self._local, "last", None)
+        if target is not None:
+            with self._lock:
+                target["status"] = status
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Copies of the records, oldest first."""
+        with self._lock:
+            return [dict(r) for r in self._records]
+
+    def count(self, key: str | None = None) -> int:
+        """Requests seen (for ``key``, when given)."""
+        with self._lock:
+            if key is None:
+                return len(self._records)
+            return sum(1 for r in self._records if r["key"] == key)
+
+    def wait_for_requests(self, n: int, timeout_s: float = 5.0) -> bool:
+        """Block until ``n`` requests have arrived (e.g. a hanging one); ``False`` on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._records) >= n, timeout_s)
+
+    def stats(self) -> dict[str, Any]:
+        """``{total, byKey, byPath, requests}``, also served at ``GET /_fake/stats``."""
+        with self._lock:
+            records = [dict(r) for r in self._records]
+        return {
+            "total": len(records),
+            "byKey": dict(Counter(r["key"] for r in records)),
+            "byPath": dict(Counter(r["path"] for r in records)),
+            "requests": records,
+        }
