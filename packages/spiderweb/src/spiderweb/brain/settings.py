@@ -28,3 +28,10 @@ class WorkersConfig(_Section):
     task_timeout_s: float = Field(60.0, gt=0)
     max_steps: int = Field(6, ge=1)
     backpressure_warning_ms: int = Field(30000, ge=0)
+
+
+def resolve_mode(mode: str, provider_type: str) -> Literal["llm", "deterministic"]:
+    """``auto`` means the LLM variant unless the provider is the offline ``mock``."""
+    if mode == "auto":
+        return "deterministic" if provider_type == "mock" else "llm"
+    return "llm" if mode == "llm" else "deterministic"
