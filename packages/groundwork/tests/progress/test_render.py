@@ -248,3 +248,13 @@ def test_reporter_is_a_context_manager() -> None:
     with open_reporter("plain", env={}, stream=buf) as reporter:
         reporter.log("inside")
     assert buf.getvalue() == "info: inside\n"
+
+
+def test_rich_console_takes_its_settings_from_the_given_env() -> None:
+    stream = FakeTTY()
+    env = {"NO_COLOR": "1", "COLUMNS": "60"}
+    reporter = open_reporter("rich", env=env, stream=stream, tty=True)
+    assert isinstance(reporter.renderer, RichRenderer)
+    assert reporter.renderer.console.width == 60
+    assert reporter.renderer.console.no_color
+    reporter.close()

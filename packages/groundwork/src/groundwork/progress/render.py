@@ -131,6 +131,7 @@ class RichRenderer:
             auto_refresh=auto_refresh,
             transient=transient,
         )
+        self._auto_refresh = auto_refresh
         self._bars: dict[TaskKey, TaskID] = {}
         self._finished: list[TaskKey] = []
         self._started = False
@@ -174,7 +175,8 @@ class RichRenderer:
                 gone = self._bars.pop(old, None)
                 if gone is not None:
                     self.progress.remove_task(gone)
-        self.progress.refresh()
+        if not self._auto_refresh:
+            self.progress.refresh()
 
     def _print(self, text: Text) -> None:
         self.progress.console.print(text, highlight=False, soft_wrap=True)
@@ -359,7 +361,10 @@ def open_reporter(
         return Reporter(chosen, stream, merged, **options)
     renderer: Renderer
     if chosen == "rich":
-        con = console or Console(file=stream, force_terminal=True if tty else None)
+        # rich reads NO_COLOR, COLUMNS, TERM … from the env we were given, not os.environ.
+        con = console or Console(
+            file=stream, force_terminal=True if tty else None, _environ=dict(env)
+        )
         renderer = RichRenderer(con, min_level=min_level)
     elif chosen == "plain":
         renderer = PlainRenderer(stream, min_level=min_level)
