@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,7 +61,9 @@ _ORJSON_CANON: Final = (
 )
 # A run of 19+ digits may be an integer beyond 64 bits, which orjson would
 # silently turn into a float; such input is parsed by json to stay exact.
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{19,}")
+# (translate + ``in`` finds the run ~10x faster than a regex over float digits.)
+_DIGITS_TO_ZERO: Final = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
+_LONG_DIGIT_RUN: Final = b"0" * 19
 _READ_CHUNK: Final = 65_536
 
 
@@ -167,7 +168,7 @@ def loads(data: bytes | bytearray | memoryview | str, *, path: str | None = None
     except orjson.JSONDecodeError as exc:
         raise JsonError(exc.msg, path=path, line=exc.lineno, col=exc.colno) from exc
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    if not _LONG_DIGITS.search(raw):
+    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_TO_ZERO):
         return value
     # orjson proved it strict JSON (no NaN, no overflow, no lone surrogate);
     # json re-parses it only to keep integers beyond 64 bits exact.
