@@ -16,6 +16,7 @@ import os
 import queue
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -153,9 +154,9 @@ class _Pump:
         with self._tail_lock:
             tail = self.tails[stream]
             tail.append(line)
-            self._tail_size[stream] += len(line)
+            self._tail_size[stream] += len(line) + 1  # the newline joining it
             while self._tail_size[stream] > self._tail_cap and len(tail) > 1:
-                self._tail_size[stream] -= len(tail.popleft())
+                self._tail_size[stream] -= len(tail.popleft()) + 1
 
     def _put(self, item: tuple[Stream, bytes | None]) -> None:
         while not self.discard.is_set():
@@ -221,6 +222,7 @@ class Child:
         self._pump: _Pump | None = None
         self._pump_lock = threading.Lock()
         self._kill_lock = threading.Lock()
+        self._cancelling = False
         try:
             self.create_time: float | None = psutil.Process(self.pid).create_time()
         except psutil.NoSuchProcess:  # pragma: no cover - exited before we looked
@@ -315,16 +317,37 @@ class Child:
         """Reap the child (``subprocess.TimeoutExpired`` after ``timeout``).
 
         If nobody consumes the output yet, it is drained into ``tail()`` meanwhile,
-        so a chatty child cannot block on a full pipe while we wait for it.
+        so a chatty child cannot block on a full pipe while we wait for it. After
+        a cancel, the tree kill finishes before the leader is reaped, so waiting
+        never races the kill into signalling a recycled pid.
         """
         with self._pump_lock:
             fresh = self._pump is None
         has_pipes = self.popen.stdout is not None or self.popen.stderr is not None
         if fresh and self._owns_pipes and has_pipes:
             self._get_pump().discard.set()
-        code = self.popen.wait(timeout)
+        if self.popen.returncode is None:
+            self._wait_exit(timeout)
+        if self._cancelling:
+            self.terminate_tree()
+        with self._kill_lock:
+            code = self.popen.wait()
         self._finish()
         return code
+
+    def _wait_exit(self, timeout: float | None) -> None:
+        """Block until the leader exits, leaving it unreaped."""
+        if timeout is None:
+            wait_exit_nowait(self.pid)
+            return
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while not exited(self.pid):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(self.argv, timeout)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
 
     def _finish(self) -> None:
         self._remove_cancel()
@@ -348,6 +371,7 @@ class Child:
 
     def _on_cancel(self) -> None:
         # may run inside a signal handler: never block here
+        self._cancelling = True
         threading.Thread(target=self.terminate_tree, name=f"cancel-{self.pid}", daemon=True).start()
 
     def close(self) -> None:
