@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -421,3 +422,9 @@ def test_bind_shares_counters_and_sink_but_adds_context() -> None:
     root.close()
     with pytest.raises(ProgressError, match="closed"):
         job.log("after close")
+
+
+def test_job_start_cwd_defaults_to_the_process_cwd() -> None:
+    buf = io.StringIO()
+    Emitter(buf).job_start("c", job_id="j")
+    assert parse_event(buf.getvalue())["cwd"] == os.getcwd()

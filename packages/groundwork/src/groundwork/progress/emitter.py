@@ -374,18 +374,18 @@ class Emitter:
         self,
         command: str,
         args: Sequence[str] = (),
-        cwd: str | os.PathLike[str] = ".",
+        cwd: str | os.PathLike[str] | None = None,
         *,
         job_id: str | None = None,
         title: str | None = None,
         **extra: Any,
     ) -> Event:
-        """A ``job:start``; ``job_id`` defaults to the context's ``jobId``."""
+        """A ``job:start``; ``job_id`` defaults to the context's ``jobId``, ``cwd`` to ours."""
         fields: dict[str, Any] = {
             "jobId": self._job_id(job_id),
             "command": command,
             "args": list(args),
-            "cwd": os.fspath(cwd),
+            "cwd": os.fspath(os.getcwd() if cwd is None else cwd),
         }
         if title is not None:
             fields["title"] = title
