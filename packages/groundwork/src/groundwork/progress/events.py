@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from groundwork import jsonio
 from groundwork.errors import JsonError, ProgressError
+from groundwork.jsonio import utc_now_iso
 
 __all__ = [
     "ENVELOPE_KEYS",
@@ -62,12 +62,6 @@ ENVELOPE_KEYS: frozenset[str] = frozenset({"proto", "event", "ts", "seq"})
 """Keys every event carries and only the stamping code may set."""
 
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-
-
-def utc_now_iso() -> str:
-    """Now as ``YYYY-MM-DDTHH:MM:SS.mmmZ``, the form every ``ts`` uses."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def task_stage(task_id: str) -> str:
