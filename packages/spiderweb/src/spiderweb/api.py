@@ -1,7 +1,332 @@
-"""Public Python API of spiderweb (the only module other systems may import)."""
+"""Public Python API of spiderweb (the only module other systems may import).
+
+``SpiderwebServer`` runs the gateway in the caller's event loop::
+
+    async with SpiderwebServer(config, data_dir=tmp) as server:
+        url = server.url   # ws://127.0.0.1:<port>
+
+``SpiderwebClient`` is a small protocol client (used by ``spiderweb chat`` and
+tests); ``open_store`` opens the LTM store of a data dir for inspection.
+"""
 
 from __future__ import annotations
 
-from spiderweb import __version__
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
 
-__all__ = ["__version__"]
+from groundwork.errors import LockHeld
+from groundwork.fsio import FileLock
+from groundwork.llm import LLMConfigError, Provider, ProviderSpec, Timeouts, make_provider
+
+from spiderweb import __version__
+from spiderweb.brain import heartbeat
+from spiderweb.brain.planner import make_plan
+from spiderweb.brain.turns import LlmGate, TurnPolicy
+from spiderweb.client import ClientError, SpiderwebClient
+from spiderweb.clock import Clock, SystemClock
+from spiderweb.config import SpiderwebConfig
+from spiderweb.identity import IdentityLoader
+from spiderweb.memory.legacy import STATE_FILE_NAME, write_state_file
+from spiderweb.memory.store import LtmStore, StoreError, open_store
+from spiderweb.session.registry import Registry
+from spiderweb.session.services import (
+    PlanResult,
+    Services,
+    SummaryOutcome,
+    TaskOutcome,
+    TaskRequest,
+    WorkerSlots,
+)
+from spiderweb.transport.auth import AuthPolicy
+from spiderweb.transport.server import Gateway
+
+__all__ = [
+    "ClientError",
+    "ServeError",
+    "SpiderwebClient",
+    "SpiderwebServer",
+    "__version__",
+    "open_store",
+]
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".spiderweb.lock"
+TaskRunner = Callable[[TaskRequest], Awaitable[TaskOutcome]]
+Summarizer = Callable[[int, str], Awaitable[SummaryOutcome]]
+
+
+class ServeError(Exception):
+    """The server cannot start; ``exit_code`` 2 = bad configuration, 1 = failure."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def provider_spec(config: SpiderwebConfig) -> ProviderSpec:
+    """Map ``provider.*`` and ``llm.*`` onto groundwork's ``ProviderSpec``."""
+    p, llm = config.provider, config.llm
+    return ProviderSpec(
+        type=p.name,
+        model=p.model,
+        base_url=p.base_url,
+        api_key=p.api_key,
+        api_key_env=p.api_key_env,
+        timeouts=Timeouts(
+            connect_s=llm.connect_timeout_s,
+            total_s=llm.total_timeout_s,
+            first_token_s=llm.first_token_timeout_s,
+            idle_s=llm.idle_timeout_s,
+        ),
+    )
+
+
+def raise_nofile_limit() -> None:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit (many sockets per process)."""
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = max(soft, 1_048_576)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class SpiderwebServer:
+    """The gateway: data-dir lock, LTM store, sessions, transport, heartbeat.
+
+    ``env`` supplies the auth token (``server.auth_token_env``) and provider
+    keys; nothing here reads ``os.environ``. ``provider`` and ``task_runner``
+    may be injected (tests, embedding); by default they come from the config.
+    """
+
+    def __init__(
+        self,
+        config: SpiderwebConfig | None = None,
+        *,
+        data_dir: str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+        provider: Provider | None = None,
+        task_runner: TaskRunner | None = None,
+        summarizer: Summarizer | None = None,
+        clock: Clock | None = None,
+        insecure_no_auth: bool = False,
+    ) -> None:
+        self.config = config or SpiderwebConfig()
+        self.data_dir = Path(data_dir)
+        self.env = dict(env or {})
+        self.clock = clock or SystemClock()
+        self.insecure_no_auth = insecure_no_auth
+        self._provider = provider
+        self._owns_provider = provider is None
+        self._task_runner = task_runner
+        self._summarizer = summarizer
+        self._lock: FileLock | None = None
+        self._store: LtmStore | None = None
+        self.registry: Registry | None = None
+        self.gateway: Gateway | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self.port: int | None = None
+        self.lock_takeover: dict[str, Any] | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.config.server.bind
+        return f"ws://{host}:{self.port}"
+
+    @property
+    def store(self) -> LtmStore:
+        if self._store is None:
+            raise RuntimeError("server not started")
+        return self._store
+
+    # -- start -------------------------------------------------------------------------------
+    def _token(self) -> str | None:
+        token = self.env.get(self.config.server.auth_token_env)
+        return token or None
+
+    async def start(self) -> int:
+        """Start listening and return the port; raises :class:`ServeError`."""
+        cfg = self.config
+        token = self._token()
+        if not cfg.server.is_loopback and token is None and not self.insecure_no_auth:
+            raise ServeError(
+                f"refusing to bind {cfg.server.bind} without a token: set "
+                f"{cfg.server.auth_token_env} or pass --insecure-no-auth",
+                2,
+            )
+        provider = self._make_provider()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(self.data_dir / LOCK_NAME, {"service": "spiderweb"}, heartbeat_s=30)
+        try:
+            await asyncio.to_thread(self._lock.acquire)
+        except LockHeld as exc:
+            pid = exc.holder.get("pid", "?")
+            raise ServeError(f"data dir in use by pid {pid}: stop that server first", 1) from None
+        if self._lock.took_over_from is not None:
+            self.lock_takeover = self._lock.took_over_from
+            log.warning(
+                "took over a stale data-dir lock of pid %s (%s)",
+                self._lock.took_over_from.get("pid"),
+                self._lock.took_over_reason,
+            )
+        try:
+            return await self._start_locked(provider, token)
+        except BaseException:
+            await self._teardown()
+            raise
+
+    def _make_provider(self) -> Provider:
+        if self._provider is not None:
+            return self._provider
+        try:
+            self._provider = make_provider(provider_spec(self.config), self.env)
+        except LLMConfigError as exc:
+            raise ServeError(f"provider: {exc}", 2) from None
+        return self._provider
+
+    async def _start_locked(self, provider: Provider, token: str | None) -> int:
+        cfg = self.config
+        raise_nofile_limit()
+        try:
+            store = await asyncio.to_thread(open_store, self.data_dir, cfg.ltm)
+        except StoreError as exc:
+            raise ServeError(str(exc), 1) from None
+        self._store = store
+        now = self.clock.now_ms()
+        await asyncio.to_thread(store.import_legacy)
+        await asyncio.to_thread(store.import_state_file, now_ms=now)
+        await asyncio.wrap_future(store.prune(now_ms=now))
+        await asyncio.wrap_future(store.mark_all_inactive())
+        identities = IdentityLoader(self.data_dir)
+        services = Services(
+            config=cfg,
+            clock=self.clock,
+            store=store,
+            data_dir=self.data_dir,
+            provider=provider,
+            gate=LlmGate(cfg.llm.max_concurrency, cfg.llm.max_waiting),
+            planner=self._planner(provider),
+            run_task=self._task_runner or _text_worker,
+            identity=lambda agent: identities.get(agent).prompt,
+            identity_files=lambda agent: list(identities.get(agent).files),
+            summarizer=self._summarizer,
+            workers=WorkerSlots(cfg.workers.global_max),
+            turn_policy=TurnPolicy(
+                retries=cfg.llm.retries, total_timeout_s=cfg.llm.total_timeout_s
+            ),
+            auth_enabled=token is not None,
+        )
+        self.registry = Registry(services)
+        policy = AuthPolicy(
+            token=token,
+            allow_query_token=cfg.server.allow_query_token,
+            allowed_origins=frozenset(cfg.server.allowed_origins),
+        )
+        self.gateway = Gateway(cfg, self.registry, policy, self.clock)
+        self.port = await self.gateway.start(cfg.server.bind, cfg.server.port)
+        self._loops = [
+            asyncio.create_task(self._heartbeat_loop(), name="spiderweb-heartbeat"),
+            asyncio.create_task(self._housekeeping_loop(), name="spiderweb-housekeeping"),
+        ]
+        return self.port
+
+    def _planner(self, provider: Provider) -> Callable[[str], Awaitable[PlanResult]]:
+        cfg = self.config.planner
+
+        async def plan(goal: str) -> PlanResult:
+            result = await make_plan(goal, provider, cfg)
+            return PlanResult(
+                tuple((t.title, t.kind) for t in result.tasks),
+                result.planner,
+                result.fallback_reason is not None,
+                result.fallback_reason or "",
+            )
+
+        return plan
+
+    async def _heartbeat_loop(self) -> None:
+        assert self.registry is not None
+        registry = self.registry
+        await heartbeat.sweep_forever(
+            self.clock, self.config.heartbeat.sweep_interval_ms, registry.post_heartbeats
+        )
+
+    async def _housekeeping_loop(self) -> None:
+        assert self.registry is not None
+        interval = self.config.memory.manager_interval_s
+        while True:
+            await self.clock.sleep(interval)
+            try:
+                self.registry.post_manager_ticks()
+                await self.registry.sweep_idle()
+            except Exception:
+                log.exception("housekeeping failed")
+
+    # -- stop --------------------------------------------------------------------------------
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Clean shutdown (§6): stop accepting, let work finish for the grace, persist, close."""
+        grace = self.config.shutdown.grace_s if grace_s is None else grace_s
+        if self.gateway is not None:
+            self.gateway.stop_accepting()
+        if self.registry is not None:
+            self.registry.closing = True
+            deadline = self.clock.monotonic() + grace
+            while self.registry.busy() and self.clock.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        await self._teardown()
+
+    async def _teardown(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(BaseException):
+                await task
+        self._loops = []
+        if self.registry is not None:
+            await self.registry.shutdown()
+        if self._store is not None:
+            try:
+                states = await asyncio.to_thread(self._store.all_states)
+                await asyncio.to_thread(write_state_file, self.data_dir / STATE_FILE_NAME, states)
+            except Exception:
+                log.exception("writing %s failed", STATE_FILE_NAME)
+        if self.gateway is not None:
+            await self.gateway.close()
+        if self._store is not None:
+            await asyncio.to_thread(self._store.close)
+            self._store = None
+        if self._owns_provider and self._provider is not None:
+            with contextlib.suppress(Exception):
+                await self._provider.aclose()
+        if self._lock is not None:
+            with contextlib.suppress(Exception):
+                self._lock.release()
+            self._lock = None
+
+    async def __aenter__(self) -> SpiderwebServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def _text_worker(req: TaskRequest) -> TaskOutcome:
+    """M10's workspace-less worker text: ``<kind>: found <wordcount> <noun>``."""
+    noun = {"research": "research terms", "execution": "execution steps", "status": "status checks"}
+    words = len(req.task.title.split())
+    return TaskOutcome("complete", f"{req.task.kind}: found {words} {noun[req.task.kind]}")

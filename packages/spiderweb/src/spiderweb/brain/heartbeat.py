@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from spiderweb.clock import Clock
@@ -137,19 +137,16 @@ def check(
     return HeartbeatOutcome(tuple(frames), notified, now_ms)
 
 
-async def sweep_forever(
-    clock: Clock, interval_ms: int, targets: Callable[[], Iterable[Callable[[], bool]]]
-) -> None:
-    """Every ``interval_ms`` call each target's post function (``False`` = inbox full, skipped)."""
+async def sweep_forever(clock: Clock, interval_ms: int, post_all: Callable[[], list[bool]]) -> None:
+    """Every ``interval_ms`` post a check to each attached session (full inboxes are skipped)."""
     while True:
         await clock.sleep(interval_ms / 1000)
-        skipped = 0
-        for post in list(targets()):
-            try:
-                if not post():
-                    skipped += 1
-            except Exception:  # one broken session must not stop the sweep
-                log.exception("heartbeat post failed")
+        try:
+            posted = post_all()
+        except Exception:  # a broken sweep must not stop future sweeps
+            log.exception("heartbeat sweep failed")
+            continue
+        skipped = posted.count(False)
         if skipped:
             log.debug("heartbeat sweep skipped %d busy sessions", skipped)
         await asyncio.sleep(0)
