@@ -76,7 +76,7 @@ def test_timeout_phase_and_dict() -> None:
     err = LLMTimeout("first_token", provider="openai")
     assert err.phase == "first_token"
     assert err.retryable is True
-    assert str(err) == "openai: timed out waiting for first token"
+    assert str(err) == "openai: timed out waiting for the first token"
     d = err.as_dict()
     assert d["code"] == "timeout" and d["retryable"] is True
     assert "LLMTimeout" in repr(err)

@@ -510,7 +510,7 @@ class FakeLLMServer:
         self._httpd = _HTTPServer((self._host, self._port), self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},  # stop() waits at most one poll
             name=f"fake-llm-{self.port}",
             daemon=True,
         )

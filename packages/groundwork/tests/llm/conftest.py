@@ -1,0 +1,72 @@
+"""Shared helpers for the provider tests: a provider of each HTTP kind on the fake server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from groundwork.llm.base import Provider
+from groundwork.llm.factory import ProviderSpec, make_provider
+from groundwork.llm.fake import FakeLLMServer
+from groundwork.llm.types import Delta, Done, Message, Timeouts
+
+KEY = "sk-test-0123456789abcdefWXYZ"
+HTTP_KINDS = ["openai", "openai-compatible", "anthropic", "ollama"]
+MSGS = [Message.system("You are terse."), Message.user("Summarise src/app.py in one line")]
+FAST = Timeouts(connect_s=2.0, total_s=5.0, first_token_s=5.0, idle_s=5.0)
+
+
+def base_url_for(kind: str, fake: FakeLLMServer) -> str:
+    """openai-compatible gets the bare URL (no /v1) to prove it is added."""
+    return {
+        "openai": fake.openai_base_url,
+        "openai-compatible": fake.url,
+        "anthropic": fake.anthropic_base_url,
+        "ollama": fake.ollama_base_url,
+    }[kind]
+
+
+def spec_for(
+    kind: str, fake: FakeLLMServer, timeouts: Timeouts = FAST, base_url: str | None = None
+) -> ProviderSpec:
+    return ProviderSpec(
+        type=kind,
+        model="test-model",
+        base_url=base_url or base_url_for(kind, fake),
+        api_key=KEY if kind in ("openai", "anthropic") else None,
+        timeouts=timeouts,
+    )
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def drain(p: Provider, msgs: list[Message] = MSGS) -> tuple[list[str], Done]:
+    deltas: list[str] = []
+    done: Done | None = None
+    async for ev in p.stream(msgs):
+        if isinstance(ev, Delta):
+            assert done is None, "no delta after Done"
+            deltas.append(ev.text)
+        else:
+            assert done is None, "exactly one Done"
+            done = ev
+    assert done is not None
+    return deltas, done
+
+
+@pytest.fixture(params=HTTP_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def provider(kind: str, fake_llm: FakeLLMServer) -> AsyncIterator[Provider]:
+    p = make_provider(spec_for(kind, fake_llm))
+    yield p
+    await p.aclose()
