@@ -1,0 +1,445 @@
+"""One mode's search (§9.4): plan, constrain, rank sparse and dense, fuse, boost, cut to top-N.
+
+The allowed mask (filters ∧ query constraints) gates sparse and dense ranking themselves, so
+the fused top ``top`` is the true top-N among allowed chunks (ties: id ascending). Backends
+only change where postings come from (:mod:`pairofcleats.search.source`) or, for
+``sqlite-fts``, who computes the sparse list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from pairofcleats.errors import CapabilityMissing
+from pairofcleats.search import rank
+from pairofcleats.search.filters import ChunkColumns, Filters, build_columns, filter_mask
+from pairofcleats.search.intent import Intent, field_weights, vector_variant
+from pairofcleats.search.plan import (
+    MatchMode,
+    ModePlan,
+    candidate_counts,
+    constraint_mask,
+    phrase_matches,
+    plan_mode,
+)
+from pairofcleats.search.query import Node
+from pairofcleats.search.source import SparseSource
+
+__all__ = ["ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
+
+BoolMask = npt.NDArray[np.bool_]
+QueryVector = Callable[[str, str, int], npt.NDArray[np.float32] | None]
+"""``(provider, model, dims) -> unit query vector`` or None when the provider is unavailable."""
+
+DOC_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """Effective search settings (config ``search.*`` overlaid with flags)."""
+
+    top: int = 5
+    match_mode: Literal["auto", "all", "any"] = "auto"
+    strict: bool = False
+    k1: float = 1.2
+    b: float = 0.75
+    field_weights: Mapping[str, float] | None = None  # None: the intent's row
+    fielded: bool = True
+    rrf: bool = True
+    rrf_k: int = 60
+    blend: bool = False
+    sparse_weight: float = 1.0
+    ann_weight: float = 1.0
+    max_candidates: int = 20000
+    symbol_boost: bool = True
+    definition_weight: float = 1.15
+    export_weight: float = 1.1
+    ann: bool = True
+    ann_explicit: bool = False
+    ann_backend: Literal["auto", "exact", "hnsw"] = "auto"
+    hnsw_min_vectors: int = 20000
+    ef_search: int = 64
+    minhash_fallback: bool = False
+    dense_vector_mode: Literal["merged", "code", "doc", "auto"] = "auto"
+    explain: bool = False
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchWarning:
+    code: str
+    message: str
+    mode: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.mode is not None:
+            out["mode"] = self.mode
+        return out
+
+
+@dataclass(slots=True)
+class ModeResult:
+    mode: str
+    hits: list[dict[str, Any]]
+    warnings: list[SearchWarning]
+    explain: dict[str, Any]
+
+
+class FtsCapable(Protocol):
+    """A source that ranks sparse hits itself (``sqlite-fts``)."""
+
+    def fts_search(
+        self, plan: ModePlan, allowed: BoolMask | None, limit: int
+    ) -> tuple[list[tuple[int, float]], dict[str, Any]]: ...
+
+
+def columns_for(source: SparseSource) -> ChunkColumns:
+    """Filter columns of the source's index, built once per loaded index."""
+    index = source.index
+    return index.memo(
+        "filter-columns",
+        lambda: build_columns(
+            index.chunks, index.file_meta, index.file_relations, index.filter_index
+        ),
+    )
+
+
+def _and(a: BoolMask | None, b: BoolMask | None) -> BoolMask | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def _resolve_match_mode(opt: SearchOptions, intent: Intent) -> MatchMode:
+    if opt.match_mode == "auto":
+        return "any" if intent.type == "prose" else "all"
+    return opt.match_mode
+
+
+def _dense_ranking(
+    source: SparseSource,
+    opt: SearchOptions,
+    intent: Intent,
+    allowed: BoolMask | None,
+    limit: int,
+    query_vector: QueryVector,
+    warnings: list[SearchWarning],
+) -> tuple[list[int], dict[int, float], str | None, str | None]:
+    """``(ids, id→cosine, annSource, annType)``; empty when no vectors or provider."""
+    if not opt.ann:
+        return [], {}, None, None
+    variants = source.index.dense_variants()
+    if not variants:
+        return [], {}, None, None
+    variant = (
+        vector_variant(intent.type, variants)
+        if opt.dense_vector_mode == "auto"
+        else (opt.dense_vector_mode if opt.dense_vector_mode in variants else "merged")
+    )
+    dense = source.dense(variant)
+    if dense is None:
+        return [], {}, None, None
+    emb = source.index.state.get("embeddings", {})
+    provider = str(emb.get("provider") or dense.model or "")
+    model = str(emb.get("model") or dense.model or provider)
+    qvec = query_vector(provider, model, dense.dims)
+    if qvec is None:
+        msg = f"embeddings provider {provider!r} is unavailable; using sparse ranking only"
+        if opt.ann_explicit:
+            raise CapabilityMissing(msg, hint="install pairofcleats[minilm] or pass --no-ann")
+        warnings.append(SearchWarning("EMBEDDINGS_UNAVAILABLE", msg, source.mode))
+        return [], {}, None, None
+    if allowed is None:
+        scores = rank.dense_scores(dense.matrix, qvec)
+        ids = rank.top_k(scores, None, limit, positive_only=False)
+        return [int(i) for i in ids], {int(i): float(scores[i]) for i in ids}, "dense", variant
+    rows = np.flatnonzero(allowed)
+    if rows.size == 0:
+        return [], {}, "dense", variant
+    sub = rank.dense_scores(dense.matrix, qvec, rows)
+    full = np.full(source.count, -np.inf, dtype=np.float64)
+    full[rows] = sub
+    ids = rank.top_k(full, allowed, limit, positive_only=False)
+    return [int(i) for i in ids], {int(i): float(full[i]) for i in ids}, "dense", variant
+
+
+def _minhash_ranking(
+    source: SparseSource, plan: ModePlan, candidates: npt.NDArray[np.int64], limit: int
+) -> tuple[list[int], dict[int, float]]:
+    from pairofcleats.search.minhash import minhash_signature
+
+    sigs = source.minhash()
+    if sigs is None or candidates.size == 0:
+        return [], {}
+    tokens = [qt.text for qt in plan.query_tokens()]
+    qsig = minhash_signature(tokens, sigs.shape[1] if sigs.ndim == 2 else 128)
+    sims = rank.minhash_jaccard(sigs[candidates], qsig)
+    full = np.zeros(source.count, dtype=np.float64)
+    full[candidates] = sims
+    ids = rank.top_k(full, None, limit)
+    return [int(i) for i in ids], {int(i): float(full[i]) for i in ids}
+
+
+def _exported(chunk: Mapping[str, Any]) -> bool:
+    meta = chunk.get("metaV2") or {}
+    mods = meta.get("modifiers") if isinstance(meta, Mapping) else None
+    return bool(mods.get("exported")) if isinstance(mods, Mapping) else False
+
+
+def _hit(chunk: Mapping[str, Any], doc: int) -> dict[str, Any]:
+    meta = chunk.get("metaV2") or {}
+    doc_text = meta.get("doc") if isinstance(meta, Mapping) else None
+    return {
+        "id": doc,
+        "chunkId": meta.get("chunkId"),
+        "chunkUid": meta.get("chunkUid"),
+        "file": chunk.get("file"),
+        "start": chunk.get("start"),
+        "end": chunk.get("end"),
+        "startLine": chunk.get("startLine"),
+        "endLine": chunk.get("endLine"),
+        "ext": chunk.get("ext"),
+        "lang": chunk.get("lang"),
+        "kind": chunk.get("kind"),
+        "name": chunk.get("name"),
+        "headline": chunk.get("headline"),
+        "signature": meta.get("signature"),
+        "doc": doc_text[:DOC_MAX] if isinstance(doc_text, str) else doc_text,
+        "metaV2": meta,
+    }
+
+
+def search_mode(
+    source: SparseSource,
+    ast: Node,
+    intent: Intent,
+    opt: SearchOptions,
+    query_vector: QueryVector,
+    *,
+    use_fts: bool = False,
+) -> ModeResult:
+    """Search one mode and return its top ``opt.top`` hits with warnings and explain data."""
+    mode = source.mode
+    warnings: list[SearchWarning] = []
+    explain: dict[str, Any] = {}
+    n = source.count
+    if n == 0:
+        return ModeResult(mode, [], warnings, explain)
+    plan = plan_mode(source, ast, strict=opt.strict)
+    if plan.is_empty():
+        warnings.append(
+            SearchWarning("QUERY_EMPTY_FOR_MODE", "no query term survives tokenization", mode)
+        )
+        return ModeResult(mode, [], warnings, {"matchMode": None})
+    match_mode = _resolve_match_mode(opt, intent)
+    relaxed: list[str] = []
+    expansions = plan.expansions()
+    if expansions:
+        relaxed.append("expand")
+        for sub, alts in expansions.items():
+            listed = ", ".join(str(a["token"]) for a in alts)
+            warnings.append(
+                SearchWarning("QUERY_TERM_EXPANDED", f"{sub!r} matched as {listed}", mode)
+            )
+    fmask = filter_mask(columns_for(source), opt.filters)
+    allowed = _and(fmask, constraint_mask(source, plan, match_mode))
+    if match_mode == "all" and plan.has_implicit_and and not opt.strict:
+        admitted = n if allowed is None else int(allowed.sum())
+        if admitted < opt.top:
+            allowed = _and(fmask, constraint_mask(source, plan, "any"))
+            match_mode = "any"
+            relaxed.append("implicit-and-any")
+            warnings.append(
+                SearchWarning(
+                    "QUERY_RELAXED",
+                    f"fewer than {opt.top} chunks match every term; ranking any-term matches",
+                    mode,
+                )
+            )
+    expanded_top = 3 * opt.top
+
+    # §9.4 step 1: candidates
+    counts = candidate_counts(source, plan)
+    cand_ids = np.flatnonzero(counts)
+    if cand_ids.size > opt.max_candidates:
+        order = np.lexsort((cand_ids, -counts[cand_ids]))
+        cand_ids = np.sort(cand_ids[order[: opt.max_candidates]])
+
+    # step 2: sparse
+    weights_row = (
+        dict(opt.field_weights) if opt.field_weights is not None else field_weights(intent.type)
+    )
+    params = rank.Bm25Params(opt.k1, opt.b)
+    fields = source.fields()
+    fielded = bool(opt.fielded and fields and source.index.fielded)
+    sparse_type: str
+    sparse_scores: dict[int, float] = {}
+    sparse_ids: list[int]
+    if use_fts and hasattr(source, "fts_search"):
+        fts_source: FtsCapable = source  # type: ignore[assignment]
+        pairs, fts_explain = fts_source.fts_search(plan, allowed, expanded_top)
+        sparse_ids = [d for d, _ in pairs]
+        sparse_scores = dict(pairs)
+        sparse_type = "fts"
+        explain.update(fts_explain)
+    else:
+        tokens = plan.query_tokens()
+        if fielded:
+            scores = rank.fielded_bm25_scores(tokens, fields, weights_row, n, params)
+            sparse_type = "bm25-fielded"
+        else:
+            scores = rank.bm25_scores(tokens, source.lookup, source.stats, params)
+            sparse_type = "bm25"
+        scores = scores * source.weights()
+        ids = rank.top_k(scores, allowed, expanded_top)
+        sparse_ids = [int(i) for i in ids]
+        sparse_scores = {int(i): float(scores[i]) for i in ids}
+
+    # step 3: dense (or MinHash fallback)
+    dense_ids, dense_scores, ann_source, ann_type = _dense_ranking(
+        source, opt, intent, allowed, expanded_top, query_vector, warnings
+    )
+    if not dense_ids and opt.ann and opt.minhash_fallback and not source.index.dense_variants():
+        pool = cand_ids if allowed is None else cand_ids[allowed[cand_ids]]
+        dense_ids, dense_scores = _minhash_ranking(source, plan, pool, expanded_top)
+        ann_source, ann_type = ("minhash", None) if dense_ids else (None, None)
+
+    # step 4: fusion
+    fused: dict[int, float] = {}
+    rrf_parts: dict[int, tuple[float, int | None, int | None]] = {}
+    if sparse_ids and dense_ids and opt.rrf and not opt.blend:
+        rrf_parts = rank.rrf_fuse(sparse_ids, dense_ids, opt.rrf_k)
+        fused = {d: s for d, (s, _a, _b) in rrf_parts.items()}
+        score_type = "rrf"
+    elif opt.blend and (sparse_ids or dense_ids):
+        max_s = max(sparse_scores.values(), default=0.0)
+        for d in {*sparse_ids, *dense_ids}:
+            fused[d] = rank.blend_score(
+                sparse_scores.get(d), max_s, dense_scores.get(d), opt.sparse_weight, opt.ann_weight
+            )
+        score_type = "blend"
+    elif sparse_ids:
+        fused = dict(sparse_scores)
+        score_type = sparse_type
+    else:
+        fused = dict(dense_scores)
+        score_type = "minhash" if ann_source == "minhash" else "ann"
+
+    # step 5: boosts
+    pm = phrase_matches(source, plan) if fused else np.zeros(0, dtype=np.int64)
+    boosts: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
+    for d in list(fused):
+        base = fused[d]
+        phrase_info = None
+        matches = int(pm[d]) if pm.size else 0
+        if matches:
+            factor = rank.phrase_factor(matches)
+            boost = base * factor
+            base += boost
+            phrase_info = {"matches": matches, "factor": factor, "boost": boost}
+        symbol_info = None
+        if opt.symbol_boost:
+            chunk = source.chunk(d)
+            is_def, is_exp, factor = rank.symbol_factor(
+                chunk.get("kind"), _exported(chunk), opt.definition_weight, opt.export_weight
+            )
+            if factor != 1.0:
+                boost = base * (factor - 1.0)
+                base *= factor
+                symbol_info = {
+                    "definition": is_def,
+                    "export": is_exp,
+                    "factor": factor,
+                    "boost": boost,
+                }
+        fused[d] = base
+        boosts[d] = (phrase_info, symbol_info)
+
+    # step 6: final top-N (ties by id)
+    ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: opt.top]
+    hits: list[dict[str, Any]] = []
+    sparse_rank = {d: r for r, d in enumerate(sparse_ids, start=1)}
+    dense_rank = {d: r for r, d in enumerate(dense_ids, start=1)}
+    for d, score in ordered:
+        hit = _hit(source.chunk(d), d)
+        hit.update(
+            {
+                "score": score,
+                "scoreType": score_type,
+                "sparseScore": sparse_scores.get(d),
+                "sparseType": sparse_type if d in sparse_scores else None,
+                "annScore": dense_scores.get(d),
+                "annSource": ann_source if d in dense_scores else None,
+                "annType": ann_type if d in dense_scores else None,
+            }
+        )
+        if opt.explain:
+            phrase_info, symbol_info = boosts.get(d, (None, None))
+            rrf_info = None
+            if d in rrf_parts:
+                _s, sr, dr = rrf_parts[d]
+                rrf_info = {
+                    "k": opt.rrf_k,
+                    "sparseRank": sr,
+                    "annRank": dr,
+                    "sparseRrf": 1.0 / (opt.rrf_k + sr) if sr else 0.0,
+                    "annRrf": 1.0 / (opt.rrf_k + dr) if dr else 0.0,
+                    "score": _s,
+                }
+            blend_info = None
+            if score_type == "blend":
+                blend_info = {
+                    "sparseWeight": opt.sparse_weight,
+                    "annWeight": opt.ann_weight,
+                    "maxSparse": max(sparse_scores.values(), default=0.0),
+                }
+            hit["scoreBreakdown"] = {
+                "schemaVersion": 1,
+                "selected": {"type": score_type, "score": score},
+                "sparse": (
+                    {
+                        "type": sparse_type,
+                        "score": sparse_scores[d],
+                        "k1": opt.k1,
+                        "b": opt.b,
+                        "fielded": sparse_type == "bm25-fielded",
+                        "weights": weights_row if sparse_type == "bm25-fielded" else None,
+                        "rank": sparse_rank.get(d),
+                    }
+                    if d in sparse_scores
+                    else None
+                ),
+                "ann": (
+                    {"score": dense_scores[d], "source": ann_source, "rank": dense_rank.get(d)}
+                    if d in dense_scores
+                    else None
+                ),
+                "rrf": rrf_info,
+                "blend": blend_info,
+                "phrase": phrase_info,
+                "symbol": symbol_info,
+            }
+        if not math.isfinite(score):
+            hit["score"] = None
+        hits.append(hit)
+    explain.update(
+        {
+            "matchMode": match_mode,
+            "candidates": int(cand_ids.size),
+            "allowed": None if allowed is None else int(allowed.sum()),
+            "sparseType": sparse_type,
+            "relaxed": {"steps": relaxed},
+            "expansions": expansions,
+            "annSource": ann_source,
+        }
+    )
+    return ModeResult(mode, hits, warnings, explain)

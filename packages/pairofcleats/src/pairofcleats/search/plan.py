@@ -1,0 +1,296 @@
+"""Per-mode query planning (§9.1): tokenize terms, expand typos, evaluate constraints to a mask.
+
+A term matches a chunk when every sub-word (prose: or its stem) is among its unfielded tokens;
+a phrase when its tokens are consecutive in one field stream. Explicit ``AND``/``OR``/``NOT``,
+phrases and negations are hard; juxtaposition follows ``matchMode`` (``all`` hard, ``any``
+ranking only). Everything is evaluated on posting lists into numpy boolean masks; a mask of
+``None`` means "no constraint" (a soft or dropped item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pairofcleats import tokenize
+from pairofcleats.search.expand import Expansion, expand_subword
+from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term
+from pairofcleats.search.rank import EXPANSION_FACTOR, Postings, QueryToken
+from pairofcleats.search.source import SparseSource
+
+__all__ = ["MatchMode", "ModePlan", "SubwordPlan", "plan_mode"]
+
+BoolMask = npt.NDArray[np.bool_]
+MatchMode = Literal["all", "any"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubwordPlan:
+    """One query sub-word and the vocabulary tokens standing for it."""
+
+    text: str
+    alternatives: tuple[tuple[str, float], ...]
+    expansions: tuple[Expansion, ...] = ()
+
+
+@dataclass(slots=True)
+class ModePlan:
+    """The tokenized query for one mode, ready for masks and BM25."""
+
+    mode: str
+    ast: Node
+    terms: dict[int, list[SubwordPlan]] = field(default_factory=dict)  # id(Term) -> sub-words
+    phrases: dict[int, list[str]] = field(default_factory=dict)  # id(Phrase) -> tokens
+    positive_terms: list[Term] = field(default_factory=list)
+    positive_phrases: list[Phrase] = field(default_factory=list)
+    has_implicit_and: bool = False
+
+    def query_tokens(self) -> list[QueryToken]:
+        """Distinct positive sub-words with query frequency, for BM25 (first seen first)."""
+        order: dict[str, QueryToken] = {}
+        for term in self.positive_terms:
+            for sub in self.terms.get(id(term), []):
+                if not sub.alternatives:
+                    continue
+                prev = order.get(sub.text)
+                qf = prev.qf + 1 if prev else 1
+                order[sub.text] = QueryToken(sub.text, sub.alternatives, qf)
+        for phrase in self.positive_phrases:
+            for tok in self.phrases.get(id(phrase), []):
+                prev = order.get(tok)
+                if prev is None:
+                    order[tok] = QueryToken(tok, ((tok, 1.0),), 1)
+        return list(order.values())
+
+    def expansions(self) -> dict[str, list[dict[str, object]]]:
+        out: dict[str, list[dict[str, object]]] = {}
+        for subs in self.terms.values():
+            for sub in subs:
+                if sub.expansions:
+                    out[sub.text] = [e.to_json() for e in sub.expansions]
+        return out
+
+    def is_empty(self) -> bool:
+        """No positive item survived tokenization (``QUERY_EMPTY_FOR_MODE``)."""
+        has_term = any(
+            any(s.alternatives or s.text for s in self.terms.get(id(t), []))
+            for t in self.positive_terms
+        )
+        has_phrase = any(self.phrases.get(id(p)) for p in self.positive_phrases)
+        return not (has_term or has_phrase)
+
+    def query_ngrams(self) -> list[str]:
+        """Space-joined 2..4-grams of consecutive positive sub-words (phrase boost input)."""
+        seq: list[str] = []
+        for item in (*self.positive_terms, *self.positive_phrases):
+            if isinstance(item, Term):
+                seq.extend(s.text for s in self.terms.get(id(item), []))
+            else:
+                seq.extend(self.phrases.get(id(item), []))
+        grams: list[str] = []
+        for n in (2, 3, 4):
+            grams.extend(" ".join(seq[i : i + n]) for i in range(len(seq) - n + 1))
+        return list(dict.fromkeys(grams))
+
+
+def _walk(node: Node, soft_path: bool, negated: bool, visit: Callable[..., None]) -> None:
+    visit(node, soft_path, negated)
+    if isinstance(node, Not):
+        _walk(node.child, False, not negated, visit)
+    elif isinstance(node, And):
+        for child in node.children:
+            _walk(child, soft_path and not node.explicit, negated, visit)
+    elif isinstance(node, Or):
+        for child in node.children:
+            _walk(child, False, negated, visit)
+
+
+def _subword_alternatives(source: SparseSource, sub: str) -> tuple[tuple[str, float], ...]:
+    alts: list[tuple[str, float]] = []
+    if source.df(sub) > 0:
+        alts.append((sub, 1.0))
+    if source.mode != "code":
+        st = tokenize.stem(sub)
+        if st != sub and source.df(st) > 0:
+            alts.append((st, 1.0))
+    return tuple(alts)
+
+
+def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
+    """Tokenize every term and phrase of ``ast`` for ``source.mode``; expand typos in soft
+    positive terms unless ``strict``."""
+    plan = ModePlan(source.mode, ast)
+    chargram_n = (
+        int(source.index.postings_settings.get("chargramMinN", 3)),
+        int(source.index.postings_settings.get("chargramMaxN", 5)),
+    )
+
+    def visit(node: Node, soft_path: bool, negated: bool) -> None:
+        if isinstance(node, And) and not node.explicit:
+            plan.has_implicit_and = True
+        if isinstance(node, Term):
+            subs: list[SubwordPlan] = []
+            for sub in tokenize.query_subwords(node.text, source.mode):
+                alts = _subword_alternatives(source, sub)
+                expansions: tuple[Expansion, ...] = ()
+                if not alts and soft_path and not negated and not strict:
+                    expansions = tuple(
+                        expand_subword(
+                            sub,
+                            chargram_lookup=source.chargram,
+                            doc_tokens=lambda d: _fielded(source, d),
+                            df=source.df,
+                            total_docs=source.count,
+                            gram_sizes=chargram_n,
+                        )
+                    )
+                    alts = tuple((e.token, EXPANSION_FACTOR) for e in expansions)
+                subs.append(SubwordPlan(sub, alts, expansions))
+            plan.terms[id(node)] = subs
+            if not negated:
+                plan.positive_terms.append(node)
+        elif isinstance(node, Phrase):
+            toks = tokenize.query_subwords(node.text, source.mode)
+            plan.phrases[id(node)] = toks
+            if not negated:
+                plan.positive_phrases.append(node)
+
+    _walk(ast, True, False, visit)
+    return plan
+
+
+def _fielded(source: SparseSource, doc: int) -> list[str]:
+    row = source.field_tokens(doc)
+    out: list[str] = []
+    for f in ("name", "signature", "doc", "comment"):
+        out.extend(row.get(f, ()))
+    return out
+
+
+# -- masks ------------------------------------------------------------------------------------
+
+
+def _postings_mask(postings: Postings | None, n: int) -> BoolMask:
+    mask = np.zeros(n, dtype=np.bool_)
+    if postings is not None and postings.doc_ids.size:
+        mask[postings.doc_ids] = True
+    return mask
+
+
+def _term_mask(source: SparseSource, subs: list[SubwordPlan]) -> BoolMask | None:
+    if not subs:
+        return None  # tokenized to nothing: dropped
+    n = source.count
+    out = np.ones(n, dtype=np.bool_)
+    for sub in subs:
+        any_alt = np.zeros(n, dtype=np.bool_)
+        for token, _factor in sub.alternatives:
+            any_alt |= _postings_mask(source.lookup(token), n)
+        out &= any_alt
+    return out
+
+
+def _contains_run(stream: list[str], toks: list[str]) -> bool:
+    k = len(toks)
+    first = toks[0]
+    return any(stream[i] == first and stream[i : i + k] == toks for i in range(len(stream) - k + 1))
+
+
+def phrase_mask(source: SparseSource, toks: list[str]) -> BoolMask | None:
+    """Chunks where ``toks`` are consecutive in one field stream (postings prefilter, then
+    ``field_tokens``)."""
+    if not toks:
+        return None
+    n = source.count
+    cand = np.ones(n, dtype=np.bool_)
+    for tok in dict.fromkeys(toks):
+        cand &= _postings_mask(source.lookup(tok), n)
+    if len(toks) == 1:
+        return cand
+    out = np.zeros(n, dtype=np.bool_)
+    for doc in np.flatnonzero(cand):
+        streams = source.field_tokens(int(doc))
+        if any(_contains_run(s, toks) for s in streams.values()):
+            out[doc] = True
+    return out
+
+
+def constraint_mask(source: SparseSource, plan: ModePlan, match_mode: MatchMode) -> BoolMask | None:
+    """The hard constraints of the query as one mask (None: nothing constrains)."""
+    n = source.count
+
+    def ev(node: Node, hard: bool) -> BoolMask | None:
+        if isinstance(node, Term):
+            return _term_mask(source, plan.terms.get(id(node), [])) if hard else None
+        if isinstance(node, Phrase):
+            return phrase_mask(source, plan.phrases.get(id(node), []))
+        if isinstance(node, Not):
+            inner = ev(node.child, True)
+            return None if inner is None else ~inner
+        if isinstance(node, Or):
+            acc: BoolMask | None = None
+            for child in node.children:
+                m = ev(child, True)
+                if m is not None:
+                    acc = m.copy() if acc is None else acc | m
+            return acc
+        # And
+        if node.explicit or match_mode == "all":
+            acc = None
+            for child in node.children:
+                m = ev(child, True)
+                if m is not None:
+                    acc = m.copy() if acc is None else acc & m
+            return acc
+        # implicit AND in "any" mode: terms rank only; hard children still constrain; under an
+        # OR/NOT (hard context) the group must still match one of its terms
+        hard_acc: BoolMask | None = None
+        soft_any: BoolMask | None = None
+        for child in node.children:
+            if isinstance(child, Term):
+                if hard:
+                    m = ev(child, True)
+                    if m is not None:
+                        soft_any = m.copy() if soft_any is None else soft_any | m
+                continue
+            m = ev(child, hard)
+            if m is not None:
+                hard_acc = m.copy() if hard_acc is None else hard_acc & m
+        if soft_any is not None:
+            hard_acc = soft_any if hard_acc is None else hard_acc & soft_any
+        return hard_acc
+
+    mask = ev(plan.ast, False)
+    if mask is not None and mask.shape != (n,):
+        raise ValueError("constraint mask has the wrong shape")
+    return mask
+
+
+def candidate_counts(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int64]:
+    """Per chunk, how many query postings (tokens, phrase n-grams) hit it (§9.4 step 1)."""
+    n = source.count
+    counts = np.zeros(n, dtype=np.int64)
+    for qt in plan.query_tokens():
+        for token, _f in qt.alternatives:
+            p = source.lookup(token)
+            if p is not None:
+                counts[p.doc_ids] += 1
+    for gram in plan.query_ngrams():
+        p = source.phrase(gram)
+        if p is not None:
+            counts[p.doc_ids] += 1
+    return counts
+
+
+def phrase_matches(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int64]:
+    """Per chunk, how many query n-grams its phrase n-grams contain (phrase boost)."""
+    counts = np.zeros(source.count, dtype=np.int64)
+    for gram in plan.query_ngrams():
+        p = source.phrase(gram)
+        if p is not None:
+            counts[p.doc_ids] += 1
+    return counts
