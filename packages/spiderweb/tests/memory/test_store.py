@@ -313,3 +313,48 @@ def test_state_file_import(store: LtmStore, data_dir: Path) -> None:
     assert store.get_state("a") == {"session_id": "a", "agentId": "x", "lastActiveMs": 5}
     meta = store.session_meta("a")
     assert meta is not None and meta.last_active_ms == 5
+
+
+def test_prune_overrides(data_dir: Path) -> None:
+    now = 1_000 * DAY
+    with open_store(data_dir) as s:
+        for i in range(5):
+            s.archive(_snap("k", now - i), prune=False).result()
+        assert s.prune(now_ms=now, keep=2, days=0).result().snapshots == 3
+        assert [x.timestamp_ms for x in s.snapshots("k")] == [now, now - 1]
+
+
+def test_export_import_roundtrip(tmp_path: Path) -> None:
+    src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
+    with open_store(src_dir) as src:
+        src.archive(_snap("k", 10)).result()
+        src.commit_session(
+            "k",
+            state={"session_id": "k", "agentId": "a", "next_id": 4},
+            messages=[
+                NewMessage("r1", "user", "hi", 1, 5),
+                NewMessage("r1", "assistant", "yo", 2, 6),
+            ],
+            now_ms=6,
+        ).result()
+        exported = src.export_sessions()
+    assert [s["session_id"] for s in exported["sessions"]] == ["k"]
+    with open_store(dst_dir) as dst:
+        first = dst.import_sessions(exported, now_ms=100)
+        again = dst.import_sessions(exported, now_ms=101)
+        assert (first.imported, first.skipped, again.imported, again.skipped) == (1, 0, 0, 1)
+        assert dst.get_state("k") == {"session_id": "k", "agentId": "a", "next_id": 4}
+        assert [m.content for m in dst.history("k")[0]] == ["hi", "yo"]
+        meta = dst.session_meta("k")
+        assert meta is not None and meta.message_count == 2 and meta.agent_id == "a"
+        snap = dst.load_latest("k")
+        assert snap is not None and snap.timestamp_ms == 10 and len(snap.entries) == 2
+        assert (
+            dst.export_sessions()["sessions"][0]["messages"] == exported["sessions"][0]["messages"]
+        )
+        bad = dst.import_sessions({"kind": "other"}, now_ms=1)
+        assert bad.bad == 1
+        partial = dst.import_sessions(
+            {"kind": "spiderweb.sessions", "version": 1, "sessions": [{"nope": 1}]}, now_ms=1
+        )
+        assert (partial.imported, partial.bad) == (0, 1)

@@ -30,10 +30,12 @@ from spiderweb.memory.legacy import (
     STATE_FILE_NAME,
     STATE_VERSION,
     Report,
+    parse_snapshot,
     read_index,
     read_snapshot_file,
     read_state_file,
     resolve_archive_path,
+    snapshot_to_legacy,
     write_legacy_snapshot,
 )
 from spiderweb.memory.ram import Entry, EntryState, Role, Summary
@@ -48,6 +50,8 @@ DB_NAME = "memory.db"
 DAY_MS = 86_400_000
 BUSY_TIMEOUT_MS = 5000
 _CHUNK = 500
+EXPORT_KIND = "spiderweb.sessions"
+EXPORT_VERSION = 1
 _SESSION_TABLES = ("session_state", "messages", "session_metadata", "ltm_events", "sessions")
 
 P = ParamSpec("P")
@@ -358,14 +362,101 @@ class LtmStore:
 
         return self._writer.submit(op)
 
-    def prune(self, *, now_ms: int, session_id: str | None = None) -> Future[PruneResult]:
+    def prune(
+        self,
+        *,
+        now_ms: int,
+        session_id: str | None = None,
+        keep: int | None = None,
+        days: int | None = None,
+    ) -> Future[PruneResult]:
         """Keep the newest ``keep_snapshots`` per session, drop those older than ``keep_days``.
 
-        Children go first, explicitly; then sessions left with no snapshot, state
-        or transcript (and their metadata/events), so no orphan rows remain.
+        ``keep``/``days`` override the config (``memory prune --keep --days``); 0
+        disables a rule. Children go first, explicitly; then sessions left with
+        no snapshot, state or transcript (and their metadata/events), so no
+        orphan rows remain.
         """
-        keep, days = self.config.keep_snapshots, self.config.keep_days
-        return self._writer.submit(lambda conn: _prune(conn, now_ms, keep, days, session_id))
+        k = self.config.keep_snapshots if keep is None else keep
+        d = self.config.keep_days if days is None else days
+        return self._writer.submit(lambda conn: _prune(conn, now_ms, k, d, session_id))
+
+    # -- export / import (``sessions export`` / ``sessions import``) -----------------------
+    def export_sessions(self, session_ids: Sequence[str] | None = None) -> dict[str, Any]:
+        """Everything stored for the sessions (all by default) as one JSON-ready object."""
+        keys = list(session_ids) if session_ids is not None else self.session_ids()
+        out: list[dict[str, Any]] = []
+        for key in keys:
+            meta = self.session_meta(key)
+            with self._reader() as conn:
+                msgs = conn.execute(
+                    "SELECT request_id, role, content, memory_id, created_at_ms FROM messages"
+                    " WHERE session_id = ? ORDER BY id",
+                    (key,),
+                ).fetchall()
+            out.append(
+                {
+                    "session_id": key,
+                    "state": self.get_state(key),
+                    "metadata": None
+                    if meta is None
+                    else {
+                        "agent_id": meta.agent_id,
+                        "created_at_ms": meta.created_at_ms,
+                        "last_active_ms": meta.last_active_ms,
+                        "message_count": meta.message_count,
+                    },
+                    "messages": [
+                        {
+                            "request_id": r,
+                            "role": role,
+                            "content": c,
+                            "memory_id": m,
+                            "created_at_ms": t,
+                        }
+                        for r, role, c, m, t in msgs
+                    ],
+                    "snapshots": [snapshot_to_legacy(s) for s in self.snapshots(key)],
+                }
+            )
+        return {"version": EXPORT_VERSION, "kind": EXPORT_KIND, "sessions": out}
+
+    def import_sessions(self, data: Any, *, now_ms: int) -> Report:
+        """Merge an ``export_sessions`` object; idempotent (existing rows are kept).
+
+        A session's state is imported only if it has none; messages by their
+        unique key; snapshots unless one with the same timestamp exists.
+        Malformed sessions are skipped with a warning.
+        """
+        report = Report()
+        if not isinstance(data, dict) or data.get("kind") != EXPORT_KIND:
+            report.warn("not a spiderweb sessions export")
+            return report
+        if data.get("version") != EXPORT_VERSION:
+            report.warn(f"export version {data.get('version')!r} not supported")
+            return report
+        sessions = data.get("sessions")
+        if not isinstance(sessions, list):
+            report.warn("export has no sessions list")
+            return report
+        parsed: list[_Imported] = []
+        for i, raw in enumerate(sessions):
+            try:
+                parsed.append(_parse_import(raw))
+            except (ValueError, KeyError, TypeError) as exc:
+                report.warn(f"session #{i} skipped ({exc})")
+
+        def op(conn: sqlite3.Connection) -> tuple[int, int]:
+            imported = skipped = 0
+            for item in parsed:
+                changed = _import_one(conn, item, now_ms)
+                imported += changed
+                skipped += not changed
+            return imported, skipped
+
+        if parsed:
+            report.imported, report.skipped = self._writer.submit(op).result()
+        return report
 
     def delete_session(self, session_id: str) -> Future[bool]:
         """Remove every row of a session (``sessions delete KEY``); ``True`` if any existed."""
@@ -837,6 +928,99 @@ def _prune(
         scope,
     )
     return PruneResult(snaps, entries, summaries, sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class _Imported:
+    session_id: str
+    state: dict[str, Any] | None
+    agent_id: str | None
+    created_at_ms: int
+    last_active_ms: int
+    messages: tuple[NewMessage, ...]
+    snapshots: tuple[Snapshot, ...]
+
+
+def _parse_import(raw: Any) -> _Imported:
+    if not isinstance(raw, dict):
+        raise ValueError("not an object")
+    key = raw["session_id"]
+    if not isinstance(key, str) or not key:
+        raise ValueError("session_id must be a non-empty string")
+    state = raw.get("state")
+    if state is not None and not isinstance(state, dict):
+        raise ValueError("state must be an object or null")
+    meta = raw.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("metadata must be an object or null")
+    agent = meta.get("agent_id")
+    msgs: list[NewMessage] = []
+    for m in raw.get("messages", []):
+        role = m["role"]
+        if role not in ("user", "assistant") or not isinstance(m["content"], str):
+            raise ValueError("bad message")
+        mid = m.get("memory_id")
+        msgs.append(
+            NewMessage(
+                str(m["request_id"]),
+                role,
+                m["content"],
+                mid if isinstance(mid, int) else None,
+                int(m.get("created_at_ms", 0)),
+            )
+        )
+    snaps = tuple(parse_snapshot(s, fallback_session=key) for s in raw.get("snapshots", []))
+    if any(s.session_id != key for s in snaps):
+        raise ValueError("snapshot of another session")
+    return _Imported(
+        key,
+        state,
+        agent if isinstance(agent, str) else None,
+        int(meta.get("created_at_ms", 0)),
+        int(meta.get("last_active_ms", 0)),
+        tuple(msgs),
+        snaps,
+    )
+
+
+def _import_one(conn: sqlite3.Connection, item: _Imported, now_ms: int) -> bool:
+    changed = False
+    if item.state is not None:
+        changed |= bool(
+            conn.execute(
+                "INSERT OR IGNORE INTO session_state(session_id, version, state_json,"
+                " updated_at_ms) VALUES (?, ?, ?, ?)",
+                (item.session_id, STATE_VERSION, jsonio.dumps(item.state).decode("utf-8"), now_ms),
+            ).rowcount
+        )
+    inserted = 0
+    for m in item.messages:
+        inserted += conn.execute(
+            "INSERT OR IGNORE INTO messages(session_id, request_id, role, content, memory_id,"
+            " created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            (item.session_id, m.request_id, m.role, m.content, m.memory_id, m.created_at_ms),
+        ).rowcount
+    changed |= inserted > 0
+    if item.agent_id is not None:
+        conn.execute(
+            "INSERT OR IGNORE INTO session_metadata(session_id, agent_id, created_at_ms,"
+            " last_active_ms, message_count, is_active) VALUES (?, ?, ?, ?, 0, 0)",
+            (item.session_id, item.agent_id, item.created_at_ms, item.last_active_ms),
+        )
+    if inserted:
+        conn.execute(
+            "UPDATE session_metadata SET message_count = message_count + ? WHERE session_id = ?",
+            (inserted, item.session_id),
+        )
+    for snap in item.snapshots:
+        exists = conn.execute(
+            "SELECT 1 FROM ram_snapshots WHERE session_id = ? AND timestamp_ms = ? LIMIT 1",
+            (snap.session_id, snap.timestamp_ms),
+        ).fetchone()
+        if not exists:
+            _insert_snapshot(conn, snap)
+            changed = True
+    return changed
 
 
 def _parse_state(session_id: str, text: str) -> dict[str, Any] | None:
