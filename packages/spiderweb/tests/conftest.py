@@ -24,6 +24,12 @@ def make_config(**sections: dict[str, Any]) -> SpiderwebConfig:
 
 
 @pytest.fixture
+def config_factory() -> Callable[..., SpiderwebConfig]:
+    """``make_config`` for tests in sub-directories (they cannot import this module)."""
+    return make_config
+
+
+@pytest.fixture
 async def make_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     started: list[SpiderwebServer] = []
 

@@ -293,6 +293,7 @@ class SpiderwebServer:
         self._loops = []
         if self.registry is not None:
             await self.registry.shutdown()
+            self.registry = None
         if self._store is not None:
             try:
                 states = await asyncio.to_thread(self._store.all_states)
@@ -301,6 +302,7 @@ class SpiderwebServer:
                 log.exception("writing %s failed", STATE_FILE_NAME)
         if self.gateway is not None:
             await self.gateway.close()
+            self.gateway = None
         if self._store is not None:
             await asyncio.to_thread(self._store.close)
             self._store = None

@@ -161,12 +161,21 @@ class SpiderwebClient:
             if done(frame):
                 return frames
 
-    async def request(self, type_: str, timeout: float = 30.0, **fields: Any) -> Frame:
-        """Send a request and return its reply (or the ``error`` for it)."""
+    async def request(
+        self, type_: str, timeout: float = 30.0, *, reply: str | None = None, **fields: Any
+    ) -> Frame:
+        """Send a request and return its reply (or the ``error`` for it).
+
+        The reply type comes from ``REPLY_TYPES`` unless ``reply`` names it;
+        for other requests the first frame echoing the request id is returned.
+        """
         rid = await self.send(type_, **fields)
-        want = REPLY_TYPES.get(type_)
+        want = reply or REPLY_TYPES.get(type_)
         frames = await self.collect(
-            lambda f: f.get("request") == rid and (f.get("type") in (want, "error")), timeout
+            lambda f: (
+                f.get("request") == rid and (want is None or f.get("type") in (want, "error"))
+            ),
+            timeout,
         )
         return frames[-1]
 

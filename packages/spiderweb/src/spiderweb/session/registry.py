@@ -215,6 +215,8 @@ class Registry:
         loop = asyncio.get_running_loop()
         waits: list[asyncio.Future[dict[str, Any]]] = []
         for actor in self:
+            if actor.stopped:
+                continue
             done: asyncio.Future[dict[str, Any]] = loop.create_future()
             await actor.send(Shutdown(done))
             waits.append(done)

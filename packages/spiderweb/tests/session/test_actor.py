@@ -1,0 +1,286 @@
+"""Session actor behaviour over a real server: goals (§9), control, reset, p2, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from spiderweb.api import SpiderwebServer
+from spiderweb.client import Frame
+
+ClientFactory = Any
+ServerFactory = Any
+
+
+def kinds(frames: list[Frame]) -> list[str]:
+    out = []
+    for f in frames:
+        if f["type"] == "agent.progress":
+            out.append(f"{f['phase']}/{f['status']}")
+        elif f["type"] == "agent.state":
+            out.append(f"state:{f['phase']}")
+        else:
+            out.append(f["type"])
+    return out
+
+
+def answered(f: Frame) -> bool:
+    return f["type"] == "agent.progress" and f.get("message") == "Goal answer sent."
+
+
+async def run_goal(client: Any, text: str, timeout: float = 20) -> tuple[str, list[Frame]]:
+    rid = await client.send("chat.send", content=f"/goal {text}")
+    frames = await client.collect(lambda f: f.get("request") == rid and answered(f), timeout)
+    return rid, frames
+
+
+async def test_five_task_goal_frame_order(connect: ClientFactory) -> None:
+    client = await connect(session="g1")
+    _, frames = await run_goal(client, "alpha; beta; gamma; delta; epsilon")
+    seq = kinds(frames)
+    head = seq[:6]
+    assert head == [
+        "planner/received",
+        "agent.plan",
+        "planner/ready",
+        "planner/saturated",
+        "workers/queued",
+        "state:workers.dispatching",
+    ], seq
+    plan = frames[1]
+    assert [t["status"] for t in plan["tasks"]] == ["queued"] * 4 + ["dropped"]
+    assert [t["id"] for t in plan["tasks"]] == [1, 2, 3, 4, 5]
+    assert plan["planner"] == "deterministic"
+    assert [t["kind"] for t in plan["tasks"]][:3] == ["research", "execution", "status"]
+    saturated = frames[3]
+    assert (saturated["accepted"], saturated["total"], saturated["dropped"]) == (4, 5, 1)
+    running = peak = 0
+    statuses = []
+    for f in frames:
+        if f["type"] == "agent.progress" and f["phase"] in ("research", "execution", "status"):
+            if f["status"] == "started":
+                running += 1
+                peak = max(peak, running)
+            elif f["status"] in ("complete", "failed") and not answered(f):
+                running -= 1
+        if f["type"] == "agent.status":
+            statuses.append(f["status"])
+    assert peak <= 2
+    assert statuses == ["complete"] * 4
+    tail = seq[seq.index("workers/ready") :]
+    assert tail[:3] == ["workers/ready", "state:workers.ready", "execution/started"]
+    assert tail[-2:] == ["session.receive", "execution/complete"]
+    ready_state = frames[seq.index("state:workers.ready")]
+    assert (ready_state["queuedTasks"], ready_state["activeTasks"]) == (0, 0)
+    state = await client.request("agent.control", action="state")
+    assert (state["queuedTasks"], state["activeTasks"], state["droppedTasks"]) == (0, 0, 0)
+    assert state["lastGoal"] == "alpha; beta; gamma; delta; epsilon"
+    hb = await client.request("agent.heartbeat")
+    assert hb["type"] == "agent.progress" and hb["status"] == "idle"
+
+
+async def test_goal_while_paused_then_resume(connect: ClientFactory) -> None:
+    client = await connect()
+    paused = await client.request("agent.control", action="pause")
+    assert paused["type"] == "agent.state" and paused["phase"] == "workers.paused"
+    rid = await client.send("agent.control", action="goal", goal="one and two")
+    frames = await client.collect(
+        lambda f: (
+            f.get("request") == rid
+            and f["type"] == "agent.state"
+            and f["phase"] == "workers.paused"
+        ),
+        10,
+    )
+    skipped = [f for f in frames if f["type"] == "agent.progress" and f["status"] == "skipped"]
+    assert skipped and skipped[0]["message"] == "Workers currently paused"
+    state = await client.request("agent.control", action="state")
+    assert state["queuedTasks"] == 2 and state["mode"] == "paused"
+    hb = await client.request("agent.control", action="heartbeat")
+    assert hb["status"] == "blocked" and hb["suggestion"]["action"] == "resume"
+    await client.send("agent.control", action="resume")
+    await client.collect(
+        lambda f: (
+            f["type"] == "agent.progress"
+            and f["phase"] == "execution"
+            and f["status"] == "complete"
+            and f.get("message") == "Goal answer sent."
+        ),
+        10,
+    )
+    state = await client.request("agent.control", action="state")
+    assert (state["queuedTasks"], state["activeTasks"], state["goalState"]) == (0, 0, "completed")
+
+
+async def test_goal_while_cancelled_is_recorded_cancelled(connect: ClientFactory) -> None:
+    client = await connect()
+    await client.request("agent.control", action="cancel")
+    rid = await client.send("agent.control", goal="do things")
+    frames = await client.collect(
+        lambda f: (
+            f.get("request") == rid
+            and f["type"] == "agent.state"
+            and f["phase"] == "workers.cancelled"
+        ),
+        10,
+    )
+    assert any(f.get("message") == "Workers cancelled" for f in frames)
+    state = await client.request("agent.control", action="state")
+    assert state["goalState"] == "cancelled" and state["queuedTasks"] == 0
+
+
+async def test_empty_goal_is_invalid(connect: ClientFactory) -> None:
+    client = await connect()
+    err = await client.request("agent.control", action="goal", goal="   ")
+    assert err["type"] == "error" and err["code"] == "invalid_goal"
+
+
+async def test_new_keeps_ids_increasing_and_archives(
+    server: SpiderwebServer, connect: ClientFactory
+) -> None:
+    client = await connect(session="ids")
+    first = (await client.chat("one", timeout=10))[-1]["memoryId"]
+    reply = await client.request("session.new")
+    assert reply == {
+        "type": "session.new",
+        "request": reply["request"],
+        "sessionKey": "ids",
+        "archived": True,
+    }
+    second = (await client.chat("two", timeout=10))[-1]["memoryId"]
+    assert second > first
+    events = await asyncio.to_thread(server.store.events, "ids")
+    assert any(e["event_type"] == "snapshot" for e in events)
+    recall = await client.request("memory.recall", include_full=True)
+    ltm = [i for i in recall["items"] if i["source"] == "ltm"]
+    assert any(i.get("content") == "one" for i in ltm)
+
+
+async def test_memory_query_without_topic_is_null(connect: ClientFactory) -> None:
+    client = await connect()
+    await client.chat("remember the blue door", timeout=10)
+    reply = await client.request("memory.query")
+    assert reply["topic"] is None
+    assert reply["items"][0]["kind"] == "entry"
+    hit = await client.request("memory.query", topic="blue door", kind="entry")
+    assert hit["topic"] == "blue door"
+    assert "remember the blue door" in [i["content"] for i in hit["items"]]
+    assert all("blue door" in i["content"] for i in hit["items"])
+
+
+async def test_history_and_idempotent_resend(connect: ClientFactory) -> None:
+    client = await connect(session="idem")
+    first = await client.chat("hello", timeout=10, request_id="req-1")
+    again = await client.chat("hello", timeout=10, request_id="req-1")
+    assert again[-1]["memoryId"] == first[-1]["memoryId"]
+    assert again[-1]["content"] == first[-1]["content"]
+    history = await client.request("session.history")
+    assert [(i["role"], i["request"]) for i in history["items"]] == [
+        ("user", "req-1"),
+        ("assistant", "req-1"),
+    ]
+    assert history["hasMore"] is False
+
+
+async def test_protocol_two_seq_deltas_and_chat_ack(connect: ClientFactory) -> None:
+    client = await connect(session="p2", proto=2)
+    assert client.ack is not None
+    assert client.ack["protocol"] == 2 and client.ack["replay"] == "none"
+    assert {"seq", "resume", "stream"} <= set(client.ack["capabilities"])
+    frames = await client.chat("stream me a reply please", timeout=10)
+    types = [f["type"] for f in frames]
+    assert types[0] == "chat.ack" and types[-1] == "session.receive"
+    deltas = [f for f in frames if f["type"] == "session.delta"]
+    assert deltas and "".join(d["delta"] for d in deltas) == frames[-1]["content"]
+    assert [d["index"] for d in deltas] == list(range(len(deltas)))
+    seqs = [client.ack["seq"], *(f["seq"] for f in frames)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(isinstance(f["ts"], int) for f in frames)
+
+
+async def test_resume_from_replays_missed_frames(
+    server: SpiderwebServer, connect: ClientFactory
+) -> None:
+    client = await connect(session="resume", proto=2)
+    await client.chat("first", timeout=10)
+    seen = client.last_seq
+    assert seen is not None
+    await client.chat("second", timeout=10)
+    await client.close()
+    back = await connect(session="resume", proto=2, resume_from=seen)
+    assert back.ack is not None and back.ack["replay"] == "full"
+    replayed = await back.collect(lambda f: f["type"] == "session.receive", 10)
+    assert all(f["seq"] > seen for f in replayed if f["type"] != "agent.progress")
+    assert replayed[-1]["content"].endswith("second")
+
+
+async def test_restore_rebinds_to_other_session(connect: ClientFactory) -> None:
+    other = await connect(session="other")
+    await other.chat("in other", timeout=10)
+    await other.close()
+    client = await connect(session="mine")
+    rid = await client.send("session.restore", sessionKey="other")
+    frames = await client.collect(
+        lambda f: f["type"] == "session.restore.response" and f["request"] == rid, 10
+    )
+    assert frames[-1]["found"] is True
+    assert frames[-1]["session"]["session_key"] == "other"
+    assert any(f["type"] == "session.ack" and f["sessionKey"] == "other" for f in frames)
+    history = await client.request("session.history")
+    assert history["sessionKey"] == "other"
+    missing = await client.request("session.restore", sessionKey="never-seen")
+    assert missing["found"] is False and missing["session"] is None
+
+
+async def test_agent_list_and_get(connect: ClientFactory) -> None:
+    client = await connect(agent="bot", session="s-a")
+    await client.chat("hi", timeout=10)
+    listing = await client.request("agent.list")
+    assert {"agent_id": "bot", "session_count": 1}.items() <= listing["agents"][0].items()
+    info = await client.request("agent.get", agentId="bot")
+    assert info["agent_id"] == "bot" and info["identity_files"] == []
+    assert info["sessions"][0]["session_key"] == "s-a"
+    assert info["sessions"][0]["is_active"] is True
+
+
+async def test_clear_resets_ram_and_counters(connect: ClientFactory) -> None:
+    client = await connect()
+    await client.chat("some context", timeout=10)
+    state = await client.request("agent.control", action="clear")
+    assert state["phase"] == "workers.ready" and state["queuedTasks"] == 0
+    recall = await client.request("memory.recall", include_archived=False)
+    assert recall["items"] == []
+
+
+async def test_reconnect_reports_restore_from_memory(connect: ClientFactory) -> None:
+    client = await connect(session="back")
+    await client.chat("x", timeout=10)
+    await client.close()
+    again = await connect(session="back")
+    assert again.ack is not None and again.ack["restored"] is True
+    progress = await again.recv(10)
+    assert progress["phase"] == "reconnect" and progress["status"] == "state_restored"
+    assert progress["source"] == "memory" and progress["request"] == "session-restore"
+    assert progress["restoredEntries"] == 2
+
+
+async def test_restart_restores_from_session_state(
+    make_server: ServerFactory, config_factory: Any, tmp_path: Any
+) -> None:
+    first = await make_server(data_dir=tmp_path / "d")
+    from spiderweb.client import SpiderwebClient
+
+    c = SpiderwebClient(first.url, session="persist")
+    await c.connect()
+    await c.chat("keep me", timeout=10)
+    await c.close()
+    await first.stop(grace_s=0)
+    second = await make_server(config_factory(), data_dir=tmp_path / "d")
+    c2 = SpiderwebClient(second.url, session="persist")
+    ack = await c2.connect()
+    assert ack["restored"] is True
+    progress = await c2.recv(10)
+    assert progress["source"] == "state"
+    recall = await c2.request("memory.recall", include_archived=False)
+    assert [i["content"] for i in recall["items"] if i["kind"] == "entry"][-1] == "keep me"
+    await c2.close()
