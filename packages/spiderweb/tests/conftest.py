@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from groundwork.llm.fake.pytest_plugin import fake_llm
 from spiderweb.api import SpiderwebServer
 from spiderweb.client import SpiderwebClient
 from spiderweb.config import SpiderwebConfig
+
+__all__ = ["fake_llm"]
 
 ServerFactory = Callable[..., Awaitable[SpiderwebServer]]
 ClientFactory = Callable[..., Awaitable[SpiderwebClient]]

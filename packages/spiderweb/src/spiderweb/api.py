@@ -29,6 +29,7 @@ from spiderweb import __version__
 from spiderweb.brain import heartbeat
 from spiderweb.brain.planner import make_plan
 from spiderweb.brain.turns import LlmGate, TurnPolicy
+from spiderweb.brain.workers import WorkerRunner, WorkItem
 from spiderweb.client import ClientError, SpiderwebClient
 from spiderweb.clock import Clock, SystemClock
 from spiderweb.config import SpiderwebConfig
@@ -44,6 +45,7 @@ from spiderweb.session.services import (
     TaskRequest,
     WorkerSlots,
 )
+from spiderweb.tools.registry import default_tools, make_context
 from spiderweb.transport.auth import AuthPolicy
 from spiderweb.transport.server import Gateway
 
@@ -215,7 +217,7 @@ class SpiderwebServer:
             provider=provider,
             gate=LlmGate(cfg.llm.max_concurrency, cfg.llm.max_waiting),
             planner=self._planner(provider),
-            run_task=self._task_runner or _text_worker,
+            run_task=self._task_runner or self._workers(provider),
             identity=lambda agent: identities.get(agent).prompt,
             identity_files=lambda agent: list(identities.get(agent).files),
             summarizer=self._summarizer,
@@ -252,6 +254,34 @@ class SpiderwebServer:
             )
 
         return plan
+
+    def _workers(self, provider: Provider) -> TaskRunner:
+        cfg = self.config
+        runner = WorkerRunner(
+            provider,
+            default_tools(cfg.tools),
+            cfg.workers,
+            call_timeout_s=cfg.tools.call_timeout_s,
+        )
+
+        async def run_task(req: TaskRequest) -> TaskOutcome:
+            ctx = make_context(cfg.tools, memory_query=req.memory)
+            item = WorkItem(
+                req.task.id,
+                req.task.title,
+                req.task.kind,
+                req.goal,
+                req.completed_tasks,
+                req.total_tasks,
+            )
+            try:
+                result = await runner.run(item, ctx)
+            except asyncio.CancelledError:
+                ctx.cancel.cancel("task cancelled")  # stops the tool's thread too
+                raise
+            return TaskOutcome(result.status, result.detail)
+
+        return run_task
 
     async def _heartbeat_loop(self) -> None:
         assert self.registry is not None
@@ -325,10 +355,3 @@ class SpiderwebServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-async def _text_worker(req: TaskRequest) -> TaskOutcome:
-    """M10's workspace-less worker text: ``<kind>: found <wordcount> <noun>``."""
-    noun = {"research": "research terms", "execution": "execution steps", "status": "status checks"}
-    words = len(req.task.title.split())
-    return TaskOutcome("complete", f"{req.task.kind}: found {words} {noun[req.task.kind]}")

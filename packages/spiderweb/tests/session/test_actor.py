@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from spiderweb.api import SpiderwebServer
-from spiderweb.client import Frame
+from spiderweb.client import Frame, SpiderwebClient
 
 ClientFactory = Any
 ServerFactory = Any
@@ -268,8 +268,6 @@ async def test_restart_restores_from_session_state(
     make_server: ServerFactory, config_factory: Any, tmp_path: Any
 ) -> None:
     first = await make_server(data_dir=tmp_path / "d")
-    from spiderweb.client import SpiderwebClient
-
     c = SpiderwebClient(first.url, session="persist")
     await c.connect()
     await c.chat("keep me", timeout=10)

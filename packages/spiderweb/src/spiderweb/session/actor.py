@@ -126,6 +126,15 @@ class Dispatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """A worker's ``memory_query`` tool call, answered from RAM and LTM by the actor."""
+
+    topic: str
+    limit: int
+    done: asyncio.Future[list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatCheck:
     forced: bool
     request: str = heartbeat.SWEEP_REQUEST
@@ -165,6 +174,7 @@ Command = (
     | PlanDone
     | TaskDone
     | Dispatch
+    | Lookup
     | HeartbeatCheck
     | ManagerTick
     | SummariesDone
@@ -403,6 +413,8 @@ class SessionActor:
             self._on_plan(cmd)
         elif isinstance(cmd, Dispatch):
             self._dispatch()
+        elif isinstance(cmd, Lookup):
+            await self._on_lookup(cmd)
         elif isinstance(cmd, HeartbeatCheck):
             self._on_heartbeat(cmd.forced, cmd.request)
         elif isinstance(cmd, ManagerTick):
@@ -498,6 +510,22 @@ class SessionActor:
                     ],
                 )
             )
+
+    async def _on_lookup(self, cmd: Lookup) -> None:
+        if cmd.done.done():
+            return
+        try:
+            snaps = await self._snapshots(True)
+            items = query_items(self.state.ram, snaps, limit=cmd.limit, topic=cmd.topic)
+        except Exception as exc:
+            cmd.done.set_exception(exc)
+            return
+        cmd.done.set_result(items)
+
+    async def _memory_lookup(self, topic: str, limit: int) -> list[dict[str, Any]]:
+        done: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        await self.send(Lookup(topic, limit, done))
+        return await asyncio.wait_for(done, self.s.db_timeout_s)
 
     async def _snapshots(self, include_archived: bool) -> list[Snapshot]:
         if not include_archived:
@@ -1061,6 +1089,7 @@ class SessionActor:
                 Task(task.id, task.title, task.kind, task.status),
                 goal.accepted,
                 goal.count("complete"),
+                self._memory_lookup,
             )
             self._workers[task.id] = _spawn(
                 self._task_body(self._goal_token, request, timeout), f"task-{st.key}-{task.id}"

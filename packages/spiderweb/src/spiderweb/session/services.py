@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from groundwork.llm.base import Provider
 from spiderweb.brain.goals import Task, TaskKind, TaskStatus
@@ -30,15 +30,23 @@ class PlanResult:
     reason: str = ""
 
 
+MemoryLookup = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRequest:
-    """What a worker gets: an immutable copy of the task and its goal."""
+    """What a worker gets: an immutable copy of the task and its goal.
+
+    ``memory`` asks the session actor for recall items (the worker never
+    touches RAM itself).
+    """
 
     session_key: str
     goal: str
     task: Task
     total_tasks: int
     completed_tasks: int
+    memory: MemoryLookup | None = None
 
 
 @dataclass(frozen=True, slots=True)
