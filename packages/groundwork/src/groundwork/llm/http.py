@@ -10,6 +10,7 @@ reads proxy settings from the environment (``trust_env=False``).
 
 from __future__ import annotations
 
+import abc
 import email.utils
 import functools
 import json
@@ -178,7 +179,7 @@ def with_v1(base_url: str) -> str:
     return strip_v1(base_url) + "/v1"
 
 
-class HTTPProvider:
+class HTTPProvider(abc.ABC):
     """One attempt per call over one pooled client; subclasses fill in the API shape."""
 
     family: ClassVar[str] = "http"
@@ -243,28 +244,35 @@ class HTTPProvider:
     # -- what subclasses provide -------------------------------------------------
 
     @property
+    @abc.abstractmethod
     def base_url(self) -> str:
-        raise NotImplementedError
+        """The normalised base URL the endpoints hang off."""
 
+    @abc.abstractmethod
     def chat_url(self) -> str:
-        raise NotImplementedError
+        """The chat endpoint (JSON and streaming share it)."""
 
+    @abc.abstractmethod
     def models_url(self) -> str:
-        raise NotImplementedError
+        """The model-list endpoint ``list_models`` reads."""
 
+    @abc.abstractmethod
     def chat_body(
         self, messages: Sequence[Message], options: Options, *, stream: bool
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        """The request body in the API's shape; ``options`` are already merged."""
 
+    @abc.abstractmethod
     def parse_completion(self, data: Any, latency_ms: float) -> Completion:
-        raise NotImplementedError
+        """A parsed JSON reply; shape errors (KeyError, TypeError, ...) become MalformedResponse."""
 
+    @abc.abstractmethod
     def stream_parser(self) -> StreamParser:
-        raise NotImplementedError
+        """A fresh parser for one stream."""
 
+    @abc.abstractmethod
     def parse_models(self, data: Any) -> list[str]:
-        raise NotImplementedError
+        """Model ids from the model-list reply."""
 
     # -- the request loop ---------------------------------------------------------
 

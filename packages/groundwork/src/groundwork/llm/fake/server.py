@@ -298,8 +298,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise auth
             messages = _messages(api, body) if chat else ()
         except _BadRequest as exc:
-            fake.record(method, path, api, headers, body, key=path, outcome="rejected")
-            fake.finish_record(exc.status)
+            # keyed by path: key_fn may not cope with a body this broken
+            entry = fake.record(method, path, api, headers, body, key=path, outcome="rejected")
+            fake.finish_record(entry, exc.status)
             self._send_bytes(exc.status, wire.error_body(api, exc.status, exc.message))
             return
         stream = bool(isinstance(body, dict) and body.get("stream"))
@@ -320,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
         record = fake.record(method, path, api, headers, body, key=key, outcome=action.label)
         release = fake.release_event
         status = self._perform(request, action, release)
-        fake.finish_record(status, record)
+        fake.finish_record(record, status)
 
     def _auth_failure(self, api: Api, headers: Mapping[str, str]) -> _BadRequest | None:
         expected = self.server.fake.api_key
@@ -499,7 +500,6 @@ class FakeLLMServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.stopping = False
-        self._local = threading.local()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -641,14 +641,12 @@ class FakeLLMServer:
             entry["seq"] = len(self._records)
             self._records.append(entry)
             self._changed.notify_all()
-        self._local.last = entry
         return entry
 
-    def finish_record(self, status: int, entry: dict[str, Any] | None = None) -> None:
-        target = entry if entry is not None else getattr(self._local, "last", None)
-        if target is not None:
-            with self._lock:
-                target["status"] = status
+    def finish_record(self, entry: dict[str, Any], status: int) -> None:
+        """Set the HTTP status sent (0: connection reset, no response)."""
+        with self._lock:
+            entry["status"] = status
 
     @property
     def requests(self) -> list[dict[str, Any]]:
