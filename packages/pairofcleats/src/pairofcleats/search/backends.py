@@ -47,8 +47,8 @@ def choose_backend(
     """``(backend, reason)`` for the requested backend name."""
     if backend not in SUPPORTED_BACKENDS:
         raise InvalidRequest(
-            f"backend {backend!r} is not supported",
-            hint="use one of " + ", ".join(SUPPORTED_BACKENDS),
+            f"backend {backend!r} is not supported; supported: " + ", ".join(SUPPORTED_BACKENDS),
+            hint="pass --backend memory (or sqlite, sqlite-fts, auto)",
         )
     if backend != "auto":
         return backend, "requested"

@@ -264,7 +264,8 @@ def constraint_mask(source: SparseSource, plan: ModePlan, match_mode: MatchMode)
             hard_acc = soft_any if hard_acc is None else hard_acc & soft_any
         return hard_acc
 
-    mask = ev(plan.ast, False)
+    # a lone term (or the sub-words inside one) is an implicit AND too: hard only in "all"
+    mask = ev(plan.ast, match_mode == "all")
     if mask is not None and mask.shape != (n,):
         raise ValueError("constraint mask has the wrong shape")
     return mask

@@ -198,7 +198,12 @@ class Searcher:
                 loaded.indexes[mode] = idx
             return idx
 
-    def status_line(self) -> dict[str, Any]:
+    def mode_index(self, mode: str) -> ModeIndex | None:
+        """The loaded index of ``mode`` in the current build (None when not indexed)."""
+        return self._index(self._refresh(), mode)
+
+    def current(self) -> dict[str, Any]:
+        """``{buildId, invalid}`` of the build this searcher serves right now."""
         loaded = self._refresh()
         return {"buildId": loaded.build_id, "invalid": loaded.invalid}
 
@@ -270,8 +275,9 @@ class Searcher:
             backend = "sqlite-fts"
         if backend not in SUPPORTED_BACKENDS:
             raise InvalidRequest(
-                f"backend {backend!r} is not supported",
-                hint="use one of " + ", ".join(SUPPORTED_BACKENDS),
+                f"backend {backend!r} is not supported; supported: "
+                + ", ".join(SUPPORTED_BACKENDS),
+                hint="pass --backend memory (or sqlite, sqlite-fts, auto)",
             )
         ast = parse_query(req.query)
         opt = self.options(req)
