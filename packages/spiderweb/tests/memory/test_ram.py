@@ -303,3 +303,11 @@ class RamMachine(RuleBasedStateMachine):
 
 TestRamMachine = RamMachine.TestCase
 TestRamMachine.settings = settings(max_examples=40, stateful_step_count=120, deadline=None)
+
+
+def test_lone_surrogates_are_replaced() -> None:
+    ram = Ram()
+    entry = ram.update("user", "a\udc80b").entry
+    assert entry.content == "a\ufffdb"
+    assert ram.summarize(entry.id, "s\ud800") is not None
+    assert ram.summaries[0].text == "s\ufffd"

@@ -358,3 +358,15 @@ def test_export_import_roundtrip(tmp_path: Path) -> None:
             {"kind": "spiderweb.sessions", "version": 1, "sessions": [{"nope": 1}]}, now_ms=1
         )
         assert (partial.imported, partial.bad) == (0, 1)
+
+
+def test_lone_surrogates_never_break_writes(store: LtmStore) -> None:
+    bad = "hi \ud800 there"
+    state = {"session_id": "k", "goal": {"text": bad}, "entries": [bad]}
+    store.commit_session(
+        "k", state=state, messages=[NewMessage("r", "user", bad, 1, 1)], now_ms=1
+    ).result()
+    stored = store.get_state("k")
+    assert stored is not None and stored["goal"]["text"] == "hi \ufffd there"
+    row = store.find_message("k", "r", "user")
+    assert row is not None and row.content == "hi \ufffd there"

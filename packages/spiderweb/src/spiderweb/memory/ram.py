@@ -14,6 +14,7 @@ defects D1-D3/D24 live here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, cast
@@ -28,6 +29,20 @@ STATES: frozenset[str] = frozenset({"active", "tombstone"})
 EVICTED_TEXT = "[evicted context entry]"
 SUMMARY_HEADER = "Earlier conversation (summaries):\n"
 SUMMARY_CONTEXT_BYTES = 2048
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (legal in JSON escapes, not in UTF-8) replaced by U+FFFD.
+
+    Everything stored (RAM, snapshots, transcript) must encode as UTF-8, or a
+    crafted ``"\\ud800"`` in a message would make the write-through fail.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def utf8_len(text: str) -> int:
@@ -269,7 +284,7 @@ class Ram:
         """``UPDATE``: append an active entry (truncated copy if too long), then enforce limits."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
-        stored, dropped = truncate_entry(content, self.limits.max_entry_bytes)
+        stored, dropped = truncate_entry(clean_text(content), self.limits.max_entry_bytes)
         entry = Entry(self._take_id(), role, stored, "active", None, now_ms)
         self._entries.append(entry)
         self._active_count += 1
@@ -318,7 +333,7 @@ class Ram:
         e = self._entries.pop(idx)
         self._active_count -= 1
         self._active_bytes -= utf8_len(e.content)
-        bounded, _ = truncate_entry(text, self.limits.max_entry_bytes)
+        bounded, _ = truncate_entry(clean_text(text), self.limits.max_entry_bytes)
         summary = Summary(self._take_id(), entry_id, bounded, now_ms)
         self._summaries.append(summary)
         if len(self._summaries) > self.limits.max_summaries:

@@ -38,7 +38,7 @@ from spiderweb.memory.legacy import (
     snapshot_to_legacy,
     write_legacy_snapshot,
 )
-from spiderweb.memory.ram import Entry, EntryState, Role, Summary
+from spiderweb.memory.ram import Entry, EntryState, Role, Summary, clean_text
 from spiderweb.memory.schema import migrate
 from spiderweb.memory.settings import LtmConfig
 from spiderweb.memory.snapshot import Snapshot
@@ -195,7 +195,6 @@ class LtmStore:
                 if str(mode).lower() != "wal":
                     raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL required")
                 migrate(conn)
-                conn.execute("PRAGMA integrity_check(1)").fetchone()
             finally:
                 conn.close()
             return cls(data, config or LtmConfig())
@@ -316,11 +315,11 @@ class LtmStore:
         same ``(session_id, request_id, role)`` are ignored (idempotency).
         ``agent_id`` defaults to ``state["agentId"]``.
         """
-        state_json = jsonio.dumps(dict(state)).decode("utf-8") if state is not None else None
+        state_json = _state_json(state) if state is not None else None
         if agent_id is None and state is not None and isinstance(state.get("agentId"), str):
             agent_id = state["agentId"]
         rows = [
-            (session_id, m.request_id, m.role, m.content, m.memory_id, m.created_at_ms)
+            (session_id, m.request_id, m.role, clean_text(m.content), m.memory_id, m.created_at_ms)
             for m in messages
         ]
 
@@ -1021,6 +1020,24 @@ def _import_one(conn: sqlite3.Connection, item: _Imported, now_ms: int) -> bool:
             _insert_snapshot(conn, snap)
             changed = True
     return changed
+
+
+def _state_json(state: Mapping[str, Any]) -> str:
+    """Canonical JSON of a state object; strings with lone surrogates are cleaned first."""
+    try:
+        return jsonio.dumps(dict(state)).decode("utf-8")
+    except jsonio.JsonError:
+        return jsonio.dumps(_clean_value(dict(state))).decode("utf-8")
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_value(v) for v in value]
+    return value
 
 
 def _parse_state(session_id: str, text: str) -> dict[str, Any] | None:
