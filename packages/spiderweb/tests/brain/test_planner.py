@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import hypothesis.strategies as st
 import pytest
 from groundwork.llm import MockProvider
 from groundwork.llm.faults import hang, status
+from hypothesis import given, settings
 from spiderweb.brain.planner import (
     DEFAULT_TASKS,
     InvalidGoal,
@@ -126,3 +128,18 @@ async def test_make_plan_modes() -> None:
     assert (await make_plan("g", None, PlannerConfig(mode="llm"))).planner == "deterministic"
     assert resolve_mode("auto", "openai") == "llm"
     assert resolve_mode("deterministic", "openai") == "deterministic"
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_deterministic_plan_properties(goal: str) -> None:
+    """Any non-blank goal yields 1..5 clean tasks with cycling kinds; blank is invalid."""
+    if not goal.strip():
+        with pytest.raises(InvalidGoal):
+            deterministic_plan(goal)
+        return
+    plan = deterministic_plan(goal)
+    assert 1 <= len(plan.tasks) <= 5
+    for i, task in enumerate(plan.tasks):
+        assert task.title and task.title == task.title.strip(" -.")
+        assert task.kind == ("research", "execution", "status")[i % 3]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, given, settings
 from spiderweb.memory.legacy import (
     INDEX_NAME,
     STATE_FILE_NAME,
     Report,
     latest_legacy_snapshot,
+    read_index,
     read_state_file,
     resolve_archive_path,
     write_legacy_snapshot,
@@ -128,3 +131,18 @@ def test_state_file_versions(tmp_path: Path) -> None:
     path.write_text("{broken")
     assert read_state_file(path) == []
     assert read_state_file(tmp_path / "absent.json") == []
+
+
+@given(st.lists(st.binary(max_size=200), max_size=20))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_index_reader_never_raises(tmp_path: Path, lines: list[bytes]) -> None:
+    """Arbitrary bytes in the index: every line is parsed or counted as bad, never raised."""
+    ltm = tmp_path / "ltm"
+    ltm.mkdir(exist_ok=True)
+    (ltm / INDEX_NAME).write_bytes(b"\n".join(lines))
+    report = Report()
+    parsed = read_index(ltm, report)
+    nonblank = sum(1 for chunk in b"\n".join(lines).split(b"\n") if chunk.strip())
+    assert len(parsed) + report.bad == nonblank
