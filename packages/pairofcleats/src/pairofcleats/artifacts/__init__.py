@@ -1,0 +1,47 @@
+"""Artifact writers and readers (§1, §5): pieces, the pieces manifest, state files.
+
+Writers produce canonical bytes and checksum exactly what they write; readers
+find every artifact through ``pieces/manifest.json`` only.
+"""
+
+from __future__ import annotations
+
+from pairofcleats.artifacts.reader import (
+    CurrentState,
+    IndexReader,
+    PieceCorrupt,
+    PieceMissing,
+    index_signature,
+    mode_root,
+    read_current,
+)
+from pairofcleats.artifacts.schema import (
+    ARTIFACT_SURFACE_VERSION,
+    SCHEMA_HASH,
+    SQLITE_SCHEMA_VERSION,
+    BuildState,
+    CurrentPointer,
+    IndexState,
+    PiecesManifest,
+)
+from pairofcleats.artifacts.writer import PieceWriter, checksum, write_state
+
+__all__ = [
+    "ARTIFACT_SURFACE_VERSION",
+    "SCHEMA_HASH",
+    "SQLITE_SCHEMA_VERSION",
+    "BuildState",
+    "CurrentPointer",
+    "CurrentState",
+    "IndexReader",
+    "IndexState",
+    "PieceCorrupt",
+    "PieceMissing",
+    "PieceWriter",
+    "PiecesManifest",
+    "checksum",
+    "index_signature",
+    "mode_root",
+    "read_current",
+    "write_state",
+]

@@ -1,0 +1,168 @@
+"""Writing pieces: canonical bytes, checksummed as written, atomically placed (§1, §15 B4/K4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from groundwork import jsonio
+from groundwork.fsio import atomic_write
+from groundwork.hashing import hash_bytes
+
+from pairofcleats.artifacts.schema import (
+    ARTIFACT_SURFACE_VERSION,
+    MANIFEST_VERSION,
+    PIECE_SHAPES,
+    PiecesManifest,
+)
+
+CHUNK_META_SHARD_RECORDS = 100_000
+
+
+def checksum(data: bytes) -> str:
+    """``xxh64:<16 hex>`` of exactly these bytes."""
+    return "xxh64:" + hash_bytes(data, "xxh64").hex
+
+
+class PieceWriter:
+    """Writes the pieces of one index dir and remembers their manifest entries."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.dir = index_dir
+        self.entries: list[dict[str, Any]] = []
+        index_dir.mkdir(parents=True, exist_ok=True)
+
+    def write_bytes(
+        self, name: str, rel_path: str, data: bytes, *, type: str, format: str, count: int | None
+    ) -> dict[str, Any]:
+        """Write ``data`` to ``rel_path`` and record its entry (checksum of these bytes)."""
+        path = self.dir / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+        entry: dict[str, Any] = {
+            "type": type,
+            "name": name,
+            "format": format,
+            "path": rel_path,
+            "bytes": len(data),
+            "checksum": checksum(data),
+        }
+        if count is not None:
+            entry["count"] = count
+        self.entries = [e for e in self.entries if e["name"] != name]
+        self.entries.append(entry)
+        return entry
+
+    def write_json(self, name: str, value: Any, count: int | None = None) -> dict[str, Any]:
+        """A §5 JSON piece as canonical JSON (byte-identical for equal inputs)."""
+        type_, _fmt, _ = PIECE_SHAPES.get(name, ("other", "json", ""))
+        return self.write_bytes(
+            name, f"{name}.json", jsonio.dumps(value), type=type_, format="json", count=count
+        )
+
+    def write_jsonl(self, name: str, rows: Iterable[Any]) -> dict[str, Any]:
+        """A JSONL piece: one canonical line per row."""
+        parts: list[bytes] = []
+        n = 0
+        for row in rows:
+            parts.append(jsonio.dumps(row))
+            parts.append(b"\n")
+            n += 1
+        type_ = PIECE_SHAPES.get(name, ("other", "jsonl", ""))[0]
+        return self.write_bytes(
+            name, f"{name}.jsonl", b"".join(parts), type=type_, format="jsonl", count=n
+        )
+
+    def write_chunk_meta(self, records: list[dict[str, Any]]) -> None:
+        """``chunk_meta.json``, or the sharded JSONL form above 100,000 records."""
+        if len(records) <= CHUNK_META_SHARD_RECORDS:
+            self.write_json("chunk_meta", records, count=len(records))
+            return
+        parts_meta = []
+        total = 0
+        for k in range(0, len(records), CHUNK_META_SHARD_RECORDS):
+            part = records[k : k + CHUNK_META_SHARD_RECORDS]
+            data = b"".join(jsonio.dumps(r) + b"\n" for r in part)
+            rel = f"chunk_meta.parts/part-{k // CHUNK_META_SHARD_RECORDS:05d}.jsonl"
+            entry = self.write_bytes(
+                f"chunk_meta.part-{k // CHUNK_META_SHARD_RECORDS:05d}",
+                rel,
+                data,
+                type="chunks",
+                format="jsonl",
+                count=len(part),
+            )
+            parts_meta.append(
+                {
+                    "path": rel,
+                    "records": len(part),
+                    "bytes": len(data),
+                    "checksum": entry["checksum"],
+                }
+            )
+            total += len(data)
+        meta = {
+            "schemaVersion": 1,
+            "artifact": "chunk_meta",
+            "format": "jsonl-sharded",
+            "totalRecords": len(records),
+            "totalBytes": total,
+            "parts": parts_meta,
+        }
+        self.write_bytes(
+            "chunk_meta.meta",
+            "chunk_meta.meta.json",
+            jsonio.dumps(meta),
+            type="chunks",
+            format="json",
+            count=len(records),
+        )
+
+    def write_manifest(
+        self,
+        *,
+        mode: str,
+        stage: str,
+        repo_id: str,
+        build_id: str,
+        compatibility_key: str,
+        extensions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``pieces/manifest.json`` listing every piece written (sorted by name)."""
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "artifactSurfaceVersion": ARTIFACT_SURFACE_VERSION,
+            "compatibilityKey": compatibility_key,
+            "generatedAt": jsonio.utc_now_iso(),
+            "mode": mode,
+            "stage": stage,
+            "repoId": repo_id,
+            "buildId": build_id,
+            "pieces": sorted(self.entries, key=lambda e: e["name"]),
+            "extensions": extensions or {},
+        }
+        PiecesManifest.model_validate(manifest)
+        path = self.dir / "pieces" / "manifest.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, jsonio.dumps_pretty(manifest))
+        return manifest
+
+
+def write_state(path: Path, value: dict[str, Any]) -> None:
+    """A state file (index_state, build_state, current.json), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, jsonio.dumps_pretty(value))
+
+
+def dir_bytes(path: Path) -> int:
+    """Total size of the files under ``path``."""
+    total = 0
+    for base, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(base, f))
+            except OSError:
+                pass
+    return total

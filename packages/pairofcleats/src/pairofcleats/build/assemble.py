@@ -1,0 +1,206 @@
+"""Assembling one mode's artifacts from per-file bundles, in file order (§5, §6).
+
+Bundles arrive sorted by path (code-point order); ids are assigned here, so the
+output is byte-identical whatever the worker count or which bundles were reused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pairofcleats.artifacts.writer import PieceWriter
+from pairofcleats.config import PostingsConfig
+from pairofcleats.postings import (
+    chargrams,
+    doc_postings,
+    minhash_signatures,
+    phrase_ngrams,
+    token_postings,
+)
+
+PHRASE_FIELDS = ("name", "signature", "doc", "comment")
+FILE_CHARGRAM_N = 3
+_CALL_SPLIT = re.compile(r"\.|::|->")
+
+
+@dataclass(slots=True)
+class ModeData:
+    """One mode's chunks in id order, with their field streams and tokens."""
+
+    mode: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    field_tokens: list[dict[str, list[str]]] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)
+    embed_text: list[str] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    repo_map: list[dict[str, Any]] = field(default_factory=list)
+    vocab_size: int = 0
+    #: Stage-1 structures kept in memory for the SQLite stage.
+    stage1: dict[str, Any] = field(default_factory=dict)
+    #: Files whose vectors were computed (not reused) at stage 3.
+    fresh_vectors: set[str] = field(default_factory=set)
+
+
+def collect(mode: str, bundles: Sequence[dict[str, Any]]) -> ModeData:
+    """Assign fileIds and chunk ids (file path order, then start) for ``mode``."""
+    data = ModeData(mode)
+    for b in bundles:
+        m = b["modes"].get(mode)
+        if m is None:
+            continue
+        file_id = len(data.files)
+        order = sorted(
+            range(len(m["chunks"])),
+            key=lambda i: (
+                m["chunks"][i]["start"],
+                m["chunks"][i]["end"],
+                m["chunks"][i].get("spanIndex", 0),
+            ),
+        )
+        first = len(data.chunks)
+        for i in order:
+            rec = dict(m["chunks"][i])
+            rec["id"] = len(data.chunks)
+            rec["fileId"] = file_id
+            data.chunks.append(rec)
+            data.field_tokens.append(m["fieldTokens"][i])
+            data.tokens.append(m["tokens"][i])
+            data.embed_text.append(m["embedText"][i])
+        data.files.append({"bundle": b, "chunkIds": list(range(first, len(data.chunks)))})
+        if mode == "code":
+            data.relations.append({"file": b["file"], **b["relations"]})
+            data.repo_map.extend(b["repoMap"])
+    return data
+
+
+def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bool) -> None:
+    """chunk_meta, field_tokens, token/field postings, phrase n-grams, chargrams, MinHash."""
+    w.write_chunk_meta(data.chunks)
+    w.write_jsonl("field_tokens", data.field_tokens)
+    tp = token_postings(data.tokens)
+    data.vocab_size = len(tp["vocab"])
+    w.write_json("token_postings", tp, count=len(tp["vocab"]))
+    data.stage1["token_postings"] = tp
+    if fielded:
+        names: list[str] = []
+        for ft in data.field_tokens:
+            for k in ft:
+                if k not in names:
+                    names.append(k)
+        fields = {
+            f: token_postings([ft.get(f, []) for ft in data.field_tokens]) for f in sorted(names)
+        }
+        w.write_json("field_postings", {"fields": fields}, count=len(fields))
+        data.stage1["field_postings"] = {"fields": fields}
+    if pc.enable_phrase_ngrams:
+        grams = [
+            [
+                g
+                for f in PHRASE_FIELDS
+                for g in phrase_ngrams(ft.get(f, []), pc.phrase_min_n, pc.phrase_max_n)
+            ]
+            for ft in data.field_tokens
+        ]
+        pn = doc_postings(grams)
+        w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]))
+        data.stage1["phrase_ngrams"] = pn
+    if pc.enable_chargrams:
+        cg = [
+            chargrams(
+                (t for f in PHRASE_FIELDS for t in ft.get(f, [])),
+                pc.chargram_min_n,
+                pc.chargram_max_n,
+                pc.chargram_max_token_length,
+            )
+            for ft in data.field_tokens
+        ]
+        cp = doc_postings(cg)
+        w.write_json("chargram_postings", cp, count=len(cp["vocab"]))
+        data.stage1["chargram_postings"] = cp
+    sigs = minhash_signatures(data.tokens)
+    w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs))
+    data.stage1["minhash_signatures"] = sigs
+
+
+def _path_grams(path: str) -> set[str]:
+    p = path.lower()
+    return {p[i : i + FILE_CHARGRAM_N] for i in range(len(p) - FILE_CHARGRAM_N + 1)}
+
+
+def write_stage2(
+    w: PieceWriter, data: ModeData, annotations: dict[str, tuple[str | None, str | None]]
+) -> None:
+    """file_meta, file_relations, repo_map, filter_index."""
+    file_meta = []
+    by_ext: dict[str, list[int]] = defaultdict(list)
+    by_lang: dict[str, list[int]] = defaultdict(list)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    by_author: dict[str, list[int]] = defaultdict(list)
+    by_call: dict[str, list[int]] = defaultdict(list)
+    by_use: dict[str, list[int]] = defaultdict(list)
+    file_grams: dict[str, list[int]] = defaultdict(list)
+    for fid, f in enumerate(data.files):
+        b = f["bundle"]
+        last_mod, author = annotations.get(b["file"], (None, None))
+        entry: dict[str, Any] = {
+            "id": fid,
+            "file": b["file"],
+            "ext": b["ext"],
+            "lang": b["lang"],
+            "size": b["size"],
+            "hash": b["hash"],
+            "mtimeMs": b["mtimeMs"],
+            "encoding": b["encoding"],
+            "encodingFallback": b["encodingFallback"],
+            "lines": b["lines"],
+            "chunkCount": len(f["chunkIds"]),
+            "lastModified": last_mod,
+            "lastAuthor": author,
+        }
+        if b.get("unstable"):
+            entry["unstable"] = True
+        file_meta.append(entry)
+        for g in sorted(_path_grams(b["file"])):
+            file_grams[g].append(fid)
+        for cid in f["chunkIds"]:
+            if author:
+                by_author[author].append(cid)
+    for c in data.chunks:
+        cid = c["id"]
+        by_ext[(c.get("ext") or "").lower() or "unknown"].append(cid)
+        by_lang[c.get("lang") or "unknown"].append(cid)
+        by_kind[c.get("kind") or "unknown"].append(cid)
+        rel = c["metaV2"]["codeRelations"]
+        seen: set[str] = set()
+        for call in rel["calls"]:
+            for key in {call, _CALL_SPLIT.split(call)[-1]}:
+                if key and key not in seen:
+                    seen.add(key)
+                    by_call[key].append(cid)
+        for use in dict.fromkeys(rel["usages"]):
+            by_use[use].append(cid)
+    w.write_json("file_meta", file_meta, count=len(file_meta))
+    w.write_json("file_relations", data.relations, count=len(data.relations))
+    w.write_json("repo_map", data.repo_map, count=len(data.repo_map))
+
+    def _sorted(d: dict[str, list[int]]) -> dict[str, list[int]]:
+        return {k: d[k] for k in sorted(d)}
+
+    filt = {
+        "fileChargramN": FILE_CHARGRAM_N,
+        "fileById": [f["bundle"]["file"] for f in data.files],
+        "fileChunksById": [f["chunkIds"] for f in data.files],
+        "byExt": _sorted(by_ext),
+        "byLang": _sorted(by_lang),
+        "byKind": _sorted(by_kind),
+        "byAuthor": _sorted(by_author),
+        "byCall": _sorted(by_call),
+        "byUse": _sorted(by_use),
+        "fileChargrams": _sorted(file_grams),
+    }
+    w.write_json("filter_index", filt, count=len(data.chunks))

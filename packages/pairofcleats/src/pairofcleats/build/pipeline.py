@@ -1,0 +1,861 @@
+"""The build (§6): discover → stages 1-4 per mode → validate → promote, under the index lock.
+
+Status moves ``running → validated → promoted`` or ``running → failed | cancelled``.
+``current.json`` is written only after validation passes, atomically, so a crash
+at any point leaves the previous build current (§1.1).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from groundwork import jsonio
+from groundwork.fsio import FileLock, LockHeld, fsync_dir, rename_noreplace
+from groundwork.hashing import hash_file
+from groundwork.proc import kill_tree
+
+from pairofcleats import __version__
+from pairofcleats.artifacts.reader import read_current
+from pairofcleats.artifacts.schema import ARTIFACT_SURFACE_VERSION, SQLITE_SCHEMA_VERSION
+from pairofcleats.artifacts.writer import PieceWriter, write_state
+from pairofcleats.build.annotate import annotate
+from pairofcleats.build.assemble import ModeData, collect, write_stage1, write_stage2
+from pairofcleats.build.compat import (
+    compatibility_inputs,
+    compatibility_key,
+    embeddings_key,
+    ordered_modes,
+)
+from pairofcleats.build.incremental import IncrementalStore, merge_bundles, mode_bundle
+from pairofcleats.build.process import process_file
+from pairofcleats.build.retention import apply_retention
+from pairofcleats.build.validate import validate_build
+from pairofcleats.config import PairOfCleatsConfig, config_hash
+from pairofcleats.discover import Candidate, Skipped, discover
+from pairofcleats.errors import Cancelled, IndexLocked, InvalidRequest, ValidationFailed
+from pairofcleats.paths import RepoLayout, index_dir, new_build_id, sqlite_dir
+from pairofcleats.scm import RepoProvenance, provenance
+from pairofcleats.sqlite_stage import build_sqlite, db_name
+
+TEST_HOLD_ENV = "PAIROFCLEATS_TEST_HOLD_STAGE"
+TEST_FAIL_VALIDATION_ENV = "PAIROFCLEATS_TEST_FAIL_VALIDATION"
+LOCK_HEARTBEAT_S = 30.0
+LOCK_STALE_S = 1800.0
+PROCESS_CHUNKSIZE = 8
+
+Reporter = Callable[[str, dict[str, Any]], None]
+
+
+def parse_modes(mode: str | None, configured: list[str]) -> list[str]:
+    """``--mode``: a single mode, ``all`` (three), ``both`` (code + prose); ``records`` → exit 2."""
+    if mode is None:
+        return ordered_modes(list(configured))
+    if mode == "all":
+        return ["code", "prose", "extracted-prose"]
+    if mode == "both":
+        return ["code", "prose"]
+    if mode == "records":
+        raise InvalidRequest(
+            "mode 'records' is not supported", hint="use code, prose, extracted-prose, all or both"
+        )
+    if mode in ("code", "prose", "extracted-prose"):
+        return [mode]
+    raise InvalidRequest(
+        f"unknown mode {mode!r}", hint="use code, prose, extracted-prose, all or both"
+    )
+
+
+@dataclass(slots=True)
+class BuildRequest:
+    """Everything one build needs, resolved by the API layer."""
+
+    layout: RepoLayout
+    cfg: PairOfCleatsConfig
+    modes: list[str]
+    env: Mapping[str, str]
+    stage: int = 4
+    sqlite: bool = True
+    incremental: bool = True
+    cache_rebuild: bool = False
+    embeddings: str | None = None
+    dims: int = 384
+    threads: int = 1
+    wait_lock: float = 0.0
+    command: str = "index build"
+    protected: frozenset[str] = frozenset()
+    report: Reporter | None = None
+    attempt_dir: Path | None = None
+    lock: FileLock | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _now() -> str:
+    return jsonio.utc_now_iso()
+
+
+class _Phases:
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+        self._t: dict[str, float] = {}
+
+    def start(self, name: str) -> None:
+        self._t[name] = time.monotonic()
+        self.data[name] = {
+            "status": "running",
+            "startedAt": _now(),
+            "finishedAt": None,
+            "durationMs": None,
+        }
+
+    def end(self, name: str, status: str = "ok") -> None:
+        d = self.data.setdefault(name, {"status": status, "startedAt": None})
+        d["status"] = status
+        d["finishedAt"] = _now()
+        if name in self._t:
+            d["durationMs"] = int((time.monotonic() - self._t[name]) * 1000)
+
+
+def _hold(env: Mapping[str, str], stage: str, build_root: Path) -> None:
+    """Test-only hook: park the build at ``stage`` so a test can kill or signal it."""
+    if env.get(TEST_HOLD_ENV) != stage:
+        return
+    (build_root / f".hold-{stage}").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _process_all(
+    req: BuildRequest, cands: list[Candidate], modes: tuple[str, ...]
+) -> list[dict[str, Any] | Skipped]:
+    """Run ``process_file`` over ``cands`` in a process pool; results keep file order."""
+    root = req.layout.repo_root
+    idx_cfg = req.cfg.indexing
+    if req.threads <= 1 or len(cands) < 2:
+        return [process_file(root, c, idx_cfg, modes) for c in cands]
+    ctx = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(max_workers=req.threads, mp_context=ctx)
+    try:
+        out = list(
+            pool.map(
+                process_file,
+                [root] * len(cands),
+                cands,
+                [idx_cfg] * len(cands),
+                [modes] * len(cands),
+                chunksize=PROCESS_CHUNKSIZE,
+            )
+        )
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_tree(os.getpid(), grace_s=1.0, include_root=False)
+        raise
+    pool.shutdown(wait=True)
+    return out
+
+
+def _embed_mode(
+    req: BuildRequest, data: ModeData, emb_key: str | None, writer: PieceWriter
+) -> tuple[dict[str, Any], np.ndarray[Any, Any]] | None:
+    """Stage 3: merged vectors (reusing bundle rows), quantized uint8, HNSW when large."""
+    if req.embeddings is None or emb_key is None:
+        return None
+    from pairofcleats.embeddings import get_embedder
+    from pairofcleats.embeddings.quantize import quantization_meta, quantize
+
+    n = len(data.chunks)
+    emb_cfg = req.cfg.indexing.embeddings
+    rows: list[bytes | None] = [None] * n
+    for f in data.files:
+        m = f["bundle"]["modes"][data.mode]
+        vec = m.get("vectors")
+        if (
+            isinstance(vec, dict)
+            and vec.get("key") == emb_key
+            and len(vec.get("rows", [])) == len(m["chunks"])
+        ):
+            order = sorted(
+                range(len(m["chunks"])),
+                key=lambda i: (
+                    m["chunks"][i]["start"],
+                    m["chunks"][i]["end"],
+                    m["chunks"][i].get("spanIndex", 0),
+                ),
+            )
+            for cid, i in zip(f["chunkIds"], order, strict=True):
+                rows[cid] = bytes.fromhex(vec["rows"][i])
+    todo = [i for i in range(n) if rows[i] is None]
+    embedder = None
+    if todo:
+        embedder = get_embedder(
+            req.embeddings,
+            req.dims,
+            cache_root=req.layout.cache_root,
+            batch_size=emb_cfg.batch_size,
+            max_tokens=emb_cfg.max_tokens,
+        )
+        batch = max(emb_cfg.batch_size, 1) * 8
+        for k in range(0, len(todo), batch):
+            ids = todo[k : k + batch]
+            q = quantize(embedder.embed([data.embed_text[i] for i in ids]))
+            for j, i in enumerate(ids):
+                rows[i] = q[j].tobytes()
+    dims = req.dims
+    mat = (
+        np.frombuffer(b"".join(r or b"" for r in rows), dtype=np.uint8).reshape(n, dims)
+        if n
+        else np.zeros((0, dims), np.uint8)
+    )
+    model = embedder.model_id if embedder is not None else _model_id(req.embeddings)
+    meta = quantization_meta(model, dims, n, "dense_vectors_uint8.bin")
+    writer.write_bytes(
+        "dense_vectors_uint8_bin",
+        "dense_vectors_uint8.bin",
+        mat.tobytes(),
+        type="embeddings",
+        format="bin",
+        count=n,
+    )
+    writer.write_json("dense_vectors_uint8", meta, count=n)
+    if n >= req.cfg.search.ann.hnsw_min_vectors:
+        _write_hnsw(writer, mat, dims, req.cfg.search.ann.ef_search)
+    fresh = set(todo)
+    for f in data.files:
+        if fresh.intersection(f["chunkIds"]):
+            data.fresh_vectors.add(f["bundle"]["file"])
+        m = f["bundle"]["modes"][data.mode]
+        order = sorted(
+            range(len(m["chunks"])),
+            key=lambda i: (
+                m["chunks"][i]["start"],
+                m["chunks"][i]["end"],
+                m["chunks"][i].get("spanIndex", 0),
+            ),
+        )
+        hexrows = [""] * len(order)
+        for cid, i in zip(f["chunkIds"], order, strict=True):
+            hexrows[i] = (rows[cid] or b"").hex()
+        m["vectors"] = {"key": emb_key, "rows": hexrows}
+    return meta, mat
+
+
+def _model_id(provider: str | None) -> str:
+    if provider == "minilm":
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return provider or "none"
+
+
+def _write_hnsw(writer: PieceWriter, mat: np.ndarray[Any, Any], dims: int, ef_search: int) -> None:
+    from usearch.index import Index
+
+    f = (mat.astype(np.float32) * (2.0 / 255.0)) - 1.0
+    norms = np.linalg.norm(f, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    f = (f / norms).astype(np.float32)
+    index = Index(
+        ndim=dims, metric="cos", connectivity=16, expansion_add=200, expansion_search=ef_search
+    )
+    index.add(np.arange(f.shape[0], dtype=np.uint64), f)
+    tmp = writer.dir / "dense_vectors_hnsw.usearch.tmp"
+    index.save(str(tmp))
+    data = tmp.read_bytes()
+    tmp.unlink()
+    writer.write_bytes(
+        "dense_vectors_hnsw",
+        "dense_vectors_hnsw.usearch",
+        data,
+        type="embeddings",
+        format="usearch",
+        count=int(f.shape[0]),
+    )
+    writer.write_json(
+        "dense_vectors_hnsw_meta",
+        {
+            "dims": dims,
+            "count": int(f.shape[0]),
+            "space": "cosine",
+            "m": 16,
+            "efConstruction": 200,
+            "efSearch": ef_search,
+        },
+        count=int(f.shape[0]),
+    )
+
+
+def resolve_embeddings(
+    req_provider: str | None, cfg: PairOfCleatsConfig, stub: bool
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The embedding provider to use, or None; ``auto`` without MiniLM warns once."""
+    warnings: list[dict[str, Any]] = []
+    if cfg.quality == "fast":
+        return None, warnings
+    name = "stub" if stub else (req_provider or cfg.indexing.embeddings.provider)
+    from pairofcleats.embeddings import resolve_provider
+
+    resolved = resolve_provider(name)
+    if resolved is None and name == "auto":
+        warnings.append(
+            {
+                "code": "EMBEDDINGS_UNAVAILABLE",
+                "message": "MiniLM weights not installed; embeddings off",
+            }
+        )
+    return resolved, warnings
+
+
+def _index_state(
+    req: BuildRequest,
+    mode: str,
+    build_id: str,
+    stage: str,
+    data: ModeData,
+    key: str,
+    inputs: dict[str, Any],
+    dense: tuple[dict[str, Any], Any] | None,
+    sqlite_info: dict[str, Any],
+    hnsw: bool,
+) -> dict[str, Any]:
+    pc = req.cfg.indexing.postings
+    now = _now()
+    return {
+        "generatedAt": now,
+        "updatedAt": now,
+        "mode": mode,
+        "artifactSurfaceVersion": ARTIFACT_SURFACE_VERSION,
+        "compatibilityKey": key,
+        "compatibilityInputs": inputs,
+        "repoId": req.layout.repo_id,
+        "buildId": build_id,
+        "stage": stage,
+        "embeddings": {
+            "enabled": req.embeddings is not None and req.stage >= 3,
+            "ready": dense is not None,
+            "provider": req.embeddings if dense is not None else None,
+            "model": dense[0]["model"] if dense is not None else None,
+            "dims": req.dims if dense is not None else None,
+            "count": len(data.chunks) if dense is not None else 0,
+            "hnsw": hnsw,
+            "variants": ["merged"] if dense is not None else [],
+        },
+        "features": {
+            "fielded": pc.fielded,
+            "phrase": pc.enable_phrase_ngrams,
+            "chargram": pc.enable_chargrams,
+            "minhash": True,
+            "filterIndex": req.stage >= 2,
+            "relations": req.stage >= 2,
+            "postings": {
+                "phraseMinN": pc.phrase_min_n,
+                "phraseMaxN": pc.phrase_max_n,
+                "chargramMinN": pc.chargram_min_n,
+                "chargramMaxN": pc.chargram_max_n,
+                "chargramMaxTokenLength": pc.chargram_max_token_length,
+            },
+        },
+        "sqlite": sqlite_info,
+        "counts": {"files": len(data.files), "chunks": len(data.chunks), "vocab": data.vocab_size},
+        "extensions": {},
+    }
+
+
+def run_build(req: BuildRequest) -> dict[str, Any]:
+    """One full build; the caller holds no lock (acquired here unless ``req.lock`` is given)."""
+    layout = req.layout
+    lock = req.lock
+    own_lock = lock is None
+    if lock is None:
+        layout.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(
+            layout.lock_path,
+            {"command": req.command},
+            heartbeat_s=LOCK_HEARTBEAT_S,
+            stale_after_s=LOCK_STALE_S,
+        )
+        try:
+            lock.acquire(wait_s=req.wait_lock)
+        except LockHeld as exc:
+            h = exc.holder
+            raise IndexLocked(
+                f"index is locked by pid {h.get('pid')} on {h.get('host')}"
+                f" ({h.get('command', '?')})"
+            ) from exc
+        if lock.took_over_from is not None:
+            req.warnings.append(
+                {
+                    "code": "LOCK_TAKEOVER",
+                    "message": f"took over a stale lock ({lock.took_over_reason})",
+                }
+            )
+    try:
+        return _locked_build(req)
+    finally:
+        if own_lock:
+            lock.release()
+
+
+def _cleanup_leftovers(layout: RepoLayout) -> None:
+    """Under the lock every ``*.staging-*`` or ``*.tmp`` dir is a dead leftover."""
+    for base in (layout.builds_dir, layout.attempts_dir):
+        if not base.is_dir():
+            continue
+        for p in base.iterdir():
+            if ".staging-" in p.name and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _locked_build(req: BuildRequest) -> dict[str, Any]:
+    layout = req.layout
+    cfg = req.cfg
+    env = req.env
+    started = time.monotonic()
+    report = req.report or (lambda kind, payload: None)
+    layout.builds_dir.mkdir(parents=True, exist_ok=True)
+    _cleanup_leftovers(layout)
+    current = read_current(layout.current_json)
+    if current.invalid_reason is not None:
+        req.warnings.append(
+            {
+                "code": "CURRENT_INVALID",
+                "message": f"current.json invalid: {current.invalid_reason}",
+            }
+        )
+
+    chash = config_hash(cfg)
+    emb_key = None
+    if req.embeddings is not None and req.stage >= 3:
+        emb_key = embeddings_key(
+            req.embeddings, _model_id(req.embeddings), req.dims, cfg.indexing.embeddings.max_tokens
+        )
+    inputs = compatibility_inputs(cfg, req.modes, emb_key)
+    key = compatibility_key(inputs)
+    prov: RepoProvenance = provenance(layout.repo_root, cfg.indexing.scm.provider, env)
+    phases = _Phases()
+
+    phases.start("discover")
+    report("task:start", {"taskId": "discover", "stage": "discover"})
+    disc = discover(layout.repo_root, cfg.indexing, env, req.modes)
+    phases.end("discover")
+    report("task:end", {"taskId": "discover", "status": "ok"})
+
+    stores = {
+        m: IncrementalStore(
+            layout.incremental_dir(m),
+            chash,
+            key,
+            req.incremental and cfg.indexing.incremental and not req.cache_rebuild,
+        )
+        for m in req.modes
+    }
+    for s in stores.values():
+        for reason in s.refused[:1]:
+            req.warnings.append({"code": "WARN_INCREMENTAL_REUSE_REFUSED", "message": reason})
+    reused: dict[str, dict[str, Any]] = {}
+    todo: list[Candidate] = []
+    for cand in disc.candidates:
+        fmodes = [
+            m
+            for m in (("prose",) if cand.mode == "prose" else ("code", "extracted-prose"))
+            if m in req.modes
+        ]
+        try:
+            st = os.lstat(layout.repo_root / cand.rel)
+        except OSError:
+            todo.append(cand)
+            continue
+        parts = []
+        for m in fmodes:
+            b = stores[m].lookup(
+                layout.repo_root, cand.rel, st.st_size, st.st_mtime_ns // 1_000_000
+            )
+            if b is None:
+                break
+            parts.append(b)
+        if len(parts) == len(fmodes) and parts:
+            reused[cand.rel] = merge_bundles(parts)
+        else:
+            todo.append(cand)
+    removed = sum(
+        1 for m in req.modes for rel in stores[m].old if rel not in {c.rel for c in disc.candidates}
+    )
+
+    if (
+        not todo
+        and not removed
+        and current.pointer is not None
+        and req.incremental
+        and not req.cache_rebuild
+        and current.pointer.compatibilityKey == key
+        and current.pointer.configHash == chash
+        and sorted(current.pointer.modes) == sorted(req.modes)
+        and current.pointer.stage == f"stage{req.stage}"
+    ):
+        cur_root = layout.repo_dir / current.pointer.buildRoot
+        rep = validate_build(cur_root, req.modes, key, req.sqlite and req.stage >= 4)
+        if rep["ok"]:
+            return {
+                "ok": True,
+                "unchanged": True,
+                "buildId": current.pointer.buildId,
+                "repo": str(layout.repo_root),
+                "repoId": layout.repo_id,
+                "warnings": req.warnings,
+            }
+
+    build_id = new_build_id(datetime.now(UTC), prov.commit, chash, layout.builds_dir)
+    build_root = req.attempt_dir if req.attempt_dir is not None else layout.builds_dir / build_id
+    build_root.mkdir(parents=True)
+    rel_root = os.path.relpath(build_root, layout.repo_dir).replace(os.sep, "/")
+    created = _now()
+    state: dict[str, Any] = {
+        "schemaVersion": 1,
+        "buildId": build_id,
+        "buildRoot": rel_root,
+        "repoRoot": str(layout.repo_root),
+        "status": "running",
+        "createdAt": created,
+        "updatedAt": created,
+        "stage": f"stage{req.stage}",
+        "modes": req.modes,
+        "tool": {"name": "pairofcleats", "version": __version__},
+        "signatureVersion": 1,
+        "configHash": chash,
+        "compatibilityKey": key,
+        "repo": prov.to_json(),
+        "phases": phases.data,
+        "counts": {},
+        "discovery": {},
+        "incremental": {"reused": 0, "processed": 0, "removed": removed},
+        "validation": None,
+        "extensions": {},
+    }
+    state_path = build_root / "build_state.json"
+
+    def save_state() -> None:
+        state["updatedAt"] = _now()
+        write_state(state_path, state)
+
+    save_state()
+    try:
+        result = _stages(
+            req,
+            disc,
+            todo,
+            reused,
+            stores,
+            state,
+            save_state,
+            phases,
+            build_root,
+            build_id,
+            key,
+            inputs,
+            emb_key,
+            report,
+        )
+    except BaseException as exc:
+        cancelled = isinstance(exc, KeyboardInterrupt | Cancelled)
+        if cancelled:
+            shutil.rmtree(build_root, ignore_errors=True)
+            raise Cancelled("build cancelled") from exc
+        state["status"] = "failed"
+        try:
+            save_state()
+        except OSError:
+            pass
+        raise
+    result["durationMs"] = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _stages(
+    req: BuildRequest,
+    disc: Any,
+    todo: list[Candidate],
+    reused: dict[str, dict[str, Any]],
+    stores: dict[str, IncrementalStore],
+    state: dict[str, Any],
+    save_state: Callable[[], None],
+    phases: _Phases,
+    build_root: Path,
+    build_id: str,
+    key: str,
+    inputs: dict[str, Any],
+    emb_key: str | None,
+    report: Reporter,
+) -> dict[str, Any]:
+    layout = req.layout
+    cfg = req.cfg
+    env = req.env
+    modes_t = tuple(req.modes)
+
+    phases.start("stage1")
+    report("task:start", {"taskId": "stage1", "stage": "stage1"})
+    processed = _process_all(req, todo, modes_t)
+    skipped: Counter[str] = Counter(disc.skipped)
+    by_rel: dict[str, dict[str, Any]] = dict(reused)
+    for cand, res in zip(todo, processed, strict=True):
+        if isinstance(res, Skipped):
+            skipped[res.reason] += 1
+        else:
+            by_rel[cand.rel] = res
+    bundles = [by_rel[k] for k in sorted(by_rel)]
+    state["discovery"] = {
+        "scanned": disc.scanned,
+        "indexed": len(bundles),
+        "skipped": dict(sorted(skipped.items())),
+    }
+    state["incremental"]["reused"] = len(reused)
+    state["incremental"]["processed"] = len(bundles) - len(reused)
+    annotations: dict[str, tuple[str | None, str | None]] = {}
+    if cfg.indexing.scm.annotate and disc.used_git and req.stage >= 2:
+        annotations = annotate(layout.repo_root, bundles, cfg.indexing.scm.max_commits, env)
+
+    datas: dict[str, ModeData] = {}
+    writers: dict[str, PieceWriter] = {}
+    for mode in req.modes:
+        data = collect(mode, bundles)
+        w = PieceWriter(index_dir(build_root, mode))
+        write_stage1(w, data, cfg.indexing.postings, cfg.indexing.postings.fielded)
+        datas[mode], writers[mode] = data, w
+        report("task:progress", {"taskId": "stage1", "mode": mode, "chunks": len(data.chunks)})
+    phases.end("stage1")
+    report("task:end", {"taskId": "stage1", "status": "ok"})
+    state["counts"] = {
+        m: {"files": len(d.files), "chunks": len(d.chunks)} for m, d in datas.items()
+    }
+    save_state()
+    _hold(env, "stage1", build_root)
+
+    if req.stage >= 2:
+        phases.start("stage2")
+        report("task:start", {"taskId": "stage2", "stage": "stage2"})
+        _hold(env, "stage2", build_root)
+        for mode in req.modes:
+            write_stage2(writers[mode], datas[mode], annotations)
+        phases.end("stage2")
+        report("task:end", {"taskId": "stage2", "status": "ok"})
+        save_state()
+
+    dense: dict[str, Any] = {}
+    if req.stage >= 3:
+        phases.start("stage3")
+        report("task:start", {"taskId": "stage3", "stage": "stage3"})
+        for mode in req.modes:
+            dense[mode] = _embed_mode(req, datas[mode], emb_key, writers[mode])
+        phases.end("stage3")
+        report("task:end", {"taskId": "stage3", "status": "ok"})
+        save_state()
+
+    stage_name = f"stage{req.stage}"
+    sqlite_infos: dict[str, dict[str, Any]] = {
+        m: {"ready": False, "path": None, "schemaVersion": SQLITE_SCHEMA_VERSION, "bytes": 0}
+        for m in req.modes
+    }
+    if req.stage >= 4 and req.sqlite:
+        phases.start("stage4")
+        report("task:start", {"taskId": "stage4", "stage": "stage4"})
+        sdir = sqlite_dir(build_root)
+        sw = PieceWriter(sdir)
+        for mode in req.modes:
+            d = datas[mode]
+            w = writers[mode]
+            vals = d.stage1
+            file_rows = [
+                {
+                    "file": f["bundle"]["file"],
+                    "hash": f["bundle"]["hash"],
+                    "mtimeMs": f["bundle"]["mtimeMs"],
+                    "size": f["bundle"]["size"],
+                    "chunkCount": len(f["chunkIds"]),
+                }
+                for f in d.files
+            ]
+            path = build_sqlite(
+                sdir,
+                mode,
+                chunks=d.chunks,
+                tokens=d.tokens,
+                token_postings=vals["token_postings"],
+                field_postings=vals.get("field_postings"),
+                phrase_ngrams=vals.get("phrase_ngrams"),
+                chargram_postings=vals.get("chargram_postings"),
+                minhash=vals["minhash_signatures"],
+                dense=dense.get(mode),
+                files=file_rows,
+                meta={"compatibilityKey": key, "buildId": build_id, "repoId": layout.repo_id},
+            )
+            digest = hash_file(path, "xxh64")
+            size = path.stat().st_size
+            sw.entries.append(
+                {
+                    "type": "sqlite",
+                    "name": db_name(mode),
+                    "format": "sqlite",
+                    "path": db_name(mode),
+                    "bytes": size,
+                    "checksum": "xxh64:" + digest.hex,
+                    "count": len(d.chunks),
+                }
+            )
+            sqlite_infos[mode] = {
+                "ready": True,
+                "path": f"../index-sqlite/{db_name(mode)}",
+                "schemaVersion": SQLITE_SCHEMA_VERSION,
+                "bytes": size,
+            }
+            del w
+        sw.write_manifest(
+            mode="sqlite",
+            stage=stage_name,
+            repo_id=layout.repo_id,
+            build_id=build_id,
+            compatibility_key=key,
+        )
+        phases.end("stage4")
+        report("task:end", {"taskId": "stage4", "status": "ok"})
+
+    for mode in req.modes:
+        d = datas[mode]
+        w = writers[mode]
+        w.write_manifest(
+            mode=mode,
+            stage=stage_name,
+            repo_id=layout.repo_id,
+            build_id=build_id,
+            compatibility_key=key,
+        )
+        hnsw = any(e["name"] == "dense_vectors_hnsw" for e in w.entries)
+        write_state(
+            index_dir(build_root, mode) / "index_state.json",
+            _index_state(
+                req,
+                mode,
+                build_id,
+                stage_name,
+                d,
+                key,
+                inputs,
+                dense.get(mode),
+                sqlite_infos[mode],
+                hnsw,
+            ),
+        )
+    fsync_dir(build_root)
+
+    for mode in req.modes:
+        store = stores[mode]
+        for b in bundles:
+            if mode in b["modes"]:
+                rel = b["file"]
+                if rel in reused and rel in store.new and rel not in datas[mode].fresh_vectors:
+                    continue
+                store.put(mode_bundle(b, mode))
+
+    phases.start("validate")
+    report("task:start", {"taskId": "validate", "stage": "validate"})
+    rep = validate_build(build_root, req.modes, key, req.sqlite and req.stage >= 4)
+    if env.get(TEST_FAIL_VALIDATION_ENV):
+        rep["issues"].append(
+            {
+                "mode": None,
+                "artifact": None,
+                "code": "TEST_HOOK",
+                "message": "validation failed by test hook",
+            }
+        )
+        rep["ok"] = False
+        rep["issueCount"] = len(rep["issues"])
+    issues = rep.pop("warnings", [])
+    del issues
+    state["validation"] = rep
+    phases.end("validate", "ok" if rep["ok"] else "failed")
+    report("task:end", {"taskId": "validate", "status": "ok" if rep["ok"] else "failed"})
+    if not rep["ok"]:
+        state["status"] = "failed"
+        save_state()
+        raise ValidationFailed(
+            f"build {build_id} failed validation with {rep['issueCount']} issue(s);"
+            " current.json unchanged",
+            hint=f"see {build_root / 'build_state.json'}",
+            errors=rep["issues"],
+        )
+    state["status"] = "validated"
+    save_state()
+    for store in stores.values():
+        store.save()
+
+    return {
+        "ok": True,
+        "buildId": build_id,
+        "buildRoot": state["buildRoot"],
+        "repo": str(layout.repo_root),
+        "repoId": layout.repo_id,
+        "stage": stage_name,
+        "modes": req.modes,
+        "counts": state["counts"],
+        "discovery": state["discovery"],
+        "incremental": state["incremental"],
+        "validation": rep,
+        "promoted": False,
+        "warnings": req.warnings,
+        "_state": state,
+        "_save_state": save_state,
+        "_build_root": build_root,
+        "_phases": phases,
+    }
+
+
+def promote(req: BuildRequest, result: dict[str, Any]) -> dict[str, Any]:
+    """Write ``current.json`` (merging previous ``buildRoots``) and mark the build promoted."""
+    layout = req.layout
+    state = result.pop("_state")
+    save_state = result.pop("_save_state")
+    build_root: Path = result.pop("_build_root")
+    phases: _Phases = result.pop("_phases")
+    phases.start("promote")
+    if req.attempt_dir is not None and build_root == req.attempt_dir:
+        final = layout.build_dir(state["buildId"])
+        rename_noreplace(build_root, final)
+        fsync_dir(layout.builds_dir)
+        build_root = final
+        state["buildRoot"] = os.path.relpath(build_root, layout.repo_dir).replace(os.sep, "/")
+    prev = read_current(layout.current_json)
+    rel_root = os.path.relpath(build_root, layout.repo_dir).replace(os.sep, "/")
+    roots: dict[str, str] = {}
+    if prev.pointer is not None and prev.pointer.compatibilityKey == state["compatibilityKey"]:
+        roots.update(prev.pointer.buildRoots)
+    for m in req.modes:
+        roots[m] = rel_root
+    pointer = {
+        "buildId": state["buildId"],
+        "buildRoot": rel_root,
+        "buildRoots": {k: roots[k] for k in sorted(roots)},
+        "promotedAt": _now(),
+        "stage": state["stage"],
+        "modes": ordered_modes(sorted(roots)),
+        "configHash": state["configHash"],
+        "artifactSurfaceVersion": ARTIFACT_SURFACE_VERSION,
+        "compatibilityKey": state["compatibilityKey"],
+        "tool": {"version": __version__},
+        "repo": state["repo"],
+    }
+    write_state(layout.current_json, pointer)
+    state["status"] = "promoted"
+    phases.end("promote")
+    save_state()
+    result["promoted"] = True
+    result["buildRoot"] = rel_root
+    removed = apply_retention(layout, req.cfg.cache.keep_builds, req.protected | {state["buildId"]})
+    result["retention"] = {"removed": removed}
+    return result

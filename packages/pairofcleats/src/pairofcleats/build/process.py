@@ -1,0 +1,425 @@
+"""Per-file processing (stage 1 work unit): read once, chunk, tokenize, describe.
+
+``process_file`` runs in worker processes and returns a *bundle*: a JSON-ready
+dict holding everything the build needs from one file except ids (chunk records
+without ``id``/``fileId``, field streams, unfielded tokens, embedding inputs,
+relations). The same dict is what incremental builds store per file, so a reused
+bundle and a freshly processed one assemble identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from groundwork.hashing import hash_bytes
+
+from pairofcleats.config import IndexingConfig
+from pairofcleats.discover import Candidate, Skipped, SourceFile, read_source
+from pairofcleats.lang import ChunkDraft, ChunkingLimits, chunk_file
+from pairofcleats.lang.dispatch import split_lines
+from pairofcleats.lang.registry import detect, language_by_id
+from pairofcleats.tokenize import (
+    code_tokens,
+    prose_tokens,
+    raw_identifiers,
+    split_id,
+    stems_for,
+    stopwords,
+)
+
+BUNDLE_VERSION = 1
+CHUNK_ID_ALGO_VERSION = 2
+TEXT_RECIPE_VERSION = 1
+CODE_FIELDS = ("name", "signature", "doc", "comment", "body", "keyword", "operator")
+PROSE_FIELDS = ("name", "body")
+UID_CONTEXT = 128
+UID_CONTEXT_WIDE = 1024
+MAX_HEADLINE = 120
+MAX_USAGES = 200
+_HEADLINE_STOP = frozenset(
+    {
+        "const",
+        "let",
+        "var",
+        "function",
+        "return",
+        "class",
+        "def",
+        "self",
+        "this",
+        "import",
+        "from",
+        "export",
+        "public",
+        "private",
+        "static",
+        "void",
+        "int",
+        "string",
+        "true",
+        "false",
+        "null",
+        "none",
+        "new",
+        "if",
+        "else",
+        "for",
+        "while",
+        "end",
+        "fn",
+        "pub",
+        "func",
+    }
+)
+_C_LIKE_EXTS = frozenset(
+    {
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".cxx",
+        ".hh",
+        ".hpp",
+        ".hxx",
+        ".cs",
+        ".java",
+        ".go",
+        ".ts",
+        ".tsx",
+        ".mts",
+        ".cts",
+        ".php",
+        ".kt",
+        ".scala",
+        ".dart",
+        ".m",
+        ".mm",
+    }
+)
+
+
+def xxh64_hex(data: bytes) -> str:
+    """16-hex xxh64 (seed 0)."""
+    return hash_bytes(data, "xxh64").hex
+
+
+def _norm_nl(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _uid_hash(label: str, text: str) -> str:
+    return xxh64_hex((label + "\0" + _norm_nl(text)).encode("utf-8", "surrogatepass"))
+
+
+def _utf16_len(s: str) -> int:
+    if s.isascii():
+        return len(s)
+    return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
+
+
+class _Offsets:
+    """Row → UTF-16 offset of the row start, and code-point offsets for slicing."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.u16: list[int] = []
+        self.cp: list[int] = []
+        u = c = 0
+        for line in lines:
+            self.u16.append(u)
+            self.cp.append(c)
+            u += _utf16_len(line) + 1
+            c += len(line) + 1
+
+    def span(self, s: int, e: int) -> tuple[int, int, int, int]:
+        """(start16, end16, startCp, endCp) of rows s..e, end excluding the newline/CR."""
+        last = self.lines[e]
+        trim = 1 if last.endswith("\r") else 0
+        end_cp = self.cp[e] + len(last) - trim
+        end16 = self.u16[e] + _utf16_len(last) - trim
+        return self.u16[s], end16, self.cp[s], end_cp
+
+
+def weight_for(rel: str, kind: str, ext: str) -> float:
+    """§4 weight: first match wins."""
+    if "test" in rel.lower():
+        return 0.5
+    if kind == "FunctionDeclaration":
+        return 2.0
+    if kind == "ClassDeclaration":
+        return 1.5
+    if ext in (".js", ".py", ".swift", ".rs"):
+        return 1.2
+    if ext in _C_LIKE_EXTS:
+        return 1.1
+    if ext == ".md":
+        return 0.8
+    return 1.0
+
+
+def headline_for(doc: str, name: str, tokens: list[str]) -> str:
+    """First 7 words of doc; else name; else the 7 most frequent meaningful tokens."""
+    words = doc.split()
+    if words:
+        text = " ".join(words[:7])
+    elif name and name not in ("blob", "root"):
+        text = name
+    else:
+        sw = stopwords()
+        counts: Counter[str] = Counter()
+        first: dict[str, int] = {}
+        for i, t in enumerate(tokens):
+            if len(t) <= 1 or t.isdigit() or t in sw or t in _HEADLINE_STOP or len(t) > 30:
+                continue
+            counts[t] += 1
+            first.setdefault(t, i)
+        top = sorted(counts, key=lambda t: (-counts[t], first[t]))[:7]
+        text = " ".join(top)
+        if not text:
+            return "(no headline)"
+    if len(text) > MAX_HEADLINE:
+        return text[:MAX_HEADLINE] + "…"
+    return text
+
+
+def _blank_rows(lines: list[str], s: int, e: int, rows: tuple[tuple[int, int], ...]) -> str:
+    if not rows:
+        return "\n".join(lines[s : e + 1])
+    skip: set[int] = set()
+    for a, b in rows:
+        skip.update(range(max(a, s), min(b, e) + 1))
+    return "\n".join(lines[r] for r in range(s, e + 1) if r not in skip)
+
+
+def _code_fields(d: ChunkDraft, lines: list[str], keywords: frozenset[str]) -> dict[str, list[str]]:
+    body_text = _blank_rows(lines, d.start_row, d.end_row, d.comment_rows)
+    body, kw, ops = code_tokens(body_text, keywords)
+    sig_body, _, _ = code_tokens(d.signature, keywords)
+    return {
+        "name": split_id(d.name),
+        "signature": sig_body,
+        "doc": split_id(d.doc),
+        "comment": split_id(d.comment),
+        "body": body,
+        "keyword": kw,
+        "operator": ops,
+    }
+
+
+def _prose_fields(name: str, text: str) -> dict[str, list[str]]:
+    return {"name": prose_tokens(name), "body": prose_tokens(text)}
+
+
+def _unfielded(fields: dict[str, list[str]], prose: bool) -> list[str]:
+    out: list[str] = []
+    for v in fields.values():
+        out.extend(v)
+    if prose:
+        out.extend(stems_for(out))
+    return out
+
+
+def _assign_uids(
+    records: list[dict[str, Any]], texts: list[tuple[str, str, str]], base: str
+) -> None:
+    """chunkUid with collision handling: widen context to 1,024 chars, then ``:ord<k>``."""
+
+    def uid(i: int, width: int) -> str:
+        span, pre, post = texts[i]
+        pre = pre[-width:]
+        post = post[:width]
+        parts = [base, records[i]["_virtual"]]
+        seg = records[i]["metaV2"]["segment"]
+        if seg is not None:
+            parts.append(seg["languageId"])
+        parts.append(_uid_hash("span", span))
+        if pre:
+            parts.append(_uid_hash("pre", pre))
+        if post:
+            parts.append(_uid_hash("post", post))
+        return ":".join(parts)
+
+    uids = [uid(i, UID_CONTEXT) for i in range(len(records))]
+    dup = Counter(uids)
+    for i, u in enumerate(uids):
+        if dup[u] > 1:
+            uids[i] = uid(i, UID_CONTEXT_WIDE)
+    dup = Counter(uids)
+    seen: Counter[str] = Counter()
+    for i, u in enumerate(uids):
+        if dup[u] > 1:
+            k = seen[u]
+            seen[u] += 1
+            uids[i] = f"{u}:ord{k}"
+    for rec, u in zip(records, uids, strict=True):
+        rec["metaV2"]["chunkUid"] = u
+
+
+def _chunk_id(rel: str, segment_id: str, start: int, end: int, span_index: int | None) -> str:
+    key = f"{rel}|{segment_id}|{start}|{end}"
+    if span_index is not None:
+        key += f"|{span_index}"
+    return "chunk_" + hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def _records(
+    src: SourceFile,
+    drafts: tuple[ChunkDraft, ...],
+    lines: list[str],
+    offsets: _Offsets,
+    mode: str,
+    keywords: frozenset[str],
+) -> dict[str, Any]:
+    prose = mode != "code"
+    chunks: list[dict[str, Any]] = []
+    field_tokens: list[dict[str, list[str]]] = []
+    tokens: list[list[str]] = []
+    embed: list[str] = []
+    texts: list[tuple[str, str, str]] = []
+    text_all = src.text
+    for d in drafts:
+        start16, end16, scp, ecp = offsets.span(d.start_row, d.end_row)
+        span_text = text_all[scp:ecp]
+        if mode == "code":
+            fields = _code_fields(d, lines, keywords)
+        elif mode == "extracted-prose":
+            fields = _prose_fields(d.name, d.doc)
+        else:
+            fields = _prose_fields(d.name, span_text)
+        unf = _unfielded(fields, prose)
+        usages: list[str] = []
+        if mode == "code":
+            usages = [w for w in raw_identifiers(span_text) if w not in keywords][:MAX_USAGES]
+        headline = headline_for(d.doc, d.name, unf)
+        meta: dict[str, Any] = {
+            "chunkId": _chunk_id(src.rel, "", start16, end16, d.span_index),
+            "chunkUid": "",
+            "file": src.rel,
+            "segment": d.segment,
+            "container": {"ext": src.ext, "languageId": src.lang},
+            "effective": {"ext": src.ext, "languageId": d.lang},
+            "kind": d.kind,
+            "name": d.name,
+            "signature": d.signature,
+            "doc": d.doc if mode != "extracted-prose" else "",
+            "modifiers": d.modifiers,
+            "params": list(d.params),
+            "returns": d.returns,
+            "decorators": list(d.decorators),
+            "codeRelations": {
+                "imports": list(d.imports),
+                "calls": list(d.calls),
+                "usages": usages,
+            },
+        }
+        if d.heading_path is not None:
+            meta["headingPath"] = list(d.heading_path)
+        rec: dict[str, Any] = {
+            "file": src.rel,
+            "ext": src.ext,
+            "lang": d.lang,
+            "start": start16,
+            "end": end16,
+            "startLine": d.start_row + 1,
+            "endLine": d.end_row + 1,
+            "kind": d.kind,
+            "name": d.name,
+            "headline": headline,
+            "weight": weight_for(src.rel, d.kind, src.ext),
+            "metaV2": meta,
+            "_virtual": src.rel,
+        }
+        if d.span_index is not None:
+            rec["spanIndex"] = d.span_index
+        chunks.append(rec)
+        field_tokens.append(fields)
+        tokens.append(unf)
+        if mode == "prose":
+            heading = " / ".join([*(d.heading_path or ()), d.name]) if d.name else ""
+            embed.append(f"{heading}\n{span_text}")
+        elif mode == "extracted-prose":
+            embed.append(f"{d.name}\n{d.doc}")
+        else:
+            embed.append(f"{d.name}\n{d.signature}\n{d.doc}\n{span_text}")
+        texts.append(
+            (
+                span_text,
+                text_all[max(0, scp - UID_CONTEXT_WIDE) : scp],
+                text_all[ecp : ecp + UID_CONTEXT_WIDE],
+            )
+        )
+    _assign_uids(chunks, texts, "ck64:v1:repo")
+    for rec in chunks:
+        del rec["_virtual"]
+    return {"chunks": chunks, "fieldTokens": field_tokens, "tokens": tokens, "embedText": embed}
+
+
+def bundle_from_source(
+    src: SourceFile, cfg: IndexingConfig, modes: tuple[str, ...]
+) -> dict[str, Any]:
+    """Chunk and tokenize one read file into its bundle."""
+    spec = language_by_id(src.lang) or detect(src.rel)
+    assert spec is not None
+    limits = ChunkingLimits(
+        cfg.chunking.max_lines, cfg.chunking.max_bytes, cfg.chunking.window_lines
+    )
+    fc = chunk_file(src.rel, src.text, spec, limits)
+    lines = split_lines(src.text)
+    offsets = _Offsets(lines)
+    out_modes: dict[str, Any] = {}
+    for mode in modes:
+        if mode == "extracted-prose":
+            drafts = fc.extracted
+        elif mode == spec.mode:
+            drafts = fc.chunks
+        else:
+            continue
+        out_modes[mode] = _records(src, drafts, lines, offsets, mode, fc.keywords)
+    repo_map = [
+        {
+            "file": src.rel,
+            "name": c.name,
+            "kind": c.kind,
+            "signature": c.signature,
+            "exported": c.exported,
+        }
+        for c in fc.chunks
+        if c.kind.endswith("Declaration") or c.kind == "TypeAlias"
+        if c.span_index in (None, 0)
+    ]
+    return {
+        "version": BUNDLE_VERSION,
+        "file": src.rel,
+        "lang": src.lang,
+        "ext": src.ext,
+        "size": src.size,
+        "mtimeMs": src.mtime_ns // 1_000_000,
+        "mtimeNs": src.mtime_ns,
+        "hash": "xxh64:" + xxh64_hex(src.data),
+        "encoding": src.encoding,
+        "encodingFallback": src.encoding_fallback,
+        "lines": src.lines,
+        "unstable": src.unstable,
+        "modes": out_modes,
+        "relations": {"imports": list(fc.imports), "exports": list(fc.exports)},
+        "repoMap": repo_map,
+        "warnings": list(fc.warnings),
+    }
+
+
+def process_file(
+    root: Path, cand: Candidate, cfg: IndexingConfig, modes: tuple[str, ...]
+) -> dict[str, Any] | Skipped:
+    """Worker entry: read the candidate once and build its bundle (or report the skip)."""
+    src = read_source(root, cand, cfg)
+    if isinstance(src, Skipped):
+        return src
+    return bundle_from_source(src, cfg, modes)
+
+
+def file_stem(rel: str) -> str:
+    """The stem Module chunks are named after."""
+    return PurePosixPath(rel).stem

@@ -1,0 +1,269 @@
+"""The validation gate (§6): every piece against its manifest, every invariant of §5.
+
+``validate_build`` never raises on bad content; it returns the report that goes
+into ``build_state.validation`` and decides promotion.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from groundwork import jsonio
+from groundwork.errors import GroundworkError
+from pydantic import ValidationError
+
+from pairofcleats.artifacts.reader import IndexReader
+from pairofcleats.artifacts.schema import IndexState, PiecesManifest, shape_problem
+from pairofcleats.artifacts.writer import checksum
+from pairofcleats.errors import IndexInvalid
+from pairofcleats.paths import index_dir, sqlite_dir
+from pairofcleats.postings import MINHASH_SEEDS
+from pairofcleats.sqlite_stage import check_sqlite, db_name
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.issues: list[dict[str, Any]] = []
+        self.warnings: list[dict[str, Any]] = []
+
+    def add(self, mode: str | None, artifact: str | None, code: str, message: str) -> None:
+        self.issues.append({"mode": mode, "artifact": artifact, "code": code, "message": message})
+
+    def warn(self, mode: str | None, artifact: str | None, code: str, message: str) -> None:
+        self.warnings.append({"mode": mode, "artifact": artifact, "code": code, "message": message})
+
+
+def _check_vocab(rep: _Report, mode: str, name: str, vocab: Any) -> None:
+    if not isinstance(vocab, list):
+        rep.add(mode, name, "VOCAB_INVALID", "vocab is not a list")
+        return
+    for a, b in itertools.pairwise(vocab):
+        if not a < b:
+            rep.add(mode, name, "VOCAB_UNSORTED", f"vocab not sorted/unique at {a!r}, {b!r}")
+            return
+
+
+def _check_postings(
+    rep: _Report, mode: str, name: str, postings: Any, n: int, with_tf: bool
+) -> None:
+    if not isinstance(postings, list):
+        rep.add(mode, name, "POSTINGS_INVALID", "postings is not a list")
+        return
+    for tid, plist in enumerate(postings):
+        if not plist:
+            continue
+        try:
+            docs = np.asarray([p[0] for p in plist] if with_tf else plist, dtype=np.int64)
+        except (TypeError, ValueError, IndexError):
+            rep.add(mode, name, "POSTINGS_INVALID", f"token {tid}: malformed posting list")
+            return
+        if docs.size > 1 and bool(np.any(np.diff(docs) <= 0)):
+            rep.add(mode, name, "POSTINGS_ORDER", f"token {tid}: docIds not strictly ascending")
+            return
+        if int(docs.min()) < 0 or int(docs.max()) >= n:
+            rep.add(mode, name, "POSTINGS_RANGE", f"token {tid}: docId outside 0..{n - 1}")
+            return
+
+
+def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int | None:
+    """Check ``index-<mode>``; returns its chunk count (None if unreadable)."""
+    idir = index_dir(root, mode)
+    try:
+        reader = IndexReader(idir)
+    except IndexInvalid as exc:
+        rep.add(mode, "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
+        return None
+    state: IndexState | None = None
+    try:
+        state = reader.index_state()
+    except IndexInvalid as exc:
+        rep.add(mode, "index_state.json", "INDEX_STATE_INVALID", exc.message)
+    values: dict[str, Any] = {}
+    for entry in reader.manifest.pieces:
+        name = entry.name
+        try:
+            data = reader.read_bytes(name)
+        except IndexInvalid as exc:
+            rep.add(mode, name, "PIECE_MISSING", exc.message)
+            continue
+        if len(data) != entry.bytes:
+            rep.add(mode, name, "PIECE_BYTES", f"{len(data)} bytes, manifest says {entry.bytes}")
+            continue
+        if checksum(data) != entry.checksum:
+            rep.add(mode, name, "PIECE_CHECKSUM", "xxh64 checksum does not match the manifest")
+            continue
+        if entry.format == "json":
+            try:
+                values[name] = jsonio.loads(data)
+            except (GroundworkError, ValueError) as exc:
+                rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
+                continue
+            problem = shape_problem(name, values[name])
+            if problem:
+                rep.add(mode, name, "PIECE_SHAPE", problem)
+                values.pop(name)
+        elif entry.format == "jsonl":
+            try:
+                values[name] = [jsonio.loads(line) for line in data.splitlines() if line]
+            except (GroundworkError, ValueError) as exc:
+                rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
+                continue
+        else:
+            values[name] = data
+    chunks = values.get("chunk_meta")
+    if chunks is None and "chunk_meta.meta" in values:
+        chunks = []
+        k = 0
+        while f"chunk_meta.part-{k:05d}" in values:
+            chunks.extend(values[f"chunk_meta.part-{k:05d}"])
+            k += 1
+    if chunks is None:
+        if not any(
+            i["mode"] == mode and str(i["artifact"]).startswith("chunk_meta") for i in rep.issues
+        ):
+            rep.add(mode, "chunk_meta", "PIECE_MISSING", "no chunk_meta in the manifest")
+        return None
+    n = len(chunks)
+    if [c.get("id") for c in chunks] != list(range(n)):
+        rep.add(mode, "chunk_meta", "IDS_INVALID", "chunk ids are not 0..n-1 in order")
+
+    def count_of(name: str, value: Any) -> int | None:
+        if name in ("token_postings", "phrase_ngrams", "chargram_postings"):
+            return len(value["vocab"])
+        if name == "field_postings":
+            return len(value["fields"])
+        if name == "minhash_signatures":
+            return len(value["signatures"])
+        if name == "filter_index":
+            return n
+        if name.startswith("dense_vectors") and isinstance(value, dict):
+            return int(value.get("count", -1))
+        if isinstance(value, list):
+            return len(value)
+        return None
+
+    for entry in reader.manifest.pieces:
+        if entry.name in values and entry.count is not None and entry.name != "chunk_meta.meta":
+            got = count_of(entry.name, values[entry.name])
+            if got is not None and got != entry.count:
+                rep.add(
+                    mode, entry.name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}"
+                )
+
+    ft = values.get("field_tokens")
+    if ft is not None and len(ft) != n:
+        rep.add(mode, "field_tokens", "COUNT_MISMATCH", f"{len(ft)} lines for {n} chunks")
+    tp = values.get("token_postings")
+    if tp is not None:
+        if len(tp["docLengths"]) != n or tp.get("totalDocs") != n:
+            rep.add(
+                mode,
+                "token_postings",
+                "COUNT_MISMATCH",
+                f"docLengths/totalDocs differ from {n} chunks",
+            )
+        _check_vocab(rep, mode, "token_postings", tp["vocab"])
+        if len(tp["postings"]) != len(tp["vocab"]):
+            rep.add(mode, "token_postings", "COUNT_MISMATCH", "postings and vocab lengths differ")
+        _check_postings(rep, mode, "token_postings", tp["postings"], n, True)
+    fp = values.get("field_postings")
+    if fp is not None:
+        for field, fv in sorted(fp["fields"].items()):
+            _check_vocab(rep, mode, f"field_postings.{field}", fv.get("vocab"))
+            _check_postings(rep, mode, f"field_postings.{field}", fv.get("postings"), n, True)
+            if len(fv.get("docLengths", [])) != n:
+                rep.add(
+                    mode,
+                    f"field_postings.{field}",
+                    "COUNT_MISMATCH",
+                    "docLengths differ from chunks",
+                )
+    for name in ("phrase_ngrams", "chargram_postings"):
+        pv = values.get(name)
+        if pv is not None:
+            _check_vocab(rep, mode, name, pv["vocab"])
+            _check_postings(rep, mode, name, pv["postings"], n, False)
+    mh = values.get("minhash_signatures")
+    if mh is not None:
+        sigs = mh["signatures"]
+        if len(sigs) != n:
+            rep.add(
+                mode,
+                "minhash_signatures",
+                "COUNT_MISMATCH",
+                f"{len(sigs)} signatures for {n} chunks",
+            )
+        elif any(not isinstance(s, list) or len(s) != MINHASH_SEEDS for s in sigs):
+            rep.add(mode, "minhash_signatures", "MINHASH_INVALID", "a signature is not 128 values")
+    for name in ("dense_vectors_uint8", "dense_vectors_doc_uint8", "dense_vectors_code_uint8"):
+        meta = values.get(name)
+        if meta is None:
+            continue
+        raw = values.get(name + "_bin")
+        if raw is None:
+            rep.add(mode, name, "PIECE_MISSING", "vectors without their .bin piece")
+        elif meta.get("count") != n or len(raw) != n * int(meta.get("dims", 0)):
+            rep.add(mode, name, "COUNT_MISMATCH", f"dense rows differ from {n} chunks")
+    if key is not None:
+        if reader.manifest.compatibilityKey != key:
+            rep.add(
+                mode, "pieces/manifest.json", "COMPAT_MISMATCH", "manifest compatibilityKey differs"
+            )
+        if state is not None and state.compatibilityKey != key:
+            rep.add(
+                mode, "index_state.json", "COMPAT_MISMATCH", "index_state compatibilityKey differs"
+            )
+    return n
+
+
+def validate_build(
+    build_root: Path, modes: list[str], key: str | None, check_sqlite_dbs: bool
+) -> dict[str, Any]:
+    """``{ok, checkedAt, issueCount, warningCount, issues[], warnings[]}`` for a build dir."""
+    rep = _Report()
+    counts: dict[str, int | None] = {}
+    for mode in modes:
+        counts[mode] = _validate_mode(rep, build_root, mode, key)
+    if check_sqlite_dbs:
+        sdir = sqlite_dir(build_root)
+        try:
+            sreader = IndexReader(sdir)
+        except IndexInvalid as exc:
+            rep.add("sqlite", "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
+            sreader = None
+        if sreader is not None:
+            for mode in modes:
+                name = db_name(mode)
+                if not sreader.has(name):
+                    rep.add(mode, name, "PIECE_MISSING", "sqlite db not in the sqlite manifest")
+                    continue
+                try:
+                    sreader.read_bytes(name, verify=True)
+                except IndexInvalid as exc:
+                    rep.add(mode, name, "PIECE_CHECKSUM", exc.message)
+                    continue
+                n = counts.get(mode)
+                for code, msg in check_sqlite(
+                    sreader.path(name), n if n is not None else -1, key or ""
+                ):
+                    rep.add(mode, name, code, msg)
+    return {
+        "ok": not rep.issues,
+        "checkedAt": jsonio.utc_now_iso(),
+        "issueCount": len(rep.issues),
+        "warningCount": len(rep.warnings),
+        "issues": rep.issues,
+        "warnings": rep.warnings,
+    }
+
+
+def manifest_valid(path: Path) -> bool:
+    """True when ``path`` parses as a pieces manifest."""
+    try:
+        PiecesManifest.model_validate(jsonio.loads(path.read_bytes()))
+        return True
+    except (OSError, GroundworkError, ValueError, ValidationError):
+        return False

@@ -1,0 +1,338 @@
+"""``pairofcleats index …``: build, watch, validate, status (a thin layer over build/api.py).
+
+Mounted by ``cli.py`` as ``app.add_typer(index_app, name="index")``. Every command
+turns the package's errors into one stderr line (or the ``{ok:false, code, message}``
+object under ``--json``) and the §10 exit code; tracebacks only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from groundwork import jsonio
+
+from pairofcleats.errors import Cancelled, Internal, InvalidRequest, PairOfCleatsError
+
+index_app = typer.Typer(
+    name="index",
+    help="Build, watch, validate and inspect the index.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+PROGRESS_MODES = ("auto", "tty", "log", "jsonl", "off")
+
+RepoOpt = Annotated[
+    Path | None, typer.Option("--repo", help="Repository root (default: git toplevel).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="code, prose, extracted-prose, all or both.")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Show tracebacks for errors.")]
+
+
+def _out(value: Any) -> None:
+    sys.stdout.write(jsonio.dumps(value).decode("utf-8") + "\n")
+    sys.stdout.flush()
+
+
+def _fail(err: PairOfCleatsError, json_out: bool, verbose: bool) -> typer.Exit:
+    if verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    if json_out:
+        _out(err.to_json())
+    else:
+        sys.stderr.write(f"pairofcleats: {err.one_line()}\n")
+        if err.errors and not json_out:
+            for issue in err.errors[:20]:
+                msg = issue.get("message") or issue
+                where = "/".join(str(x) for x in (issue.get("mode"), issue.get("artifact")) if x)
+                sys.stderr.write(f"  {where + ': ' if where else ''}{msg}\n")
+    return typer.Exit(err.exit_code)
+
+
+def _run(json_out: bool, verbose: bool, fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` mapping errors to exits; SIGTERM acts like Ctrl-C (cancel, exit 130)."""
+
+    def _term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    prev = signal.signal(signal.SIGTERM, _term)
+    try:
+        return fn()
+    except PairOfCleatsError as err:
+        raise _fail(err, json_out, verbose) from None
+    except KeyboardInterrupt:
+        raise _fail(Cancelled("cancelled"), json_out, verbose) from None
+    except OSError as exc:
+        internal = Internal(f"{type(exc).__name__}: {exc}")
+        raise _fail(internal, json_out, verbose) from None
+    finally:
+        signal.signal(signal.SIGTERM, prev)
+
+
+class _Progress:
+    """Maps build reports onto ``poc.progress@2`` (jsonl) or short stderr lines (tty/log)."""
+
+    def __init__(self, mode: str, quiet: bool, command: str, args: list[str]) -> None:
+        from groundwork.progress import Emitter, has_context
+
+        if mode not in PROGRESS_MODES:
+            raise InvalidRequest(
+                f"unknown --progress {mode!r}", hint="use auto, tty, log, jsonl or off"
+            )
+        if mode == "auto":
+            mode = (
+                "jsonl"
+                if has_context(dict(os.environ))
+                else ("log" if sys.stderr.isatty() else "off")
+            )
+        self.mode = "off" if quiet and mode != "jsonl" else mode
+        self.emitter = Emitter(sys.stderr) if self.mode == "jsonl" else None
+        self.job = f"index-{os.getpid()}"
+        if self.emitter is not None:
+            self.emitter.job_start(command, args, job_id=self.job)
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        task = str(payload.get("taskId", "task"))
+        if self.emitter is not None:
+            if kind == "task:start":
+                self.emitter.task_start(task, stage=str(payload.get("stage", task)), jobId=self.job)
+            elif kind == "task:progress":
+                self.emitter.task_progress(task, int(payload.get("chunks", 0)), jobId=self.job)
+            elif kind == "task:end":
+                self.emitter.task_end(task, str(payload.get("status", "ok")), jobId=self.job)
+        elif self.mode in ("tty", "log") and kind == "task:end":
+            sys.stderr.write(f"[index] {task}: {payload.get('status', 'ok')}\n")
+
+    def end(self, status: str, code: int, result: Any = None) -> None:
+        if self.emitter is not None:
+            self.emitter.job_end(status, job_id=self.job, exit_code=code, result=result)
+
+
+def _summary(res: dict[str, Any]) -> str:
+    if res.get("unchanged"):
+        return f"index unchanged (build {res['buildId']})"
+    counts = ", ".join(
+        f"{m} {c['chunks']} chunks/{c['files']} files" for m, c in res.get("counts", {}).items()
+    )
+    return f"promoted build {res['buildId']}: {counts}"
+
+
+def _build_kwargs(
+    mode: str | None,
+    stage: int,
+    sqlite: bool | None,
+    incremental: bool | None,
+    cache_rebuild: bool,
+    stub_embeddings: bool,
+    embeddings: str | None,
+    dims: int | None,
+    quality: str | None,
+    threads: int | None,
+    wait_lock: float,
+) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "stage": stage,
+        "sqlite": sqlite,
+        "incremental": incremental,
+        "cache_rebuild": cache_rebuild,
+        "stub_embeddings": stub_embeddings,
+        "embeddings": embeddings,
+        "dims": dims,
+        "quality": quality,
+        "threads": threads,
+        "wait_lock": wait_lock,
+    }
+
+
+StageOpt = Annotated[int, typer.Option("--stage", min=1, max=4, help="Stop after stage N (1-4).")]
+SqliteOpt = Annotated[
+    bool | None, typer.Option("--sqlite/--no-sqlite", help="Build the SQLite stage.")
+]
+IncrOpt = Annotated[
+    bool | None,
+    typer.Option("-i", "--incremental/--no-incremental", help="Reuse verified bundles."),
+]
+RebuildOpt = Annotated[bool, typer.Option("--cache-rebuild", help="Ignore incremental bundles.")]
+StubOpt = Annotated[bool, typer.Option("--stub-embeddings", help="Deterministic stub vectors.")]
+EmbOpt = Annotated[str | None, typer.Option("--embeddings", help="auto, minilm, stub or off.")]
+DimsOpt = Annotated[int | None, typer.Option("--dims", help="Embedding dimensions (stub).")]
+QualOpt = Annotated[str | None, typer.Option("--quality", help="auto, fast, balanced or max.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Worker processes.")]
+WaitOpt = Annotated[float, typer.Option("--wait-lock", help="Seconds to wait for the index lock.")]
+ProgOpt = Annotated[str, typer.Option("--progress", help="auto, tty, log, jsonl or off.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress output.")]
+
+
+@index_app.command("build")
+def build_cmd(
+    repo: RepoOpt = None,
+    mode: ModeOpt = None,
+    stage: StageOpt = 4,
+    sqlite: SqliteOpt = None,
+    incremental: IncrOpt = None,
+    cache_rebuild: RebuildOpt = False,
+    stub_embeddings: StubOpt = False,
+    embeddings: EmbOpt = None,
+    dims: DimsOpt = None,
+    quality: QualOpt = None,
+    threads: ThreadsOpt = None,
+    wait_lock: WaitOpt = 0.0,
+    json_out: JsonOpt = False,
+    progress: ProgOpt = "auto",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Build, validate and promote the index."""
+    from pairofcleats.build.api import build_index
+
+    prog = _run(json_out, verbose, lambda: _Progress(progress, quiet, "index build", sys.argv[1:]))
+    kwargs = _build_kwargs(
+        mode,
+        stage,
+        sqlite,
+        incremental,
+        cache_rebuild,
+        stub_embeddings,
+        embeddings,
+        dims,
+        quality,
+        threads,
+        wait_lock,
+    )
+    try:
+        res = _run(
+            json_out,
+            verbose,
+            lambda: build_index(repo, env=dict(os.environ), report=prog, **kwargs),
+        )
+    except typer.Exit as exc:
+        prog.end("failed" if exc.exit_code != 130 else "cancelled", exc.exit_code)
+        raise
+    prog.end("ok", 0, {"buildId": res.get("buildId")})
+    if json_out:
+        _out(res)
+    elif not quiet:
+        sys.stdout.write(_summary(res) + "\n")
+
+
+@index_app.command("watch")
+def watch_cmd(
+    repo: RepoOpt = None,
+    mode: ModeOpt = None,
+    stage: StageOpt = 4,
+    sqlite: SqliteOpt = None,
+    stub_embeddings: StubOpt = False,
+    threads: ThreadsOpt = None,
+    wait_lock: Annotated[
+        float, typer.Option("--wait-lock", help="Seconds to wait for the lock.")
+    ] = 60.0,
+    watch_poll: Annotated[
+        int | None, typer.Option("--watch-poll", help="Poll every MS ms.")
+    ] = None,
+    watch_debounce: Annotated[int, typer.Option("--watch-debounce", help="Debounce MS ms.")] = 500,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Keep the index current: one incremental build per batch of changes."""
+    from pairofcleats.build.api import watch_index
+
+    def on_result(res: dict[str, Any]) -> None:
+        if json_out:
+            _out(res)
+        elif not quiet:
+            if res.get("ok"):
+                sys.stderr.write(f"[watch] {_summary(res)}\n")
+            else:
+                sys.stderr.write(
+                    f"[watch] attempt failed: {res.get('code')}: {res.get('message')}\n"
+                )
+
+    _run(
+        json_out,
+        verbose,
+        lambda: watch_index(
+            repo,
+            poll_ms=watch_poll,
+            debounce_ms=watch_debounce,
+            on_result=on_result,
+            env=dict(os.environ),
+            mode=mode,
+            stage=stage,
+            sqlite=sqlite,
+            stub_embeddings=stub_embeddings,
+            threads=threads,
+            wait_lock=wait_lock,
+        ),
+    )
+
+
+@index_app.command("validate")
+def validate_cmd(
+    repo: RepoOpt = None,
+    mode: ModeOpt = None,
+    build: Annotated[str | None, typer.Option("--build", help="Validate this buildId.")] = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Check every piece of the current (or given) build against its manifest."""
+    from pairofcleats.build.api import validate_index
+
+    rep = _run(
+        json_out,
+        verbose,
+        lambda: validate_index(repo, mode=mode, build=build, env=dict(os.environ)),
+    )
+    if json_out:
+        _out(rep)
+    else:
+        if rep["ok"]:
+            sys.stdout.write(f"build {rep['buildId']}: ok\n")
+        else:
+            sys.stderr.write(
+                f"pairofcleats: INDEX_INVALID: build {rep['buildId']}:"
+                f" {rep['issueCount']} issue(s)\n"
+            )
+            for i in rep["issues"]:
+                where = "/".join(str(x) for x in (i.get("mode"), i.get("artifact")) if x)
+                sys.stderr.write(f"  {where}: {i['code']}: {i['message']}\n")
+    if not rep["ok"]:
+        raise typer.Exit(1)
+
+
+@index_app.command("status")
+def status_cmd(
+    repo: RepoOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False
+) -> None:
+    """Show the current build, per-mode counts, the lock and the last build."""
+    from pairofcleats.build.api import index_status
+
+    st = _run(json_out, verbose, lambda: index_status(repo, env=dict(os.environ)))
+    if json_out:
+        _out(st)
+        return
+    sys.stdout.write(f"repo {st['repo']} ({st['repoId']})\n")
+    cur = st.get("current")
+    sys.stdout.write(f"current build: {cur['buildId'] if cur else 'none'}\n")
+    for m, info in st["modes"].items():
+        if "chunks" in info:
+            sys.stdout.write(
+                f"  {m}: {info['stage']}, {info['files']} files, {info['chunks']} chunks,"
+                f" sqlite {'yes' if info['sqlite']['ready'] else 'no'},"
+                f" embeddings {'yes' if info['embeddings']['ready'] else 'no'}\n"
+            )
+    for w in st.get("warnings", []):
+        sys.stderr.write(f"warning: {w['code']}: {w['message']}\n")

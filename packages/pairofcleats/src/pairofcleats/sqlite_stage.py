@@ -1,0 +1,317 @@
+"""Stage 4: one SQLite database per mode (§8, build side), plus its checks.
+
+Schema 1 (all SQL lives here; the search side reads the same tables)::
+
+    meta(key PK, value)                         compatibilityKey, buildId, mode, schemaVersion…
+    chunks(id PK, chunk_id, chunk_uid, file, start, end, startLine, endLine, ext, lang,
+           kind, name, signature, headline, weight, metaV2_json, file_id)
+    chunks_fts  fts5(file, name, signature, kind, headline, doc, tokens,
+                     tokenize='unicode61 remove_diacritics 2', content='')   rowid = chunks.id
+    token_vocab(token_id PK, token)             unique index on token
+    token_postings(token_id, doc_id, tf)        WITHOUT ROWID, PK (token_id, doc_id)
+    doc_lengths(doc_id PK, len)
+    token_stats(key PK, value)                  avgDocLen, totalDocs
+    field_vocab(field, token_id, token)         WITHOUT ROWID, PK (field, token_id);
+                                                index (field, token)
+    field_postings(field, token_id, doc_id, tf) WITHOUT ROWID
+    field_stats(field PK, avg_doc_len, total_docs, doc_lengths BLOB <u4)
+    phrase_vocab(phrase_id PK, phrase) / phrase_postings(phrase_id, doc_id) WITHOUT ROWID
+    chargram_vocab(gram_id PK, gram) / chargram_postings(gram_id, doc_id) WITHOUT ROWID
+    minhash_signatures(doc_id PK, sig BLOB 128 x <u4)
+    dense_vectors(doc_id PK, vec BLOB uint8) / dense_meta(key PK, value)
+    file_manifest(file PK, hash, mtimeMs, size, chunk_count)
+
+The ``tokens`` column holds the unfielded stream with punctuation written as
+``op`` + hex UTF-8 (``&&`` → ``op2626``) so unicode61 keeps it (§15 S2). Rows go
+into FTS once and are never updated. The db is built as ``*.db.tmp`` with
+``journal_mode=OFF`` in one transaction, indexes after the load, then
+``PRAGMA optimize``, ``journal_mode=DELETE``, fsync and rename.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from groundwork import jsonio
+from groundwork.fsio import fsync_dir
+
+from pairofcleats.artifacts.schema import SQLITE_SCHEMA_VERSION
+from pairofcleats.tokenize import fts_token
+
+_TABLES = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE chunks(id INTEGER PRIMARY KEY, chunk_id TEXT, chunk_uid TEXT, file TEXT, start INTEGER,
+  "end" INTEGER, startLine INTEGER, endLine INTEGER, ext TEXT, lang TEXT, kind TEXT, name TEXT,
+  signature TEXT, headline TEXT, weight REAL, metaV2_json TEXT, file_id INTEGER);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(file, name, signature, kind, headline, doc, tokens,
+  tokenize='unicode61 remove_diacritics 2', content='');
+CREATE TABLE token_vocab(token_id INTEGER PRIMARY KEY, token TEXT NOT NULL);
+CREATE TABLE token_postings(token_id INTEGER, doc_id INTEGER, tf INTEGER,
+  PRIMARY KEY(token_id, doc_id)) WITHOUT ROWID;
+CREATE TABLE doc_lengths(doc_id INTEGER PRIMARY KEY, len INTEGER);
+CREATE TABLE token_stats(key TEXT PRIMARY KEY, value REAL) WITHOUT ROWID;
+CREATE TABLE field_vocab(field TEXT, token_id INTEGER, token TEXT,
+  PRIMARY KEY(field, token_id)) WITHOUT ROWID;
+CREATE TABLE field_postings(field TEXT, token_id INTEGER, doc_id INTEGER, tf INTEGER,
+  PRIMARY KEY(field, token_id, doc_id)) WITHOUT ROWID;
+CREATE TABLE field_stats(field TEXT PRIMARY KEY, avg_doc_len REAL, total_docs INTEGER,
+  doc_lengths BLOB) WITHOUT ROWID;
+CREATE TABLE phrase_vocab(phrase_id INTEGER PRIMARY KEY, phrase TEXT NOT NULL);
+CREATE TABLE phrase_postings(phrase_id INTEGER, doc_id INTEGER,
+  PRIMARY KEY(phrase_id, doc_id)) WITHOUT ROWID;
+CREATE TABLE chargram_vocab(gram_id INTEGER PRIMARY KEY, gram TEXT NOT NULL);
+CREATE TABLE chargram_postings(gram_id INTEGER, doc_id INTEGER,
+  PRIMARY KEY(gram_id, doc_id)) WITHOUT ROWID;
+CREATE TABLE minhash_signatures(doc_id INTEGER PRIMARY KEY, sig BLOB);
+CREATE TABLE dense_vectors(doc_id INTEGER PRIMARY KEY, vec BLOB);
+CREATE TABLE dense_meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE file_manifest(file TEXT PRIMARY KEY, hash TEXT, mtimeMs INTEGER, size INTEGER,
+  chunk_count INTEGER) WITHOUT ROWID;
+"""
+
+_INDEXES = """
+CREATE UNIQUE INDEX token_vocab_token ON token_vocab(token);
+CREATE INDEX field_vocab_token ON field_vocab(field, token);
+CREATE UNIQUE INDEX phrase_vocab_phrase ON phrase_vocab(phrase);
+CREATE UNIQUE INDEX chargram_vocab_gram ON chargram_vocab(gram);
+CREATE INDEX chunks_file ON chunks(file);
+"""
+
+TABLE_NAMES = (
+    "meta",
+    "chunks",
+    "chunks_fts",
+    "token_vocab",
+    "token_postings",
+    "doc_lengths",
+    "token_stats",
+    "field_vocab",
+    "field_postings",
+    "field_stats",
+    "phrase_vocab",
+    "phrase_postings",
+    "chargram_vocab",
+    "chargram_postings",
+    "minhash_signatures",
+    "dense_vectors",
+    "dense_meta",
+    "file_manifest",
+)
+
+
+def db_name(mode: str) -> str:
+    """``index-<mode>.db``."""
+    return f"index-{mode}.db"
+
+
+def _postings_rows(tp: dict[str, Any]) -> Any:
+    for tid, plist in enumerate(tp["postings"]):
+        for doc, tf in plist:
+            yield (tid, doc, tf)
+
+
+def build_sqlite(
+    out_dir: Path,
+    mode: str,
+    *,
+    chunks: list[dict[str, Any]],
+    tokens: list[list[str]],
+    token_postings: dict[str, Any],
+    field_postings: dict[str, Any] | None,
+    phrase_ngrams: dict[str, Any] | None,
+    chargram_postings: dict[str, Any] | None,
+    minhash: list[list[int]],
+    dense: tuple[dict[str, Any], np.ndarray[Any, Any]] | None,
+    files: list[dict[str, Any]],
+    meta: dict[str, str],
+) -> Path:
+    """Write ``index-<mode>.db`` (tmp + rename) and return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / db_name(mode)
+    tmp = out_dir / (db_name(mode) + ".tmp")
+    for p in (tmp, Path(str(tmp) + "-journal")):
+        if p.exists():
+            p.unlink()
+    con = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=OFF")
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute("PRAGMA temp_store=MEMORY")
+        con.execute("BEGIN")
+        for stmt in _TABLES.split(";"):
+            if stmt.strip():
+                con.execute(stmt)
+        full_meta = {"schemaVersion": str(SQLITE_SCHEMA_VERSION), "mode": mode, **meta}
+        con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(full_meta.items()))
+        con.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                (
+                    c["id"],
+                    c["metaV2"]["chunkId"],
+                    c["metaV2"]["chunkUid"],
+                    c["file"],
+                    c["start"],
+                    c["end"],
+                    c["startLine"],
+                    c["endLine"],
+                    c.get("ext"),
+                    c.get("lang"),
+                    c["kind"],
+                    c["name"],
+                    c["metaV2"].get("signature") or "",
+                    c["headline"],
+                    c["weight"],
+                    jsonio.dumps(c["metaV2"]).decode("utf-8"),
+                    c["fileId"],
+                )
+                for c in chunks
+            ),
+        )
+        con.executemany(
+            "INSERT INTO chunks_fts(rowid, file, name, signature, kind, headline, doc, tokens)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (
+                (
+                    c["id"],
+                    c["file"],
+                    c["name"],
+                    c["metaV2"].get("signature") or "",
+                    c["kind"],
+                    c["headline"],
+                    c["metaV2"].get("doc") or "",
+                    " ".join(fts_token(t) for t in toks),
+                )
+                for c, toks in zip(chunks, tokens, strict=True)
+            ),
+        )
+        con.executemany("INSERT INTO token_vocab VALUES (?, ?)", enumerate(token_postings["vocab"]))
+        con.executemany("INSERT INTO token_postings VALUES (?,?,?)", _postings_rows(token_postings))
+        con.executemany(
+            "INSERT INTO doc_lengths VALUES (?, ?)", enumerate(token_postings["docLengths"])
+        )
+        con.executemany(
+            "INSERT INTO token_stats VALUES (?, ?)",
+            [
+                ("avgDocLen", token_postings["avgDocLen"]),
+                ("totalDocs", token_postings["totalDocs"]),
+            ],
+        )
+        if field_postings is not None:
+            for field in sorted(field_postings["fields"]):
+                fp = field_postings["fields"][field]
+                con.executemany(
+                    "INSERT INTO field_vocab VALUES (?,?,?)",
+                    ((field, i, t) for i, t in enumerate(fp["vocab"])),
+                )
+                con.executemany(
+                    "INSERT INTO field_postings VALUES (?,?,?,?)",
+                    ((field, tid, d, tf) for tid, d, tf in _postings_rows(fp)),
+                )
+                con.execute(
+                    "INSERT INTO field_stats VALUES (?,?,?,?)",
+                    (
+                        field,
+                        fp["avgDocLen"],
+                        fp["totalDocs"],
+                        np.asarray(fp["docLengths"], dtype="<u4").tobytes(),
+                    ),
+                )
+        for table, data in (("phrase", phrase_ngrams), ("chargram", chargram_postings)):
+            if data is None:
+                continue
+            con.executemany(f"INSERT INTO {table}_vocab VALUES (?, ?)", enumerate(data["vocab"]))
+            con.executemany(
+                f"INSERT INTO {table}_postings VALUES (?, ?)",
+                ((i, d) for i, plist in enumerate(data["postings"]) for d in plist),
+            )
+        if minhash:
+            sig = np.asarray(minhash, dtype="<u4")
+            con.executemany(
+                "INSERT INTO minhash_signatures VALUES (?, ?)",
+                ((i, sig[i].tobytes()) for i in range(sig.shape[0])),
+            )
+        if dense is not None:
+            dmeta, mat = dense
+            con.executemany(
+                "INSERT INTO dense_vectors VALUES (?, ?)",
+                ((i, mat[i].tobytes()) for i in range(mat.shape[0])),
+            )
+            con.executemany(
+                "INSERT INTO dense_meta VALUES (?, ?)",
+                sorted((k, jsonio.dumps(v).decode("utf-8")) for k, v in dmeta.items()),
+            )
+        con.executemany(
+            "INSERT INTO file_manifest VALUES (?,?,?,?,?)",
+            ((f["file"], f["hash"], f["mtimeMs"], f["size"], f["chunkCount"]) for f in files),
+        )
+        for stmt in _INDEXES.split(";"):
+            if stmt.strip():
+                con.execute(stmt)
+        con.execute("COMMIT")
+        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 0)")
+        con.execute("PRAGMA optimize")
+        con.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        con.close()
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+    fsync_dir(out_dir)
+    return final
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """Open a promoted db read-only and immutable (it is never modified)."""
+    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+
+
+def check_sqlite(path: Path, expected_chunks: int, expected_key: str) -> list[tuple[str, str]]:
+    """``(code, message)`` issues: integrity, FTS integrity, row counts, stored key."""
+    issues: list[tuple[str, str]] = []
+    try:
+        con = open_readonly(path)
+    except sqlite3.Error as exc:
+        return [("SQLITE_OPEN", f"cannot open {path.name}: {exc}")]
+    try:
+        try:
+            rows = con.execute("PRAGMA integrity_check").fetchall()
+            if rows != [("ok",)]:
+                issues.append(("SQLITE_INTEGRITY", f"{path.name}: {rows[0][0]}"))
+            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+            missing = [t for t in TABLE_NAMES if t not in names]
+            if missing:
+                issues.append(
+                    ("SQLITE_TABLE_MISSING", f"{path.name}: missing {', '.join(missing)}")
+                )
+                return issues
+            try:
+                con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 0)")
+            except sqlite3.Error as exc:
+                if "readonly" not in str(exc).lower():
+                    issues.append(("SQLITE_FTS_INTEGRITY", f"{path.name}: {exc}"))
+            n = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            if n != expected_chunks:
+                issues.append(
+                    ("SQLITE_COUNT", f"{path.name}: {n} chunks, expected {expected_chunks}")
+                )
+            nd = con.execute("SELECT COUNT(*) FROM doc_lengths").fetchone()[0]
+            if nd != expected_chunks:
+                issues.append(
+                    ("SQLITE_COUNT", f"{path.name}: {nd} doc_lengths, expected {expected_chunks}")
+                )
+            row = con.execute("SELECT value FROM meta WHERE key='compatibilityKey'").fetchone()
+            if row is None or row[0] != expected_key:
+                issues.append(("SQLITE_KEY", f"{path.name}: stored compatibilityKey differs"))
+        except sqlite3.Error as exc:
+            issues.append(("SQLITE_INTEGRITY", f"{path.name}: {exc}"))
+    finally:
+        con.close()
+    return issues

@@ -1,0 +1,276 @@
+"""Build, validate, promote on the fixture (§6; §16 items 1, 2, 3, 5, 6, 9, 27)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from groundwork import jsonio
+from groundwork.fsio import FileLock
+from pairofcleats.artifacts import (
+    BuildState,
+    CurrentPointer,
+    IndexReader,
+    IndexState,
+    PiecesManifest,
+    read_current,
+)
+from pairofcleats.build.api import build_index, index_status, validate_index
+from pairofcleats.errors import IndexLocked, InvalidRequest, ValidationFailed
+from pairofcleats.paths import RepoLayout
+from poc_fixtures.repo import make_env
+
+MODES = ["code", "prose", "extracted-prose"]
+
+
+def _layout(repo: Path, env: dict[str, str]) -> RepoLayout:
+    return RepoLayout.for_repo(repo.resolve(), Path(env["PAIROFCLEATS_CACHE_ROOT"]) / "cache-v1")
+
+
+def _build_root(layout: RepoLayout) -> Path:
+    ptr = read_current(layout.current_json).pointer
+    assert ptr is not None
+    return layout.repo_dir / ptr.buildRoot
+
+
+def test_build_promotes_and_state_files_validate(built_fixture: Any) -> None:
+    res = built_fixture.result
+    assert res["ok"] and res["promoted"]
+    layout = _layout(built_fixture.repo, built_fixture.env)
+    ptr = CurrentPointer.model_validate(jsonio.read_json(layout.current_json))
+    assert ptr.buildId == res["buildId"]
+    assert set(ptr.buildRoots) == set(MODES)
+    root = layout.repo_dir / ptr.buildRoot
+    state = BuildState.model_validate(jsonio.read_json(root / "build_state.json"))
+    assert state.status == "promoted"
+    assert state.validation is not None and state.validation.ok
+    assert state.compatibilityKey == ptr.compatibilityKey
+    for mode in MODES:
+        idir = root / f"index-{mode}"
+        ist = IndexState.model_validate(jsonio.read_json(idir / "index_state.json"))
+        man = PiecesManifest.model_validate(jsonio.read_json(idir / "pieces" / "manifest.json"))
+        assert ist.compatibilityKey == man.compatibilityKey == ptr.compatibilityKey
+        assert ist.stage == "stage4" and ist.embeddings.ready and ist.sqlite.ready
+    sman = PiecesManifest.model_validate(
+        jsonio.read_json(root / "index-sqlite" / "pieces" / "manifest.json")
+    )
+    assert sman.mode == "sqlite"
+    assert sorted(p.name for p in sman.pieces) == sorted(f"index-{m}.db" for m in MODES)
+
+
+def test_pieces_match_manifest_bytes_and_checksums(built_fixture: Any) -> None:
+    from groundwork.hashing import hash_bytes
+
+    root = _build_root(_layout(built_fixture.repo, built_fixture.env))
+    for mode in MODES:
+        reader = IndexReader(root / f"index-{mode}")
+        assert {
+            "chunk_meta",
+            "token_postings",
+            "field_postings",
+            "minhash_signatures",
+            "filter_index",
+            "file_meta",
+            "dense_vectors_uint8",
+        } <= set(reader.names())
+        for entry in reader.manifest.pieces:
+            data = (root / f"index-{mode}" / entry.path).read_bytes()
+            assert len(data) == entry.bytes
+            assert entry.checksum == "xxh64:" + hash_bytes(data, "xxh64").hex
+
+
+def _copy_build(built: Any, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A private copy of the built fixture (repo + cache), safe to corrupt."""
+    base = tmp_path / "copy"
+    shutil.copytree(built.repo.parent, base, symlinks=True)
+    env = dict(built.env)
+    env["PAIROFCLEATS_CACHE_ROOT"] = str(base / "cache")
+    env["HOME"] = str(base / "home")
+    old = _layout(built.repo, built.env).repo_dir
+    new = _layout(base / "repo", env).repo_dir
+    (base / "cache" / "cache-v1" / "repos" / old.name).rename(new)
+    return base / "repo", env
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_flipping_one_byte_in_any_piece_fails_validation(
+    built_fixture: Any, tmp_path: Path, mode: str
+) -> None:
+    repo, env = _copy_build(built_fixture, tmp_path)
+    layout = _layout(repo, env)
+    root = _build_root(layout)
+    assert validate_index(repo, env=env)["ok"]
+    reader = IndexReader(root / f"index-{mode}")
+    for entry in reader.manifest.pieces:
+        p = root / f"index-{mode}" / entry.path
+        original = p.read_bytes()
+        flipped = bytearray(original)
+        flipped[len(flipped) // 2] ^= 0x01
+        p.write_bytes(bytes(flipped))
+        rep = validate_index(repo, env=env)
+        assert not rep["ok"], entry.name
+        assert any(i["artifact"] == entry.name for i in rep["issues"]), (entry.name, rep["issues"])
+        p.write_bytes(original)
+    assert validate_index(repo, env=env)["ok"]
+
+
+def test_corrupt_sqlite_db_fails_validation(built_fixture: Any, tmp_path: Path) -> None:
+    repo, env = _copy_build(built_fixture, tmp_path)
+    root = _build_root(_layout(repo, env))
+    db = root / "index-sqlite" / "index-code.db"
+    data = bytearray(db.read_bytes())
+    data[-100] ^= 0xFF
+    db.write_bytes(bytes(data))
+    rep = validate_index(repo, env=env)
+    assert not rep["ok"]
+    assert any(i["artifact"] == "index-code.db" for i in rep["issues"])
+
+
+def test_failed_validation_leaves_current_json_untouched(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    layout = _layout(fixture_repo, build_env)
+    before = layout.current_json.read_bytes()
+    (fixture_repo / "src" / "new.py").write_text("def fresh():\n    return 1\n")
+    env = {**build_env, "PAIROFCLEATS_TEST_FAIL_VALIDATION": "1"}
+    with pytest.raises(ValidationFailed) as info:
+        build_index(fixture_repo, stub_embeddings=True, env=env)
+    assert layout.current_json.read_bytes() == before
+    assert info.value.errors and info.value.errors[0]["code"] == "TEST_HOOK"
+    failed = [
+        p for p in layout.builds_dir.iterdir() if p.is_dir() and (p / "build_state.json").exists()
+    ]
+    statuses = {jsonio.read_json(p / "build_state.json")["status"] for p in failed}
+    assert statuses == {"promoted", "failed"}
+
+
+def test_locked_index_raises_index_locked(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    layout = _layout(fixture_repo, build_env)
+    layout.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(layout.lock_path, {"command": "test"}, heartbeat_s=None)
+    with lock, pytest.raises(IndexLocked) as info:
+        build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert info.value.code == "INDEX_LOCKED"
+    assert not layout.current_json.exists()
+
+
+def _artifact_bytes(root: Path) -> dict[str, bytes]:
+    out = {}
+    for mode in MODES:
+        reader = IndexReader(root / f"index-{mode}")
+        for e in reader.manifest.pieces:
+            out[f"{mode}/{e.name}"] = (root / f"index-{mode}" / e.path).read_bytes()
+    return out
+
+
+def test_threads_1_and_2_give_identical_artifacts(fixture_repo: Path, tmp_path: Path) -> None:
+    env1 = make_env(tmp_path / "t1")
+    env2 = make_env(tmp_path / "t2")
+    build_index(fixture_repo, stub_embeddings=True, env=env1, threads=1, sqlite=False)
+    build_index(fixture_repo, stub_embeddings=True, env=env2, threads=2, sqlite=False)
+    a = _artifact_bytes(_build_root(_layout(fixture_repo, env1)))
+    b = _artifact_bytes(_build_root(_layout(fixture_repo, env2)))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k] == b[k], k
+
+
+def test_chunk_ids_and_uids_match_golden(built_fixture: Any) -> None:
+    root = _build_root(_layout(built_fixture.repo, built_fixture.env))
+    chunks = IndexReader(root / "index-code").chunk_meta()
+    assert [c["id"] for c in chunks] == list(range(len(chunks)))
+    files = [c["file"] for c in chunks]
+    assert files == sorted(files)
+    greet = next(c for c in chunks if c["name"] == "greet" and c["kind"] == "FunctionDeclaration")
+    key = f"src/greet.py||{greet['start']}|{greet['end']}"
+    assert greet["metaV2"]["chunkId"] == "chunk_" + hashlib.sha1(key.encode()).hexdigest()
+    assert greet["startLine"] == 9 and greet["endLine"] == 12
+    uid = greet["metaV2"]["chunkUid"]
+    assert uid.startswith("ck64:v1:repo:src/greet.py:")
+    assert len(uid.split(":")) == 7  # prefix(3) + path + span + pre + post
+    methods = {c["name"] for c in chunks if c["kind"] == "MethodDeclaration"}
+    assert {"Greeter.greet", "Server.Hello", "Person.new", "Calculator.add"} <= methods
+    uids = [c["metaV2"]["chunkUid"] for c in chunks]
+    assert len(set(uids)) == len(uids)
+
+
+def test_chunk_uid_golden_value() -> None:
+    from pairofcleats.build.process import _uid_hash
+
+    # xxh64 of "span\0def f():\n    pass" (CRLF normalised to LF first)
+    assert _uid_hash("span", "def f():\r\n    pass") == _uid_hash("span", "def f():\n    pass")
+    assert len(_uid_hash("span", "x")) == 16
+
+
+def test_invalid_current_json_is_reported_and_repaired(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    build_index(fixture_repo, stub_embeddings=True, env=build_env, sqlite=False)
+    layout = _layout(fixture_repo, build_env)
+    layout.current_json.write_text("{not json")
+    st = index_status(fixture_repo, env=build_env)
+    assert st["current"] is None and st["indexed"] is False
+    assert st["warnings"][0]["code"] == "CURRENT_INVALID"
+    rep = validate_index(fixture_repo, env=build_env)
+    assert not rep["ok"] and rep["issues"][0]["code"] == "CURRENT_INVALID"
+    res = build_index(fixture_repo, stub_embeddings=True, env=build_env, sqlite=False)
+    assert res["promoted"]
+    assert any(w["code"] == "CURRENT_INVALID" for w in res["warnings"])
+    assert read_current(layout.current_json).valid
+
+
+def test_escaping_build_root_is_invalid(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    build_index(fixture_repo, stub_embeddings=True, env=build_env, sqlite=False, stage=2)
+    layout = _layout(fixture_repo, build_env)
+    raw = jsonio.read_json(layout.current_json)
+    raw["buildRoot"] = "../../../etc"
+    layout.current_json.write_bytes(jsonio.dumps(raw))
+    cur = read_current(layout.current_json)
+    assert not cur.valid and cur.invalid_reason
+
+
+def test_stage_flag_stops_early(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    res = build_index(fixture_repo, env=build_env, stage=1)
+    root = _build_root(_layout(fixture_repo, build_env))
+    reader = IndexReader(root / "index-code")
+    assert reader.index_state().stage == "stage1"
+    assert not reader.has("filter_index") and not reader.has("dense_vectors_uint8")
+    assert not (root / "index-sqlite").exists()
+    assert res["stage"] == "stage1"
+
+
+def test_records_mode_is_bad_input(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    with pytest.raises(InvalidRequest):
+        build_index(fixture_repo, env=build_env, mode="records")
+
+
+def test_build_ids_are_distinct_within_one_second(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    ids = {
+        build_index(fixture_repo, env=build_env, stage=1, incremental=False)["buildId"]
+        for _ in range(3)
+    }
+    assert len(ids) == 3
+
+
+def test_retention_keeps_current_and_newest(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    (fixture_repo / ".pairofcleats.json").write_text('{"cache": {"keepBuilds": 1}}')
+    ids = [
+        build_index(fixture_repo, env=build_env, stage=1, incremental=False)["buildId"]
+        for _ in range(3)
+    ]
+    layout = _layout(fixture_repo, build_env)
+    left = sorted(
+        p.name
+        for p in layout.builds_dir.iterdir()
+        if p.name != "current.json" and p.name != "attempts"
+    )
+    assert ids[-1] in left
+    assert ids[0] not in left
+    assert os.path.exists(layout.current_json)
