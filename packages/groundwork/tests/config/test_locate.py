@@ -125,7 +125,7 @@ def test_toml_lines() -> None:
 
 
 def test_toml_odd_lines_are_skipped() -> None:
-    lines = toml_key_lines('no equals here\n= 1\nk = "a \\" b" # c\n"bad \\q" = 1\n')
+    lines = toml_key_lines('no equals here\n= 1\nk = "a \\" b" # c\n"bad \\q" = 1\n$ = 2\n')
     assert lines == {("k",): 3, ("bad \\q",): 4}
 
 

@@ -90,3 +90,10 @@ def _get(value: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         value = value[part]
     return value
+
+
+def test_a_table_without_an_origin_takes_the_next_layers() -> None:
+    bare = LayerData({"t": {"a": 1}}, {})
+    data, origins = merge_layers([bare, layer({"t": {"b": 2}}, "high")])
+    assert data == {"t": {"a": 1, "b": 2}}
+    assert origins[("t",)].source == "high"

@@ -66,7 +66,9 @@ def _kind_of(value: Any) -> str:
         return "a string"
     if value is None:
         return "null"
-    return f"a {type(value).__name__}"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
 
 
 class FileLayer:

@@ -24,7 +24,13 @@ from groundwork.config.issues import ConfigError, ConfigIssue, IssueKind
 from groundwork.config.layers import Layer
 from groundwork.config.locate import KeyPath
 from groundwork.config.merge import LayerData, Origin, merge_layers
-from groundwork.config.schema import annotation_at, describe, fields_by_key, model_of
+from groundwork.config.schema import (
+    annotation_at,
+    describe,
+    fields_by_key,
+    model_of,
+    primary_keys,
+)
 from groundwork.errors import JsonError
 
 __all__ = ["StrictModel", "format_key_path", "load_config"]
@@ -112,10 +118,8 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> KeyPath:
 
 
 def _render(value: Any) -> str:
-    try:
-        text = jsonio.dumps(value).decode("utf-8")
-    except JsonError:
-        text = repr(value)
+    """The offending input as JSON (inputs come from the validated JSON payload)."""
+    text = jsonio.dumps(value).decode("utf-8")
     return text if len(text) <= _GOT_MAX else text[: _GOT_MAX - 1] + "…"
 
 
@@ -186,11 +190,10 @@ class _Issues:
         owner = model_of(annotation) if found else None
         if owner is None:
             return "a known key"
-        known = sorted(fields_by_key(owner))
-        if path:
-            close = difflib.get_close_matches(str(path[-1]), known, n=1)
-            if close:
-                return f"a known key (did you mean {close[0]!r}?)"
+        known = sorted(primary_keys(owner))
+        close = difflib.get_close_matches(str(path[-1]), known, n=1) if path else []
+        if close:
+            return f"a known key (did you mean {close[0]!r}?)"
         return f"a known key ({', '.join(known)})" if known else "no keys here"
 
 

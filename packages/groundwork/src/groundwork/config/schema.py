@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 
 from groundwork.config.locate import KeyPath
 
-__all__ = ["annotation_at", "describe", "fields_by_key", "match_key", "model_of"]
+__all__ = ["annotation_at", "describe", "fields_by_key", "match_key", "model_of", "primary_keys"]
 
 _NAMES = {str: "str", int: "int", float: "float", bool: "bool", type(None): "null"}
 
@@ -42,6 +42,15 @@ def fields_by_key(model: type[BaseModel]) -> dict[str, FieldInfo]:
         out[alias or name] = info
         if alias and model.model_config.get("populate_by_name"):
             out.setdefault(name, info)
+    return out
+
+
+def primary_keys(model: type[BaseModel]) -> list[str]:
+    """The key each field is spelled with in files: its alias if set, else its name."""
+    out = []
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+        out.append(alias or name)
     return out
 
 
@@ -89,8 +98,9 @@ def annotation_at(model: type[BaseModel], path: KeyPath) -> tuple[bool, Any]:
 
 def describe(annotation: Any) -> str:
     """``int``, ``list[str]``, ``'a' or 'b'``, ``int or null``, ``object`` for models."""
-    if annotation in _NAMES:
-        return _NAMES[annotation]
+    for known, name in _NAMES.items():
+        if annotation is known:
+            return name
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -103,7 +113,7 @@ def describe(annotation: Any) -> str:
     if origin is typing.Annotated:
         return describe(get_args(annotation)[0])
     if origin is not None:
-        args = ", ".join(describe(a) for a in get_args(annotation))
+        args = ", ".join("..." if a is Ellipsis else describe(a) for a in get_args(annotation))
         name = getattr(origin, "__name__", str(origin))
         return f"{name}[{args}]" if args else name
     if isinstance(annotation, type):
