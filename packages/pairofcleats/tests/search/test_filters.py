@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 from pairofcleats.errors import InvalidRequest
-from pairofcleats.search.engine import columns_for
 from pairofcleats.search.filters import (
     Filters,
     build_columns,
@@ -24,7 +23,7 @@ from .conftest import BuiltIndex
 def code(search_index: BuiltIndex) -> tuple[list[dict], object]:
     idx = Searcher(search_index.repo, env=search_index.env).mode_index("code")
     assert idx is not None
-    return idx.chunks, columns_for(MemorySource(idx))
+    return idx.chunks, MemorySource(idx).filter_columns()
 
 
 def _select(code: tuple[list[dict], object], **kw: object) -> list[str]:

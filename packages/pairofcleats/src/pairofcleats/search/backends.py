@@ -68,15 +68,20 @@ def make_source(
     backend: str,
     idx: ModeIndex,
     build_root: Path,
-    cfg: Any,
+    fts_column_weights: tuple[float, ...],
     warnings: list[SearchWarning],
 ) -> tuple[SparseSource, str]:
     """The source for one mode and the backend it really uses (after fallbacks)."""
     if backend in ("sqlite", "sqlite-fts"):
+        from pairofcleats.search.sqlite_source import SqliteSource, SqliteUnavailable
+
         db = sqlite_path(build_root, idx.mode)
-        warnings.append(
-            SearchWarning(
-                "SQLITE_UNAVAILABLE", f"{db} cannot be used; using the memory backend", idx.mode
+        try:
+            return SqliteSource(idx, db, fts_column_weights), backend
+        except SqliteUnavailable as err:
+            warnings.append(
+                SearchWarning(
+                    "SQLITE_UNAVAILABLE", f"{err.message}; using the memory backend", idx.mode
+                )
             )
-        )
     return MemorySource(idx), "memory"

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from pairofcleats.errors import CapabilityMissing
 from pairofcleats.search import rank
-from pairofcleats.search.filters import ChunkColumns, Filters, build_columns, filter_mask
+from pairofcleats.search.filters import Filters, filter_mask
 from pairofcleats.search.intent import Intent, field_weights, vector_variant
 from pairofcleats.search.plan import (
     MatchMode,
@@ -98,17 +98,6 @@ class FtsCapable(Protocol):
     def fts_search(
         self, plan: ModePlan, allowed: BoolMask | None, limit: int
     ) -> tuple[list[tuple[int, float]], dict[str, Any]]: ...
-
-
-def columns_for(source: SparseSource) -> ChunkColumns:
-    """Filter columns of the source's index, built once per loaded index."""
-    index = source.index
-    return index.memo(
-        "filter-columns",
-        lambda: build_columns(
-            index.chunks, index.file_meta, index.file_relations, index.filter_index
-        ),
-    )
 
 
 def _and(a: BoolMask | None, b: BoolMask | None) -> BoolMask | None:
@@ -250,7 +239,7 @@ def search_mode(
             warnings.append(
                 SearchWarning("QUERY_TERM_EXPANDED", f"{sub!r} matched as {listed}", mode)
             )
-    fmask = filter_mask(columns_for(source), opt.filters)
+    fmask = filter_mask(source.filter_columns(), opt.filters)
     allowed = _and(fmask, constraint_mask(source, plan, match_mode))
     if match_mode == "all" and plan.has_implicit_and and not opt.strict:
         admitted = n if allowed is None else int(allowed.sum())

@@ -37,6 +37,7 @@ from pairofcleats.search.filters import Filters
 from pairofcleats.search.index import ModeIndex
 from pairofcleats.search.intent import classify_intent
 from pairofcleats.search.query import Phrase, iter_positive, parse_query
+from pairofcleats.search.sqlite_source import fts_weights
 
 __all__ = ["MODE_KEYS", "SearchRequest", "Searcher", "resolve_modes"]
 
@@ -327,12 +328,14 @@ class Searcher:
             path_filter=bool(req.filters.path or req.filters.file),
         )
         qvec = self._embedders.for_query(req.query, req.stub_embeddings)
+        fts_w = fts_weights(
+            req.fts_profile or self.config.search.fts_profile,
+            self.config.search.fts_weights.model_dump(),
+        )
         results: dict[str, ModeResult] = {}
         fts_explain: dict[str, Any] = {}
         for mode, idx in indexes.items():
-            source, effective = make_source(
-                chosen, idx, loaded.roots[mode], self.config.search, warnings
-            )
+            source, effective = make_source(chosen, idx, loaded.roots[mode], fts_w, warnings)
             res = search_mode(source, ast, intent, opt, qvec, use_fts=effective == "sqlite-fts")
             results[mode] = res
             warnings.extend(res.warnings)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from pairofcleats.search.filters import ChunkColumns, build_columns
 from pairofcleats.search.index import DenseVectors, ModeIndex
 from pairofcleats.search.rank import FieldStats, Postings
 
@@ -52,6 +53,8 @@ class SparseSource(Protocol):
     def dense(self, variant: str) -> DenseVectors | None: ...
 
     def minhash(self) -> npt.NDArray[np.uint32] | None: ...
+
+    def filter_columns(self) -> ChunkColumns: ...
 
 
 class MemorySource:
@@ -109,3 +112,13 @@ class MemorySource:
 
     def minhash(self) -> npt.NDArray[np.uint32] | None:
         return self.index.minhash
+
+    def filter_columns(self) -> ChunkColumns:
+        """Filter columns over ``chunk_meta``, built once per loaded index."""
+        index = self.index
+        return index.memo(
+            "filter-columns",
+            lambda: build_columns(
+                index.chunks, index.file_meta, index.file_relations, index.filter_index
+            ),
+        )

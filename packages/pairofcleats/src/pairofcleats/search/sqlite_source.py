@@ -1,0 +1,351 @@
+"""The ``sqlite`` and ``sqlite-fts`` backends (§8, §9.5) over ``index-<mode>.db``.
+
+``sqlite`` reads only the query tokens' posting lists from the database and feeds them to the
+same BM25 code as ``memory``, so ids and scores agree to 1e-9. ``sqlite-fts`` ranks with FTS5:
+``score = −bm25(chunks_fts, w…) × chunks.weight`` with exactly one weight per column in
+declared order (S1), the allowed ids joined from a TEMP table so filters and weight apply
+before ``LIMIT`` (S3, true top-N). Databases are opened read-only and immutable; blobs decode
+with explicit little-endian dtypes (S4). A missing db or table raises ``SqliteUnavailable``,
+which the caller turns into a warning and a memory fallback (S5).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from groundwork import jsonio
+
+from pairofcleats import tokenize
+from pairofcleats.errors import IndexInvalid
+from pairofcleats.search.filters import ChunkColumns, build_columns
+from pairofcleats.search.fts import compile_match
+from pairofcleats.search.index import DenseVectors, ModeIndex
+from pairofcleats.search.plan import ModePlan
+from pairofcleats.search.rank import FieldStats, Postings
+from pairofcleats.search.source import Lookup
+
+__all__ = ["FTS_COLUMNS", "FTS_PROFILES", "SqliteSource", "SqliteUnavailable", "fts_weights"]
+
+FTS_COLUMNS = ("file", "name", "signature", "kind", "headline", "doc", "tokens")
+FTS_PROFILES: dict[str, tuple[float, ...]] = {
+    "balanced": (0.2, 1.5, 1.2, 0.6, 1.5, 1.8, 1.0),
+    "headline": (0.1, 1.2, 1.0, 0.4, 3.0, 2.2, 1.0),
+    "name": (0.2, 2.5, 1.6, 0.8, 1.2, 1.4, 1.0),
+}
+REQUIRED_TABLES = ("meta", "chunks", "chunks_fts", "token_vocab", "token_postings", "doc_lengths")
+TEMP_TABLE_MAX = 50_000
+BoolMask = npt.NDArray[np.bool_]
+
+
+class SqliteUnavailable(IndexInvalid):
+    """The db or one of its tables is missing or unreadable (a controlled fallback)."""
+
+
+def fts_weights(
+    profile: str, overrides: Mapping[str, float | None] | None = None
+) -> tuple[float, ...]:
+    """The seven column weights: the profile's, with ``search.ftsWeights`` overrides."""
+    base = FTS_PROFILES.get(profile)
+    if base is None:
+        from pairofcleats.errors import InvalidRequest
+
+        raise InvalidRequest(
+            f"unknown FTS profile {profile!r}", hint="use balanced, headline or name"
+        )
+    over = overrides or {}
+    return tuple(
+        float(v) if (v := over.get(col)) is not None else base[i]
+        for i, col in enumerate(FTS_COLUMNS)
+    )
+
+
+def _u4(blob: bytes | None, what: str) -> npt.NDArray[np.uint32]:
+    if blob is None:
+        return np.empty(0, dtype=np.uint32)
+    if len(blob) % 4:
+        raise IndexInvalid(f"corrupt {what} blob: {len(blob)} bytes is not a multiple of 4")
+    return np.frombuffer(blob, dtype="<u4").astype(np.uint32)
+
+
+class SqliteSource:
+    """``SparseSource`` reading postings from SQLite; ``fts_search`` for ``sqlite-fts``."""
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        index: ModeIndex,
+        db_path: Path,
+        weights: tuple[float, ...] = FTS_PROFILES["balanced"],
+    ) -> None:
+        if not db_path.is_file():
+            raise SqliteUnavailable(f"{db_path} does not exist")
+        self.mode = index.mode
+        self.index = index
+        self.path = db_path
+        self.fts_column_weights = weights
+        try:
+            self.con = sqlite3.connect(
+                f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+            names = {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+                )
+            }
+        except sqlite3.Error as err:
+            raise SqliteUnavailable(f"{db_path} cannot be opened: {err}") from err
+        missing = [t for t in REQUIRED_TABLES if t not in names]
+        if missing:
+            raise SqliteUnavailable(f"{db_path} lacks table(s) {', '.join(missing)}")
+        self._tables = names
+        self._lock = threading.RLock()
+        self._cache: dict[tuple[str, str, str], Postings | None] = {}
+        self._chunks: dict[int, dict[str, Any]] = {}
+        self._count = int(self._one("SELECT COUNT(*) FROM chunks"))
+        self._stats: FieldStats | None = None
+        self._fields: dict[str, tuple[Lookup, FieldStats]] | None = None
+        self._weights: npt.NDArray[np.float64] | None = None
+        key = self._one("SELECT value FROM meta WHERE key = 'compatibilityKey'")
+        want = index.state.get("compatibilityKey")
+        if key is not None and want is not None and key != want:
+            raise SqliteUnavailable(f"{db_path} was built for another index (compatibilityKey)")
+
+    # -- helpers --------------------------------------------------------------------------
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            row = self.con.execute(sql, args).fetchone()
+        return row[0] if row else None
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.con.execute(sql, args).fetchall()
+
+    def _postings(self, table: str, field: str, token: str) -> Postings | None:
+        key = (table, field, token)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        if table == "token":
+            rows = self._rows(
+                "SELECT p.doc_id, p.tf FROM token_vocab v JOIN token_postings p"
+                " ON p.token_id = v.token_id WHERE v.token = ? ORDER BY p.doc_id",
+                (token,),
+            )
+        elif table == "field":
+            rows = self._rows(
+                "SELECT p.doc_id, p.tf FROM field_vocab v JOIN field_postings p"
+                " ON p.field = v.field AND p.token_id = v.token_id"
+                " WHERE v.field = ? AND v.token = ? ORDER BY p.doc_id",
+                (field, token),
+            )
+        else:  # phrase / chargram doc lists
+            if f"{table}_vocab" not in self._tables:
+                return None
+            col = "phrase" if table == "phrase" else "gram"
+            idcol = "phrase_id" if table == "phrase" else "gram_id"
+            rows = self._rows(
+                f"SELECT p.doc_id, 1 FROM {table}_vocab v JOIN {table}_postings p"
+                f" ON p.{idcol} = v.{idcol} WHERE v.{col} = ? ORDER BY p.doc_id",
+                (token,),
+            )
+        result: Postings | None = None
+        if rows:
+            arr = np.asarray(rows, dtype=np.int64)
+            result = Postings(np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1]))
+        with self._lock:
+            self._cache[key] = result
+        return result
+
+    # -- SparseSource ---------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def stats(self) -> FieldStats:
+        if self._stats is None:
+            lengths = np.zeros(self._count, dtype=np.float64)
+            for doc, length in self._rows("SELECT doc_id, len FROM doc_lengths"):
+                lengths[int(doc)] = float(length)
+            kv = dict(self._rows("SELECT key, value FROM token_stats"))
+            self._stats = FieldStats(
+                lengths, float(kv.get("avgDocLen", 0.0)), int(kv.get("totalDocs", self._count))
+            )
+        return self._stats
+
+    def lookup(self, token: str) -> Postings | None:
+        return self._postings("token", "", token)
+
+    def df(self, token: str) -> int:
+        p = self.lookup(token)
+        return 0 if p is None else int(p.doc_ids.size)
+
+    def fields(self) -> Mapping[str, tuple[Lookup, FieldStats]]:
+        if self._fields is None:
+            out: dict[str, tuple[Lookup, FieldStats]] = {}
+            if "field_stats" in self._tables:
+                for field, avg, total, blob in self._rows(
+                    "SELECT field, avg_doc_len, total_docs, doc_lengths FROM field_stats"
+                ):
+                    lengths = _u4(blob, f"field_stats.{field}").astype(np.float64)
+                    stats = FieldStats(lengths, float(avg), int(total))
+
+                    def lookup(tok: str, _f: str = str(field)) -> Postings | None:
+                        return self._postings("field", _f, tok)
+
+                    out[str(field)] = (lookup, stats)
+            self._fields = out
+        return self._fields
+
+    def chargram(self, gram: str) -> Postings | None:
+        return self._postings("chargram", "", gram)
+
+    def phrase(self, ngram: str) -> Postings | None:
+        return self._postings("phrase", "", ngram)
+
+    def field_tokens(self, doc: int) -> dict[str, list[str]]:
+        # Field streams are not in the db; phrase checks and typo candidates read the JSONL.
+        rows = self.index.field_tokens
+        return rows[doc] if 0 <= doc < len(rows) else {}
+
+    def weights(self) -> npt.NDArray[np.float64]:
+        if self._weights is None:
+            w = np.ones(self._count, dtype=np.float64)
+            for doc, weight in self._rows("SELECT id, weight FROM chunks"):
+                w[int(doc)] = float(weight if weight is not None else 1.0)
+            self._weights = w
+        return self._weights
+
+    def _row_to_chunk(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        (cid, _chunk_id, _uid, file, start, end, sl, el, ext, lang, kind, name, _sig, head,
+         weight, meta_json, file_id) = row  # fmt: skip
+        meta = jsonio.loads(meta_json) if meta_json else {}
+        return {
+            "id": int(cid),
+            "fileId": file_id,
+            "file": file,
+            "ext": ext,
+            "lang": lang,
+            "start": start,
+            "end": end,
+            "startLine": sl,
+            "endLine": el,
+            "kind": kind,
+            "name": name,
+            "headline": head,
+            "weight": weight,
+            "metaV2": meta,
+        }
+
+    def chunk(self, doc: int) -> dict[str, Any]:
+        with self._lock:
+            hit = self._chunks.get(doc)
+        if hit is None:
+            rows = self._rows("SELECT * FROM chunks WHERE id = ?", (doc,))
+            if not rows:
+                raise IndexInvalid(f"{self.path}: no chunk {doc}")
+            hit = self._row_to_chunk(rows[0])
+            with self._lock:
+                self._chunks[doc] = hit
+        return hit
+
+    def all_chunks(self) -> list[dict[str, Any]]:
+        return [self._row_to_chunk(r) for r in self._rows("SELECT * FROM chunks ORDER BY id")]
+
+    def filter_columns(self) -> ChunkColumns:
+        index = self.index
+        return index.memo(
+            "sqlite-filter-columns",
+            lambda: build_columns(
+                self.all_chunks(), index.file_meta, index.file_relations, index.filter_index
+            ),
+        )
+
+    def dense(self, variant: str) -> DenseVectors | None:
+        return self.index.dense(variant)
+
+    def minhash(self) -> npt.NDArray[np.uint32] | None:
+        if "minhash_signatures" not in self._tables:
+            return None
+        rows = self._rows("SELECT doc_id, sig FROM minhash_signatures ORDER BY doc_id")
+        if not rows:
+            return None
+        return np.stack([_u4(blob, "minhash") for _d, blob in rows])
+
+    # -- sqlite-fts -----------------------------------------------------------------------
+    def fts_search(
+        self, plan: ModePlan, allowed: BoolMask | None, limit: int
+    ) -> tuple[list[tuple[int, float]], dict[str, Any]]:
+        """True top-``limit`` by FTS5 bm25 × weight among allowed ids (ties: id asc)."""
+        mode = self.mode
+        compiled = compile_match(
+            plan.ast, lambda text: tokenize.query_subwords(text, mode), tokenize.fts_token
+        )
+        explain: dict[str, Any] = {"ftsMatch": compiled.match}
+        if compiled.match is None or limit <= 0:
+            explain["ftsFilter"] = {"strategy": "none", "rounds": 0, "rowsScanned": 0}
+            return [], explain
+        w = ", ".join(repr(float(x)) for x in self.fts_column_weights)
+        score = f"-bm25(chunks_fts, {w}) * c.weight"
+        base = (
+            f"SELECT c.id, {score} AS score FROM chunks_fts JOIN chunks c"
+            " ON c.id = chunks_fts.rowid"
+        )
+        order = " ORDER BY score DESC, c.id ASC LIMIT ?"
+        with self._lock:
+            if allowed is None:
+                rows = self.con.execute(
+                    base + " WHERE chunks_fts MATCH ?" + order, (compiled.match, limit)
+                ).fetchall()
+                explain["ftsFilter"] = {"strategy": "none", "rounds": 1, "rowsScanned": len(rows)}
+                return [(int(d), float(s)) for d, s in rows], explain
+            ids = np.flatnonzero(allowed)
+            if ids.size == 0:
+                explain["ftsFilter"] = {"strategy": "temp-table", "rounds": 0, "rowsScanned": 0}
+                return [], explain
+            if ids.size <= TEMP_TABLE_MAX:
+                self.con.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS allowed_ids(id INTEGER PRIMARY KEY)"
+                )
+                self.con.execute("DELETE FROM temp.allowed_ids")
+                self.con.executemany(
+                    "INSERT INTO temp.allowed_ids VALUES (?)", ((int(i),) for i in ids)
+                )
+                rows = self.con.execute(
+                    base
+                    + " JOIN temp.allowed_ids a ON a.id = c.id WHERE chunks_fts MATCH ?"
+                    + order,
+                    (compiled.match, limit),
+                ).fetchall()
+                self.con.execute("DELETE FROM temp.allowed_ids")
+                explain["ftsFilter"] = {
+                    "strategy": "temp-table",
+                    "rounds": 1,
+                    "rowsScanned": len(rows),
+                }
+                return [(int(d), float(s)) for d, s in rows], explain
+            # Many allowed ids: over-fetch 4N, keep the allowed, double until N kept or done.
+            fetch = 4 * limit
+            rounds = 0
+            while True:
+                rounds += 1
+                rows = self.con.execute(
+                    base + " WHERE chunks_fts MATCH ?" + order, (compiled.match, fetch)
+                ).fetchall()
+                kept = [(int(d), float(s)) for d, s in rows if allowed[int(d)]]
+                if len(kept) >= limit or len(rows) < fetch:
+                    explain["ftsFilter"] = {
+                        "strategy": "overfetch",
+                        "rounds": rounds,
+                        "rowsScanned": len(rows),
+                    }
+                    return kept[:limit], explain
+                fetch *= 2
