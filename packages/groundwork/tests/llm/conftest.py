@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from groundwork.llm.base import Provider
 from groundwork.llm.factory import ProviderSpec, make_provider
@@ -70,3 +72,31 @@ async def provider(kind: str, fake_llm: FakeLLMServer) -> AsyncIterator[Provider
     p = make_provider(spec_for(kind, fake_llm))
     yield p
     await p.aclose()
+
+
+class SplitStream(httpx.AsyncByteStream):
+    """A response body delivered in exactly the given pieces (cuts mid-line, mid-UTF-8)."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
+def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def split_transport(body: bytes, cuts: list[int], content_type: str) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={"content-type": content_type},
+            stream=SplitStream(split_at(body, cuts)),
+        )
+
+    return httpx.MockTransport(handler)

@@ -296,3 +296,9 @@ async def test_ollama_sends_key_when_given() -> None:
     assert str(seen[0].url) == "http://h:1/api/tags"
     assert seen[0].headers["authorization"] == "Bearer " + "k" * 20
     assert "k" * 20 not in repr(p)
+
+
+async def test_endless_line_is_malformed() -> None:
+    body = b"data: " + b"x" * (8 * 1024 * 1024 + 10)
+    with pytest.raises(MalformedResponse, match="longer than"):
+        await collect(openai(sse_response(body)))

@@ -1,4 +1,8 @@
-from groundwork.llm.sse import ServerSentEvent, SSEDecoder, encode_event
+import itertools
+import re
+
+import pytest
+from groundwork.llm.sse import LineSplitter, ServerSentEvent, SSEDecoder, encode_event
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,3 +58,42 @@ def test_encode_decode_round_trip(events: list[tuple[str, str | None]]) -> None:
     assert [(e.data, e.event) for e in decode(wire)] == [
         (data, name or "message") for data, name in events
     ]
+
+
+def split_all(chunks: list[str]) -> list[str]:
+    s = LineSplitter()
+    out = [line for c in chunks for line in s.feed(c)]
+    return out + s.flush()
+
+
+def test_splitter_only_breaks_on_cr_lf() -> None:
+    assert split_all(["a\u2028b\x85c\x1cd\n", "e\r", "\nf\rg"]) == [
+        "a\u2028b\x85c\x1cd",
+        "e",
+        "f",
+        "g",
+    ]
+    assert split_all(["x\r", "y"]) == ["x", "y"]
+    assert split_all(["\n\n"]) == ["", ""]
+    assert split_all([]) == []
+
+
+def test_splitter_caps_line_length() -> None:
+    s = LineSplitter(max_line_chars=5)
+    assert s.feed("abc") == []
+    with pytest.raises(ValueError, match="longer than 5"):
+        s.feed("defg")
+
+
+@given(
+    st.text(st.sampled_from(["a", "é", "\n", "\r", "\u2028", "\x85", " "]), max_size=60),
+    st.lists(st.integers(0, 60), max_size=8),
+)
+def test_splitter_matches_reference_under_any_chunking(text: str, cuts: list[int]) -> None:
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    bounds = [0, *points, len(text)]
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    expected = re.split(r"\r\n|\r|\n", text)
+    if expected and expected[-1] == "":
+        expected.pop()
+    assert split_all(chunks) == expected

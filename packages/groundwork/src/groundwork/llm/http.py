@@ -31,6 +31,7 @@ from groundwork.llm.errors import (
     error_for_status,
     scrub,
 )
+from groundwork.llm.sse import LineSplitter
 from groundwork.llm.timing import CallClock
 from groundwork.llm.types import (
     Completion,
@@ -348,25 +349,34 @@ class HTTPProvider(abc.ABC):
         request = self._client.build_request("POST", self.chat_url(), json=body)
         response = await self._send(request, clock, streaming=True)
         parser = self.stream_parser()
+        splitter = LineSplitter()
         sent: list[str] = []
         try:
-            lines = response.aiter_lines()
-            while not parser.done:
+            chunks = response.aiter_text()
+            while True:
                 try:
-                    line = await clock.bounded(anext(lines, None), streaming=True)
+                    chunk = await clock.bounded(anext(chunks, None), streaming=True)
                 except Exception as exc:
                     cause = None if isinstance(exc, LLMError) else exc
                     raise self._error(exc, partial=sent) from cause
                 try:
-                    pieces = parser.end() if line is None else parser.feed(line)
-                except LLMError as exc:
-                    raise self._error(exc, partial=sent) from None
-                for piece in pieces:
-                    if piece:
-                        sent.append(piece)
-                        clock.mark_first()
-                        yield Delta(piece)
-                if line is None:
+                    lines = splitter.flush() if chunk is None else splitter.feed(chunk)
+                except ValueError as exc:  # an over-long line
+                    raise self._error(MalformedResponse(str(exc)), partial=sent) from None
+                feeds: list[str | None] = [*lines, None] if chunk is None else list(lines)
+                for line in feeds:
+                    try:
+                        pieces = parser.end() if line is None else parser.feed(line)
+                    except LLMError as exc:
+                        raise self._error(exc, partial=sent) from None
+                    for piece in pieces:
+                        if piece:
+                            sent.append(piece)
+                            clock.mark_first()
+                            yield Delta(piece)
+                    if parser.done:  # ignore anything after the end marker
+                        break
+                if parser.done or chunk is None:
                     break
             try:
                 completion = parser.completion(self._model, clock.elapsed_ms())

@@ -8,7 +8,10 @@ without data are dropped here, so parsers above never see them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_EOL = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +78,44 @@ def encode_event(data: str, event: str | None = None) -> str:
     head = f"event: {event}\n" if event else ""
     body = "".join(f"data: {part}\n" for part in data.split("\n"))
     return f"{head}{body}\n"
+
+
+class LineSplitter:
+    """Split streamed text on ``\\n``, ``\\r\\n`` and ``\\r`` only.
+
+    ``str.splitlines`` (which httpx's ``aiter_lines`` uses) also breaks on
+    U+0085, U+2028, ``\\x1c`` and friends, which a JSON payload may carry
+    unescaped inside a string; cutting there corrupts the event. A line longer
+    than ``max_line_chars`` raises ``ValueError`` instead of growing forever.
+    """
+
+    __slots__ = ("_buf", "_cr", "max_line_chars")
+
+    def __init__(self, max_line_chars: int = 8 * 1024 * 1024) -> None:
+        self._buf: list[str] = []
+        self._cr = False
+        self.max_line_chars = max_line_chars
+
+    def feed(self, text: str) -> list[str]:
+        if not text:
+            return []
+        if self._cr and text[0] == "\n":
+            text = text[1:]
+        self._cr = text.endswith("\r")
+        parts = _EOL.split(text)
+        if len(parts) == 1:
+            self._buf.append(text)
+            if sum(len(b) for b in self._buf) > self.max_line_chars:
+                raise ValueError(f"stream line longer than {self.max_line_chars} characters")
+            return []
+        self._buf.append(parts[0])
+        lines = ["".join(self._buf), *parts[1:-1]]
+        self._buf = [parts[-1]] if parts[-1] else []
+        return lines
+
+    def flush(self) -> list[str]:
+        """The unterminated last line, if any (call at end of stream)."""
+        rest = "".join(self._buf)
+        self._buf = []
+        self._cr = False
+        return [rest] if rest else []
