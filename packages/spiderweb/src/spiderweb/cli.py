@@ -1,10 +1,45 @@
-"""Command line for spiderweb: a thin layer over `spiderweb.api`."""
+"""Command line for spiderweb: a thin layer over ``spiderweb.api`` and the store.
+
+Only this module reads ``os.environ`` and prints. Every user error is one line
+on stderr naming the problem and the fix; exit codes are 0 ok, 1 failure,
+2 bad input or configuration, 130 cancelled.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
 import typer
+from groundwork import jsonio
+from groundwork.config import ConfigError
+from groundwork.fsio import atomic_write, read_lock
+from websockets.exceptions import ConnectionClosed
 
 from spiderweb import __version__
+from spiderweb.api import LOCK_NAME, ServeError, SpiderwebServer
+from spiderweb.client import ClientError, Frame, SpiderwebClient
+from spiderweb.config import (
+    SpiderwebConfig,
+    config_path,
+    data_dir_of,
+    edit,
+    key_warning,
+    load_settings,
+    write_raw,
+)
+from spiderweb.identity import load_identity
+from spiderweb.memory.ram import Ram, RamLimits
+from spiderweb.memory.recall import query_items, recall_items
+from spiderweb.memory.store import LtmStore, StoreError, open_store
 
 app = typer.Typer(
     name="spiderweb",
@@ -13,6 +48,41 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+sessions_app = typer.Typer(help="Inspect and manage stored sessions.", no_args_is_help=True)
+memory_app = typer.Typer(
+    help="Read a session's memory; prune and import LTM.", no_args_is_help=True
+)
+config_app = typer.Typer(help="Show and edit the config file.", no_args_is_help=True)
+identity_app = typer.Typer(help="Show an agent's merged identity.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(memory_app, name="memory")
+app.add_typer(config_app, name="config")
+app.add_typer(identity_app, name="identity")
+
+DEFAULT_URL = "ws://127.0.0.1:18790"
+REPLY_WAIT_S = 120.0
+
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+ConfigOpt = typer.Option(None, "--config", help="Config file (default: $SPIDERWEB_CONFIG).")
+DataDirOpt = typer.Option(None, "--data-dir", help="Data directory (default: from config).")
+SendOpt = typer.Option(None, "--send", help="Send TEXT, wait for the reply, exit (repeatable).")
+IdsOpt = typer.Option(None, "--id", help="Memory id (repeatable).")
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _emit(payload: Any, as_json: bool, human: str) -> None:
+    if as_json:
+        typer.echo(jsonio.dumps(payload).decode("utf-8"))
+    else:
+        typer.echo(human)
 
 
 def _version(value: bool) -> None:
@@ -28,6 +98,630 @@ def _root(
     ),
 ) -> None:
     """WebSocket gateway for agents: sessions, memory, identity, planner, workers."""
+
+
+# -- config loading --------------------------------------------------------------------------
+def _load(config: str | None, overrides: dict[str, Any] | None = None) -> SpiderwebConfig:
+    path = config_path(_env(), config)
+    try:
+        cfg = load_settings(path, overrides)
+    except ConfigError as exc:
+        lines = str(exc).splitlines()
+        more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+        _fail(f"bad config: {lines[0]}{more}; fix the file or the flag", 2)
+    warning = key_warning(path, cfg)
+    if warning:
+        typer.echo(warning, err=True)
+    return cfg
+
+
+def _data_dir(config: str | None, data_dir: str | None) -> Path:
+    if data_dir:
+        return Path(data_dir).expanduser()
+    return data_dir_of(_load(config), _env())
+
+
+@contextlib.contextmanager
+def _store(data_dir: Path, *, writing: bool = False) -> Iterator[LtmStore]:
+    if writing:
+        status = read_lock(data_dir / LOCK_NAME)
+        if status.held:
+            pid = (status.holder or {}).get("pid", "?")
+            _fail(f"data dir {data_dir} is in use by a running server (pid {pid}): stop it first")
+    try:
+        store = open_store(data_dir)
+    except StoreError as exc:
+        _fail(f"{exc}; check --data-dir")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# -- serve -----------------------------------------------------------------------------------
+@app.command()
+def serve(
+    bind: str | None = typer.Option(None, "--bind", help="Address to listen on."),
+    port: int | None = typer.Option(None, "--port", help="Port (0 = ephemeral)."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    provider: str | None = typer.Option(None, "--provider", help="Provider name."),
+    model: str | None = typer.Option(None, "--model", help="Model name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Provider base URL."),
+    workspace: str | None = typer.Option(None, "--workspace", help="Root for worker tools."),
+    token_env: str | None = typer.Option(None, "--token-env", help="Env var with the token."),
+    insecure_no_auth: bool = typer.Option(
+        False, "--insecure-no-auth", help="Allow a non-loopback bind without a token."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the gateway until SIGTERM/SIGINT; prints `listening ws://HOST:PORT` when ready."""
+    env = _env()
+    path = config_path(env, config)
+    if not path.exists():
+        with contextlib.suppress(OSError):
+            write_raw(path, {})  # created on first serve, mode 0600
+    overrides = {
+        "server": {"bind": bind, "port": port, "auth_token_env": token_env},
+        "provider": {"name": provider, "model": model, "base_url": base_url},
+        "storage": {"data_dir": data_dir},
+        "tools": {"workspace": workspace},
+    }
+    cfg = _load(config, overrides)
+    logging.basicConfig(
+        level=cfg.log.level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
+    code = asyncio.run(_serve(cfg, env, insecure_no_auth, as_json))
+    raise typer.Exit(code)
+
+
+async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_json: bool) -> int:
+    server = SpiderwebServer(
+        cfg, data_dir=data_dir_of(cfg, env), env=env, insecure_no_auth=insecure
+    )
+    try:
+        port = await server.start()
+    except ServeError as exc:
+        typer.echo(exc.message, err=True)
+        return exc.exit_code
+    url = f"ws://{cfg.server.bind}:{port}"
+    _emit({"event": "listening", "url": url, "port": port}, as_json, f"listening {url}")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    interrupted = False
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal interrupted
+        interrupted = interrupted or sig == signal.SIGINT
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    await stop.wait()
+    await server.stop()
+    return 130 if interrupted else 0
+
+
+# -- chat ------------------------------------------------------------------------------------
+_CONTROL = {"/pause", "/resume", "/cancel", "/clear", "/state", "/heartbeat"}
+
+
+async def _send_command(client: SpiderwebClient, line: str) -> tuple[str, set[str]]:
+    """Send one chat line or slash command; returns its request id and the reply types."""
+    word, _, rest = line.partition(" ")
+    rest = rest.strip()
+    if word in _CONTROL:
+        action = word[1:]
+        reply = {"agent.progress"} if action == "heartbeat" else {"agent.state"}
+        return await client.send("agent.control", action=action), reply
+    if word == "/recall":
+        limit = int(rest) if rest.isdigit() else 25
+        return await client.send("memory.recall", limit=limit), {"memory.recall"}
+    if word == "/query":
+        return await client.send("memory.query", topic=rest or None), {"memory.query"}
+    if word == "/history":
+        limit = int(rest) if rest.isdigit() else 50
+        return await client.send("session.history", limit=limit), {"session.history.response"}
+    if line == "/new":
+        return await client.send("chat.send", content=line), {"session.new"}
+    return await client.send("chat.send", content=line), {"session.receive"}
+
+
+def _render(frame: Frame) -> str | None:
+    kind = frame.get("type")
+    if kind == "session.receive":
+        return str(frame.get("content", ""))
+    if kind == "error":
+        return f"error [{frame.get('code')}]: {frame.get('message')}"
+    if kind == "agent.progress":
+        return f"· {frame.get('phase')}/{frame.get('status')}: {frame.get('message')}"
+    if kind == "agent.state":
+        return (
+            f"· state {frame.get('phase')}: {frame.get('queuedTasks')} queued, "
+            f"{frame.get('activeTasks')} active, mode {frame.get('mode')}"
+        )
+    if kind == "agent.plan":
+        tasks = frame.get("tasks") or []
+        return "plan:\n" + "\n".join(f"  {t['id']}. [{t['status']}] {t['title']}" for t in tasks)
+    if kind in ("memory.recall", "memory.query"):
+        items = frame.get("items") or []
+        return (
+            "\n".join(
+                f"  [{i['source']} {i['kind']} {i['id']}] {i.get('text') or i.get('content')}"
+                for i in items
+            )
+            or "  (no items)"
+        )
+    if kind == "session.history.response":
+        items = frame.get("items") or []
+        return "\n".join(f"  {i['role']}: {i['content']}" for i in items) or "  (empty)"
+    if kind == "session.new":
+        return f"· new session context (archived: {frame.get('archived')})"
+    return None
+
+
+@app.command()
+def chat(
+    url: str = typer.Argument(DEFAULT_URL, help="Server URL (ws://host:port)."),
+    agent: str = typer.Option("default", "--agent", help="Agent id."),
+    session: str | None = typer.Option(None, "--session", help="Session key to adopt."),
+    token_env: str = typer.Option("SPIDERWEB_TOKEN", "--token-env", help="Env var with token."),
+    proto: int = typer.Option(1, "--proto", min=1, max=2, help="Protocol 1 or 2."),
+    send: list[str] | None = SendOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Terminal client: prints the session key, streams replies; `--send` for scripts."""
+    token = _env().get(token_env) or None
+    try:
+        code = asyncio.run(_chat(url, agent, session, token, proto, send or [], as_json))
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
+async def _chat(
+    url: str,
+    agent: str,
+    session: str | None,
+    token: str | None,
+    proto: int,
+    sends: list[str],
+    as_json: bool,
+) -> int:
+    client = SpiderwebClient(url, agent=agent, session=session, proto=proto, token=token)
+    try:
+        ack = await client.connect()
+    except ClientError as exc:
+        typer.echo(f"{exc}; is `spiderweb serve` running?", err=True)
+        return 1
+    key = ack.get("sessionKey")
+    if not as_json:
+        typer.echo(f"session {key}")
+    try:
+        if sends:
+            return await _send_all(client, sends, as_json)
+        return await _interactive(client, url, agent, token, proto, as_json)
+    finally:
+        await client.close()
+
+
+async def _send_all(client: SpiderwebClient, sends: list[str], as_json: bool) -> int:
+    status = 0
+    for line in sends:
+        rid, want = await _send_command(client, line)
+        try:
+            frames = await client.collect(
+                lambda f, rid=rid, want=want: (
+                    f.get("request") == rid  # type: ignore[misc]
+                    and f.get("type") in (want | {"error"})
+                ),
+                REPLY_WAIT_S,
+            )
+        except (TimeoutError, ConnectionClosed) as exc:
+            typer.echo(f"no reply to {line!r}: {exc or 'timed out'}", err=True)
+            return 1
+        reply = frames[-1]
+        if reply.get("type") == "error":
+            status = 1
+        if as_json:
+            typer.echo(jsonio.dumps(reply).decode("utf-8"))
+        else:
+            typer.echo(_render(reply) or jsonio.dumps(reply).decode("utf-8"))
+    return status
+
+
+async def _interactive(
+    client: SpiderwebClient, url: str, agent: str, token: str | None, proto: int, as_json: bool
+) -> int:
+    state = {"client": client}
+
+    async def reader() -> None:
+        backoff = 0.5
+        while True:
+            current = state["client"]
+            try:
+                frame = await current.recv(timeout=3600)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 8.0)
+                fresh = SpiderwebClient(
+                    url,
+                    agent=agent,
+                    session=current.session_key,
+                    proto=proto,
+                    token=token,
+                    resume_from=current.last_seq if proto == 2 else None,
+                )
+                with contextlib.suppress(ClientError):
+                    await fresh.connect()
+                    fresh.last_seq = current.last_seq
+                    state["client"] = fresh
+                    backoff = 0.5
+                    typer.echo("· reconnected", err=True)
+                continue
+            if frame.get("type") == "session.delta" and not as_json:
+                continue
+            text = jsonio.dumps(frame).decode("utf-8") if as_json else _render(frame)
+            if text is not None:
+                typer.echo(text)
+
+    task = asyncio.create_task(reader())
+    try:
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line or line.strip() == "/quit":
+                return 0
+            line = line.strip()
+            if line:
+                with contextlib.suppress(ConnectionClosed):
+                    await _send_command(state["client"], line)
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+# -- sessions --------------------------------------------------------------------------------
+def _meta_dict(meta: Any) -> dict[str, Any]:
+    return {
+        "session_key": meta.session_id,
+        "agent_id": meta.agent_id,
+        "created_at_ms": meta.created_at_ms,
+        "last_active": meta.last_active_ms,
+        "message_count": meta.message_count,
+        "is_active": meta.is_active,
+    }
+
+
+@sessions_app.command("list")
+def sessions_list(
+    agent: str | None = typer.Option(None, "--agent", help="Only this agent's sessions."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """List stored sessions, most recently active first."""
+    with _store(_data_dir(config, data_dir)) as store:
+        rows = [_meta_dict(m) for m in store.list_sessions(agent)]
+    human = "\n".join(
+        f"{r['session_key']}  agent={r['agent_id']}  messages={r['message_count']}"
+        f"{'  (active)' if r['is_active'] else ''}"
+        for r in rows
+    )
+    _emit({"sessions": rows}, as_json, human or "(no sessions)")
+
+
+@sessions_app.command("show")
+def sessions_show(
+    key: str = typer.Argument(..., help="Session key."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show one session: metadata, worker counters, goal and RAM size."""
+    with _store(_data_dir(config, data_dir)) as store:
+        meta = store.session_meta(key)
+        state = store.get_state(key)
+        snaps = store.snapshot_list(key)
+    if meta is None and state is None and not snaps:
+        _fail(f"no session {key!r}: see `spiderweb sessions list`", 1)
+    info: dict[str, Any] = _meta_dict(meta) if meta else {"session_key": key}
+    if state is not None:
+        goal = state.get("goal") or {}
+        info.update(
+            {
+                "queuedTasks": state.get("workerQueueDepth", 0),
+                "activeTasks": state.get("workerActiveTasks", 0),
+                "droppedTasks": state.get("workerDroppedTasks", 0),
+                "mode": state.get("workerMode", "running"),
+                "lastGoal": state.get("workerLastGoal", ""),
+                "goalState": goal.get("state"),
+                "entries": len(state.get("entries", [])),
+                "summaries": len(state.get("summaries", [])),
+                "next_id": state.get("next_id"),
+            }
+        )
+    info["snapshots"] = len(snaps)
+    _emit(info, as_json, "\n".join(f"{k}: {v}" for k, v in info.items()))
+
+
+@sessions_app.command("export")
+def sessions_export(
+    out: str | None = typer.Option(None, "--out", help="Write to this file (default stdout)."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+) -> None:
+    """Export every session (state, transcript, snapshots) as one JSON object."""
+    with _store(_data_dir(config, data_dir)) as store:
+        data = store.export_sessions()
+    text = jsonio.dumps_pretty(data)
+    if out:
+        atomic_write(Path(out), text, mode=0o600)
+        typer.echo(f"exported {len(data.get('sessions', []))} session(s) to {out}")
+    else:
+        sys.stdout.write(text.decode("utf-8"))
+
+
+@sessions_app.command("import")
+def sessions_import(
+    file: str = typer.Argument(..., help="A `sessions export` file."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import an export (idempotent); refused while a server holds the data dir."""
+    try:
+        data = jsonio.loads(Path(file).read_bytes())
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read {file}: {exc}", 2)
+    with _store(_data_dir(config, data_dir), writing=True) as store:
+        report = store.import_sessions(data, now_ms=time.time_ns() // 1_000_000)
+    payload = {"imported": report.imported, "skipped": report.skipped, "warnings": report.warnings}
+    _emit(payload, as_json, f"imported {report.imported}, skipped {report.skipped}")
+    if report.warnings and not report.imported:
+        raise typer.Exit(1)
+
+
+@sessions_app.command("delete")
+def sessions_delete(
+    key: str = typer.Argument(..., help="Session key."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Delete every stored row of a session; refused while a server holds the data dir."""
+    with _store(_data_dir(config, data_dir), writing=True) as store:
+        existed = store.delete_session(key).result()
+    if not existed:
+        _fail(f"no session {key!r}: see `spiderweb sessions list`", 1)
+    _emit({"deleted": key}, as_json, f"deleted {key}")
+
+
+# -- memory ----------------------------------------------------------------------------------
+def _ram_of(store: LtmStore, key: str) -> Ram:
+    state = store.get_state(key)
+    if state is None:
+        return Ram(RamLimits())
+    try:
+        return Ram.from_state(state)
+    except ValueError:
+        return Ram(RamLimits())
+
+
+@memory_app.command("recall")
+def memory_recall(
+    key: str = typer.Argument(..., help="Session key."),
+    limit: int = typer.Option(25, "--limit", help="Items (0 or >128 = 128)."),
+    full: bool = typer.Option(False, "--full", help="Include archived entries."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Like `memory.recall`: RAM summaries and entries, then LTM snapshots."""
+    with _store(_data_dir(config, data_dir)) as store:
+        items = recall_items(
+            _ram_of(store, key), store.snapshots(key), limit=limit, include_full=full
+        )
+    _emit({"sessionKey": key, "items": items}, as_json, _items_text(items))
+
+
+@memory_app.command("query")
+def memory_query(
+    key: str = typer.Argument(..., help="Session key."),
+    topic: str | None = typer.Option(None, "--topic", help="Case-sensitive substring."),
+    kind: str = typer.Option("all", "--kind", help="summary, entry or all."),
+    ids: list[int] | None = IdsOpt,
+    limit: int = typer.Option(25, "--limit", help="Items (0 or >128 = 128)."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Like `memory.query`: tombstones and LTM entries too, filtered by kind/topic/ids."""
+    if kind not in ("summary", "entry", "all"):
+        _fail(f"bad --kind {kind!r}: use summary, entry or all", 2)
+    with _store(_data_dir(config, data_dir)) as store:
+        items = query_items(
+            _ram_of(store, key),
+            store.snapshots(key),
+            limit=limit,
+            kind=kind,  # type: ignore[arg-type]
+            topic=topic,
+            memory_ids=ids or [],
+        )
+    _emit({"sessionKey": key, "topic": topic, "items": items}, as_json, _items_text(items))
+
+
+def _items_text(items: list[dict[str, Any]]) -> str:
+    return (
+        "\n".join(
+            f"[{i['source']} {i['kind']} {i['id']}] {i.get('text') or i.get('content')}"
+            for i in items
+        )
+        or "(no items)"
+    )
+
+
+@memory_app.command("snapshots")
+def memory_snapshots(
+    key: str = typer.Argument(..., help="Session key."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """List a session's LTM snapshots, newest first."""
+    with _store(_data_dir(config, data_dir)) as store:
+        snaps = store.snapshot_list(key)
+    rows = [
+        {
+            "id": s.id,
+            "timestamp_ms": s.timestamp_ms,
+            "reason": s.reason,
+            "next_id": s.next_id,
+            "entry_count": s.entry_count,
+            "summary_count": s.summary_count,
+        }
+        for s in snaps
+    ]
+    human = "\n".join(
+        f"{r['id']}  {r['timestamp_ms']}  {r['reason']}  entries={r['entry_count']}" for r in rows
+    )
+    _emit({"sessionKey": key, "snapshots": rows}, as_json, human or "(no snapshots)")
+
+
+@memory_app.command("prune")
+def memory_prune(
+    keep: int | None = typer.Option(None, "--keep", help="Snapshots kept per session (0 = all)."),
+    days: int | None = typer.Option(None, "--days", help="Drop older than N days (0 = never)."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Prune LTM snapshots now (same rules as at startup)."""
+    with _store(_data_dir(config, data_dir), writing=True) as store:
+        result = store.prune(now_ms=time.time_ns() // 1_000_000, keep=keep, days=days).result()
+    payload = {
+        "snapshots": result.snapshots,
+        "entries": result.entries,
+        "summaries": result.summaries,
+        "sessions": result.sessions,
+    }
+    _emit(payload, as_json, f"pruned {result.snapshots} snapshot(s), {result.sessions} session(s)")
+
+
+@memory_app.command("import-legacy")
+def memory_import_legacy(
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import `.spiderweb-ltm` legacy JSON snapshots (idempotent)."""
+    with _store(_data_dir(config, data_dir), writing=True) as store:
+        report = store.import_legacy()
+    payload = {"imported": report.imported, "skipped": report.skipped, "warnings": report.warnings}
+    _emit(payload, as_json, f"imported {report.imported}, skipped {report.skipped}")
+
+
+# -- config ----------------------------------------------------------------------------------
+@config_app.command("path")
+def config_path_cmd(config: str | None = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """Print the config file path."""
+    path = config_path(_env(), config)
+    _emit({"path": str(path), "exists": path.exists()}, as_json, str(path))
+
+
+@config_app.command("show")
+def config_show(config: str | None = ConfigOpt, as_json: bool = JsonOpt) -> None:
+    """Print the effective config (defaults filled in; the API key masked)."""
+    cfg = _load(config)
+    data = cfg.model_dump(mode="json")
+    if data["provider"].get("api_key"):
+        data["provider"]["api_key"] = "***"
+    _emit(data, as_json, jsonio.dumps_pretty(data).decode("utf-8").rstrip())
+
+
+def _edit(config: str | None, section: str, values: dict[str, Any], as_json: bool) -> None:
+    path = config_path(_env(), config)
+    try:
+        edit(path, section, values)
+    except ValueError as exc:
+        _fail(f"cannot edit {path}: {str(exc).splitlines()[0]}", 2)
+    _emit({"path": str(path), section: values}, as_json, f"updated {section} in {path}")
+
+
+@config_app.command("set-provider")
+def config_set_provider(
+    name: str = typer.Argument(..., help="openai, openai-compatible, ollama, anthropic, mock."),
+    model: str | None = typer.Argument(None, help="Model name."),
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set provider.name (and provider.model)."""
+    _edit(config, "provider", {"name": name, "model": model}, as_json)
+
+
+@config_app.command("set-server")
+def config_set_server(
+    bind: str | None = typer.Option(None, "--bind", help="Address to listen on."),
+    port: int | None = typer.Option(None, "--port", help="Port."),
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set server.bind and/or server.port."""
+    _edit(config, "server", {"bind": bind, "port": port}, as_json)
+
+
+@config_app.command("set-key")
+def config_set_key(
+    key: str = typer.Argument(..., help="Provider API key (stored with mode 0600)."),
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Store provider.api_key in the config file (mode 0600)."""
+    path = config_path(_env(), config)
+    try:
+        edit(path, "provider", {"api_key": key})
+    except ValueError as exc:
+        _fail(f"cannot edit {path}: {str(exc).splitlines()[0]}", 2)
+    _emit({"path": str(path), "provider": {"api_key": "***"}}, as_json, f"stored key in {path}")
+
+
+@config_app.command("set-log")
+def config_set_log(
+    level: str = typer.Argument(..., help="debug, info, warning, error or critical."),
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set log.level."""
+    _edit(config, "log", {"level": level.lower()}, as_json)
+
+
+# -- identity --------------------------------------------------------------------------------
+@identity_app.command("show")
+def identity_show(
+    agent: str = typer.Argument(..., help="Agent id."),
+    data_dir: str | None = DataDirOpt,
+    config: str | None = ConfigOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print the merged persona (SOUL > AGENT > IDENTITY > USER) and shadow warnings."""
+    root = _data_dir(config, data_dir)
+    try:
+        identity = load_identity(root, agent)
+    except ValueError as exc:
+        _fail(f"{exc}: use 1-64 characters from A-Z a-z 0-9 . _ -", 2)
+    for warning in identity.warnings:
+        if not as_json:
+            typer.echo(f"warning: {warning}", err=True)
+    payload = {
+        "agent_id": agent,
+        "files": list(identity.files),
+        "warnings": list(identity.warnings),
+        "prompt": identity.prompt,
+    }
+    _emit(payload, as_json, identity.prompt)
 
 
 def main() -> None:

@@ -7,9 +7,16 @@ defined next to the code that uses them and composed here.
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from groundwork import jsonio
+from groundwork.config import DictLayer, FileLayer, Layer, StrictModel, load_config, loads_jsonc
+from groundwork.fsio import atomic_write
+from pydantic import ConfigDict, Field
 
 from spiderweb.brain.settings import PlannerConfig, WorkersConfig
 from spiderweb.memory.settings import LtmConfig, MemoryConfig
@@ -19,7 +26,7 @@ DEFAULT_PORT = 18790
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-class _Section(BaseModel):
+class _Section(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -121,3 +128,78 @@ class SpiderwebConfig(_Section):
     llm: LlmConfig = Field(default_factory=LlmConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
+
+
+CONFIG_ENV = "SPIDERWEB_CONFIG"
+
+
+def config_path(env: Mapping[str, str], explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--config``, else ``$SPIDERWEB_CONFIG``, else ``~/.config/spiderweb/config.json``."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")) / ".config")
+    return Path(base).expanduser() / "spiderweb" / "config.json"
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/spiderweb`` (``~/.local/share/spiderweb`` without it)."""
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")) / ".local" / "share")
+    return Path(base).expanduser() / "spiderweb"
+
+
+def data_dir_of(config: SpiderwebConfig, env: Mapping[str, str]) -> Path:
+    if config.storage.data_dir:
+        return Path(config.storage.data_dir).expanduser()
+    return default_data_dir(env)
+
+
+def load_settings(path: Path | None, overrides: Mapping[str, Any] | None = None) -> SpiderwebConfig:
+    """File (optional) then flag overrides (``None`` values skipped); raises ``ConfigError``."""
+    layers: list[Layer] = []
+    if path is not None:
+        layers.append(FileLayer(path, required=False))
+    if overrides:
+        layers.append(DictLayer(overrides, drop_none=True))
+    return load_config(SpiderwebConfig, layers)
+
+
+def key_warning(path: Path, config: SpiderwebConfig) -> str | None:
+    """A warning line when a file holding ``provider.api_key`` is readable by others."""
+    if not config.provider.api_key or not path.exists():
+        return None
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return f"warning: {path} holds provider.api_key and is readable by others: chmod 600"
+    return None
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The file as a plain dict for editing (JSON/JSONC only; a missing file is empty)."""
+    if not path.exists():
+        return {}
+    if path.suffix == ".toml":
+        raise ValueError(f"{path} is TOML: edit it by hand (only JSON files are edited)")
+    value = loads_jsonc(path.read_text(encoding="utf-8")) if path.read_bytes().strip() else {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: the top level must be an object")
+    return value
+
+
+def write_raw(path: Path, raw: Mapping[str, Any]) -> SpiderwebConfig:
+    """Validate then write atomically with mode 0600; returns the validated config."""
+    config = SpiderwebConfig.model_validate(dict(raw))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, jsonio.dumps_pretty(dict(raw)), mode=0o600)
+    return config
+
+
+def edit(path: Path, section: str, values: Mapping[str, Any]) -> SpiderwebConfig:
+    """Set ``section.key`` values in the file (atomic, 0600) after validating the result."""
+    raw = read_raw(path)
+    current = raw.get(section)
+    merged = dict(current) if isinstance(current, dict) else {}
+    merged.update({k: v for k, v in values.items() if v is not None})
+    raw[section] = merged
+    return write_raw(path, raw)
