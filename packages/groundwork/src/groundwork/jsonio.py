@@ -272,6 +272,15 @@ def _iter_stream(stream: IO[bytes], cap: int, chunk_size: int) -> Iterator[Any]:
         n = len(chunk)
         while pos < n:
             nl = chunk.find(b"\n", pos)
+            if nl >= 0 and not buf and not over and nl - pos <= cap:
+                # Fast path: a whole line inside this chunk needs no buffering.
+                line = chunk[pos:nl]
+                if not _is_blank(line):
+                    yield _parse_line(line, line_no, start, last=False)
+                line_no += 1
+                start += len(line) + 1
+                pos = nl + 1
+                continue
             end = n if nl < 0 else nl
             piece = memoryview(chunk)[pos:end]
             if over:
@@ -311,9 +320,9 @@ class JsonlWriter:
     def __init__(
         self,
         target: str | os.PathLike[str] | IO[bytes],
-        *,
         append: bool = True,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        *,
         flush_bytes: int | None = 65_536,
     ) -> None:
         self.max_line_bytes = max_line_bytes

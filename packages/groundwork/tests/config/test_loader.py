@@ -311,6 +311,8 @@ def test_format_key_path() -> None:
     assert format_key_path(("repos", 0, "root")) == "repos[0].root"
     assert format_key_path((0, "a")) == "[0].a"
     assert format_key_path(()) == ""
+    assert format_key_path(("byExt", ".py", "maxBytes")) == 'byExt[".py"].maxBytes'
+    assert format_key_path(("", "a b")) == '[""]["a b"]'
 
 
 class Named(StrictModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Final, TypeVar
@@ -38,6 +39,7 @@ __all__ = ["StrictModel", "format_key_path", "load_config"]
 M = TypeVar("M", bound=BaseModel)
 
 _GOT_MAX: Final = 60
+_PLAIN_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _TYPE_SUFFIXES: Final = ("_type", "_parsing")
 
 
@@ -93,11 +95,13 @@ def _coerce_tree(
 
 
 def format_key_path(path: KeyPath) -> str:
-    """``("repos", 0, "root")`` as ``repos[0].root``."""
+    """``("repos", 0, "root")`` as ``repos[0].root``; odd keys quoted: ``byExt[".py"]``."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            out += "[" + jsonio.dumps(part).decode("utf-8") + "]"
         else:
             out += f".{part}" if out else part
     return out
