@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from groundwork.config import StrictModel
+from pydantic import ConfigDict, Field
 
 
-class ToolsConfig(BaseModel):
+class ToolsConfig(StrictModel):
     """``workspace`` roots every file tool; without it they answer ``no_workspace``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
