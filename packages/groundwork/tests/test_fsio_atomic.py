@@ -105,16 +105,22 @@ def test_atomic_write_survives_kill_9(tmp_path: Path) -> None:
     target.write_bytes(b"000000000000\n" + b"A" * (SIZE - 13))
     rng = random.Random(1234)
     seen: set[int] = set()
-    for _ in range(15):
+    for attempt in range(15):
         proc = subprocess.Popen(
             [sys.executable, str(HELPERS / "atomic_write_loop.py"), str(target), str(SIZE)],
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
         )
-        deadline = time.monotonic() + rng.uniform(0.1, 0.4)
-        while time.monotonic() < deadline:  # concurrent reader while the writer runs
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        committed = len(seen)
+        deadline = time.monotonic() + rng.uniform(0.0, 0.3)
+        # concurrent reader while the writer runs; the first round waits for a commit
+        while time.monotonic() < deadline or (attempt == 0 and len(seen) == committed):
             seen.add(_check_whole(target.read_bytes()))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         seen.add(_check_whole(target.read_bytes()))
         remove_temp_files(tmp_path, "big.bin")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]

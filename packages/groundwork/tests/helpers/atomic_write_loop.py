@@ -1,8 +1,9 @@
 """Rewrite one file forever with atomic_write; the test kills it with SIGKILL.
 
 usage: atomic_write_loop.py PATH SIZE
-Payload n is a 13-byte header ``f"{n:012d}\\n"`` followed by SIZE-13 copies of
-one letter chosen by n, so a reader can tell a whole payload from a mix.
+Prints ``ready`` once imported. Payload n is a 13-byte header
+``f"{n:012d}\\n"`` followed by SIZE-13 copies of one letter chosen by n, so a
+reader can tell a whole payload from a mix.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def payload(n: int, size: int) -> bytes:
 def main() -> None:
     path, size = sys.argv[1], int(sys.argv[2])
     n = 1
+    print("ready", flush=True)
     while True:
         atomic_write(path, payload(n, size))
         n += 1
