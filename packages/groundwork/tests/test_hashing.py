@@ -18,7 +18,7 @@ from groundwork.hashing import (
     hash_json,
     new_hasher,
 )
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 # Published test vectors (empty input unless noted).
@@ -48,7 +48,6 @@ def test_abc_vectors() -> None:
 
 
 @given(st.binary(max_size=2000))
-@settings(max_examples=100)
 def test_int_is_xxhash_intdigest(data: bytes) -> None:
     assert hash_bytes(data, "xxh64").int == xxhash.xxh64_intdigest(data)
     assert hash_bytes(data, "xxh3_64").int == xxhash.xxh3_64_intdigest(data)
@@ -57,7 +56,6 @@ def test_int_is_xxhash_intdigest(data: bytes) -> None:
 
 
 @given(st.lists(st.binary(max_size=300), max_size=8), st.sampled_from(ALGORITHMS))
-@settings(max_examples=150)
 def test_incremental_equals_one_shot(parts: list[bytes], algo: str) -> None:
     h = new_hasher(algo)
     for part in parts:

@@ -155,7 +155,6 @@ def test_depth_beyond_orjson_limit_still_writes_canon() -> None:
 
 
 @given(json_values)
-@settings(max_examples=200)
 def test_dumps_pretty_equals_json_indent_2(value: Any) -> None:
     expected = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     assert jsonio.dumps_pretty(value) == expected.encode() + b"\n"
@@ -169,7 +168,6 @@ def test_dumps_pretty_unsafe_values_use_json() -> None:
 
 
 @given(json_values)
-@settings(max_examples=300)
 def test_loads_round_trips_canon(value: Any) -> None:
     assert jsonio.loads(jsonio.dumps(value)) == value
     assert jsonio.loads(jsonio.dumps(value).decode()) == value
@@ -360,7 +358,6 @@ def test_iter_jsonl_is_independent_of_chunk_boundaries(data: bytes, cap: int, ch
 
 
 @given(st.lists(json_values, max_size=10))
-@settings(max_examples=150)
 def test_writer_then_reader_round_trips(values: list[Any]) -> None:
     out = io.BytesIO()
     with JsonlWriter(out) as writer:

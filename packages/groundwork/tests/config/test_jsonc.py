@@ -74,14 +74,12 @@ def test_bom_unterminated_string_and_line_comment_at_eof() -> None:
 
 
 @given(json_values)
-@settings(max_examples=200)
 def test_plain_json_passes_unchanged(value: Any) -> None:
     src = jsonio.dumps_pretty(value).decode()
     assert strip_jsonc(src) == src
 
 
 @given(json_values)
-@settings(max_examples=200)
 def test_commented_json_with_trailing_commas_parses_to_the_value(value: Any) -> None:
     lines = jsonio.dumps_pretty(value).decode().rstrip("\n").split("\n")
     decorated = []

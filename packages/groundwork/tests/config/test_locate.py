@@ -7,7 +7,7 @@ from typing import Any
 
 from groundwork import jsonio
 from groundwork.config.locate import KeyPath, json_key_lines, lookup_line, toml_key_lines
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 
@@ -53,7 +53,6 @@ values = st.recursive(
 
 
 @given(st.dictionaries(keys, values, max_size=4))
-@settings(max_examples=200)
 def test_every_json_key_is_found_on_its_own_line(value: dict[str, Any]) -> None:
     src = jsonio.dumps_pretty(value).decode()
     src_lines = src.split("\n")

@@ -70,7 +70,7 @@ tables = st.dictionaries(st.sampled_from("abcd"), trees, max_size=4)
 
 
 @given(st.lists(tables, max_size=4))
-@settings(max_examples=300)
+@settings(max_examples=100)
 def test_merge_equals_reference_and_every_path_has_an_origin(tabs: list[dict[str, Any]]) -> None:
     expected: dict[str, Any] = {}
     for t in tabs:
