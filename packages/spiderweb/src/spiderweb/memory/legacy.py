@@ -8,7 +8,7 @@ because a damaged legacy file must not stop a server from starting.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,23 +73,6 @@ def _int(raw: Mapping[str, Any], key: str, default: int | None = None) -> int:
     return v
 
 
-def _iter_lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
-    """``(line_no, bytes)``; ``None`` for a line over the cap (never buffered whole)."""
-    with path.open("rb") as fh:
-        line_no = 0
-        while True:
-            line = fh.readline(MAX_LINE_BYTES + 1)
-            if not line:
-                return
-            line_no += 1
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                while line and not line.endswith(b"\n"):
-                    line = fh.readline(MAX_LINE_BYTES)
-                yield line_no, None
-                continue
-            yield line_no, line
-
-
 def parse_index_line(raw: object) -> IndexLine:
     if not isinstance(raw, dict):
         raise ValueError("index line is not an object")
@@ -119,16 +102,14 @@ def read_index(ltm_dir: Path, report: Report | None = None) -> list[IndexLine]:
     if not path.is_file():
         return []
     out: list[IndexLine] = []
-    for line_no, data in _iter_lines(path):
-        if data is None:
-            report.warn(f"{path}:{line_no}: line over {MAX_LINE_BYTES} bytes skipped")
-            continue
-        if not data.strip():
+    for value in jsonio.iter_jsonl(path, MAX_LINE_BYTES):
+        if isinstance(value, jsonio.BadLine):
+            report.warn(f"{path}:{value.line_no}: bad index line skipped ({value.kind})")
             continue
         try:
-            out.append(parse_index_line(jsonio.loads(data)))
-        except (ValueError, jsonio.JsonError) as exc:
-            report.warn(f"{path}:{line_no}: bad index line skipped ({exc})")
+            out.append(parse_index_line(value))
+        except ValueError as exc:
+            report.warn(f"{path}: bad index line skipped ({exc})")
     return out
 
 
