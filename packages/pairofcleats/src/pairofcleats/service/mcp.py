@@ -1,0 +1,320 @@
+"""The MCP server (§10) over stdio with the ``mcp`` SDK: four tools for coding agents.
+
+``index_status``, ``config_status``, ``build_index`` and ``search`` return their JSON both as
+text in ``content[0].text`` and as ``structuredContent``; failures set ``isError`` with
+``{code, message, hint?}``. stdout carries only the protocol: logging goes to stderr, and
+the SDK's stdio transport points fd 1 at stderr while serving, so stray prints land there. More
+than ``service.mcp.queueMax`` pending calls → ``QUEUE_OVERLOADED``. ``build_index`` sends
+``notifications/progress`` when the client gave a progress token, and a client cancel stops
+the build at its next progress point (the build dir is removed, as for SIGINT).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import mcp_types as types
+from groundwork import jsonio
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+from mcp.server.stdio import stdio_server
+
+from pairofcleats import __version__
+from pairofcleats import api as poc_api
+from pairofcleats.errors import (
+    Cancelled,
+    Forbidden,
+    Internal,
+    InvalidRequest,
+    PairOfCleatsError,
+    QueueOverloaded,
+)
+from pairofcleats.search.searcher import Searcher, SearchRequest
+
+__all__ = ["TOOLS", "McpState", "build_server", "serve_stdio"]
+
+_FILTER_KEYS = "path file lang ext type kind name signature param returns calls uses import author"
+_FILTER_PROPS = {
+    k: {"type": ["string", "array"], "items": {"type": "string"}} for k in _FILTER_KEYS.split()
+}
+_REPO = {"repoPath": {"type": "string", "description": "Repository root (default: server repo)."}}
+
+TOOLS: list[types.Tool] = [
+    types.Tool(
+        name="index_status",
+        description="Index status of a repository: current build, per-mode counts, lock.",
+        input_schema={"type": "object", "properties": dict(_REPO), "additionalProperties": False},
+    ),
+    types.Tool(
+        name="config_status",
+        description="Validate .pairofcleats.json and show the effective configuration.",
+        input_schema={"type": "object", "properties": dict(_REPO), "additionalProperties": False},
+    ),
+    types.Tool(
+        name="build_index",
+        description="Build, validate and promote the index (incremental by default).",
+        input_schema={
+            "type": "object",
+            "properties": {
+                **_REPO,
+                "mode": {"type": "string"},
+                "incremental": {"type": "boolean"},
+                "sqlite": {"type": "boolean"},
+                "stubEmbeddings": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+    ),
+    types.Tool(
+        name="search",
+        description="Hybrid BM25 + dense search over code, prose and extracted prose.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                **_REPO,
+                "query": {"type": "string"},
+                "mode": {"type": "string"},
+                "backend": {"type": "string"},
+                "top": {"type": "integer", "minimum": 1},
+                "ann": {"type": "boolean"},
+                "explain": {"type": "boolean"},
+                "compact": {"type": "boolean"},
+                "matchMode": {"type": "string", "enum": ["all", "any", "auto"]},
+                "strict": {"type": "boolean"},
+                "stubEmbeddings": {"type": "boolean"},
+                "modifiedSince": {"type": "string"},
+                "filter": {"type": "string"},
+                "case": {"type": "boolean"},
+                **_FILTER_PROPS,
+            },
+            "required": ["query"],
+            "additionalProperties": False,
+        },
+    ),
+]
+_TOOL_NAMES = {t.name for t in TOOLS}
+_SEARCH_KEYS = set(TOOLS[3].input_schema["properties"])
+_BUILD_KEYS = set(TOOLS[2].input_schema["properties"])
+
+
+class McpState:
+    """Default repo, env, warm searchers and the pending-call counter."""
+
+    def __init__(self, repo: Path, env: Mapping[str, str], queue_max: int) -> None:
+        self.repo = repo
+        self.env = dict(env)
+        self.queue_max = queue_max
+        self.pending = 0
+        self._lock = threading.Lock()
+        self._searchers: dict[Path, Searcher] = {}
+
+    def enter(self) -> None:
+        with self._lock:
+            if self.pending >= self.queue_max:
+                raise QueueOverloaded(f"{self.pending} calls pending (queueMax {self.queue_max})")
+            self.pending += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.pending -= 1
+
+    def repo_for(self, args: Mapping[str, Any]) -> Path:
+        raw = args.get("repoPath")
+        if raw is None:
+            return self.repo
+        if not isinstance(raw, str):
+            raise InvalidRequest("repoPath must be a string")
+        path = Path(os.path.realpath(raw))
+        if not path.is_dir():
+            raise Forbidden(f"repoPath {raw} is not a directory")
+        return path
+
+    def searcher(self, repo: Path) -> Searcher:
+        with self._lock:
+            s = self._searchers.get(repo)
+            if s is None:
+                s = Searcher(repo, env=self.env)
+                self._searchers[repo] = s
+            return s
+
+
+def _check_keys(args: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(args) - allowed)
+    if unknown:
+        raise InvalidRequest(f"unknown argument(s): {', '.join(unknown)}")
+
+
+def _search(state: McpState, args: Mapping[str, Any]) -> dict[str, Any]:
+    _check_keys(args, _SEARCH_KEYS)
+    query = args.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidRequest("search needs a non-empty 'query' string")
+    filters = poc_api.make_filters(
+        {k: args.get(k) for k in _FILTER_PROPS},
+        filter_string=args.get("filter"),
+        modified_since=args.get("modifiedSince"),
+        case=bool(args.get("case", False)),
+    )
+    top = args.get("top")
+    req = SearchRequest(
+        query=query,
+        mode=args.get("mode"),
+        top=int(top) if top is not None else None,
+        backend=args.get("backend"),
+        ann=args.get("ann"),
+        match_mode=args.get("matchMode"),
+        strict=bool(args.get("strict", False)),
+        stub_embeddings=bool(args.get("stubEmbeddings", False)),
+        explain=bool(args.get("explain", False)),
+        compact=bool(args.get("compact", False)),
+        filters=filters,
+    )
+    repo = state.repo_for(args)
+    return poc_api.run_search(state.searcher(repo), req)
+
+
+def _build(
+    state: McpState,
+    args: Mapping[str, Any],
+    progress: Callable[[float, str], None],
+    cancel: threading.Event,
+) -> dict[str, Any]:
+    _check_keys(args, _BUILD_KEYS)
+    steps = {"discover": 1, "stage1": 2, "stage2": 3, "stage3": 4, "stage4": 5}
+    done = [0.0]
+
+    def report(event: str, data: dict[str, Any]) -> None:
+        if cancel.is_set():
+            raise Cancelled("build cancelled by the client")
+        task = str(data.get("taskId", ""))
+        if event == "task:end" and task in steps:
+            done[0] = float(steps[task])
+            progress(done[0], f"{task} done")
+        elif event == "task:start":
+            progress(done[0], f"{task} started")
+
+    return dict(
+        poc_api.build_index(
+            state.repo_for(args),
+            mode=args.get("mode"),
+            incremental=args.get("incremental"),
+            sqlite=args.get("sqlite"),
+            stub_embeddings=bool(args.get("stubEmbeddings", False)),
+            env=state.env,
+            report=report,
+        )
+    )
+
+
+def _ok(value: Any) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=jsonio.dumps(value).decode("utf-8"))],
+        structured_content=value,
+    )
+
+
+def _err(err: PairOfCleatsError) -> types.CallToolResult:
+    body = {"code": err.code, "message": err.message}
+    if err.hint:
+        body["hint"] = err.hint
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=jsonio.dumps(body).decode("utf-8"))],
+        structured_content=body,
+        is_error=True,
+    )
+
+
+def build_server(state: McpState) -> Server[Any]:
+    """The low-level MCP server with the four tools bound to ``state``."""
+
+    async def list_tools(
+        _ctx: ServerRequestContext[Any], _params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=TOOLS)
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        name = params.name
+        args: dict[str, Any] = dict(params.arguments or {})
+        try:
+            if name not in _TOOL_NAMES:
+                raise InvalidRequest(f"unknown tool {name!r}")
+            state.enter()
+        except PairOfCleatsError as err:
+            return _err(err)
+        try:
+            if name == "index_status":
+                _check_keys(args, set(_REPO))
+                repo = state.repo_for(args)
+                value = await anyio.to_thread.run_sync(
+                    lambda: poc_api.index_status(repo, env=state.env)
+                )
+            elif name == "config_status":
+                _check_keys(args, set(_REPO))
+                repo = state.repo_for(args)
+                value = await anyio.to_thread.run_sync(
+                    lambda: poc_api.config_status(repo, env=state.env)
+                )
+            elif name == "search":
+                value = await anyio.to_thread.run_sync(lambda: _search(state, args))
+            else:
+                cancel = threading.Event()
+
+                def progress(done: float, message: str) -> None:
+                    with contextlib.suppress(Exception):
+                        anyio.from_thread.run(ctx.session.report_progress, done, 5.0, message)
+
+                try:
+                    value = await anyio.to_thread.run_sync(
+                        lambda: _build(state, args, progress, cancel), abandon_on_cancel=True
+                    )
+                except anyio.get_cancelled_exc_class():
+                    cancel.set()
+                    raise
+            return _ok(value)
+        except PairOfCleatsError as err:
+            return _err(err)
+        except Exception as exc:  # a bug: reported, the server stays up
+            return _err(Internal(f"{type(exc).__name__}: {exc}"))
+        finally:
+            state.leave()
+
+    return Server(
+        "pairofcleats",
+        version=__version__,
+        instructions="Search a repository's code and prose index; build it with build_index.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+def serve_stdio(repo: Path | None, env: Mapping[str, str]) -> int:
+    """Serve until stdin closes; returns the exit code (0, or 130 on Ctrl-C)."""
+    from pairofcleats import config as poc_config
+    from pairofcleats import paths
+
+    root = paths.resolve_repo_root(repo, Path.cwd(), env)
+    cfg = poc_config.load(root, env)
+    state = McpState(root, env, cfg.service.mcp.queue_max)
+    server = build_server(state)
+
+    async def main() -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    try:
+        # stdio_server points fd 1 at stderr while serving and writes the protocol through a
+        # private duplicate, so stray prints (ours or a library's) never reach the wire.
+        anyio.run(main)
+    except KeyboardInterrupt:
+        return 130
+    return 0
