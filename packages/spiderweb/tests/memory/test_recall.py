@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hypothesis.strategies as st
+from hypothesis import given, settings
 from spiderweb.memory.ram import Entry, Ram, RamLimits, Summary
 from spiderweb.memory.recall import normalize_limit, query_items, recall_items
 from spiderweb.memory.snapshot import Snapshot
@@ -72,3 +74,41 @@ def test_query_includes_tombstones_and_filters() -> None:
     assert query_items(_ram(), _snaps(), topic="BETA") == []
     by_id = query_items(_ram(), _snaps(), memory_ids=[4, 9])
     assert [(i["source"], i["id"]) for i in by_id] == [("ram", 4), ("ltm", 9), ("ltm", 4)]
+
+
+@given(
+    n_entries=st.integers(min_value=0, max_value=80),
+    n_summaries=st.integers(min_value=0, max_value=10),
+    n_snaps=st.integers(min_value=0, max_value=4),
+    limit=st.integers(min_value=-1, max_value=200),
+    full=st.booleans(),
+    kind=st.sampled_from(["summary", "entry", "all"]),
+)
+@settings(max_examples=80, deadline=None)
+def test_recall_query_properties(
+    n_entries: int, n_summaries: int, n_snaps: int, limit: int, full: bool, kind: str
+) -> None:
+    ram = Ram()
+    for i in range(n_entries):
+        ram.update("user", f"e{i}")
+    for e in ram.oldest_active(min(n_summaries, max(0, ram.active_count - 1))):
+        ram.summarize(e.id, f"s{e.id}")
+    snaps = [
+        Snapshot(j + 1, "k", 100 - j, "r", ram.next_id, ram.entries, ram.summaries)
+        for j in range(n_snaps)
+    ]
+    cap = normalize_limit(limit)
+    items = recall_items(ram, snaps, limit=limit, include_full=full)
+    assert len(items) <= cap
+    sources = [i["source"] for i in items]
+    assert sources == sorted(sources, key=lambda s: s != "ram")  # RAM first, then LTM
+    summary_ids = [i["id"] for i in items if i["kind"] == "summary"]
+    assert len(summary_ids) == len(set(summary_ids))  # deduplicated by id
+    assert all(
+        i["state"] == "active" for i in items if i["kind"] == "entry" and i["source"] == "ram"
+    )
+    if not full:
+        assert all(i["kind"] == "summary" for i in items if i["source"] == "ltm")
+    q = query_items(ram, snaps, limit=limit, kind=kind)  # type: ignore[arg-type]
+    assert len(q) <= cap
+    assert kind == "all" or all(i["kind"] == kind for i in q)
