@@ -50,10 +50,22 @@ def test_status_table(status: int, cls: type[LLMError], retryable: bool | None) 
 
 
 def test_tree_shape() -> None:
-    for cls in (LLMTimeout, LLMConnectionError, RateLimited, ServerError, MalformedResponse):
-        assert issubclass(cls, RetryableError)
-    for cls in (BadRequest, AuthenticationError, PermissionDenied, NotFound, LLMConfigError):
-        assert issubclass(cls, FinalError)
+    retryable: list[type[LLMError]] = [
+        LLMTimeout,
+        LLMConnectionError,
+        RateLimited,
+        ServerError,
+        MalformedResponse,
+    ]
+    final: list[type[LLMError]] = [
+        BadRequest,
+        AuthenticationError,
+        PermissionDenied,
+        NotFound,
+        LLMConfigError,
+    ]
+    assert all(issubclass(c, RetryableError) for c in retryable)
+    assert all(issubclass(c, FinalError) for c in final)
     assert issubclass(MissingAPIKey, LLMConfigError)
     assert not issubclass(HTTPStatusError, RetryableError | FinalError)
     assert issubclass(LLMTimeout, TimeoutError)
