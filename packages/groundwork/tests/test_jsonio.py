@@ -173,6 +173,35 @@ def test_loads_round_trips_canon(value: Any) -> None:
     assert jsonio.loads(jsonio.dumps(value).decode()) == value
 
 
+def _reference_loads(data: str) -> Any:
+    def refuse(name: str) -> Any:
+        raise ValueError(name)
+
+    value = json.loads(data, parse_constant=refuse)
+    jsonio.dumps(value)  # no lone surrogates, no overflowed floats
+    return value
+
+
+json_texts = st.one_of(
+    json_values.map(lambda v: jsonio.dumps(v).decode()),
+    st.text(alphabet='{}[],:"\\ .eE+-0123456789tfrunlaNI\x01\u00e9', max_size=40),
+    st.from_regex(r"\A-?[0-9]{1,30}(\.[0-9]{1,25})?([eE][+-]?[0-9]{1,4})?\Z"),
+)
+
+
+@given(json_texts)
+@settings(max_examples=500)
+def test_loads_agrees_with_json_loads_or_raises_json_error(data: str) -> None:
+    try:
+        expected = _reference_loads(data)
+    except (ValueError, RecursionError):
+        with pytest.raises(JsonError):
+            jsonio.loads(data)
+        return
+    assert jsonio.loads(data) == expected
+    assert jsonio.loads(data.encode()) == expected
+
+
 def test_loads_keeps_big_ints_exact() -> None:
     big = 123456789012345678901234567890
     assert jsonio.loads(f'{{"n":{big},"m":[-{big}, 1.5, "x"]}}') == {

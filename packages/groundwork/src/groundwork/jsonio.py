@@ -172,7 +172,10 @@ def loads(data: bytes | bytearray | memoryview | str, *, path: str | None = None
         return value
     # orjson proved it strict JSON (no NaN, no overflow, no lone surrogate);
     # json re-parses it only to keep integers beyond 64 bits exact.
-    return json.loads(raw.decode("utf-8"))
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except json.JSONDecodeError as exc:  # not expected after orjson accepted it
+        raise JsonError(exc.msg, path=path, line=exc.lineno, col=exc.colno) from exc
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
