@@ -35,6 +35,7 @@ from spiderweb.clock import Clock, SystemClock
 from spiderweb.config import SpiderwebConfig
 from spiderweb.identity import IdentityLoader
 from spiderweb.memory.legacy import STATE_FILE_NAME, write_state_file
+from spiderweb.memory.manager import Summarizer as MemorySummarizer
 from spiderweb.memory.store import LtmStore, StoreError, open_store
 from spiderweb.session.registry import Registry
 from spiderweb.session.services import (
@@ -220,7 +221,7 @@ class SpiderwebServer:
             run_task=self._task_runner or self._workers(provider),
             identity=lambda agent: identities.get(agent).prompt,
             identity_files=lambda agent: list(identities.get(agent).files),
-            summarizer=self._summarizer,
+            summarizer=self._summarizer or self._memory_summarizer(provider),
             workers=WorkerSlots(cfg.workers.global_max),
             turn_policy=TurnPolicy(
                 retries=cfg.llm.retries, total_timeout_s=cfg.llm.total_timeout_s
@@ -254,6 +255,15 @@ class SpiderwebServer:
             )
 
         return plan
+
+    def _memory_summarizer(self, provider: Provider) -> Summarizer:
+        summarize = MemorySummarizer.from_config(provider, self.config.memory)
+
+        async def run(entry_id: int, content: str) -> SummaryOutcome:
+            result = await summarize(entry_id, content)
+            return SummaryOutcome(result.entry_id, result.text, result.summarizer)
+
+        return run
 
     def _workers(self, provider: Provider) -> TaskRunner:
         cfg = self.config

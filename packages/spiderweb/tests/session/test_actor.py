@@ -282,3 +282,28 @@ async def test_restart_restores_from_session_state(
     recall = await c2.request("memory.recall", include_archived=False)
     assert [i["content"] for i in recall["items"] if i["kind"] == "entry"][-1] == "keep me"
     await c2.close()
+
+
+async def test_memory_manager_summarizes_at_most_two_per_tick(connect: ClientFactory) -> None:
+    client = await connect(session="mm")
+    events: list[Frame] = []
+    for i in range(30):
+        frames = await client.chat(f"message number {i}", timeout=10)
+        events += [f for f in frames if f["type"] == "memory.event"]
+    summarize = [e for e in events if e["event"] == "summarize"]
+    assert summarize, "49 active entries must trigger the manager"
+    assert all(1 <= e["count"] <= 2 for e in summarize)
+    first = summarize[0]
+    assert first["status"] == "snapshot" and first["message"].endswith("and persisted snapshot")
+    assert isinstance(first["snapshotId"], int) and first["summarizer"] == "fallback"
+    assert all(
+        isinstance(first[k], int)
+        for k in ("activeCount", "activeBytes", "summaryCount", "tombstoneCount")
+    )
+    later = summarize[1:]
+    assert later and all(e["status"] == "summarized" for e in later)  # within 30 s of the first
+    assert all(e["activeCount"] <= 64 for e in summarize)
+    recall = await client.request("memory.recall", include_archived=False)
+    kinds = [i["kind"] for i in recall["items"]]
+    assert kinds[0] == "summary"
+    assert recall["items"][0]["text"].startswith("[summary:")

@@ -25,6 +25,12 @@ from groundwork.llm.types import Message
 from spiderweb.brain import heartbeat
 from spiderweb.brain.goals import Goal, Task, admit, default_tasks, result_entry
 from spiderweb.brain.turns import GateBusy, TurnFailed, run_turn
+from spiderweb.memory.manager import (
+    SNAPSHOT_REASON,
+    event_message,
+    pick_victims,
+    should_snapshot,
+)
 from spiderweb.memory.ram import Ram, RamLimits, UpdateResult
 from spiderweb.memory.recall import query_items, recall_items
 from spiderweb.memory.snapshot import Snapshot
@@ -1185,18 +1191,13 @@ class SessionActor:
 
     # -- memory manager (§5.2) ---------------------------------------------------------------
     def _run_manager(self) -> None:
+        """One manager tick (§5.2): at most ``summaries_per_tick`` oldest entries, in turn."""
         summarize = self.s.summarizer
         if summarize is None or self._manager_task is not None:
             return
-        cfg = self.s.config.memory
-        ram = self.state.ram
-        over = (
-            ram.active_count > cfg.max_context_messages * 3 // 4
-            or ram.active_bytes > cfg.max_context_bytes * 3 // 4
-        )
-        if not over or ram.active_count <= 1:
+        victims = pick_victims(self.state.ram, self.s.config.memory)
+        if not victims:
             return
-        victims = ram.oldest_active(min(cfg.summaries_per_tick, ram.active_count - 1))
         jobs = [(e.id, e.content) for e in victims]
 
         async def tick() -> None:
@@ -1220,12 +1221,12 @@ class SessionActor:
         min_gap = self.s.config.memory.auto_snapshot_min_interval_s
         mono = self.s.clock.monotonic()
         snapshot_id: int | None = None
-        if self._last_snapshot_mono is None or mono - self._last_snapshot_mono >= min_gap:
+        if should_snapshot(self._last_snapshot_mono, mono, min_gap):
             snap = Snapshot(
                 0,
                 self.key,
                 now,
-                "memory-manager auto snapshot",
+                SNAPSHOT_REASON,
                 ram.next_id,
                 ram.entries,
                 ram.summaries,
@@ -1244,8 +1245,7 @@ class SessionActor:
                 "summarize",
                 "snapshot" if persisted else "summarized",
                 n,
-                f"summarized {n} stale RAM entries"
-                + (" and persisted snapshot" if persisted else ""),
+                event_message(n, persisted),
                 ram.active_count,
                 ram.active_bytes,
                 ram.summary_count,
