@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -117,12 +118,14 @@ def test_wait_s_times_out(tmp_path: Path) -> None:
         FileLock(path, heartbeat_s=None).acquire(wait_s=0.15)
 
 
-def test_takeover_dead_pid(tmp_path: Path) -> None:
+def test_takeover_dead_pid(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "l"
     pid, created = _dead_pid()
     now = _iso(time.time())
     _write_record(path, pid=pid, host=HOST, createTime=created, token="old", heartbeatAt=now)
-    lock = FileLock(path, heartbeat_s=None).acquire()
+    with caplog.at_level(logging.WARNING, logger="groundwork.fsio.lock"):
+        lock = FileLock(path, heartbeat_s=None).acquire()
+    assert f"(dead) from pid {pid} on {HOST}" in caplog.text
     try:
         assert lock.took_over_reason == "dead"
         assert lock.took_over_from is not None

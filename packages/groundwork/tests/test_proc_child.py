@@ -52,6 +52,25 @@ def test_lines_stream_and_stop_early() -> None:
     assert child.terminate_tree() == result  # idempotent once reaped
 
 
+def test_lines_can_resume_after_an_early_stop(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\n"
+        "print('head', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}):\n"
+        "    time.sleep(0.01)\n"
+        "print('body')\n"
+        "print('end')\n"
+    )
+    child = spawn([PY, "-c", code])
+    assert next(child.lines()) == "head"
+    resumed = child.lines()
+    go.touch()
+    assert list(resumed) == ["body", "end"]
+    assert list(child.lines()) == []  # finished: returns at once
+    assert child.wait() == 0
+
+
 def test_output_both_streams_crlf_and_line_cap() -> None:
     code = (
         "import sys\n"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -41,6 +42,7 @@ _CORE_KEYS = frozenset(
     {"pid", "host", "createTime", "token", "startedAt", "heartbeatAt"},
 )
 _POLL_S = 0.05
+_log = logging.getLogger(__name__)
 
 
 def _utc_iso(ts: float) -> str:
@@ -235,6 +237,15 @@ class FileLock:
                     self.record = mine
                     self.token = mine["token"]
                     self.lost = None
+                    if reason is not None:
+                        holder = record or {}
+                        _log.warning(
+                            "took over stale lock %s (%s) from pid %s on %s",
+                            self.path,
+                            reason,
+                            holder.get("pid", "?"),
+                            holder.get("host", "?"),
+                        )
                     break
             remaining = deadline - time.monotonic()
             if remaining <= 0:

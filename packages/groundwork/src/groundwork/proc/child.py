@@ -131,8 +131,10 @@ class _Pump:
     """Reader threads turning the child's pipes into a bounded queue of lines.
 
     The queue gives backpressure (a child outpacing its reader blocks on its
-    pipe) while ``discard`` lets a consumer that stopped early keep the pipes
-    drained, so the child never hangs on a full pipe.
+    pipe) while ``discard`` (set while no consumer iterates) keeps the pipes
+    drained into the tails, so the child never hangs on a full pipe. End of
+    output is known from ``finished``, not from queue markers that a discarding
+    pump may have dropped, so a later consumer never waits forever.
     """
 
     def __init__(self, pipes: dict[Stream, IO[bytes]], max_line_bytes: int, tail: int) -> None:
@@ -143,6 +145,7 @@ class _Pump:
         self._tail_cap = tail
         self._tail_size: dict[Stream, int] = dict.fromkeys(pipes, 0)
         self._tail_lock = threading.Lock()
+        self.finished: dict[Stream, bool] = dict.fromkeys(pipes, False)
         self.threads = [
             threading.Thread(target=self._read, args=(name, pipe), daemon=True)
             for name, pipe in pipes.items()
@@ -157,6 +160,9 @@ class _Pump:
             self._tail_size[stream] += len(line) + 1  # the newline joining it
             while self._tail_size[stream] > self._tail_cap and len(tail) > 1:
                 self._tail_size[stream] -= len(tail.popleft()) + 1
+
+    def all_finished(self) -> bool:
+        return all(self.finished.values())
 
     def _put(self, item: tuple[Stream, bytes | None]) -> None:
         while not self.discard.is_set():
@@ -190,7 +196,9 @@ class _Pump:
             pass
         if buf:
             self._emit(name, buf)
-        self._put((name, None))
+        self.finished[name] = True
+        with contextlib.suppress(queue.Full):  # only a wake-up for the consumer
+            self.queue.put_nowait((name, None))
 
     def _emit(self, name: Stream, line: bytes) -> None:
         if line.endswith(b"\r"):
@@ -270,28 +278,45 @@ class Child:
         """Lines from stdout and stderr as they arrive, until both pipes close.
 
         Stopping early is fine: the pipes keep being drained (into a bounded tail,
-        see ``tail()``) so the child never blocks on a full pipe.
+        see ``tail()``) so the child never blocks on a full pipe; a later call
+        resumes with the lines that arrive from the moment it is made (the
+        setup is eager, not deferred to the first ``next``).
         """
         pump = self._get_pump()
-        open_streams = len(pump.threads)
+        pump.discard.clear()
+        return self._iter_output(pump)
+
+    def _iter_output(self, pump: _Pump) -> Iterator[OutputLine]:
         try:
-            while open_streams:
-                stream, line = pump.queue.get()
-                if line is None:
-                    open_streams -= 1
+            while True:
+                try:
+                    stream, line = pump.queue.get(timeout=0.05)
+                except queue.Empty:
+                    if pump.all_finished() and pump.queue.empty():
+                        return
                     continue
-                yield OutputLine(stream, line.decode("utf-8", errors="replace"))
+                if line is not None:
+                    yield OutputLine(stream, line.decode("utf-8", errors="replace"))
         finally:
             pump.discard.set()
             self._drain(pump)
 
     def lines(self, stream: Stream = "stdout") -> Iterator[str]:
         """Decoded lines of one stream; the other stream's lines go to ``tail()``."""
-        for item in self.output():
-            if item.stream == stream:
-                yield item.text
-            else:
-                self._get_pump().keep_tail(item.stream, item.text.encode("utf-8"))
+        return self._iter_lines(self.output(), stream)
+
+    def _iter_lines(self, items: Iterator[OutputLine], stream: Stream) -> Iterator[str]:
+        pump = self._get_pump()
+        try:
+            for item in items:
+                if item.stream == stream:
+                    yield item.text
+                else:
+                    pump.keep_tail(item.stream, item.text.encode("utf-8"))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     @staticmethod
     def _drain(pump: _Pump) -> None:
