@@ -356,3 +356,10 @@ def test_collapse_joins_distinct_expectations_once() -> None:
         ConfigIssue("f", 1, "k", "a valid integer or a valid string", "[1]", "type"),
         c,
     ]
+
+
+def test_toml_dates_and_paths_validate_from_files(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.toml", 'root = "/data"\nstarted = 2026-05-06T07:08:09Z\n')
+    cfg = load_config(Meld, [FileLayer(path)])
+    assert cfg.root == Path("/data")
+    assert cfg.started == dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
