@@ -1,0 +1,127 @@
+"""Gateway behaviour that needs real sockets: slow consumers, protocol fuzz (acceptance 3, 19)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from spiderweb.client import SpiderwebClient
+from spiderweb.transport.outbox import CLOSE_TRY_AGAIN_LATER
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+
+async def test_slow_consumer_is_closed_1013_others_unaffected(
+    make_server: Any, config_factory: Any
+) -> None:
+    cfg = config_factory(limits={"outbox_frames": 8, "rate_per_s": 0})
+    server = await make_server(cfg)
+    base = server.url + "/v1/agents/a/stream"
+    async with SpiderwebClient(server.url, session="slow") as setup:
+        for i in range(30):
+            await setup.chat(f"{i} " + "x" * 4000, timeout=10)
+    bystander = SpiderwebClient(server.url, session="fine")
+    await bystander.connect()
+    async with ws_connect(base + "?session=slow", max_queue=1, compression=None) as slow:
+        for _ in range(200):
+            try:
+                await slow.send('{"type":"session.history","limit":500}')
+            except ConnectionClosed:
+                break
+        actor = server.registry.get("slow")
+        for _ in range(500):
+            link = actor.link if actor is not None else None
+            if link is None or link.outbox.close_code == CLOSE_TRY_AGAIN_LATER:
+                break
+            await asyncio.sleep(0.01)
+        code = None
+        try:
+            while True:
+                await asyncio.wait_for(slow.recv(), 10)
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+        assert code == CLOSE_TRY_AGAIN_LATER
+    for i in range(5):
+        frames = await bystander.chat(f"still fine {i}", timeout=10)
+        assert frames[-1]["type"] == "session.receive"
+    await bystander.close()
+
+
+frames_strategy = st.one_of(
+    st.text(max_size=80),
+    st.binary(max_size=40),
+    st.builds(
+        lambda t, extra: json.dumps({"type": t, **extra}),
+        st.sampled_from(
+            [
+                "chat.send",
+                "agent.control",
+                "memory.recall",
+                "memory.query",
+                "session.history",
+                "session.restore",
+                "agent.get",
+                "ping",
+                "nope",
+                "",
+            ]
+        ),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "content",
+                    "text",
+                    "limit",
+                    "action",
+                    "id",
+                    "kind",
+                    "topic",
+                    "memoryIds",
+                    "sessionKey",
+                    "agentId",
+                    "beforeId",
+                    "archive",
+                ]
+            ),
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.integers(-3, 600),
+                st.text(max_size=10),
+                st.lists(st.integers(0, 5), max_size=3),
+            ),
+            max_size=4,
+        ),
+    ),
+)
+
+
+async def test_random_frames_get_a_reply_and_socket_stays_open(
+    make_server: Any, config_factory: Any
+) -> None:
+    server = await make_server(config_factory(limits={"rate_per_s": 0}))
+    client = SpiderwebClient(server.url, session="fuzz")
+    await client.connect()
+    sent: list[str | bytes] = []
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(frames_strategy)
+    def collect(frame: str | bytes) -> None:
+        sent.append(frame)
+
+    collect()
+    for frame in sent:
+        await client.send_raw(frame)
+    marker = await client.send("ping")
+    frames = await client.collect(lambda f: f.get("request") == marker, 30)
+    assert frames[-1]["type"] == "pong"
+    for f in frames:
+        assert isinstance(f.get("type"), str)
+        if f["type"] == "error":
+            assert isinstance(f["code"], str) and f["code"]
+    reply = await client.chat("after the fuzz", timeout=30)
+    assert reply[-1]["type"] == "session.receive"
+    await client.close()
