@@ -319,3 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"pairofcleats: {err.one_line()}\n")
         sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

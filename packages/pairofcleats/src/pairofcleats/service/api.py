@@ -461,8 +461,13 @@ def serve(opts: ServeOptions) -> int:
 
     class _Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
+            # Record the signal instead of letting uvicorn re-raise it after shutdown, so the
+            # exit code is ours: SIGTERM → 0, SIGINT → 130.
             received.append(sig)
-            super().handle_exit(sig, frame)
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
 
     server = _Server(config)
 

@@ -1,0 +1,129 @@
+"""The MCP server over a real stdio subprocess, driven by the SDK client (acceptance 26)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from pairofcleats.errors import QueueOverloaded
+from pairofcleats.service.mcp import McpState
+
+
+def _params(repo: Path, env: dict[str, str]) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "pairofcleats.cli", "service", "mcp", "--repo", str(repo)],
+        env={**env, "PATH": os.environ.get("PATH", "")},
+    )
+
+
+async def _session_run(repo: Path, env: dict[str, str], body: Any) -> Any:
+    async with (
+        stdio_client(_params(repo, env)) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await body(session)
+
+
+def _run(repo: Path, env: dict[str, str], body: Any) -> Any:
+    async def main() -> Any:
+        with anyio.fail_after(120):
+            return await _session_run(repo, env, body)
+
+    return anyio.run(main)
+
+
+def test_tools_search_and_status_round_trip(built_fixture: Any) -> None:
+    async def body(session: ClientSession) -> dict[str, Any]:
+        tools = await session.list_tools()
+        search = await session.call_tool("search", {"query": "greet", "mode": "code", "top": 3})
+        compact = await session.call_tool("search", {"query": "greet", "compact": True})
+        status = await session.call_tool("index_status", {})
+        config = await session.call_tool("config_status", {})
+        bad = await session.call_tool("search", {"query": 'greet "x'})
+        unknown = await session.call_tool("search", {"query": "x", "nope": 1})
+        return {
+            "tools": [t.name for t in tools.tools],
+            "search": search,
+            "compact": compact,
+            "status": status,
+            "config": config,
+            "bad": bad,
+            "unknown": unknown,
+        }
+
+    out = _run(built_fixture.repo, built_fixture.env, body)
+    assert sorted(out["tools"]) == ["build_index", "config_status", "index_status", "search"]
+    search = out["search"]
+    assert search.is_error is False
+    text = json.loads(search.content[0].text)
+    assert text == search.structured_content
+    assert "greet" in [h["name"] for h in text["code"]]
+    hit = out["compact"].structured_content["code"][0]
+    assert "metaV2" not in hit and "score" in hit
+    status = out["status"].structured_content
+    assert status["indexed"] is True and status["repo"] == str(built_fixture.repo)
+    assert out["config"].structured_content["valid"] is True
+    bad = out["bad"]
+    assert bad.is_error is True
+    assert bad.structured_content["code"] == "INVALID_REQUEST"
+    assert json.loads(bad.content[0].text)["code"] == "INVALID_REQUEST"
+    assert out["unknown"].is_error is True
+
+
+def test_build_index_sends_progress(built_fixture: Any, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(built_fixture.repo, repo, symlinks=True)
+    env = {**built_fixture.env, "PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache")}
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def body(session: ClientSession) -> Any:
+        async def on_progress(p: float, total: float | None, message: str | None) -> None:
+            seen.append((p, total, message))
+
+        built = await session.call_tool(
+            "build_index", {"stubEmbeddings": True}, progress_callback=on_progress
+        )
+        found = await session.call_tool("search", {"query": "add_numbers", "mode": "code"})
+        return built, found
+
+    built, found = _run(repo, env, body)
+    assert built.is_error is False, built.content[0].text
+    assert built.structured_content["promoted"] is True
+    assert seen, "no notifications/progress received"
+    assert seen[-1][0] == seen[-1][1] == 5.0
+    assert [p for p, _t, _m in seen] == sorted(p for p, _t, _m in seen)
+    assert found.structured_content["code"][0]["name"] == "add_numbers"
+
+
+def test_no_index_is_an_error_result(tmp_path: Path) -> None:
+    repo = tmp_path / "empty"
+    repo.mkdir()
+    env = {"PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+
+    async def body(session: ClientSession) -> Any:
+        return await session.call_tool("search", {"query": "greet"})
+
+    res = _run(repo, env, body)
+    assert res.is_error is True
+    assert res.structured_content["code"] == "NO_INDEX"
+    assert "index build" in res.structured_content["hint"]
+
+
+def test_queue_overload_is_refused(tmp_path: Path) -> None:
+    state = McpState(tmp_path, {}, queue_max=2)
+    state.enter()
+    state.enter()
+    with pytest.raises(QueueOverloaded):
+        state.enter()
+    state.leave()
+    state.enter()
