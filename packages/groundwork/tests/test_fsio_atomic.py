@@ -41,6 +41,17 @@ def test_atomic_write_explicit_mode(tmp_path: Path) -> None:
     assert _mode(target) == 0o600
 
 
+def test_atomic_write_mode_wider_than_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        atomic_write(tmp_path / "shared", b"x", mode=0o644)
+        atomic_write(tmp_path / "fresh", b"x")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "shared") == 0o644
+    assert _mode(tmp_path / "fresh") == 0o600  # new file without a mode: umask applies
+
+
 def test_atomic_write_none_keeps_existing_mode(tmp_path: Path) -> None:
     target = tmp_path / "keep"
     target.write_bytes(b"old")

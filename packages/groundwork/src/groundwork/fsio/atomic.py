@@ -81,12 +81,15 @@ def atomic_writer(path: str | os.PathLike[str], mode: int | None = None) -> Iter
     target = Path(path)
     final_mode = _target_mode(target, mode)
     tmp = _temp_path(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    # create with the final mode (a secret never sits in a wider-mode file), then
+    # fchmod, because the umask may have narrowed it
+    create_mode = 0o666 if final_mode is None else final_mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, create_mode)
     committed = False
     try:
-        if final_mode is not None:
-            os.fchmod(fd, final_mode)
         with os.fdopen(fd, "wb") as fh:
+            if final_mode is not None:
+                os.fchmod(fh.fileno(), final_mode)
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
