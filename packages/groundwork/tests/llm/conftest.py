@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -100,3 +100,14 @@ def split_transport(body: bytes, cuts: list[int], content_type: str) -> httpx.Mo
         )
 
     return httpx.MockTransport(handler)
+
+
+@pytest.fixture(autouse=True)
+def _fake_server_never_crashes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Any test using ``fake_llm`` also proves no handler crashed (bugs, not disconnects)."""
+    fake: FakeLLMServer | None = None
+    if "fake_llm" in request.fixturenames:
+        fake = request.getfixturevalue("fake_llm")  # torn down after this fixture
+    yield
+    if fake is not None:
+        assert fake.errors == []

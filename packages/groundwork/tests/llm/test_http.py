@@ -303,3 +303,11 @@ async def test_endless_line_is_malformed() -> None:
     body = b"data: " + b"x" * (8 * 1024 * 1024 + 10)
     with pytest.raises(MalformedResponse, match="longer than"):
         await collect(openai(sse_response(body)))
+
+
+async def test_redirect_is_unclassified_and_names_location() -> None:
+    p = openai(lambda r: httpx.Response(301, headers={"location": "https://elsewhere/v1"}))
+    with pytest.raises(LLMError) as exc:
+        await p.complete(MSGS)
+    assert exc.value.http_status == 301 and exc.value.retryable is None
+    assert "redirected to https://elsewhere/v1; check base_url" in str(exc.value)

@@ -135,9 +135,13 @@ def to_llm_error(
     """Map an httpx exception, any other exception or an error response to the tree."""
     err: LLMError
     if isinstance(source, httpx.Response):
+        message = error_message(body)
+        location = source.headers.get("location")
+        if 300 <= source.status_code < 400 and location:
+            message = f"redirected to {location}; check base_url"
         err = error_for_status(
             source.status_code,
-            scrub(error_message(body), secret),
+            scrub(message, secret),
             retry_after=parse_retry_after(source.headers),
         )
     elif isinstance(source, LLMError):
@@ -301,7 +305,7 @@ class HTTPProvider(abc.ABC):
             )
         except Exception as exc:
             raise self._error(exc) from (None if isinstance(exc, LLMError) else exc)
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # redirects are not followed: a wrong base_url
             body = b""
             try:
                 body = await clock.bounded(response.aread(), streaming=False)

@@ -326,3 +326,36 @@ def test_mask_headers() -> None:
         "x-session-token": "…",
         "content-type": "application/json",
     }
+
+
+def test_key_fn_errors_become_500(client: httpx.Client, fake_llm: FakeLLMServer) -> None:
+    def broken(req: FakeRequest) -> str:
+        raise KeyError("no path")
+
+    fake_llm.key_fn = broken
+    resp = chat(client)
+    assert resp.status_code == 500
+    assert "key function failed" in resp.json()["error"]["message"]
+    assert fake_llm.requests[-1]["outcome"] == "key_fn_error"
+
+
+def test_bad_content_length(fake_llm: FakeLLMServer) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", fake_llm.port), timeout=5) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def test_handler_crash_is_recorded_not_printed(fake_llm: FakeLLMServer) -> None:
+    def not_text(req: FakeRequest) -> str:
+        return 42  # type: ignore[return-value]  # a buggy reply rule
+
+    fake_llm.reply = not_text
+    with (
+        httpx.Client(base_url=fake_llm.url, timeout=5, trust_env=False) as c,
+        pytest.raises(httpx.TransportError),
+    ):
+        chat(c)
+    assert len(fake_llm.errors) == 1 and "TypeError" in fake_llm.errors[0]
+    fake_llm.errors.clear()

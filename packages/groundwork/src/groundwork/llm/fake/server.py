@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import sys
 import threading
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -130,7 +132,11 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(addr, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Silent: a client hanging up mid-request is routine in fault tests."""
+        """Never print: a client hanging up is routine here; anything else is kept
+        in ``FakeLLMServer.errors`` for the test to look at."""
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, OSError):
+            self.fake.errors.append("".join(traceback.format_exception(exc)))
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.track_lock:
@@ -186,7 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing -----------------------------------------------------------------
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("content-length") or 0)
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            raise _BadRequest(400, "bad Content-Length") from None
         if length < 0 or length > _MAX_BODY:
             raise _BadRequest(413, "request body too large")
         return self.rfile.read(length) if length else b""
@@ -259,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         except _BadRequest as exc:
             self._send_bytes(exc.status, wire.error_body("openai", exc.status, exc.message))
-        except (BrokenPipeError, ConnectionResetError, ValueError, OSError):
+        except OSError:  # the client went away (reset, broken pipe)
             self.close_connection = True
         finally:
             if fake.stopping:
@@ -316,10 +325,16 @@ class _Handler(BaseHTTPRequestHandler):
             model=body.get("model") if isinstance(body, dict) else None,
             stream=stream,
         )
-        key = fake.key_for(request)
+        release = fake.release_event
+        try:
+            key = fake.key_for(request)
+        except Exception as exc:  # a test's key function failed: say so in the API's shape
+            entry = fake.record(method, path, api, headers, body, key=path, outcome="key_fn_error")
+            fake.finish_record(entry, 500)
+            self._send_bytes(500, wire.error_body(api, 500, f"key function failed: {exc!r}"))
+            return
         action = fake.next_action(key)
         record = fake.record(method, path, api, headers, body, key=key, outcome=action.label)
-        release = fake.release_event
         status = self._perform(request, action, release)
         fake.finish_record(record, status)
 
@@ -500,6 +515,8 @@ class FakeLLMServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.stopping = False
+        #: Tracebacks of handler crashes (bugs, not client disconnects); tests may assert empty.
+        self.errors: list[str] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
