@@ -36,6 +36,7 @@ from spiderweb.config import SpiderwebConfig
 from spiderweb.identity import IdentityLoader
 from spiderweb.memory.legacy import STATE_FILE_NAME, write_state_file
 from spiderweb.memory.manager import Summarizer as MemorySummarizer
+from spiderweb.memory.ram import RamLimits
 from spiderweb.memory.store import LtmStore, StoreError, open_store
 from spiderweb.session.registry import Registry
 from spiderweb.session.services import (
@@ -46,6 +47,7 @@ from spiderweb.session.services import (
     TaskRequest,
     WorkerSlots,
 )
+from spiderweb.session.state import SessionState
 from spiderweb.tools.registry import default_tools, make_context
 from spiderweb.transport.auth import AuthPolicy
 from spiderweb.transport.server import Gateway
@@ -209,6 +211,7 @@ class SpiderwebServer:
         await asyncio.to_thread(store.import_state_file, now_ms=now)
         await asyncio.wrap_future(store.prune(now_ms=now))
         await asyncio.wrap_future(store.mark_all_inactive())
+        await self._interrupt_unfinished(store, now)
         identities = IdentityLoader(self.data_dir)
         services = Services(
             config=cfg,
@@ -241,6 +244,31 @@ class SpiderwebServer:
             asyncio.create_task(self._housekeeping_loop(), name="spiderweb-housekeeping"),
         ]
         return self.port
+
+    async def _interrupt_unfinished(self, store: LtmStore, now: int) -> int:
+        """Startup (§6): goals left running by the last process get running tasks re-queued,
+        active 0, mode ``paused`` and goal state ``interrupted``; returns how many."""
+        limits = RamLimits.from_config(self.config.memory)
+        fixed = 0
+        for raw in await asyncio.to_thread(store.all_states):
+            try:
+                state = SessionState.from_v2(raw, default_agent="default", limits=limits)
+            except ValueError:
+                continue
+            goal = state.goal
+            if goal is None or goal.finished:
+                continue
+            if goal.state == "paused" and not goal.active:
+                continue
+            goal.interrupt(now)
+            state.mode = "paused"
+            await asyncio.wrap_future(
+                store.commit_session(state.key, state=state.to_v2(), now_ms=now)
+            )
+            fixed += 1
+        if fixed:
+            log.info("interrupted %d unfinished goal(s) from the previous process", fixed)
+        return fixed
 
     def _planner(self, provider: Provider) -> Callable[[str], Awaitable[PlanResult]]:
         cfg = self.config.planner

@@ -307,3 +307,84 @@ async def test_memory_manager_summarizes_at_most_two_per_tick(connect: ClientFac
     kinds = [i["kind"] for i in recall["items"]]
     assert kinds[0] == "summary"
     assert recall["items"][0]["text"].startswith("[summary:")
+
+
+async def _hanging_runner(_req: Any) -> Any:
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def test_task_timeout_and_cancel(make_server: ServerFactory, config_factory: Any) -> None:
+    server = await make_server(
+        config_factory(workers={"task_timeout_s": 0.2}), task_runner=_hanging_runner
+    )
+    async with SpiderwebClient(server.url, session="slowtasks") as client:
+        rid = await client.send("chat.send", content="/goal one")
+        frames = await client.collect(lambda f: f["type"] == "agent.status", 20)
+        assert frames[-1]["status"] == "timeout" and frames[-1]["request"] == rid
+        await client.collect(answered, 20)  # a failed goal still gets its answer turn
+
+
+async def test_cancel_ends_running_tasks_as_cancelled(make_server: ServerFactory) -> None:
+    server = await make_server(task_runner=_hanging_runner)
+    async with SpiderwebClient(server.url, session="cancel") as client:
+        await client.send("chat.send", content="/goal one; two; three")
+        await client.collect(lambda f: f.get("status") == "started", 10)
+        rid = await client.send("agent.control", action="cancel")
+        frames = await client.collect(lambda f: f.get("request") == rid, 10)
+        statuses = [f for f in frames if f["type"] == "agent.status"]
+        assert statuses and all(f["status"] == "cancelled" for f in statuses)
+        state = frames[-1]
+        assert state["phase"] == "workers.cancelled" and state["mode"] == "cancelled"
+        assert (state["queuedTasks"], state["activeTasks"]) == (0, 0)
+        assert state["goalState"] == "cancelled"
+        hb = await client.request("agent.heartbeat")
+        assert hb["status"] == "idle"
+
+
+async def test_shutdown_interrupts_goal_and_restart_resumes(
+    make_server: ServerFactory, tmp_path: Any
+) -> None:
+    data = tmp_path / "restart"
+    first = await make_server(data_dir=data, task_runner=_hanging_runner)
+    async with SpiderwebClient(first.url, session="resume", proto=2) as client:
+        await client.send("chat.send", content="/goal one; two; three")
+        await client.collect(lambda f: f.get("status") == "started", 10)
+        seq_before = client.last_seq
+    await first.stop(grace_s=0)
+    second = await make_server(data_dir=data)
+    async with SpiderwebClient(second.url, session="resume", proto=2) as client:
+        assert client.ack is not None and client.ack["seq"] > (seq_before or 0)
+        progress = await client.recv(10)
+        assert progress["status"] == "backpressure_resumed" and progress["source"] == "state"
+        assert (progress["queued"], progress["active"]) == (3, 0)
+        state = await client.request("agent.control", action="state")
+        assert (state["mode"], state["goalState"]) == ("paused", "interrupted")
+        assert (state["queuedTasks"], state["activeTasks"]) == (3, 0)
+        await client.send("agent.control", action="resume")
+        await client.collect(answered, 20)
+        state = await client.request("agent.control", action="state")
+        assert (state["queuedTasks"], state["activeTasks"], state["goalState"]) == (
+            0,
+            0,
+            "completed",
+        )
+
+
+async def test_handler_exception_is_internal_error_and_connection_stays(
+    server: SpiderwebServer, connect: ClientFactory, monkeypatch: Any
+) -> None:
+    client = await connect(session="boom")
+    await client.chat("before", timeout=10)
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(server.store, "history", broken)
+    err = await client.request("session.history")
+    assert err["type"] == "error" and err["code"] == "internal"
+    assert isinstance(err["incident"], str) and "disk on fire" not in err["message"]
+    monkeypatch.undo()
+    assert (await client.chat("after", timeout=10))[-1]["type"] == "session.receive"
+    history = await client.request("session.history")
+    assert len(history["items"]) == 4
