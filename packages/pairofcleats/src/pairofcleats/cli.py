@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,15 +68,25 @@ def _root(
     """Code and prose search index for coding agents."""
 
 
-def fail(err: PairOfCleatsError, *, json_out: bool, verbose: bool = False) -> typer.Exit:
-    """Report ``err`` once (JSON object on stdout, or one line on stderr); the exit to raise."""
+def fail(
+    err: PairOfCleatsError,
+    *,
+    json_out: bool,
+    verbose: bool = False,
+    emit: Callable[[Any], None] | None = None,
+) -> typer.Exit:
+    """Report ``err`` once (its JSON object on stdout under ``--json``, else one stderr line)
+    and return the ``typer.Exit`` to raise. ``emit`` writes past an active stdout guard."""
     if verbose:
         traceback.print_exception(err, file=sys.stderr)
     if json_out:
-        from groundwork import jsonio
+        if emit is not None:
+            emit(err.to_json())
+        else:
+            from groundwork import jsonio
 
-        sys.__stdout__.write(jsonio.dumps(err.to_json()).decode("utf-8") + "\n")  # type: ignore[union-attr]
-        sys.__stdout__.flush()  # type: ignore[union-attr]
+            sys.stdout.write(jsonio.dumps(err.to_json()).decode("utf-8") + "\n")
+            sys.stdout.flush()
     else:
         typer.echo(f"pairofcleats: {err.one_line()}", err=True)
     return typer.Exit(err.exit_code)
@@ -212,15 +223,13 @@ def search_cmd(
                 env=_env(),
             )
         except PairOfCleatsError as err:
-            raise fail(err, json_out=json_out, verbose=verbose) from None
+            raise fail(err, json_out=json_out, verbose=verbose, emit=guard.emit) from None
         except Exception as exc:  # a bug: one line, traceback only with --verbose
             from pairofcleats.errors import Internal
 
-            raise fail(
-                Internal(f"{type(exc).__name__}: {exc}", hint="rerun with --verbose"),
-                json_out=json_out,
-                verbose=verbose,
-            ) from None
+            internal = Internal(f"{type(exc).__name__}: {exc}", hint="rerun with --verbose")
+            internal.__cause__ = exc
+            raise fail(internal, json_out=json_out, verbose=verbose, emit=guard.emit) from None
         if json_out:
             guard.emit(result)
         else:

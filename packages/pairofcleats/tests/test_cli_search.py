@@ -1,0 +1,175 @@
+"""``pairofcleats search`` as a real subprocess: exit codes, stdout discipline, help, imports
+(acceptance 18, 19, 20, 21; C1–C5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pairofcleats.errors import StdoutGuardError
+from pairofcleats.service.stdout import stdout_guard
+
+CLI = [sys.executable, "-m", "pairofcleats.cli"]
+EXCLUDED = ("tree_sitter", "starlette", "uvicorn", "mcp", "watchfiles")
+
+
+def run(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
+
+
+def test_json_is_exactly_one_object(built_fixture: Any) -> None:
+    proc = run(["search", "greet", "--repo", str(built_fixture.repo), "--json"], built_fixture.env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1
+    body = json.loads(lines[0])
+    assert {"ok", "query", "backend", "code", "prose", "extractedProse"} <= set(body)
+    assert body["ok"] is True and body["query"] == "greet"
+    assert "greet" in [h["name"] for h in body["code"]]
+
+
+def test_compact_explain_stats_flags(built_fixture: Any) -> None:
+    proc = run(
+        [
+            "search", "greet", "--repo", str(built_fixture.repo), "--json", "--compact",
+            "--explain", "--stats", "-n", "2", "--mode", "code", "--backend", "memory",
+        ],
+        built_fixture.env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    body = json.loads(proc.stdout)
+    assert len(body["code"]) == 2
+    assert body["code"][0]["scoreBreakdown"]["schemaVersion"] == 1
+    assert body["stats"]["backend"] == "memory"
+    assert "explain" in body["stats"]
+
+
+def test_text_output_one_line_per_hit(built_fixture: Any) -> None:
+    proc = run(
+        ["search", "add_numbers", "--repo", str(built_fixture.repo), "--mode", "code", "-n", "1"],
+        built_fixture.env,
+    )
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "[code]"
+    assert lines[1].startswith("src/greet.py:")
+    assert "FunctionDeclaration add_numbers" in lines[1]
+
+
+def test_help_goes_to_stdout_and_builds_nothing(tmp_path: Path) -> None:
+    env = {"PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    for args in (
+        ["search", "--help", "--backend", "memory", "-n", "3"],
+        ["--help"],
+        ["index", "--help"],
+        ["service", "--help"],
+    ):
+        proc = run(args, env, cwd=tmp_path)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert "Usage" in proc.stdout
+        assert proc.stderr == ""
+    assert not (tmp_path / "cache").exists()
+
+
+def test_version_goes_to_stdout(tmp_path: Path) -> None:
+    proc = run(["--version"], {}, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("pairofcleats ")
+
+
+def test_unknown_flag_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = run(["search", "greet", "--no-such-flag"], {}, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "--no-such-flag" in proc.stderr
+
+
+def test_double_dash_ends_options(built_fixture: Any) -> None:
+    proc = run(
+        ["search", "--repo", str(built_fixture.repo), "--json", "--", "--json"],
+        built_fixture.env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["query"] == "--json"
+
+
+def test_no_index_exits_1(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {"PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    proc = run(["search", "greet", "--repo", str(repo), "--json"], env)
+    assert proc.returncode == 1
+    body = json.loads(proc.stdout)
+    assert body == {
+        "ok": False,
+        "code": "NO_INDEX",
+        "message": body["message"],
+        "hint": "build one with: pairofcleats index build",
+    }
+    text = run(["search", "greet", "--repo", str(repo)], env)
+    assert text.returncode == 1
+    assert text.stdout == ""
+    assert len(text.stderr.strip().splitlines()) == 1
+    assert "NO_INDEX" in text.stderr and "pairofcleats index build" in text.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (['greet "open'], "INVALID_REQUEST"),
+        (["greet", "--backend", "lmdb"], "INVALID_REQUEST"),
+        (["greet", "--mode", "records"], "INVALID_REQUEST"),
+        (["NOT greet"], "INVALID_REQUEST"),
+    ],
+)
+def test_bad_input_exits_2(built_fixture: Any, args: list[str], code: str) -> None:
+    proc = run(["search", *args, "--repo", str(built_fixture.repo), "--json"], built_fixture.env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["code"] == code
+
+
+def test_search_never_imports_heavy_modules(built_fixture: Any) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pairofcleats.cli", "search", "greet",
+         "--repo", str(built_fixture.repo), "--json", "--backend", "sqlite"],
+        env={**os.environ, **built_fixture.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "pairofcleats" in imported
+    for name in EXCLUDED:
+        assert name not in imported, name
+    assert "all_minilm_l6_v2" not in imported
+
+
+def test_stdout_guard_refuses_stray_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    with stdout_guard(True) as guard:
+        with pytest.raises(StdoutGuardError) as info:
+            print("stray")
+        assert guard.violated
+        guard.emit({"ok": True})
+    assert info.value.code == "ERR_STDOUT_GUARD" and info.value.exit_code == 1
+    assert capsys.readouterr().out == '{"ok":true}\n'
+    with stdout_guard(False):
+        print("fine")
+    assert capsys.readouterr().out == "fine\n"
