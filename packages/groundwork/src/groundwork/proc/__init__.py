@@ -6,6 +6,7 @@
 - ``tree``: ``kill_tree`` → ``Termination``.
 - ``identity``: ``process_alive``, ``self_identity``.
 - ``cancel``: ``CancelToken``; ``signals``: ``handle_signals``; ``codes``: ``EXIT_*``.
+- ``lines``: ``LineSplitter``, the pure chunk-to-line logic behind ``Child.lines()``.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from typing import IO, Literal
 import psutil
 
 from groundwork.proc.cancel import CancelToken
+from groundwork.proc.lines import LineSplitter
 from groundwork.proc.tree import Termination, kill_tree
 
 __all__ = ["Child", "OutputLine", "StrPath", "kill_leftovers", "live_children", "spawn"]
@@ -176,34 +177,18 @@ class _Pump:
 
     def _read(self, name: Stream, pipe: IO[bytes]) -> None:
         fd = pipe.fileno()
-        buf = b""
+        splitter = LineSplitter(self.max_line_bytes)
         try:
-            while True:
-                chunk = os.read(fd, _CHUNK)
-                if not chunk:
-                    break
-                buf += chunk
-                while True:
-                    nl = buf.find(b"\n")
-                    if nl < 0:
-                        break
-                    self._emit(name, buf[:nl])
-                    buf = buf[nl + 1 :]
-                while len(buf) > self.max_line_bytes:  # an over-cap line is split
-                    self._emit(name, buf[: self.max_line_bytes])
-                    buf = buf[self.max_line_bytes :]
+            while chunk := os.read(fd, _CHUNK):
+                for line in splitter.feed(chunk):
+                    self._put((name, line))
         except OSError:  # pragma: no cover - pipe closed under us
             pass
-        if buf:
-            self._emit(name, buf)
+        for line in splitter.flush():
+            self._put((name, line))
         self.finished[name] = True
         with contextlib.suppress(queue.Full):  # only a wake-up for the consumer
             self.queue.put_nowait((name, None))
-
-    def _emit(self, name: Stream, line: bytes) -> None:
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        self._put((name, line))
 
 
 class Child:
