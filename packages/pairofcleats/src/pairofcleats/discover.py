@@ -190,6 +190,8 @@ def discover(
     wanted = set(modes)
     cands: list[Candidate] = []
     for rel in files:
+        if used_git and not os.path.lexists(root / rel):
+            continue  # deleted in the work tree but still in git's index
         if spec.match_file(rel):
             skipped["ignored"] += 1
             continue

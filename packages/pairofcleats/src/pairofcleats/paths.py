@@ -73,14 +73,28 @@ def build_id_base(now: datetime, scm_head: str | None, config_hash: str) -> str:
     return f"{stamp}_{head}_{config_hash[:8]}"
 
 
+def build_id_sort_key(build_id: str) -> tuple[str, int]:
+    """Order buildIds by time, then by their ``-N`` suffix (``X`` < ``X-2`` < ``X-10``)."""
+    base, sep, suffix = build_id.rpartition("-")
+    if sep and suffix.isdigit() and "_" in base:
+        return base, int(suffix)
+    return build_id, 1
+
+
 def new_build_id(now: datetime, scm_head: str | None, config_hash: str, builds_dir: Path) -> str:
-    """A buildId not yet taken under ``builds_dir`` (suffix ``-2``, ``-3``…; §15 B6)."""
+    """A buildId above every existing one with the same base (``-2``, ``-3``…; §15 B6)."""
     base = build_id_base(now, scm_head, config_hash)
-    cand = base
-    n = 1
-    while (builds_dir / cand).exists() or any(builds_dir.glob(f"attempts/*/{cand}")):
-        n += 1
-        cand = f"{base}-{n}"
+    taken = [0]
+    for root in (builds_dir, builds_dir / "attempts"):
+        if root.is_dir():
+            for p in root.iterdir():
+                name = p.name
+                if name == base:
+                    taken.append(1)
+                elif name.startswith(base + "-") and name[len(base) + 1 :].isdigit():
+                    taken.append(int(name[len(base) + 1 :]))
+    n = max(taken) + 1
+    cand = base if n == 1 else f"{base}-{n}"
     if not BUILD_ID_RE.match(cand):
         raise ValueError(f"invalid buildId {cand!r}")
     return cand

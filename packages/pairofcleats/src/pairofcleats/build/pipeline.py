@@ -457,9 +457,6 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
         )
         for m in req.modes
     }
-    for s in stores.values():
-        for reason in s.refused[:1]:
-            req.warnings.append({"code": "WARN_INCREMENTAL_REUSE_REFUSED", "message": reason})
     reused: dict[str, dict[str, Any]] = {}
     todo: list[Candidate] = []
     for cand in disc.candidates:
@@ -485,6 +482,11 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
             reused[cand.rel] = merge_bundles(parts)
         else:
             todo.append(cand)
+    for m, store in stores.items():
+        for reason in store.refused[:5]:
+            req.warnings.append(
+                {"code": "WARN_INCREMENTAL_REUSE_REFUSED", "mode": m, "message": reason}
+            )
     removed = sum(
         1 for m in req.modes for rel in stores[m].old if rel not in {c.rel for c in disc.candidates}
     )
@@ -820,7 +822,7 @@ def promote(req: BuildRequest, result: dict[str, Any]) -> dict[str, Any]:
     """Write ``current.json`` (merging previous ``buildRoots``) and mark the build promoted."""
     layout = req.layout
     state = result.pop("_state")
-    save_state = result.pop("_save_state")
+    result.pop("_save_state")
     build_root: Path = result.pop("_build_root")
     phases: _Phases = result.pop("_phases")
     phases.start("promote")
@@ -853,7 +855,8 @@ def promote(req: BuildRequest, result: dict[str, Any]) -> dict[str, Any]:
     write_state(layout.current_json, pointer)
     state["status"] = "promoted"
     phases.end("promote")
-    save_state()
+    state["updatedAt"] = _now()
+    write_state(build_root / "build_state.json", state)
     result["promoted"] = True
     result["buildRoot"] = rel_root
     removed = apply_retention(layout, req.cfg.cache.keep_builds, req.protected | {state["buildId"]})

@@ -371,7 +371,7 @@ def bundle_from_source(
     offsets = _Offsets(lines)
     out_modes: dict[str, Any] = {}
     for mode in modes:
-        if mode == "extracted-prose":
+        if mode == "extracted-prose" and spec.mode == "code":
             drafts = fc.extracted
         elif mode == spec.mode:
             drafts = fc.chunks

@@ -14,7 +14,7 @@ from groundwork import jsonio
 from groundwork.errors import GroundworkError
 
 from pairofcleats.artifacts.reader import read_current
-from pairofcleats.paths import BUILD_ID_RE, RepoLayout
+from pairofcleats.paths import BUILD_ID_RE, RepoLayout, build_id_sort_key
 
 
 def apply_retention(layout: RepoLayout, keep_builds: int, protected: Iterable[str]) -> list[str]:
@@ -41,7 +41,7 @@ def apply_retention(layout: RepoLayout, keep_builds: int, protected: Iterable[st
         elif status in ("failed", "cancelled", "running", None):
             dead.append(p.name)
     removed: list[str] = []
-    for bid in sorted(promoted, reverse=True)[keep_builds:]:
+    for bid in sorted(promoted, key=build_id_sort_key, reverse=True)[keep_builds:]:
         if bid not in keep:
             shutil.rmtree(layout.builds_dir / bid, ignore_errors=True)
             removed.append(bid)

@@ -1,0 +1,109 @@
+"""The ``index`` sub-app as real subprocesses: exit codes, --json, --progress jsonl (§10).
+
+Covers §16 items 19 (stdout is one object, stderr only protocol events), 20 (help
+builds nothing, unknown flag exits 2) and 22 (config errors exit 2 naming file and key).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from groundwork.progress import parse_event
+
+CLI = [sys.executable, "-c", "from pairofcleats.cli_index import index_app; index_app()"]
+
+
+def _run(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_help_builds_nothing(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    for args in (["--help"], ["build", "--help"], ["build", "--help", "--stage", "2"]):
+        res = _run(args, build_env, cwd=fixture_repo)
+        assert res.returncode == 0, res.stderr
+        assert "Usage" in res.stdout
+    assert not Path(build_env["PAIROFCLEATS_CACHE_ROOT"]).exists()
+
+
+def test_unknown_flag_exits_2(build_env: dict[str, str]) -> None:
+    res = _run(["build", "--no-such-flag"], build_env)
+    assert res.returncode == 2
+    assert "no-such-flag" in res.stderr
+
+
+def test_json_and_progress_jsonl(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    res = _run(
+        [
+            "build",
+            "--repo",
+            str(fixture_repo),
+            "--stub-embeddings",
+            "--json",
+            "--progress",
+            "jsonl",
+        ],
+        build_env,
+    )
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1
+    out = json.loads(lines[0])
+    assert out["ok"] and out["promoted"]
+    events = [parse_event(line) for line in res.stderr.splitlines()]
+    kinds = [e.event for e in events]
+    assert kinds[0] == "job:start" and kinds[-1] == "job:end"
+    assert "task:start" in kinds and "task:end" in kinds
+    assert events[-1]["status"] == "ok" and events[-1]["exitCode"] == 0
+
+
+def test_status_and_validate(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    res = _run(["status", "--repo", str(fixture_repo), "--json"], build_env)
+    assert res.returncode == 0
+    assert json.loads(res.stdout)["current"] is None
+    assert (
+        _run(["build", "--repo", str(fixture_repo), "--progress", "off"], build_env).returncode == 0
+    )
+    res = _run(["validate", "--repo", str(fixture_repo), "--json"], build_env)
+    assert res.returncode == 0 and json.loads(res.stdout)["ok"]
+    st = json.loads(_run(["status", "--repo", str(fixture_repo), "--json"], build_env).stdout)
+    assert st["modes"]["code"]["chunks"] > 0
+    build_root = Path(st["cacheRoot"]) / "repos" / st["repoId"] / st["current"]["buildRoot"]
+    victim = build_root / "index-prose" / "chunk_meta.json"
+    victim.write_bytes(victim.read_bytes()[:-3] + b"]]]")
+    res = _run(["validate", "--repo", str(fixture_repo)], build_env)
+    assert res.returncode == 1
+    assert "chunk_meta" in res.stderr
+    res = _run(["validate", "--repo", str(fixture_repo), "--json"], build_env)
+    rep = json.loads(res.stdout)
+    assert res.returncode == 1 and not rep["ok"]
+    assert any(i["artifact"] == "chunk_meta" and i["mode"] == "prose" for i in rep["issues"])
+
+
+def test_config_errors_exit_2_naming_file_and_key(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    (fixture_repo / ".pairofcleats.json").write_text('{"indexing": {"unknownThing": true}}')
+    res = _run(["build", "--repo", str(fixture_repo), "--progress", "off"], build_env)
+    assert res.returncode == 2
+    assert ".pairofcleats.json" in res.stderr and "indexing.unknownThing" in res.stderr
+    assert "Traceback" not in res.stderr
+    (fixture_repo / ".pairofcleats.json").write_text('{"threads": "lots"}')
+    res = _run(["build", "--repo", str(fixture_repo), "--json", "--progress", "off"], build_env)
+    assert res.returncode == 2
+    err = json.loads(res.stdout)
+    assert err["ok"] is False and err["code"] == "CONFIG_INVALID"
+    assert "threads" in json.dumps(err)
+
+
+def test_records_mode_exits_2(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    res = _run(["build", "--repo", str(fixture_repo), "--mode", "records"], build_env)
+    assert res.returncode == 2
+    assert "records" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

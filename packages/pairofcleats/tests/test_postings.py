@@ -1,0 +1,78 @@
+"""Postings, phrase n-grams, chargrams and MinHash golden values (§5; §16 item 10; §15 P1-P2)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from pairofcleats.postings import (
+    chargrams,
+    doc_postings,
+    minhash_signatures,
+    phrase_ngrams,
+    token_postings,
+)
+
+
+def test_minhash_golden() -> None:
+    sig = minhash_signatures([["greet", "name", "hello"]])[0]
+    assert len(sig) == 128
+    assert sig[:4] == [4297228, 5220749, 6144270, 7067791]
+    assert sig[-1] == 121584395
+
+
+def test_minhash_is_order_and_duplicate_insensitive() -> None:
+    a, b = minhash_signatures([["hello", "name", "greet", "greet"], ["greet", "name", "hello"]])
+    assert a == b
+
+
+def test_minhash_utf16_units() -> None:
+    def ref(tokens: list[str]) -> list[int]:
+        out = []
+        for seed in range(1, 129):
+            best = None
+            for t in tokens:
+                h = seed
+                raw = t.encode("utf-16-le")
+                for i in range(0, len(raw), 2):
+                    h = (h * 31 + (raw[i] | raw[i + 1] << 8)) % 2**32
+                best = h if best is None else min(best, h)
+            out.append(best)
+        return out
+
+    toks = ["ünï", "😀x", "plain"]
+    assert minhash_signatures([toks])[0] == ref(toks)
+
+
+def test_empty_doc_signature() -> None:
+    assert minhash_signatures([[]])[0] == [0xFFFFFFFF] * 128
+
+
+def test_token_postings_shape() -> None:
+    tp = token_postings([["b", "a", "b"], [], ["a"]])
+    assert tp["vocab"] == ["a", "b"]
+    assert tp["postings"] == [[[0, 1], [2, 1]], [[0, 2]]]
+    assert tp["docLengths"] == [3, 0, 1]
+    assert tp["totalDocs"] == 3
+    assert abs(tp["avgDocLen"] - 4 / 3) < 1e-12
+
+
+def test_phrase_ngrams_and_chargrams() -> None:
+    assert phrase_ngrams(["a", "b", "c"], 2, 3) == ["a b", "b c", "a b c"]
+    grams = chargrams(["abc", "x" * 60], 3, 3, 48)
+    assert grams == {"\u0002ab", "abc", "bc\u0003"}
+
+
+@given(st.lists(st.lists(st.sampled_from(["x", "y", "zz", "w1", "é"]), max_size=12), max_size=20))
+def test_postings_are_strictly_ascending_and_sum_to_lengths(docs: list[list[str]]) -> None:
+    tp = token_postings(docs)
+    assert tp["vocab"] == sorted(set(tp["vocab"]))
+    total = 0
+    for plist in tp["postings"]:
+        ids = [d for d, _ in plist]
+        assert ids == sorted(set(ids))
+        assert all(0 <= d < len(docs) for d in ids)
+        total += sum(tf for _, tf in plist)
+    assert total == sum(len(d) for d in docs)
+    dp = doc_postings(docs)
+    for tok, plist in zip(dp["vocab"], dp["postings"], strict=True):
+        assert plist == [i for i, d in enumerate(docs) if tok in d]
