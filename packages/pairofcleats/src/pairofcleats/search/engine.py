@@ -147,6 +147,10 @@ def _dense_ranking(
             raise CapabilityMissing(msg, hint="install pairofcleats[minilm] or pass --no-ann")
         warnings.append(SearchWarning("EMBEDDINGS_UNAVAILABLE", msg, source.mode))
         return [], {}, None, None
+    hnsw = _hnsw_ranking(source, opt, variant, allowed, limit, qvec, warnings)
+    if hnsw is not None:
+        ids_h, scores_h = hnsw
+        return ids_h, scores_h, "hnsw", variant
     if allowed is None:
         scores = rank.dense_scores(dense.matrix, qvec)
         ids = rank.top_k(scores, None, limit, positive_only=False)
@@ -159,6 +163,51 @@ def _dense_ranking(
     full[rows] = sub
     ids = rank.top_k(full, allowed, limit, positive_only=False)
     return [int(i) for i in ids], {int(i): float(full[i]) for i in ids}, "dense", variant
+
+
+def _hnsw_ranking(
+    source: SparseSource,
+    opt: SearchOptions,
+    variant: str,
+    allowed: BoolMask | None,
+    limit: int,
+    qvec: npt.NDArray[np.float32],
+    warnings: list[SearchWarning],
+) -> tuple[list[int], dict[int, float]] | None:
+    """HNSW (usearch, cosine) when configured and worthwhile, else None (exact is used).
+
+    Used for the merged vectors when the index has at least ``hnswMinVectors`` rows (or
+    ``--ann-backend hnsw``) and no filter narrows the rows below that; over-fetches ×4 and
+    returns None when too few allowed rows survive, so exact search takes over.
+    """
+    if opt.ann_backend == "exact" or variant != "merged":
+        return None
+    graph = source.index.hnsw()
+    if graph is None:
+        if opt.ann_backend == "hnsw":
+            warnings.append(
+                SearchWarning("HNSW_UNAVAILABLE", "no HNSW index; using exact", source.mode)
+            )
+        return None
+    admitted = source.count if allowed is None else int(allowed.sum())
+    if opt.ann_backend == "auto" and (
+        source.count < opt.hnsw_min_vectors or admitted <= opt.hnsw_min_vectors
+    ):
+        return None
+    want = min(source.count, 4 * limit)
+    matches = graph.search(qvec.astype(np.float32), want)
+    ids: list[int] = []
+    scores: dict[int, float] = {}
+    for key, dist in zip(matches.keys.tolist(), matches.distances.tolist(), strict=True):
+        doc = int(key)
+        if allowed is not None and not allowed[doc]:
+            continue
+        ids.append(doc)
+        scores[doc] = 1.0 - float(dist)
+    if len(ids) < min(limit, admitted):
+        return None
+    ordered = sorted(ids, key=lambda d: (-scores[d], d))[:limit]
+    return ordered, {d: scores[d] for d in ordered}
 
 
 def _minhash_ranking(

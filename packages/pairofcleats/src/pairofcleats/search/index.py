@@ -275,3 +275,21 @@ class ModeIndex:
             return DenseVectors(variant, str(meta.get("model", "")), int(meta["dims"]), matrix)
 
         return self.memo("dense:" + variant, load)
+
+    def hnsw(self) -> Any | None:
+        """The usearch HNSW graph over the merged vectors (memory-mapped), if one was built.
+
+        ``usearch`` is imported only here, when a search actually uses the graph.
+        """
+        if not self.has("dense_vectors_hnsw"):
+            return None
+
+        def load() -> Any:
+            from usearch.index import Index
+
+            graph = Index.restore(str(self.reader.path("dense_vectors_hnsw")), view=True)
+            if graph is None:
+                raise IndexInvalid(f"{self.dir.name}/dense_vectors_hnsw cannot be opened")
+            return graph
+
+        return self.memo("hnsw", load)
