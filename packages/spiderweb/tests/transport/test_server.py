@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from spiderweb.client import SpiderwebClient
 from spiderweb.transport.outbox import CLOSE_TRY_AGAIN_LATER
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 
 async def test_slow_consumer_is_closed_1013_others_unaffected(
@@ -125,3 +125,41 @@ async def test_random_frames_get_a_reply_and_socket_stays_open(
     reply = await client.chat("after the fuzz", timeout=30)
     assert reply[-1]["type"] == "session.receive"
     await client.close()
+
+
+async def test_ignoring_rate_limit_closes_1008(make_server: Any, config_factory: Any) -> None:
+    server = await make_server(config_factory(limits={"rate_per_s": 0.001, "rate_burst": 1}))
+    client = SpiderwebClient(server.url)
+    await client.connect()
+    for _ in range(260):
+        try:
+            await client.send_raw('{"type":"ping"}')
+        except ConnectionClosed:
+            break
+    code, _ = await client.closed(10)
+    assert code == 1008
+
+
+async def test_origin_connection_cap_and_query_token(make_server: Any, config_factory: Any) -> None:
+    cfg = config_factory(
+        server={
+            "allowed_origins": ["https://ok.example"],
+            "max_connections": 1,
+            "allow_query_token": True,
+        }
+    )
+    server = await make_server(cfg, env={"SPIDERWEB_TOKEN": "tok"})
+    base = server.url + "/v1/agents/a/stream?access_token=tok"
+    try:
+        async with ws_connect(base, origin="https://evil.example"):  # type: ignore[arg-type]
+            raise AssertionError("must be refused")
+    except InvalidStatus as exc:
+        assert exc.response.status_code == 403
+    async with ws_connect(base, origin="https://ok.example") as ws:  # type: ignore[arg-type]
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert ack["type"] == "session.ack"
+        try:
+            async with ws_connect(base):
+                raise AssertionError("must be refused")
+        except InvalidStatus as exc:
+            assert exc.response.status_code == 503
