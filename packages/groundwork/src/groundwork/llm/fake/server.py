@@ -379,14 +379,13 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "malformed" and not req.stream:
             self._send_bytes(200, b'{"choices": [{"message": ')
             return 200
-        if req.messages == () and req.api != "anthropic" and req.path != "/api/chat":
-            pass
-        if not req.messages:
+        if req.path not in _CHAT_ROUTES:
             return self._models(req, action, release)
         try:
-            text = (
-                action.text if kind == "text" and action.text is not None else fake.reply_for(req)
-            )
+            if kind == "text" and action.text is not None:
+                text = action.text
+            else:
+                text = fake.reply_for(req)
         except Exception as exc:  # a test's reply function failed: say so in the API's shape
             body = wire.error_body(req.api, 500, f"reply function failed: {exc!r}")
             self._send_bytes(500, body)
