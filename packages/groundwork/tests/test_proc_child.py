@@ -167,3 +167,16 @@ def test_pump_refused_when_pipes_not_owned() -> None:
     assert popen.stdout is not None and popen.stderr is not None
     popen.stdout.close()
     popen.stderr.close()
+
+
+def test_force_kill_children_skips_reaped_and_does_not_reap() -> None:
+    from groundwork.proc.child import force_kill_children
+
+    done = spawn([PY, "-c", "pass"])
+    done.popen.wait()  # reaped behind the registry's back: must be skipped
+    live = spawn([PY, "-c", "import time; time.sleep(60)"])
+    force_kill_children(0.2)
+    assert psutil.Process(live.pid).status() == psutil.STATUS_ZOMBIE
+    assert live.wait() == -15
+    done.wait()
+    assert not live_children()

@@ -29,7 +29,15 @@ from groundwork.proc.cancel import CancelToken
 from groundwork.proc.lines import LineSplitter
 from groundwork.proc.tree import Termination, kill_tree
 
-__all__ = ["Child", "OutputLine", "StrPath", "kill_leftovers", "live_children", "spawn"]
+__all__ = [
+    "Child",
+    "OutputLine",
+    "StrPath",
+    "force_kill_children",
+    "kill_leftovers",
+    "live_children",
+    "spawn",
+]
 
 StrPath = str | os.PathLike[str]
 Stream = Literal["stdout", "stderr"]
@@ -90,7 +98,7 @@ def wait_exit_nowait(pid: int) -> None:
 
 # -- registry ---------------------------------------------------------------------
 _registry: set[Child] = set()
-_registry_lock = threading.Lock()
+_registry_lock = threading.RLock()
 
 
 def _register(child: Child) -> None:
@@ -115,6 +123,20 @@ def kill_leftovers(grace_s: float = 0.5) -> int:
     for child in children:
         child.terminate_tree(grace_s)
     return len(children)
+
+
+def force_kill_children(grace_s: float = 0.2) -> None:
+    """Kill every registered child's tree without taking any lock or reaping.
+
+    For the forced exit on a second Ctrl-C: another thread may be in the middle
+    of ``terminate_tree`` holding a child's lock, and we are about to exit, so
+    the zombies are left to init. ``list(set)`` copies under the GIL.
+    """
+    for child in list(_registry):
+        if child.popen.returncode is not None:  # reaped: its pid may be reused
+            continue
+        with contextlib.suppress(Exception):
+            kill_tree(child.pid, grace_s)
 
 
 atexit.register(kill_leftovers)

@@ -26,7 +26,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from groundwork.proc.cancel import CancelToken
-from groundwork.proc.child import kill_leftovers
+from groundwork.proc.child import force_kill_children
 from groundwork.proc.codes import EXIT_CANCELLED
 
 __all__ = ["DEFAULT_EXIT_CODES", "SignalHandling", "handle_signals"]
@@ -37,10 +37,18 @@ DEFAULT_EXIT_CODES: Mapping[int, int] = {
 }
 
 
-def _hard_exit(code: int) -> None:
+def _flush_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+
+
+def _hard_exit(code: int) -> None:
+    # flush in a helper thread with a bound: a stdout blocked on a full pipe (or
+    # whose lock the interrupted thread holds) must not stop the exit
+    flusher = threading.Thread(target=_flush_stdio, daemon=True)
+    flusher.start()
+    flusher.join(0.5)
     os._exit(code)
 
 
@@ -73,11 +81,15 @@ class SignalHandling:
         self._last_sigint: float | None = None
         self._previous: dict[int, Any] = {}
         self._installed = False
+        self._pipe: tuple[int, int] | None = None
+        self._dispatcher: threading.Thread | None = None
 
     def install(self) -> SignalHandling:
         """Install the handlers (main thread only, as Python requires)."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("handle_signals must be called from the main thread")
+        if self._loop is None:
+            self._start_dispatcher()
         for sig in self.exit_codes:
             self._previous[sig] = signal.getsignal(sig)
             if self._loop is not None:
@@ -87,8 +99,37 @@ class SignalHandling:
         self._installed = True
         return self
 
+    def _start_dispatcher(self) -> None:
+        """A thread that runs ``on_signal`` for signals the handler writes to a pipe.
+
+        A Python signal handler interrupts the main thread between any two
+        bytecodes, possibly while it holds a non-reentrant lock (an ``Event``'s
+        condition, a child's kill lock); doing real work there can deadlock. So
+        the handler only writes the signal number to a pipe.
+        """
+        rfd, wfd = os.pipe2(os.O_CLOEXEC) if hasattr(os, "pipe2") else os.pipe()
+        os.set_blocking(wfd, False)
+        self._pipe = (rfd, wfd)
+        self._dispatcher = threading.Thread(
+            target=self._dispatch, args=(rfd,), name="groundwork-signals", daemon=True
+        )
+        self._dispatcher.start()
+
+    def _dispatch(self, rfd: int) -> None:
+        while True:
+            try:
+                data = os.read(rfd, 64)
+            except OSError:  # pragma: no cover - closed under us
+                return
+            if not data:
+                return
+            for signum in data:
+                self.on_signal(signum)
+
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.on_signal(signum)
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
+                os.write(self._pipe[1], bytes([signum]))
 
     def on_signal(self, signum: int) -> None:
         """React to ``signum`` (public so loops and tests can feed signals in)."""
@@ -99,7 +140,7 @@ class SignalHandling:
                 self.forced = True
                 code = self.exit_codes.get(signal.SIGINT, EXIT_CANCELLED)
                 self.exit_code = code
-                kill_leftovers(self._force_grace_s)
+                force_kill_children(self._force_grace_s)
                 self._exit(code)
                 return
         if self.signum is None:
@@ -117,6 +158,13 @@ class SignalHandling:
                     self._loop.remove_signal_handler(sig)
             signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
         self._installed = False
+        if self._pipe is not None:
+            rfd, wfd = self._pipe
+            self._pipe = None
+            os.close(wfd)  # EOF ends the dispatcher
+            if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
+                self._dispatcher.join(5)
+            os.close(rfd)
 
     def __enter__(self) -> SignalHandling:
         return self
@@ -150,7 +198,8 @@ def handle_signals(
 
     Under asyncio (a running loop in this thread, or ``loop=``) the handlers are
     installed with ``loop.add_signal_handler``, so they run inside the loop and
-    tasks awaiting the token wake at once; otherwise with ``signal.signal``.
+    tasks awaiting the token wake at once; otherwise with ``signal.signal`` and a
+    dispatcher thread (the token's callbacks and ``exit`` then run in that thread).
     The first signal cancels; a second SIGINT within ``force_window_s`` kills the
     registered children's trees (grace ``force_grace_s``) and calls ``exit``
     (default: flush stdio and ``os._exit``), see the module docstring.
