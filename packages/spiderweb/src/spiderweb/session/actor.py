@@ -19,7 +19,7 @@ import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from groundwork.llm.types import Message
 from spiderweb.brain import heartbeat
@@ -40,6 +40,27 @@ from spiderweb.protocol import outbound as out
 from spiderweb.protocol.errors import ErrorCode
 from spiderweb.protocol.inbound import Request
 from spiderweb.protocol.outbound import encode
+from spiderweb.session.commands import (
+    Attach,
+    Command,
+    Detach,
+    Dispatch,
+    Emit,
+    Exists,
+    HeartbeatCheck,
+    Inbound,
+    Link,
+    Lookup,
+    ManagerTick,
+    PlanDone,
+    Rebind,
+    Shutdown,
+    Stop,
+    SummariesDone,
+    TaskDone,
+    TurnDelta,
+    TurnDone,
+)
 from spiderweb.session.services import (
     PlanResult,
     Services,
@@ -57,141 +78,6 @@ RECENT_REQUESTS = 512
 CLOSE_GOING_AWAY = 1001
 CLOSE_SUPERSEDED = 4001
 Source = Literal["memory", "state", "ltm", "legacy"]
-
-
-class Link(Protocol):
-    """One attached connection as the actor sees it (implemented by the transport)."""
-
-    @property
-    def proto(self) -> int: ...
-
-    def deliver(self, text: str, *, droppable: bool = False) -> bool: ...
-
-    def close(self, code: int, reason: str) -> None: ...
-
-
-# -- commands ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Attach:
-    link: Link
-    agent_id: str
-    resume_from: int | None = None
-    restore_request: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Detach:
-    link: Link
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    link: Link
-    request: Request
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """A frame made outside the actor (transport errors) that still needs seq/ts."""
-
-    link: Link
-    frame: out.OutFrame
-
-
-@dataclass(frozen=True, slots=True)
-class TurnDelta:
-    turn: int
-    text: str
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class TurnDone:
-    turn: int
-    text: str | None = None
-    failure: TurnFailed | None = None
-    busy: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PlanDone:
-    token: int
-    result: PlanResult
-
-
-@dataclass(frozen=True, slots=True)
-class TaskDone:
-    token: int
-    task_id: int
-    outcome: TaskOutcome
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """A worker's ``memory_query`` tool call, answered from RAM and LTM by the actor."""
-
-    topic: str
-    limit: int
-    done: asyncio.Future[list[dict[str, Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatCheck:
-    forced: bool
-    request: str = heartbeat.SWEEP_REQUEST
-
-
-@dataclass(frozen=True, slots=True)
-class ManagerTick:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class SummariesDone:
-    results: tuple[SummaryOutcome, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Shutdown:
-    """Stop all work now (after the grace period), persist, close the link 1001."""
-
-    done: asyncio.Future[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Unload an idle detached session (state is already committed)."""
-
-    done: asyncio.Future[None]
-
-
-Command = (
-    Attach
-    | Detach
-    | Inbound
-    | Emit
-    | TurnDelta
-    | TurnDone
-    | PlanDone
-    | TaskDone
-    | Dispatch
-    | Lookup
-    | HeartbeatCheck
-    | ManagerTick
-    | SummariesDone
-    | Shutdown
-    | Stop
-)
-
-#: Rebinding a link to another session (``session.restore``): (link, key, request id).
-Rebind = Callable[[Link, str, str], Coroutine[Any, Any, None]]
-#: Does a session exist (loaded or stored)?
-Exists = Callable[[str], Coroutine[Any, Any, bool]]
 
 
 @dataclass(slots=True)

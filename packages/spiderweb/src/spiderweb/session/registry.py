@@ -19,17 +19,15 @@ from typing import Any
 
 from spiderweb.memory.legacy import latest_legacy_snapshot
 from spiderweb.memory.ram import Ram, RamLimits
-from spiderweb.session.actor import (
+from spiderweb.session.actor import SessionActor, Source, new_state
+from spiderweb.session.commands import (
     Attach,
     Detach,
     HeartbeatCheck,
     Link,
     ManagerTick,
-    SessionActor,
     Shutdown,
-    Source,
     Stop,
-    new_state,
 )
 from spiderweb.session.services import Services
 from spiderweb.session.state import SessionState

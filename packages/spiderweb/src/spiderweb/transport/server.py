@@ -15,7 +15,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from spiderweb.clock import Clock
@@ -24,7 +23,8 @@ from spiderweb.protocol import outbound as out
 from spiderweb.protocol.errors import ErrorCode, FrameError
 from spiderweb.protocol.inbound import parse_frame
 from spiderweb.protocol.outbound import encode
-from spiderweb.session.actor import Emit, Inbound, SessionActor
+from spiderweb.session.actor import SessionActor
+from spiderweb.session.commands import Emit, Inbound
 from spiderweb.session.registry import Registry
 from spiderweb.transport.auth import AuthPolicy, check_upgrade
 from spiderweb.transport.outbox import CLOSE_POLICY, Outbox
@@ -235,11 +235,3 @@ class Gateway:
     def _direct(self, link: ConnectionLink, frame: out.OutFrame) -> None:
         ts = self.clock.now_ms() if link.proto == 2 else None
         link.deliver(encode(frame, ts=ts))
-
-
-def healthz_payload(gateway: Gateway) -> dict[str, Any]:
-    return {
-        "ok": True,
-        "sessions": len(gateway.registry),
-        "connections": gateway.stats.connections,
-    }
