@@ -173,3 +173,20 @@ def test_stdout_guard_refuses_stray_writes(capsys: pytest.CaptureFixture[str]) -
     with stdout_guard(False):
         print("fine")
     assert capsys.readouterr().out == "fine\n"
+
+
+def test_json_with_progress_jsonl(built_fixture: Any) -> None:
+    from groundwork.progress import parse_event
+
+    for query, rc in (("greet", 0), ("NOT greet", 2)):
+        proc = run(
+            ["search", query, "--repo", str(built_fixture.repo), "--json", "--progress", "jsonl"],
+            built_fixture.env,
+        )
+        assert proc.returncode == rc
+        assert len(proc.stdout.splitlines()) == 1
+        json.loads(proc.stdout)
+        events = [parse_event(line) for line in proc.stderr.splitlines()]
+        kinds = [e.event for e in events]
+        assert kinds[0] == "job:start" and kinds[-1] == "job:end"
+        assert events[-1].get("exitCode") == rc

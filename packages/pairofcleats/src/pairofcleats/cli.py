@@ -96,6 +96,51 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
+class _SearchProgress:
+    """``--progress jsonl``: ``job:start``, ``task:start/end`` for the search, ``job:end`` with
+    a hit summary, all on stderr (search is too quick for bars, so tty/log print nothing)."""
+
+    def __init__(self, mode: str) -> None:
+        if mode not in ("auto", "tty", "log", "jsonl", "off"):
+            raise fail(
+                InvalidRequest(
+                    f"unknown --progress {mode!r}", hint="use auto, tty, log, jsonl or off"
+                ),
+                json_out=False,
+            )
+        self.emitter: Any = None
+        self.job = f"search-{os.getpid()}"
+        if mode == "auto":
+            from groundwork.progress import has_context
+
+            mode = "jsonl" if has_context(dict(os.environ)) else "off"
+        if mode == "jsonl":
+            from groundwork.progress import Emitter
+
+            self.emitter = Emitter(sys.stderr)
+            self.emitter.job_start("search", sys.argv[1:], job_id=self.job)
+            self.emitter.task_start("search", stage="search", jobId=self.job)
+
+    def end(self, err: PairOfCleatsError | None, result: dict[str, Any] | None = None) -> None:
+        if self.emitter is None:
+            return
+        if err is None:
+            counts = {
+                k: len((result or {}).get(k, [])) for k in ("code", "prose", "extractedProse")
+            }
+            self.emitter.task_end("search", "ok", jobId=self.job)
+            self.emitter.job_end("ok", job_id=self.job, exit_code=0, result={"hits": counts})
+        else:
+            status = "cancelled" if err.exit_code == 130 else "failed"
+            self.emitter.task_end("search", status, jobId=self.job)
+            self.emitter.job_end(
+                status,
+                job_id=self.job,
+                exit_code=err.exit_code,
+                error={"code": err.code, "message": err.message},
+            )
+
+
 @app.command("search")
 def search_cmd(
     query: Annotated[str, typer.Argument(help='The query (terms, "phrases", -negations, OR, ()).')],
@@ -172,6 +217,9 @@ def search_cmd(
         bool, typer.Option("--explain", "--why", help="Add score breakdowns.")
     ] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Add timing and backend stats.")] = False,
+    progress: Annotated[
+        str, typer.Option("--progress", help="auto, tty, log, jsonl or off (jsonl: stderr events).")
+    ] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", help="Tracebacks on errors.")] = False,
 ) -> None:
     """Search the promoted index of a repository."""
@@ -179,6 +227,7 @@ def search_cmd(
     from pairofcleats.search.render import render_text
     from pairofcleats.service.stdout import stdout_guard
 
+    events = _SearchProgress(progress)
     with stdout_guard(json_out) as guard:
         try:
             filters = api.make_filters(
@@ -223,13 +272,16 @@ def search_cmd(
                 env=_env(),
             )
         except PairOfCleatsError as err:
+            events.end(err)
             raise fail(err, json_out=json_out, verbose=verbose, emit=guard.emit) from None
         except Exception as exc:  # a bug: one line, traceback only with --verbose
             from pairofcleats.errors import Internal
 
             internal = Internal(f"{type(exc).__name__}: {exc}", hint="rerun with --verbose")
             internal.__cause__ = exc
+            events.end(internal)
             raise fail(internal, json_out=json_out, verbose=verbose, emit=guard.emit) from None
+        events.end(None, result)
         if json_out:
             guard.emit(result)
         else:
