@@ -115,3 +115,30 @@ def test_kill_tree_include_root_false_kills_own_pool() -> None:
     )
     report = json.loads(out.stdout)
     assert report == {"terminated": True, "forced": True, "workers_gone": True, "me_alive": True}
+
+
+FORK_ON_TERM = """
+import os, signal, subprocess, sys, time
+pidfile = sys.argv[1]
+def on_term(signum, frame):
+    gc = subprocess.Popen([sys.executable, "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"])
+    with open(pidfile + ".tmp", "w") as fh:
+        fh.write(str(gc.pid))
+    os.replace(pidfile + ".tmp", pidfile)
+signal.signal(signal.SIGTERM, on_term)
+print("up", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_kill_tree_catches_children_forked_during_the_grace(tmp_path: Path) -> None:
+    pidfile = tmp_path / "late"
+    child = spawn([sys.executable, "-c", FORK_ON_TERM, str(pidfile)])
+    assert next(child.lines()) == "up"
+    result = kill_tree(child.pid, grace_s=1.0)
+    assert result.forced
+    late = int(pidfile.read_text())
+    assert gone(child.pid) and gone(late)
+    assert child.wait() == -9
