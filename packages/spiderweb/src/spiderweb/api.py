@@ -36,6 +36,7 @@ from spiderweb.config import SpiderwebConfig
 from spiderweb.identity import IdentityLoader
 from spiderweb.memory.legacy import STATE_FILE_NAME, write_state_file
 from spiderweb.memory.manager import Summarizer as MemorySummarizer
+from spiderweb.memory.manager import truncate_summary
 from spiderweb.memory.ram import RamLimits
 from spiderweb.memory.store import LtmStore, StoreError, open_store
 from spiderweb.session.registry import Registry
@@ -225,6 +226,7 @@ class SpiderwebServer:
             identity=lambda agent: identities.get(agent).prompt,
             identity_files=lambda agent: list(identities.get(agent).files),
             summarizer=self._summarizer or self._memory_summarizer(provider),
+            summarize_now=self._summarize_now(provider),
             workers=WorkerSlots(cfg.workers.global_max),
             turn_policy=TurnPolicy(
                 retries=cfg.llm.retries, total_timeout_s=cfg.llm.total_timeout_s
@@ -283,6 +285,16 @@ class SpiderwebServer:
             )
 
         return plan
+
+    def _summarize_now(self, provider: Provider) -> Callable[[int, str], SummaryOutcome] | None:
+        """The I/O-free ``truncate`` summarizer, when that is what the config resolves to."""
+        if self._summarizer is not None:
+            return None
+        if MemorySummarizer.from_config(provider, self.config.memory).mode != "truncate":
+            return None
+        return lambda entry_id, content: SummaryOutcome(
+            entry_id, truncate_summary(entry_id, content), "fallback"
+        )
 
     def _memory_summarizer(self, provider: Provider) -> Summarizer:
         summarize = MemorySummarizer.from_config(provider, self.config.memory)

@@ -138,6 +138,7 @@ class SessionActor:
         self._plan_task: asyncio.Task[None] | None = None
         self._pending_goal: tuple[str, str] = ("", "")
         self._manager_task: asyncio.Task[None] | None = None
+        self._manager_busy = False
         self._last_snapshot_mono: float | None = None
         self._last_check_ms: int | None = None
         self._answered: OrderedDict[str, _Answered] = OrderedDict()
@@ -312,7 +313,7 @@ class SessionActor:
         elif isinstance(cmd, ManagerTick):
             self._run_manager()
         elif isinstance(cmd, SummariesDone):
-            await self._on_summaries(cmd.results)
+            await self._on_summaries(cmd)
         elif isinstance(cmd, Attach):
             self._identity = await asyncio.wait_for(
                 asyncio.to_thread(self.s.identity, cmd.agent_id), self.s.db_timeout_s
@@ -1079,11 +1080,25 @@ class SessionActor:
     def _run_manager(self) -> None:
         """One manager tick (§5.2): at most ``summaries_per_tick`` oldest entries, in turn."""
         summarize = self.s.summarizer
-        if summarize is None or self._manager_task is not None:
+        if self._manager_busy or (summarize is None and self.s.summarize_now is None):
             return
         victims = pick_victims(self.state.ram, self.s.config.memory)
         if not victims:
             return
+        self._manager_busy = True
+        now_fn = self.s.summarize_now
+        if now_fn is not None:
+            ram = self.state.ram
+            now = self.s.clock.now_ms()
+            applied = tuple(
+                r
+                for r in (now_fn(e.id, e.content) for e in victims)
+                if ram.summarize(r.entry_id, r.text, now_ms=now) is not None
+            )
+            self._changed()
+            self._post_later(SummariesDone(applied, applied=True))
+            return
+        assert summarize is not None
         jobs = [(e.id, e.content) for e in victims]
 
         async def tick() -> None:
@@ -1096,14 +1111,19 @@ class SessionActor:
 
         self._manager_task = _spawn(tick(), f"manager-{self.key}")
 
-    async def _on_summaries(self, results: tuple[SummaryOutcome, ...]) -> None:
+    async def _on_summaries(self, cmd: SummariesDone) -> None:
         self._manager_task = None
+        self._manager_busy = False
         ram = self.state.ram
         now = self.s.clock.now_ms()
-        applied = [r for r in results if ram.summarize(r.entry_id, r.text, now_ms=now)]
+        if cmd.applied:
+            applied = list(cmd.results)
+        else:
+            applied = [r for r in cmd.results if ram.summarize(r.entry_id, r.text, now_ms=now)]
+            if applied:
+                self._changed()
         if not applied:
             return
-        self._changed()
         min_gap = self.s.config.memory.auto_snapshot_min_interval_s
         mono = self.s.clock.monotonic()
         snapshot_id: int | None = None
@@ -1166,6 +1186,7 @@ class SessionActor:
         if self._manager_task is not None:
             self._manager_task.cancel()
             self._manager_task = None
+        self._manager_busy = False
         link, self.link = self.link, None
         self._changed()
         if link is not None:

@@ -113,6 +113,8 @@ class ManagerTick:
 @dataclass(frozen=True, slots=True)
 class SummariesDone:
     results: tuple[SummaryOutcome, ...]
+    #: True when the actor already applied them inline (synchronous summarizer).
+    applied: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,9 @@ class Services:
     identity: IdentityLoader
     identity_files: Callable[[str], list[str]] = lambda _agent: []
     summarizer: Summarizer | None = None
+    #: A summarizer that needs no I/O (``truncate``): applied inside the current
+    #: command, so its RAM change rides the same commit as the append.
+    summarize_now: Callable[[int, str], SummaryOutcome] | None = None
     auth_enabled: bool = False
     workers: WorkerSlots = field(default_factory=lambda: WorkerSlots(32))
     turn_policy: TurnPolicy = field(default_factory=TurnPolicy)
