@@ -144,3 +144,51 @@ def test_normalize_relpath_examples() -> None:
         with pytest.raises(PathEscape) as info:
             normalize_relpath(bad)
         assert info.value.reason == reason
+
+
+@pytest.fixture(scope="module")
+def linked_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """root/{a/, a/up -> .., a/in -> ../b, b/, out -> <outside>, deep/x -> /}."""
+    base = tmp_path_factory.mktemp("linked")
+    root = base / "root"
+    for d in ("a", "b", "deep"):
+        (root / d).mkdir(parents=True)
+    (base / "outside").mkdir()
+    (root / "a" / "up").symlink_to("..")
+    (root / "a" / "in").symlink_to("../b")
+    (root / "out").symlink_to(base / "outside")
+    (root / "deep" / "x").symlink_to("/")
+    return root
+
+
+_LINKS: dict[tuple[tuple[str, ...], str], tuple[str, ...] | None] = {
+    (("a",), "up"): (),
+    (("a",), "in"): ("b",),
+    ((), "out"): None,  # None: outside the root
+    (("deep",), "x"): None,
+}
+_WORDS = ["a", "b", "up", "in", "out", "deep", "x", "new", "."]
+
+
+def _model_inside(segs: list[str]) -> bool:
+    """An oracle for linked_root that follows the known symlinks by hand."""
+    at: tuple[str, ...] | None = ()
+    for seg in segs:
+        if at is None:
+            return False
+        if seg == ".":
+            continue
+        at = _LINKS.get((at, seg), (*at, seg))
+    return at is not None
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=6))
+def test_safe_join_symlink_property(linked_root: Path, segs: list[str]) -> None:
+    """Any path spelled from the segments is returned iff it really stays inside."""
+    rel = "/".join(segs)
+    if _model_inside(segs):
+        assert safe_join(linked_root, rel) == Path(linked_root, *[s for s in segs if s != "."])
+    else:
+        with pytest.raises(PathEscape) as info:
+            safe_join(linked_root, rel)
+        assert info.value.reason == "symlink"
