@@ -43,7 +43,7 @@ demo: $(STAMP) ## run each system's demo on embedded defaults
 lint: $(STAMP) ## ruff check + format check, mypy, import contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy packages/groundwork/src packages/orthofold/src packages/meld/src packages/spiderweb/src packages/pairofcleats/src
+	$(RUN) mypy packages/groundwork/src packages/orthofold/src packages/meld/src packages/spiderweb/src packages/pairofcleats/src demo
 	$(RUN) lint-imports
 
 define pytest_run
