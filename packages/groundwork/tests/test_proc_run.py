@@ -43,7 +43,7 @@ def test_run_captures_output_and_code(tmp_path: Path) -> None:
     assert done.stdout_text == "out\n"
     assert not done.ok
     assert not (done.timed_out or done.cancelled or done.stdout_truncated)
-    assert done.termination is None
+    assert done.termination is None and done.signal is None
     assert done.duration_s >= 0
     assert done.argv[0] == sys.executable
     assert not live_children()
@@ -78,7 +78,7 @@ def test_run_timeout_kills_the_tree(tmp_path: Path) -> None:
     child_pid, gc_pid = _pids(pidfile)
     assert done.timed_out and not done.cancelled and not done.ok
     assert done.termination is not None and done.termination.forced
-    assert done.returncode == -15
+    assert done.returncode == -15 and done.signal == "SIGTERM"
     assert gone(child_pid) and gone(gc_pid)
     assert done.stdout_text.split() == [str(child_pid), str(gc_pid)]
 

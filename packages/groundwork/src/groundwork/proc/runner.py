@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -48,6 +49,16 @@ class Completed:
     def ok(self) -> bool:
         """Exit 0, neither timed out nor cancelled."""
         return self.returncode == 0 and not self.timed_out and not self.cancelled
+
+    @property
+    def signal(self) -> str | None:
+        """The name of the signal that ended the process (``SIGKILL``), for ``job:end``."""
+        if self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode).name
+        except ValueError:  # pragma: no cover - a real-time signal without a name
+            return f"SIG{-self.returncode}"
 
     @property
     def stdout_text(self) -> str:
