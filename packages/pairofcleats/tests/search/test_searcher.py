@@ -188,3 +188,10 @@ def test_warm_searcher_caches_and_reloads(search_index: BuiltIndex, tmp_path: Pa
     build(idx.repo, idx.env)
     res = searcher.search(SearchRequest("zebra_unique", mode="code", ann=False))
     assert _names(res)[:1] == ["zebra_unique"]
+
+
+def test_query_of_stopwords_is_empty_for_prose_modes(search_index: BuiltIndex) -> None:
+    res = _search(search_index, "the")
+    empty = {w["mode"] for w in res["warnings"] if w["code"] == "QUERY_EMPTY_FOR_MODE"}
+    assert empty == {"prose", "extracted-prose"}
+    assert res["prose"] == [] and res["extractedProse"] == []
