@@ -24,7 +24,7 @@ from groundwork import jsonio
 
 from pairofcleats import config as poc_config
 from pairofcleats import paths
-from pairofcleats.artifacts.reader import mode_root, read_current
+from pairofcleats.artifacts.reader import index_signature, mode_root, read_current
 from pairofcleats.errors import IndexIncompatible, InvalidRequest, NoIndex
 from pairofcleats.search.backends import (
     SUPPORTED_ANN_BACKENDS,
@@ -306,9 +306,15 @@ class Searcher:
             raise NoIndex(f"no indexed mode among {', '.join(modes)} for {self.repo_root}")
         self._check_compatible(indexes)
         chosen, reason = choose_backend(backend, indexes, loaded.roots, self.config.search)
+        sqlite_sigs: dict[str, str] = {}
+        if chosen != "memory":
+            for mode in indexes:
+                sdir = paths.sqlite_dir(loaded.roots[mode])
+                sqlite_sigs[mode] = index_signature(sdir) if sdir.is_dir() else "-"
         key = jsonio.dumps(
             {
                 "sig": {m: i.signature for m, i in sorted(indexes.items())},
+                "sqlite": sqlite_sigs,
                 "backend": chosen,
                 "req": req.cache_key(),
             }
