@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ from spiderweb.protocol.outbound import encode
 from spiderweb.session.commands import (
     Attach,
     Command,
+    CommitFailed,
     Detach,
     Dispatch,
     Emit,
@@ -100,6 +102,15 @@ class _Answered:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """Frames waiting for their commit; ``link`` is the connection they were stamped for."""
+
+    future: Future[Any] | None
+    link: Link | None
+    items: list[tuple[str, bool]]
+
+
+@dataclass(slots=True)
 class _Pending:
     frames: list[tuple[out.OutFrame | str, bool]] = field(default_factory=list)
     messages: list[NewMessage] = field(default_factory=list)
@@ -143,6 +154,8 @@ class SessionActor:
         self._last_check_ms: int | None = None
         self._answered: OrderedDict[str, _Answered] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
+        self._inflight: deque[_Batch] = deque()
+        self._flusher: asyncio.Task[None] | None = None
         self._identity: str | None = None
         self.stopped = False
 
@@ -182,12 +195,14 @@ class SessionActor:
             try:
                 if isinstance(cmd, Stop):
                     await self._commit()
+                    await self._drain()
                     self.stopped = True
                     cmd.done.set_result(None)
                     return
                 await self._handle(cmd)
                 await self._commit()
                 if isinstance(cmd, Shutdown):
+                    await self._drain()
                     self.stopped = True
                     if not cmd.done.done():
                         cmd.done.set_result(self.state.to_v2())
@@ -236,7 +251,14 @@ class SessionActor:
         self._p.dirty = True
 
     async def _commit(self) -> None:
-        """Persist the state if it changed, then send the held frames (in order)."""
+        """Persist the state if it changed; its frames go out once that commit is durable.
+
+        Commits are pipelined: the actor submits the write and moves on, and
+        the flusher sends each batch of frames, in order, after its commit (the
+        writer is FIFO and groups queued writes into one transaction). So no
+        frame reports a change before it is committed, yet consecutive
+        commands of a turn can share one transaction.
+        """
         st = self.state
         n_frames = len(self._p.frames)
         if n_frames and st.seq + n_frames >= st.seq_reserved:
@@ -244,10 +266,12 @@ class SessionActor:
                 st.reserve_seq_block()
             self._p.dirty = True
         pending, self._p = self._p, _Pending()
+        future: Future[Any] | None = None
         if pending.dirty:
             now = self.s.clock.now_ms()
             st.last_active_ms = now
-            fut = self.s.store.commit_session(
+            st.message_count += len(pending.messages)
+            future = self.s.store.commit_session(
                 st.key,
                 state=st.to_v2(),
                 messages=pending.messages,
@@ -255,22 +279,22 @@ class SessionActor:
                 is_active=self.link is not None,
                 now_ms=now,
             )
-            result = await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(fut)), self.s.db_timeout_s
-            )
-            if result.message_count is not None:
-                st.message_count = result.message_count
-        self._flush(pending.frames)
-
-    def _flush(self, frames: list[tuple[out.OutFrame | str, bool]]) -> None:
-        if not frames:
+        items = self._stamp(pending.frames)
+        if future is None and not self._inflight:
+            self._deliver(self.link, items)
             return
+        self._inflight.append(_Batch(future, self.link, items))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = _spawn(self._flush_loop(), f"flush-{st.key}")
+
+    def _stamp(self, frames: list[tuple[out.OutFrame | str, bool]]) -> list[tuple[str, bool]]:
+        """Give each frame its seq (protocol 2) and text; keep it in the replay ring."""
         link = self.link
         now = self.s.clock.now_ms()
+        items: list[tuple[str, bool]] = []
         for item, droppable in frames:
             if isinstance(item, str):  # a replayed, already stamped frame
-                if link is not None:
-                    link.deliver(item)
+                items.append((item, False))
                 continue
             seq = self.state.take_seq()
             stamped: str | None = None
@@ -280,7 +304,36 @@ class SessionActor:
                     self._ring.append((seq, stamped))
             if link is not None:
                 text = stamped if link.proto == 2 and stamped is not None else encode(item)
-                link.deliver(text, droppable=droppable)
+                items.append((text, droppable))
+        return items
+
+    def _deliver(self, link: Link | None, items: list[tuple[str, bool]]) -> None:
+        # Frames stamped for one connection never go to a later one (the ring has them).
+        if link is None or link is not self.link:
+            return
+        for text, droppable in items:
+            link.deliver(text, droppable=droppable)
+
+    async def _flush_loop(self) -> None:
+        while self._inflight:
+            batch = self._inflight[0]
+            if batch.future is not None:
+                try:
+                    await asyncio.wait_for(
+                        asyncio.shield(asyncio.wrap_future(batch.future)), self.s.db_timeout_s
+                    )
+                except Exception as exc:
+                    self._inflight.popleft()
+                    log.error("session %s: commit failed: %s", self.key, exc)
+                    self._post_later(CommitFailed(str(exc)))
+                    continue
+            self._inflight.popleft()
+            self._deliver(batch.link, batch.items)
+
+    async def _drain(self) -> None:
+        """Wait until every submitted commit resolved and its frames were handed over."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.s.db_timeout_s)
@@ -326,6 +379,8 @@ class SessionActor:
                 self._changed()
         elif isinstance(cmd, Shutdown):
             self._on_shutdown()
+        elif isinstance(cmd, CommitFailed):
+            raise RuntimeError(f"a state commit failed: {cmd.reason}")
 
     async def _on_frame(self, link: Link, req: Request) -> None:
         f = req.frame

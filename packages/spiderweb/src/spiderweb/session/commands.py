@@ -118,6 +118,13 @@ class SummariesDone:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitFailed:
+    """A pipelined state commit failed: reload the last committed state (§2)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Shutdown:
     """Stop all work now (after the grace period), persist, close the link 1001."""
 
@@ -145,6 +152,7 @@ Command = (
     | HeartbeatCheck
     | ManagerTick
     | SummariesDone
+    | CommitFailed
     | Shutdown
     | Stop
 )
