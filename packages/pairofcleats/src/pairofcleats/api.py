@@ -20,7 +20,8 @@ from pairofcleats.errors import InvalidRequest, PairOfCleatsError
 from pairofcleats.search.filters import Filters, parse_filter_string
 from pairofcleats.search.query import parse_query
 from pairofcleats.search.render import compact_result
-from pairofcleats.search.searcher import Searcher, SearchRequest, resolve_modes
+from pairofcleats.search.searcher import Searcher as _Searcher
+from pairofcleats.search.searcher import SearchRequest, resolve_modes
 
 __all__ = [
     "Filters",
@@ -99,7 +100,27 @@ def make_filters(
     )
 
 
-def run_search(searcher: Searcher, req: SearchRequest) -> dict[str, Any]:
+class Searcher(_Searcher):
+    """Warm search over one repo (see :class:`pairofcleats.search.searcher.Searcher`).
+
+    This public form reads the process environment when ``env`` is not given, like the build
+    API; the search package itself never does.
+    """
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str] | None = None,
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        cache_root: Path | None = None,
+    ) -> None:
+        super().__init__(
+            repo, cwd=cwd, env=dict(os.environ) if env is None else env, cache_root=cache_root
+        )
+
+
+def run_search(searcher: _Searcher, req: SearchRequest) -> dict[str, Any]:
     """Run ``req`` on a warm searcher and shape the output (``compact`` trims hits)."""
     result = searcher.search(req)
     return compact_result(result) if req.compact else result
@@ -130,6 +151,7 @@ def search(
 ) -> dict[str, Any]:
     """Search the repo's promoted index once; returns the §9.6 object.
 
+    ``env`` defaults to the process environment (``PAIROFCLEATS_CACHE_ROOT`` etc.).
     Raises :class:`PairOfCleatsError` subclasses (``NoIndex``, ``InvalidRequest``, …).
     """
     parse_query(query)  # bad queries fail fast (exit 2), before any index or config is read
