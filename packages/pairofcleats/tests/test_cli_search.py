@@ -190,3 +190,24 @@ def test_json_with_progress_jsonl(built_fixture: Any) -> None:
         kinds = [e.event for e in events]
         assert kinds[0] == "job:start" and kinds[-1] == "job:end"
         assert events[-1].get("exitCode") == rc
+
+
+def test_search_sys_modules_stay_light(built_fixture: Any, tmp_path: Path) -> None:
+    out = tmp_path / "modules.json"
+    code = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: open({str(out)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+        "from pairofcleats.cli import main\n"
+        f"main(['search', 'greet', '--repo', {str(built_fixture.repo)!r}, '--json'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **built_fixture.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    roots = {m.split(".")[0] for m in json.loads(out.read_text(encoding="utf-8"))}
+    assert "pairofcleats" in roots
+    assert not roots & {*EXCLUDED, "all_minilm_l6_v2", "usearch", "tokenizers"}
