@@ -241,6 +241,10 @@ def _render(frame: Frame) -> str | None:
             f"· state {frame.get('phase')}: {frame.get('queuedTasks')} queued, "
             f"{frame.get('activeTasks')} active, mode {frame.get('mode')}"
         )
+    if kind == "agent.status":
+        return f"· task {frame.get('taskId')} {frame.get('worker')}: {frame.get('status')}"
+    if kind == "memory.event":
+        return f"· memory {frame.get('event')}/{frame.get('status')}: {frame.get('message')}"
     if kind == "agent.plan":
         tasks = frame.get("tasks") or []
         return "plan:\n" + "\n".join(f"  {t['id']}. [{t['status']}] {t['title']}" for t in tasks)
@@ -335,6 +339,8 @@ async def _interactive(
     client: SpiderwebClient, url: str, agent: str, token: str | None, proto: int, as_json: bool
 ) -> int:
     state = {"client": client}
+    streamed: set[str] = set()
+    pending: dict[str, set[str]] = {}
 
     async def reader() -> None:
         backoff = 0.5
@@ -362,7 +368,17 @@ async def _interactive(
                     backoff = 0.5
                     typer.echo("· reconnected", err=True)
                 continue
-            if frame.get("type") == "session.delta" and not as_json:
+            if not as_json and frame.get("type") == "session.delta":
+                sys.stdout.write(str(frame.get("delta", "")))  # stream as it arrives
+                sys.stdout.flush()
+                streamed.add(str(frame.get("request")))
+                continue
+            request = str(frame.get("request"))
+            if request in pending and frame.get("type") in (pending[request] | {"error"}):
+                del pending[request]
+            if not as_json and frame.get("type") == "session.receive" and request in streamed:
+                streamed.discard(request)
+                typer.echo("")  # the deltas already printed the text
                 continue
             text = jsonio.dumps(frame).decode("utf-8") if as_json else _render(frame)
             if text is not None:
@@ -373,11 +389,17 @@ async def _interactive(
         while True:
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line or line.strip() == "/quit":
+                # Let replies to what was already sent arrive (bounded wait).
+                for _ in range(int(REPLY_WAIT_S * 10)):
+                    if not pending:
+                        break
+                    await asyncio.sleep(0.1)
                 return 0
             line = line.strip()
             if line:
                 with contextlib.suppress(ConnectionClosed):
-                    await _send_command(state["client"], line)
+                    rid, want = await _send_command(state["client"], line)
+                    pending[rid] = want
     finally:
         task.cancel()
         with contextlib.suppress(BaseException):
