@@ -7,6 +7,7 @@ from typing import Any
 
 from spiderweb.api import SpiderwebServer
 from spiderweb.client import Frame, SpiderwebClient
+from spiderweb.session.services import WorkerSlots
 
 ClientFactory = Any
 ServerFactory = Any
@@ -388,3 +389,33 @@ async def test_handler_exception_is_internal_error_and_connection_stays(
     assert (await client.chat("after", timeout=10))[-1]["type"] == "session.receive"
     history = await client.request("session.history")
     assert len(history["items"]) == 4
+
+
+async def test_llm_planner_fallback_and_llm_workers_via_fake_server(
+    make_server: ServerFactory, config_factory: Any, fake_llm: Any
+) -> None:
+    fake_llm.reply = lambda req: "this is not a plan"
+    cfg = config_factory(
+        provider={"name": "openai-compatible", "model": "m", "base_url": fake_llm.url}
+    )
+    server = await make_server(cfg)
+    async with SpiderwebClient(server.url, session="llm") as client:
+        rid = await client.send("chat.send", content="/goal check one; check two")
+        frames = await client.collect(lambda f: f.get("request") == rid and answered(f), 60)
+        seq = kinds(frames)
+        assert seq[:3] == ["planner/received", "planner/fallback", "agent.plan"]
+        plan = frames[2]
+        assert plan["planner"] == "deterministic" and len(plan["tasks"]) == 2
+        statuses = [f["status"] for f in frames if f["type"] == "agent.status"]
+        assert statuses == ["failed", "failed"]  # the LLM workers never got valid JSON
+        assert "workers/failed" in seq and seq[-1] == "execution/complete"
+
+
+def test_worker_slots_cap_and_wake_in_order() -> None:
+    slots = WorkerSlots(2)
+    assert slots.take() and slots.take() and not slots.take()
+    woken: list[str] = []
+    slots.wait(lambda: woken.append("a"))
+    slots.wait(lambda: woken.append("b"))
+    slots.give()
+    assert woken == ["a", "b"] and slots.free == 1

@@ -441,7 +441,7 @@ class SessionActor:
             )
         elif isinstance(f, inb.AgentGet):
             metas = await self._read(self.s.store.list_sessions, f.agent_id, limit=10)
-            files = await asyncio.to_thread(self.s.identity_files, f.agent_id)
+            files = await self._read(self.s.identity_files, f.agent_id)
             self._emit(
                 out.AgentInfo(
                     rid,
@@ -1083,6 +1083,12 @@ class SessionActor:
         self._changed()
         done = goal.count("complete")
         failed = goal.count("failed") + goal.count("timeout")
+        if goal.state == "failed":
+            self._emit(
+                out.progress(
+                    goal.request, self.key, "workers", "failed", f"All {failed} task(s) failed."
+                )
+            )
         self._emit(
             out.progress(
                 goal.request,

@@ -100,14 +100,15 @@ class Registry:
         if key in self._actors:
             return True
         store = self.s.store
-        meta = await asyncio.to_thread(store.session_meta, key)
-        if meta is not None:
-            return True
-        state = await asyncio.to_thread(store.get_state, key)
-        if state is not None:
-            return True
-        snap = await asyncio.to_thread(store.load_latest, key)
-        return snap is not None
+
+        def lookup() -> bool:
+            return (
+                store.session_meta(key) is not None
+                or store.get_state(key) is not None
+                or store.load_latest(key) is not None
+            )
+
+        return await asyncio.wait_for(asyncio.to_thread(lookup), self.s.db_timeout_s)
 
     # -- restore order -----------------------------------------------------------------------
     async def _load(self, key: str, agent_id: str) -> SessionActor:
