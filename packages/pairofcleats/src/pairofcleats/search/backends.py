@@ -77,7 +77,13 @@ def make_source(
 
         db = sqlite_path(build_root, idx.mode)
         try:
-            return SqliteSource(idx, db, fts_column_weights), backend
+            # one warm source per (db, weights) and loaded index: its statistics, weights and
+            # posting caches survive across queries
+            source = idx.memo(
+                f"sqlite-source:{db}:{fts_column_weights}",
+                lambda: SqliteSource(idx, db, fts_column_weights),
+            )
+            return source, backend
         except SqliteUnavailable as err:
             warnings.append(
                 SearchWarning(

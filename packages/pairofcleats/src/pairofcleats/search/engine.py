@@ -288,7 +288,7 @@ def search_mode(
             warnings.append(
                 SearchWarning("QUERY_TERM_EXPANDED", f"{sub!r} matched as {listed}", mode)
             )
-    fmask = filter_mask(source.filter_columns(), opt.filters)
+    fmask = filter_mask(source.filter_columns(), opt.filters) if opt.filters.active() else None
     allowed = _and(fmask, constraint_mask(source, plan, match_mode))
     if match_mode == "all" and plan.has_implicit_and and not opt.strict:
         admitted = n if allowed is None else int(allowed.sum())
