@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
-from spiderweb.brain.goals import Goal, admit, default_tasks, kind_for, result_entry
+from spiderweb.brain.goals import (
+    Goal,
+    admit,
+    default_tasks,
+    finished_frames,
+    kind_for,
+    plan_entry,
+    plan_frames,
+    result_entry,
+)
 
 
 def goal_of(n: int, cap: int = 4) -> Goal:
@@ -88,3 +99,31 @@ def test_counters_never_negative_and_zero_when_done(n: int, ops: list[tuple[str,
         assert g.queued + g.active + g.dropped <= n
         if g.finished:
             assert (g.queued, g.active) == (0, 0)
+
+
+def wire(frame: Any) -> dict[str, Any]:
+    value: dict[str, Any] = frame.to_wire()
+    return value
+
+
+def test_plan_frames_order_and_dropped_status() -> None:
+    g = goal_of(5)
+    frames = plan_frames(g, "k")
+    names = [w["type"] if w["type"] != "agent.progress" else w["status"] for w in map(wire, frames)]
+    assert names == ["agent.plan", "ready", "saturated", "queued"]
+    plan = frames[0].to_wire()
+    assert [t["status"] for t in plan["tasks"]] == ["queued"] * 4 + ["dropped"]
+    assert wire(frames[1])["message"] == "I have a deterministic plan with 5 task(s) for this goal."
+    sat = frames[2].to_wire()
+    assert (sat["accepted"], sat["total"], sat["dropped"], sat["queued"]) == (4, 5, 1, 4)
+    two = plan_frames(goal_of(2), "k")[1:]
+    assert [wire(f)["status"] for f in two] == ["ready", "queued"]
+    assert plan_entry(goal_of(2)) == "Primary Brain plan for goal: g\n1. t0\n2. t1"
+
+
+def test_finished_frames() -> None:
+    g = goal_of(1)
+    g.start_task(1, 0)
+    g.finish_task(1, "failed", "x", 0)
+    g.settle(0)
+    assert [f.to_wire()["status"] for f in finished_frames(g, "k")] == ["failed", "ready"]

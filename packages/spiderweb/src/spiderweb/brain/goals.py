@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from spiderweb.protocol import outbound as out
+
 GoalState = Literal[
     "planning", "running", "paused", "completed", "failed", "cancelled", "interrupted"
 ]
@@ -222,3 +224,85 @@ def result_entry(task: Task) -> str:
     if len(raw) <= MAX_DETAIL_BYTES:
         return text
     return raw[:MAX_DETAIL_BYTES].decode("utf-8", "ignore")
+
+
+# -- §9 frames (pure: the actor emits what these return, in order) ----------------------------
+def plan_entry(goal: Goal) -> str:
+    """The RAM ``system`` entry recorded after the goal itself."""
+    lines = [f"Primary Brain plan for goal: {goal.text}"]
+    lines += [f"{t.id}. {t.title}" for t in goal.tasks]
+    return "\n".join(lines)
+
+
+def backlog(goal: Goal) -> out.Backlog:
+    return out.Backlog(
+        accepted=goal.accepted,
+        total=len(goal.tasks),
+        dropped=goal.dropped,
+        queued=goal.queued,
+        active=goal.active,
+    )
+
+
+def plan_frames(goal: Goal, session_key: str) -> list[out.OutFrame]:
+    """Frames 2-5 of §9: ``agent.plan``, ``planner/ready``, ``planner/saturated`` (if any
+    task was dropped) and ``workers/queued``; dropped tasks show as ``dropped`` (M10 D23).
+    """
+    rid = goal.request
+    n = len(goal.tasks)
+    which = "a plan" if goal.planner == "llm" else "a deterministic plan"
+    tasks = [
+        out.PlanTask(t.id, t.title, "dropped" if t.status == "dropped" else "queued", t.kind)
+        for t in goal.tasks
+    ]
+    frames: list[out.OutFrame] = [
+        out.AgentPlan(rid, session_key, goal.text, [t.to_wire() for t in tasks], goal.planner),
+        out.progress(
+            rid, session_key, "planner", "ready", f"I have {which} with {n} task(s) for this goal."
+        ),
+    ]
+    if goal.dropped:
+        frames.append(
+            out.progress(
+                rid,
+                session_key,
+                "planner",
+                "saturated",
+                f"Worker admission cap reached: {goal.accepted} accepted, {goal.dropped} dropped.",
+                backlog=backlog(goal),
+            )
+        )
+    frames.append(
+        out.progress(
+            rid,
+            session_key,
+            "workers",
+            "queued",
+            f"Queued {goal.accepted} worker task(s).",
+            backlog=backlog(goal),
+        )
+    )
+    return frames
+
+
+def finished_frames(goal: Goal, session_key: str) -> list[out.OutFrame]:
+    """``workers/failed`` (every task failed) and ``workers/ready`` once the goal ended."""
+    done = goal.count("complete")
+    failed = goal.count("failed") + goal.count("timeout")
+    frames: list[out.OutFrame] = []
+    if goal.state == "failed":
+        frames.append(
+            out.progress(
+                goal.request, session_key, "workers", "failed", f"All {failed} task(s) failed."
+            )
+        )
+    frames.append(
+        out.progress(
+            goal.request,
+            session_key,
+            "workers",
+            "ready",
+            f"Workers finished: {done} complete, {failed} failed.",
+        )
+    )
+    return frames

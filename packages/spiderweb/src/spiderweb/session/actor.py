@@ -24,7 +24,16 @@ from typing import Any, Literal
 
 from groundwork.llm.types import Message
 from spiderweb.brain import heartbeat
-from spiderweb.brain.goals import Goal, Task, admit, default_tasks, result_entry
+from spiderweb.brain.goals import (
+    Goal,
+    Task,
+    admit,
+    default_tasks,
+    finished_frames,
+    plan_entry,
+    plan_frames,
+    result_entry,
+)
 from spiderweb.brain.turns import GateBusy, TurnFailed, run_turn
 from spiderweb.memory.manager import (
     SNAPSHOT_REASON,
@@ -941,58 +950,9 @@ class SessionActor:
             st.backpressure_notified = False
         user = self._append("user", text)
         self._p.messages.append(NewMessage(rid, "user", text, user.entry.id, now))
-        plan_lines = "\n".join(f"{t.id}. {t.title}" for t in tasks)
-        self._append("system", f"Primary Brain plan for goal: {text}\n{plan_lines}")
-        self._emit(
-            out.AgentPlan(
-                rid,
-                st.key,
-                text,
-                [
-                    out.PlanTask(
-                        t.id, t.title, "dropped" if t.status == "dropped" else "queued", t.kind
-                    ).to_wire()
-                    for t in tasks
-                ],
-                result.planner,
-            )
-        )
-        n = len(tasks)
-        which = "a plan" if result.planner == "llm" else "a deterministic plan"
-        self._emit(
-            out.progress(
-                rid, st.key, "planner", "ready", f"I have {which} with {n} task(s) for this goal."
-            )
-        )
-        backlog = out.Backlog(
-            accepted=goal.accepted,
-            total=n,
-            dropped=goal.dropped,
-            queued=goal.queued,
-            active=0,
-        )
-        if goal.dropped:
-            self._emit(
-                out.progress(
-                    rid,
-                    st.key,
-                    "planner",
-                    "saturated",
-                    f"Worker admission cap reached: {goal.accepted} accepted, "
-                    f"{goal.dropped} dropped.",
-                    backlog=backlog,
-                )
-            )
-        self._emit(
-            out.progress(
-                rid,
-                st.key,
-                "workers",
-                "queued",
-                f"Queued {goal.accepted} worker task(s).",
-                backlog=backlog,
-            )
-        )
+        self._append("system", plan_entry(goal))
+        for frame in plan_frames(goal, st.key):
+            self._emit(frame)
         self._emit(self._state_frame(rid, "workers.dispatching"))
         if st.mode == "paused":
             goal.state = "paused"
@@ -1081,23 +1041,8 @@ class SessionActor:
 
     def _goal_finished(self, goal: Goal) -> None:
         self._changed()
-        done = goal.count("complete")
-        failed = goal.count("failed") + goal.count("timeout")
-        if goal.state == "failed":
-            self._emit(
-                out.progress(
-                    goal.request, self.key, "workers", "failed", f"All {failed} task(s) failed."
-                )
-            )
-        self._emit(
-            out.progress(
-                goal.request,
-                self.key,
-                "workers",
-                "ready",
-                f"Workers finished: {done} complete, {failed} failed.",
-            )
-        )
+        for frame in finished_frames(goal, self.key):
+            self._emit(frame)
         self._emit(self._state_frame(goal.request, "workers.ready"))
         answer = _Turn(goal.request, None, "answer")
         if self._turn is None and not self._turn_queue:
@@ -1260,10 +1205,6 @@ class SessionActor:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
-
-
-def _plan_status(task: Task) -> str:
-    return "dropped" if task.status == "dropped" else "queued"
 
 
 async def _close_later(link: Link) -> None:
