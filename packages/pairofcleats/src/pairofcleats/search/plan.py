@@ -159,6 +159,19 @@ def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
             if not negated:
                 plan.positive_phrases.append(node)
 
+    prefetch = getattr(source, "prefetch", None)
+    if prefetch is not None:  # sqlite: load every query token's postings in one round trip
+        words: list[str] = []
+
+        def collect(node: Node, _soft: bool, _neg: bool) -> None:
+            if isinstance(node, Term | Phrase):
+                for sub in tokenize.query_subwords(node.text, source.mode):
+                    words.append(sub)
+                    if source.mode != "code":
+                        words.append(tokenize.stem(sub))
+
+        _walk(ast, True, False, collect)
+        prefetch(words)
     _walk(ast, True, False, visit)
     return plan
 

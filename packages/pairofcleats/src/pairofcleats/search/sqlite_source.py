@@ -164,6 +164,43 @@ class SqliteSource:
             self._cache[key] = result
         return result
 
+    def prefetch(self, tokens: Sequence[str]) -> None:
+        """Load the unfielded and every field's posting lists of ``tokens`` in two queries
+        (instead of one per token and field), filling the per-token cache."""
+        todo = sorted({t for t in tokens if ("token", "", t) not in self._cache})
+        if not todo:
+            return
+        marks = ",".join("?" * len(todo))
+        grouped: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+        for tok, doc, tf in self._rows(
+            "SELECT v.token, p.doc_id, p.tf FROM token_vocab v JOIN token_postings p"
+            f" ON p.token_id = v.token_id WHERE v.token IN ({marks})",
+            todo,
+        ):
+            grouped.setdefault(("token", "", str(tok)), []).append((int(doc), int(tf)))
+        fields = sorted(self.fields())
+        if fields:
+            fmarks = ",".join("?" * len(fields))
+            for field, tok, doc, tf in self._rows(
+                "SELECT v.field, v.token, p.doc_id, p.tf FROM field_vocab v JOIN field_postings p"
+                " ON p.field = v.field AND p.token_id = v.token_id"
+                f" WHERE v.field IN ({fmarks}) AND v.token IN ({marks})",
+                [*fields, *todo],
+            ):
+                grouped.setdefault(("field", str(field), str(tok)), []).append((int(doc), int(tf)))
+        keys = [("token", "", t) for t in todo] + [("field", f, t) for f in fields for t in todo]
+        with self._lock:
+            for key in keys:
+                rows = grouped.get(key)
+                if not rows:
+                    self._cache[key] = None
+                    continue
+                rows.sort()
+                arr = np.asarray(rows, dtype=np.int64)
+                self._cache[key] = Postings(
+                    np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
+                )
+
     # -- SparseSource ---------------------------------------------------------------------
     @property
     def count(self) -> int:
