@@ -158,3 +158,72 @@ async def test_raw_websocket_ping_pong(server: SpiderwebServer) -> None:
         pong = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert pong["type"] == "pong" and pong["request"] == "p1"
         assert isinstance(pong["timestamp"], int)
+
+
+GOLDEN: dict[str, tuple[dict[str, object], str, dict[str, type | tuple[type, ...]]]] = {
+    "memory.recall": ({}, "memory.recall", {"request": str, "sessionKey": str, "items": list}),
+    "memory.query": (
+        {},
+        "memory.query",
+        {"request": str, "sessionKey": str, "topic": type(None), "items": list},
+    ),
+    "ping": ({}, "pong", {"timestamp": int}),
+    "session.restore": (
+        {},
+        "session.restore.response",
+        {"request": str, "found": bool, "session": dict},
+    ),
+    "session.history": (
+        {},
+        "session.history.response",
+        {"request": str, "sessionKey": str, "items": list, "hasMore": bool},
+    ),
+    "agent.list": ({}, "agent.list.response", {"request": str, "agents": list}),
+    "agent.get": (
+        {"agentId": "gold"},
+        "agent.info",
+        {"request": str, "agent_id": str, "identity_files": list, "sessions": list},
+    ),
+    "agent.control": (
+        {"action": "state"},
+        "agent.state",
+        {
+            "request": str,
+            "sessionKey": str,
+            "phase": str,
+            "queuedTasks": int,
+            "activeTasks": int,
+            "lastGoal": str,
+            "mode": str,
+            "droppedTasks": int,
+        },
+    ),
+    "agent.heartbeat": (
+        {},
+        "agent.progress",
+        {"request": str, "sessionKey": str, "phase": str, "status": str, "message": str},
+    ),
+    "session.reset": ({}, "session.reset", {"request": str, "sessionKey": str, "archived": bool}),
+    "session.new": ({}, "session.new", {"request": str, "sessionKey": str, "archived": bool}),
+}
+
+
+async def test_golden_reply_shapes(connect: ClientFactory) -> None:
+    client = await connect(agent="gold", session="golden")
+    turn = (await client.chat("fill memory", timeout=10))[-1]
+    assert {k: type(v) for k, v in turn.items()} == {
+        "type": str,
+        "content": str,
+        "memoryId": int,
+        "request": str,
+        "timestamp": int,
+    }
+    for kind, (fields, reply_type, shape) in GOLDEN.items():
+        reply = await client.request(kind, reply=reply_type, **fields)
+        assert reply["type"] == reply_type, (kind, reply)
+        for key, expected in shape.items():
+            assert isinstance(reply[key], expected), (kind, key, reply)
+    items = (await client.request("memory.query", include_archived=True))["items"]
+    entry_keys = {"kind", "source", "id", "role", "state", "related_to", "content"}
+    summary_keys = {"kind", "source", "id", "source_id", "created_at_ms", "text"}
+    assert items and all(set(i) in (entry_keys, summary_keys) for i in items)
