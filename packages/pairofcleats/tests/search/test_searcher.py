@@ -168,8 +168,14 @@ def test_invalid_current_json_means_no_index(search_index: BuiltIndex, tmp_path:
     searcher = Searcher(idx.repo, env=idx.env)
     assert searcher.search(SearchRequest("greet", ann=False))["code"]
     searcher.layout.current_json.write_text("{not json", encoding="utf-8")
-    with pytest.raises(NoIndex, match=r"current\.json"):
+    with pytest.raises(NoIndex, match=r"current\.json") as info:
         searcher.search(SearchRequest("greet", ann=False))
+    assert info.value.errors and info.value.errors[0]["code"] == "CURRENT_INVALID"
+    assert info.value.to_json()["errors"][0]["code"] == "CURRENT_INVALID"
+    from .conftest import build
+
+    build(idx.repo, idx.env)  # the next build repairs it
+    assert searcher.search(SearchRequest("greet", ann=False))["code"]
 
 
 def test_warm_searcher_caches_and_reloads(search_index: BuiltIndex, tmp_path: Path) -> None:

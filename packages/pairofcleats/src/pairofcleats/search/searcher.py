@@ -285,9 +285,11 @@ class Searcher:
         loaded = self._refresh()
         warnings: list[SearchWarning] = []
         if loaded.invalid is not None:
-            warnings.append(SearchWarning("CURRENT_INVALID", loaded.invalid))
             raise NoIndex(
-                f"no usable index for {self.repo_root} ({loaded.invalid})",
+                f"no usable index for {self.repo_root}: current.json is invalid "
+                f"(CURRENT_INVALID: {loaded.invalid})",
+                hint="rebuild with: pairofcleats index build",
+                errors=[{"code": "CURRENT_INVALID", "message": loaded.invalid}],
             )
         if loaded.build_id is None:
             raise NoIndex(f"no index for {self.repo_root}")
