@@ -62,3 +62,23 @@ async def test_unknown_key_is_new(make_server: Any) -> None:
 def test_generated_keys() -> None:
     keys = {new_session_key() for _ in range(100)}
     assert len(keys) == 100 and all(len(k) == 32 and k.isalnum() for k in keys)
+
+
+async def test_idle_detached_sessions_are_unloaded_and_restored(
+    make_server: Any, config_factory: Any
+) -> None:
+    server = await make_server(config_factory(session={"idle_ttl_s": 0}))
+    async with SpiderwebClient(server.url, session="idle") as client:
+        await client.chat("remember me", timeout=10)
+    registry = server.registry
+    assert registry is not None
+    for _ in range(1000):  # the detach is posted when the socket closes
+        actor = registry.get("idle")
+        if actor is not None and actor.link is None:
+            break
+        await asyncio.sleep(0.01)
+    assert await registry.sweep_idle() == 1
+    assert registry.get("idle") is None
+    progress, client = await reconnect_source(server.url, "idle")
+    assert progress["source"] == "state" and progress["restoredEntries"] == 2
+    await client.close()

@@ -163,3 +163,17 @@ async def test_origin_connection_cap_and_query_token(make_server: Any, config_fa
                 raise AssertionError("must be refused")
         except InvalidStatus as exc:
             assert exc.response.status_code == 503
+
+
+async def test_invalid_utf8_text_frame_closes_1007(make_server: Any) -> None:
+    server = await make_server()
+    async with ws_connect(server.url + "/v1/agents/a/stream") as ws:
+        await asyncio.wait_for(ws.recv(), 10)
+        await ws.send(b"\xff\xfe not utf-8", text=True)
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 1007
+    async with SpiderwebClient(server.url) as other:  # the server stays up
+        assert (await other.chat("ok", timeout=10))[-1]["type"] == "session.receive"
