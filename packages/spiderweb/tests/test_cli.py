@@ -205,3 +205,14 @@ async def test_config_and_identity_commands(tmp_path: Path) -> None:
     shown = json.loads(out)
     assert code == 0 and "Be brief." in shown["prompt"] and "verbose" not in shown["prompt"]
     assert any("shadowed" in w for w in shown["warnings"])
+
+
+async def test_sigint_exits_130_after_clean_shutdown(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with serving(tmp_path, data) as proc:
+        async with SpiderwebClient(proc.url, session="int") as client:
+            await client.chat("hi", timeout=10)
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 130
+    state = json.loads((data / ".spiderweb-session-state.json").read_text())
+    assert [s["session_id"] for s in state["sessions"]] == ["int"]
