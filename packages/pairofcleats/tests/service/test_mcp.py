@@ -127,3 +127,49 @@ def test_queue_overload_is_refused(tmp_path: Path) -> None:
         state.enter()
     state.leave()
     state.enter()
+
+
+def test_client_cancel_aborts_the_build(tmp_path: Path) -> None:
+    from poc_fixtures.repo import make_fixture_repo
+
+    files = {
+        f"pkg/mod_{i:03d}.py": "".join(
+            f'def func_{i}_{j}(value: int) -> int:\n    """Step {j} of module {i}."""\n'
+            f"    return value * {j} + {i}\n\n\n"
+            for j in range(30)
+        )
+        for i in range(300)
+    }
+    repo = make_fixture_repo(tmp_path / "repo", files)
+    cache = tmp_path / "cache"
+    env = {"PAIROFCLEATS_CACHE_ROOT": str(cache), "HOME": str(tmp_path)}
+
+    async def body(session: ClientSession) -> Any:
+        started = anyio.Event()
+
+        async def on_progress(_p: float, _t: float | None, message: str | None) -> None:
+            if message == "stage1 started":
+                started.set()
+
+        async with anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                await session.call_tool("build_index", {}, progress_callback=on_progress)
+
+            tg.start_soon(call)
+            with anyio.fail_after(90):
+                await started.wait()
+            tg.cancel_scope.cancel()
+        # the build stops at its next progress point and releases the lock
+        for _ in range(300):
+            status = await session.call_tool("index_status", {})
+            if not status.structured_content["lock"]["held"]:
+                return status
+            await anyio.sleep(0.1)
+        raise AssertionError("the cancelled build never released the lock")
+
+    status = _run(repo, env, body)
+    assert status.structured_content["indexed"] is False
+    builds = next(cache.rglob("builds"), None)
+    leftovers = [p.name for p in builds.iterdir() if p.is_dir()] if builds else []
+    assert [n for n in leftovers if n != "attempts"] == []

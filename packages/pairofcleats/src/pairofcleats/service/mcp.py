@@ -31,7 +31,6 @@ from pairofcleats import __version__
 from pairofcleats import api as poc_api
 from pairofcleats.errors import (
     Cancelled,
-    Forbidden,
     Internal,
     InvalidRequest,
     PairOfCleatsError,
@@ -134,7 +133,9 @@ class McpState:
             raise InvalidRequest("repoPath must be a string")
         path = Path(os.path.realpath(raw))
         if not path.is_dir():
-            raise Forbidden(f"repoPath {raw} is not a directory")
+            raise InvalidRequest(
+                f"repoPath {raw} is not a directory", hint="pass an existing repository root"
+            )
         return path
 
     def searcher(self, repo: Path) -> Searcher:
