@@ -211,3 +211,9 @@ def test_search_sys_modules_stay_light(built_fixture: Any, tmp_path: Path) -> No
     roots = {m.split(".")[0] for m in json.loads(out.read_text(encoding="utf-8"))}
     assert "pairofcleats" in roots
     assert not roots & {*EXCLUDED, "all_minilm_l6_v2", "usearch", "tokenizers"}
+
+
+def test_missing_repo_dir_is_bad_input(tmp_path: Path) -> None:
+    proc = run(["search", "greet", "--repo", str(tmp_path / "nope")], {}, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "not a directory" in proc.stderr
