@@ -42,6 +42,9 @@ class Outbox:
         self._wake = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._socket: Socket | None = None
+        self._sending = False
         self.dropped = 0
         self.sent = 0
 
@@ -77,15 +80,24 @@ class Outbox:
         return True
 
     def close(self, code: int, reason: str) -> None:
-        """Ask the writer to close the socket with ``code``; a stuck send is abandoned."""
+        """Close the socket with ``code`` after the frame being sent; queued frames are dropped.
+
+        A send stuck on a client that stopped reading is abandoned (the writer
+        is cancelled), so the close never waits for that client.
+        """
         if self._closing is not None:
             return
         self._closing = (code, reason)
         self._queue.clear()
         self._wake.set()
+        writer = self._writer
+        if self._sending and writer is not None and not writer.done():
+            writer.cancel()
+            self._closer = asyncio.ensure_future(self._close_socket())
 
     def start(self, socket: Socket) -> asyncio.Task[None]:
         """Start the writer task (once per connection)."""
+        self._socket = socket
         self._writer = asyncio.create_task(self._run(socket), name="spiderweb-outbox")
         return self._writer
 
@@ -95,12 +107,17 @@ class Outbox:
                 await self._wake.wait()
                 while self._queue and self._closing is None:
                     text, _ = self._queue.popleft()
-                    if not await self._send(socket, text):
-                        return
+                    self._sending = True
+                    try:
+                        async with asyncio.timeout(SEND_TIMEOUT_S):
+                            await socket.send(text)
+                    except TimeoutError:
+                        self._closing = (CLOSE_TRY_AGAIN_LATER, "send timed out")
+                    finally:
+                        self._sending = False
+                    self.sent += 1
                 if self._closing is not None:
-                    code, reason = self._closing
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(socket.close(code, reason), SEND_TIMEOUT_S)
+                    await self._close_socket()
                     return
                 self._wake.clear()
         except asyncio.CancelledError:
@@ -108,37 +125,23 @@ class Outbox:
         except Exception:  # the socket died under us; the reader will see it too
             log.debug("outbox writer stopped", exc_info=True)
 
-    async def _send(self, socket: Socket, text: str) -> bool:
-        send = asyncio.ensure_future(socket.send(text))
-        closing = asyncio.ensure_future(self._wait_closing())
-        try:
-            done, _ = await asyncio.wait(
-                {send, closing}, timeout=SEND_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            closing.cancel()
-        if send in done:
-            send.result()
-            self.sent += 1
-            return True
-        send.cancel()
-        with contextlib.suppress(BaseException):
-            await send
-        if self._closing is None:
-            self._closing = (CLOSE_TRY_AGAIN_LATER, "send timed out")
+    async def _close_socket(self) -> None:
+        if self._socket is None or self._closing is None:
+            return
         code, reason = self._closing
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(socket.close(code, reason), SEND_TIMEOUT_S)
-        return False
+            await asyncio.wait_for(self._socket.close(code, reason), SEND_TIMEOUT_S)
 
-    async def _wait_closing(self) -> None:
-        while self._closing is None:
-            self._wake.clear()
-            await self._wake.wait()
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait (bounded) for the writer and any closer to finish; never raises."""
+        tasks = {t for t in (self._writer, self._closer) if t is not None and not t.done()}
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     async def aclose(self) -> None:
         """Stop the writer (after the connection ended)."""
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
-            with contextlib.suppress(BaseException):
-                await self._writer
+        for task in (self._writer, self._closer):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task

@@ -171,10 +171,8 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.registry.detach(link), 10)
             if not writer.done() and not outbox.closed:
-                # Give queued frames a moment only if the socket is still open.
                 outbox.close(1000, "")
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_S)
+            await outbox.wait_closed(CLOSE_TIMEOUT_S)
             await outbox.aclose()
 
     async def _read_loop(self, ws: ServerConnection, link: ConnectionLink) -> None:
