@@ -38,12 +38,26 @@ class OutFrame:
     def to_wire(self) -> JsonObject:
         """The frame as a JSON-ready dict with its wire field names."""
         out: JsonObject = {"type": self.TYPE}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.name not in self.NULLABLE:
-                continue
-            out[f.name if f.name in self.SNAKE else _camel(f.name)] = value
+        for attr, name, nullable in _layout(type(self)):
+            value = getattr(self, attr)
+            if value is not None or nullable:
+                out[name] = value
         return out
+
+
+_LAYOUTS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _layout(cls: type[OutFrame]) -> tuple[tuple[str, str, bool], ...]:
+    """``(attribute, wire name, sent when None)`` per field, computed once per class."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        layout = tuple(
+            (f.name, f.name if f.name in cls.SNAKE else _camel(f.name), f.name in cls.NULLABLE)
+            for f in dataclasses.fields(cls)
+        )
+        _LAYOUTS[cls] = layout
+    return layout
 
 
 @dataclass(frozen=True, slots=True)
