@@ -130,3 +130,23 @@ def test_filter_string() -> None:
         parse_filter_string("colour:red")
     with pytest.raises(InvalidRequest):
         parse_filter_string("lang")
+
+
+def test_calls_uses_same_with_and_without_filter_index(search_index: BuiltIndex) -> None:
+    idx = Searcher(search_index.repo, env=search_index.env).mode_index("code")
+    assert idx is not None
+    with_index = build_columns(idx.chunks, idx.file_meta, idx.file_relations, idx.filter_index)
+    without = build_columns(idx.chunks, idx.file_meta, idx.file_relations, None)
+    assert with_index.by_call and not without.by_call
+    for flt in (
+        Filters(calls=("reduce",)),
+        Filters(calls=("MATH.MIN",)),
+        Filters(calls=("Math.min",), case=True),
+        Filters(uses=("values",)),
+        Filters(uses=("name",)),
+    ):
+        a = filter_mask(with_index, flt)
+        b = filter_mask(without, flt)
+        assert a is not None and b is not None
+        assert a.tolist() == b.tolist(), flt
+        assert a.any(), flt

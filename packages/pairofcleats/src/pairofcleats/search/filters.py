@@ -110,6 +110,8 @@ class ChunkColumns:
     file_modified: npt.NDArray[np.float64]  # epoch seconds, NaN when unknown
     file_imports: _ListColumn  # owners are file ids
     file_grams: Mapping[str, Sequence[int]]
+    by_call: Mapping[str, Sequence[int]]  # filter_index.byCall (full text and base names)
+    by_use: Mapping[str, Sequence[int]]
 
 
 def _strs(values: Iterable[Any]) -> npt.NDArray[np.str_]:
@@ -175,9 +177,18 @@ def build_columns(
         (i, [p.get("name") if isinstance(p, Mapping) else p for p in (m.get("params") or [])])
         for i, m in enumerate(metas)
     )
+    fidx = filter_index or {}
+    by_call = fidx.get("byCall") if isinstance(fidx.get("byCall"), Mapping) else None
+    by_use = fidx.get("byUse") if isinstance(fidx.get("byUse"), Mapping) else None
     relations = [m.get("codeRelations") or {} for m in metas]
-    calls = _list_column((i, r.get("calls") or []) for i, r in enumerate(relations))
-    uses = _list_column((i, r.get("usages") or []) for i, r in enumerate(relations))
+    # With the filter index's maps, calls/uses are matched over its distinct keys; the
+    # flattened (value, chunk) columns are only built for indexes without them.
+    calls = _list_column(
+        () if by_call is not None else ((i, r.get("calls") or []) for i, r in enumerate(relations))
+    )
+    uses = _list_column(
+        () if by_use is not None else ((i, r.get("usages") or []) for i, r in enumerate(relations))
+    )
     imports = _list_column(
         (fid, (by_file_rel.get(f) or {}).get("imports") or []) for fid, f in enumerate(files)
     )
@@ -211,6 +222,8 @@ def build_columns(
         file_modified=modified,
         file_imports=imports,
         file_grams=grams if isinstance(grams, Mapping) else {},
+        by_call=by_call or {},
+        by_use=by_use or {},
     )
 
 
@@ -249,6 +262,26 @@ def _list_mask(
         if base:
             hit |= bases == re.split(r"\.|::|->", n)[-1]
         out[col.owners[hit]] = True
+    return out
+
+
+def _keyed_mask(
+    index: Mapping[str, Sequence[int]], size: int, needles: Sequence[str], case: bool
+) -> BoolMask:
+    """Chunks listed under a key equal to a needle or to its base name (after the last
+    ``.``/``::``/``->``); vectorised over the map's distinct keys."""
+    keys = list(index)
+    arr = _strs(keys)
+    hay = arr if case else np.char.lower(arr)
+    bases = np.asarray([re.split(r"\.|::|->", k)[-1] for k in hay.tolist()], dtype=np.str_)
+    out = np.zeros(size, dtype=np.bool_)
+    for needle in needles:
+        n = needle if case else needle.lower()
+        hit = (hay == n) | (bases == re.split(r"\.|::|->", n)[-1]) if keys else []
+        for k in np.flatnonzero(hit):
+            ids = index[keys[int(k)]]
+            if ids:
+                out[np.asarray(ids, dtype=np.int64)] = True
     return out
 
 
@@ -353,7 +386,15 @@ def filter_mask(
     if filters.param:
         mask &= _list_mask(cols.params, cols.count, filters.param, case, exact=True, base=False)
     if filters.calls:
-        mask &= _list_mask(cols.calls, cols.count, filters.calls, case, exact=True, base=True)
+        mask &= (
+            _keyed_mask(cols.by_call, cols.count, filters.calls, case)
+            if cols.by_call
+            else _list_mask(cols.calls, cols.count, filters.calls, case, exact=True, base=True)
+        )
     if filters.uses:
-        mask &= _list_mask(cols.uses, cols.count, filters.uses, case, exact=True, base=True)
+        mask &= (
+            _keyed_mask(cols.by_use, cols.count, filters.uses, case)
+            if cols.by_use
+            else _list_mask(cols.uses, cols.count, filters.uses, case, exact=True, base=True)
+        )
     return mask
