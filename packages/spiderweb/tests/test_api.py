@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from groundwork.llm import MockProvider
 from spiderweb.api import ServeError, SpiderwebServer
 from spiderweb.client import ClientError, SpiderwebClient
 from websockets.asyncio.client import connect as ws_connect
@@ -227,3 +228,34 @@ async def test_golden_reply_shapes(connect: ClientFactory) -> None:
     entry_keys = {"kind", "source", "id", "role", "state", "related_to", "content"}
     summary_keys = {"kind", "source", "id", "source_id", "created_at_ms", "text"}
     assert items and all(set(i) in (entry_keys, summary_keys) for i in items)
+
+
+async def test_clean_stop_finishes_running_turn_and_refuses_new_work(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = await make_server(provider=MockProvider(latency_s=0.3))
+    client = SpiderwebClient(server.url, session="drain")
+    await client.connect()
+    first = await client.send("chat.send", content="slow one")
+    assert server.registry is not None
+    registry = server.registry
+    for _ in range(1000):
+        actor = registry.get("drain")
+        if actor is not None and actor.busy:
+            break
+        await asyncio.sleep(0.005)
+    stopping = asyncio.create_task(server.stop(grace_s=10))
+    while not registry.s.draining:
+        await asyncio.sleep(0.005)
+    second = await client.send("chat.send", content="too late")
+    frames = await client.collect(
+        lambda f: f.get("request") == first and f["type"] == "session.receive", 10
+    )
+    refused = [f for f in frames if f.get("request") == second]
+    assert refused and refused[0]["code"] == "busy" and refused[0]["retryable"] is True
+    code, _ = await client.closed(10)
+    assert code == 1001
+    await asyncio.wait_for(stopping, 20)
+    state = json.loads((tmp_path / ".spiderweb-session-state.json").read_text())
+    (session,) = state["sessions"]
+    assert [e["content"][:8] for e in session["entries"]] == ["slow one", "Mock rep"]

@@ -358,7 +358,7 @@ class SpiderwebServer:
         if self.gateway is not None:
             self.gateway.stop_accepting()
         if self.registry is not None:
-            self.registry.closing = True
+            self.registry.drain()
             deadline = self.clock.monotonic() + grace
             while self.registry.busy() and self.clock.monotonic() < deadline:
                 await asyncio.sleep(0.05)

@@ -614,6 +614,8 @@ class SessionActor:
         explicit = req.frame.id is not None
         if explicit and await self._resend_if_known(link, rid):
             return
+        if self._refuse_while_draining(rid):
+            return
         turn = _Turn(rid, body, "chat")
         if self._turn is not None or self._turn_queue:
             if len(self._turn_queue) >= self.s.config.limits.max_pending_turns:
@@ -622,6 +624,14 @@ class SessionActor:
             self._turn_queue.append(turn)
             return
         self._start_turn(turn)
+
+    def _refuse_while_draining(self, rid: str) -> bool:
+        if not self.s.draining:
+            return False
+        self._emit(
+            out.error(ErrorCode.BUSY, "server is shutting down: reconnect and retry shortly", rid)
+        )
+        return True
 
     async def _resend_if_known(self, link: Link, rid: str) -> bool:
         if self._turn is not None and self._turn.request == rid:
@@ -897,6 +907,8 @@ class SessionActor:
 
     # -- goals -------------------------------------------------------------------------------
     async def _on_goal(self, rid: str, text: str) -> None:
+        if self._refuse_while_draining(rid):
+            return
         if not text:
             self._emit(
                 out.error(ErrorCode.INVALID_GOAL, "goal is empty: send a goal with some text", rid)

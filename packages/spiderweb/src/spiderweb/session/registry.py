@@ -208,9 +208,14 @@ class Registry:
     def busy(self) -> bool:
         return any(a.busy for a in self)
 
+    def drain(self) -> None:
+        """Shutdown has begun: refuse new turns and goals, let running work finish."""
+        self.closing = True
+        self.s.draining = True
+
     async def shutdown(self) -> list[dict[str, Any]]:
         """Stop every actor (work cancelled, state committed, links closed 1001)."""
-        self.closing = True
+        self.drain()
         loop = asyncio.get_running_loop()
         waits: list[asyncio.Future[dict[str, Any]]] = []
         for actor in self:

@@ -119,3 +119,5 @@ class Services:
     workers: WorkerSlots = field(default_factory=lambda: WorkerSlots(32))
     turn_policy: TurnPolicy = field(default_factory=TurnPolicy)
     db_timeout_s: float = 10.0
+    #: Set once when a clean shutdown starts: running work may finish, new work is refused.
+    draining: bool = False
