@@ -419,3 +419,20 @@ def test_worker_slots_cap_and_wake_in_order() -> None:
     slots.wait(lambda: woken.append("b"))
     slots.give()
     assert woken == ["a", "b"] and slots.free == 1
+
+
+async def test_research_finds_planted_string_in_workspace(
+    make_server: ServerFactory, config_factory: Any, tmp_path: Any
+) -> None:
+    ws = tmp_path / "ws"
+    (ws / "docs").mkdir(parents=True)
+    (ws / "docs" / "notes.txt").write_text("nothing here\nthe zebracorn lives here\n")
+    (ws / "other.txt").write_text("plain\n")
+    server = await make_server(config_factory(tools={"workspace": str(ws)}))
+    async with SpiderwebClient(server.url, session="tools") as client:
+        rid = await client.send("chat.send", content="/goal locate zebracorn")
+        frames = await client.collect(lambda f: f.get("request") == rid and answered(f), 20)
+        (status,) = [f for f in frames if f["type"] == "agent.status"]
+        assert status["worker"] == "research" and status["status"] == "complete"
+        assert 'found 1 matches for "locate zebracorn"' in status["message"]
+        assert "docs/notes.txt" in status["message"]
