@@ -72,6 +72,7 @@ from spiderweb.session.commands import (
     TurnDelta,
     TurnDone,
 )
+from spiderweb.session.reconnect import ReplayRing, interrupted_progress, restore_progress
 from spiderweb.session.services import (
     PlanResult,
     Services,
@@ -84,7 +85,6 @@ from spiderweb.session.state import SessionState
 log = logging.getLogger(__name__)
 
 INBOX_SIZE = 64
-RESTORE_REQUEST = "session-restore"
 RECENT_REQUESTS = 512
 CLOSE_GOING_AWAY = 1001
 CLOSE_SUPERSEDED = 4001
@@ -147,7 +147,7 @@ class SessionActor:
         self._rebind = rebind
         self._exists = exists
         ring_size = services.config.session.replay_frames
-        self._ring: deque[tuple[int, str]] = deque(maxlen=max(ring_size, 1))
+        self._ring = ReplayRing(ring_size, state.seq)
         self._ring_enabled = ring_size > 0
         self._p = _Pending()
         self._turn: _Turn | None = None
@@ -309,8 +309,8 @@ class SessionActor:
             stamped: str | None = None
             if self._ring_enabled or (link is not None and link.proto == 2):
                 stamped = encode(item, seq=seq, ts=now)
-                if self._ring_enabled and not droppable:
-                    self._ring.append((seq, stamped))
+            if not droppable:  # heartbeat telemetry is never replayed
+                self._ring.add(seq, stamped or "")
             if link is not None:
                 text = stamped if link.proto == 2 and stamped is not None else encode(item)
                 items.append((text, droppable))
@@ -512,7 +512,7 @@ class SessionActor:
         replay: str | None = None
         missed: list[str] = []
         if link.proto == 2:
-            replay, missed = self._replay(cmd.resume_from)
+            replay, missed = self._ring.replay(cmd.resume_from, st.seq)
         self._emit(
             out.SessionAck(
                 st.key,
@@ -529,53 +529,11 @@ class SessionActor:
                 out.SessionRestoreResponse(cmd.restore_request, True, self._session_summary())
             )
         if source is not None:
-            q, a, d = st.queued, st.active, st.dropped
-            backlog = out.Backlog(accepted=q + a, total=q + a + d, dropped=d, queued=q, active=a)
-            if q or a or d:
-                status = "backpressure_resumed"
-                message = (
-                    f"Session restored with backlog: {q} queued, {a} active, {d} dropped tasks."
-                )
-            else:
-                status = "state_restored"
-                message = f"Session restored from previous process state: {st.last_goal}"
-            self._emit(
-                out.progress(
-                    RESTORE_REQUEST,
-                    st.key,
-                    "reconnect",
-                    status,
-                    message,
-                    backlog=backlog,
-                    source=source,
-                    restored_entries=st.ram.active_count,
-                    restored_summaries=st.ram.summary_count,
-                )
-            )
+            self._emit(restore_progress(st, source))
         for request in st.interrupted_turns:
-            self._emit(
-                out.progress(
-                    request,
-                    st.key,
-                    "execution",
-                    "interrupted",
-                    "The turn was interrupted by a server shutdown; send it again.",
-                )
-            )
+            self._emit(interrupted_progress(request, st.key))
         st.interrupted_turns.clear()
         self._changed()
-
-    def _replay(self, resume_from: int | None) -> tuple[str, list[str]]:
-        if resume_from is None:
-            return "none", []
-        missed = [text for seq, text in self._ring if seq > resume_from]
-        last_sent = self.state.seq - 1
-        if last_sent <= resume_from:
-            return "full", []
-        if not self._ring_enabled or not self._ring:
-            return "none", []
-        oldest = self._ring[0][0]
-        return ("full" if oldest <= resume_from + 1 else "partial"), missed
 
     def _session_summary(self) -> dict[str, Any]:
         st = self.state
