@@ -14,17 +14,47 @@ import threading
 import traceback
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from groundwork.llm.fake import wire
 from groundwork.llm.fake.request import FakeRequest, RequestRejected, parse_messages
 from groundwork.llm.fake.wire import Api
-from groundwork.llm.faults import Action, parse_script
+from groundwork.llm.faults import Action, Actions, parse_script
 from groundwork.llm.mock import count_tokens, split_pieces
 
-if TYPE_CHECKING:
-    from groundwork.llm.fake.server import FakeLLMServer
+
+class FakeState(Protocol):
+    """What the handler needs of its owner (``FakeLLMServer``), so the handler
+    never imports the server module: the server depends on the handler, not back."""
+
+    api_key: str | None
+    models: tuple[str, ...]
+    stopping: bool
+    errors: list[str]
+
+    @property
+    def release_event(self) -> threading.Event: ...
+    def stats(self) -> dict[str, Any]: ...
+    def reset(self) -> None: ...
+    def script(self, actions: Actions, key: str | None = None) -> None: ...
+    def key_for(self, request: FakeRequest) -> str: ...
+    def next_action(self, key: str) -> Action: ...
+    def reply_for(self, request: FakeRequest) -> str: ...
+    def next_seq(self) -> int: ...
+    def record(
+        self,
+        method: str,
+        path: str,
+        api: str,
+        headers: Mapping[str, str],
+        body: Any,
+        *,
+        key: str,
+        outcome: str,
+    ) -> dict[str, Any]: ...
+    def finish_record(self, entry: dict[str, Any], status: int) -> None: ...
+
 
 CHAT_ROUTES: dict[str, Api] = {
     "/v1/chat/completions": "openai",
@@ -40,7 +70,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr: tuple[str, int], fake: FakeLLMServer) -> None:
+    def __init__(self, addr: tuple[str, int], fake: FakeState) -> None:
         self.fake = fake
         self.open_sockets: set[socket.socket] = set()
         self.handler_threads: set[threading.Thread] = set()
