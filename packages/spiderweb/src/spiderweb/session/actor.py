@@ -42,7 +42,7 @@ from spiderweb.memory.manager import (
     should_snapshot,
 )
 from spiderweb.memory.ram import Ram, RamLimits, UpdateResult
-from spiderweb.memory.recall import query_items, recall_items
+from spiderweb.memory.recall import query_items
 from spiderweb.memory.snapshot import Snapshot
 from spiderweb.memory.store import NewMessage
 from spiderweb.protocol import inbound as inb
@@ -50,6 +50,7 @@ from spiderweb.protocol import outbound as out
 from spiderweb.protocol.errors import ErrorCode
 from spiderweb.protocol.inbound import Request
 from spiderweb.protocol.outbound import encode
+from spiderweb.session import queries
 from spiderweb.session.commands import (
     Attach,
     Command,
@@ -404,26 +405,10 @@ class SessionActor:
             await self._reset(rid, f.type, archive=f.archive, reason=f.reason)
         elif isinstance(f, inb.MemoryRecall):
             snaps = await self._snapshots(f.include_archived)
-            items = recall_items(
-                self.state.ram,
-                snaps,
-                limit=f.effective_limit,
-                include_archived=f.include_archived,
-                include_full=f.include_full,
-            )
-            self._emit(out.MemoryRecallReply(rid, self.key, items))
+            self._emit(queries.recall_reply(rid, self.key, self.state.ram, snaps, f))
         elif isinstance(f, inb.MemoryQuery):
             snaps = await self._snapshots(f.include_archived)
-            items = query_items(
-                self.state.ram,
-                snaps,
-                limit=f.effective_limit,
-                include_archived=f.include_archived,
-                kind=f.kind,
-                topic=f.topic,
-                memory_ids=sorted(f.id_filter),
-            )
-            self._emit(out.MemoryQueryReply(rid, self.key, f.topic, items))
+            self._emit(queries.query_reply(rid, self.key, self.state.ram, snaps, f))
         elif isinstance(f, inb.Ping):
             self._emit(out.Pong(self.s.clock.now_ms(), rid))
         elif isinstance(f, inb.SessionRestore):
@@ -432,41 +417,15 @@ class SessionActor:
             rows, more = await self._read(
                 self.s.store.history, self.key, limit=f.effective_limit, before_id=f.before_id
             )
-            self._emit(out.SessionHistoryResponse(rid, self.key, [r.to_item() for r in rows], more))
+            self._emit(queries.history_reply(rid, self.key, rows, more))
         elif isinstance(f, inb.AgentList):
-            agents = await self._read(self.s.store.agents)
-            self._emit(
-                out.AgentListResponse(
-                    rid,
-                    [
-                        {
-                            "agent_id": a.agent_id,
-                            "session_count": a.session_count,
-                            "last_active": a.last_active,
-                        }
-                        for a in agents
-                    ],
-                )
-            )
+            self._emit(queries.agent_list_reply(rid, await self._read(self.s.store.agents)))
         elif isinstance(f, inb.AgentGet):
-            metas = await self._read(self.s.store.list_sessions, f.agent_id, limit=10)
-            files = await self._read(self.s.identity_files, f.agent_id)
-            self._emit(
-                out.AgentInfo(
-                    rid,
-                    f.agent_id,
-                    files,
-                    [
-                        {
-                            "session_key": m.session_id,
-                            "last_active": m.last_active_ms,
-                            "message_count": m.message_count,
-                            "is_active": m.is_active,
-                        }
-                        for m in metas
-                    ],
-                )
+            metas = await self._read(
+                self.s.store.list_sessions, f.agent_id, limit=queries.AGENT_SESSIONS
             )
+            files = await self._read(self.s.identity_files, f.agent_id)
+            self._emit(queries.agent_info_reply(rid, f.agent_id, files, metas))
 
     async def _on_lookup(self, cmd: Lookup) -> None:
         if cmd.done.done():
