@@ -164,14 +164,18 @@ async def test_sigterm_saves_every_session_and_restart_restores(tmp_path: Path) 
 async def test_sigkill_loses_no_acknowledged_turn(tmp_path: Path) -> None:
     data = tmp_path / "data"
     turns = 6
-    async with serving(tmp_path, data) as proc, SpiderwebClient(proc.url, session="crash") as c:
+    crash = {"session": "crash", "proto": 2}
+    async with serving(tmp_path, data) as proc, SpiderwebClient(proc.url, **crash) as c:
         for i in range(turns):
             frames = await c.chat(f"turn {i}", timeout=10, request_id=f"r{i}")
             assert frames[-1]["type"] == "session.receive"
+        seen = c.last_seq
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     async with serving(tmp_path, data) as proc:
-        async with SpiderwebClient(proc.url, session="crash") as client:
+        async with SpiderwebClient(proc.url, **crash) as client:
+            assert client.ack is not None and seen is not None
+            assert client.ack["seq"] > seen  # seq blocks: skipped, never reused
             history = await client.request("session.history", limit=100)
             assert len(history["items"]) == 2 * turns
             before = history["items"][-1]["memoryId"]
