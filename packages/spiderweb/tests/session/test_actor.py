@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from groundwork.llm import MockProvider
 from spiderweb.api import SpiderwebServer
 from spiderweb.client import Frame, SpiderwebClient
 from spiderweb.session.services import WorkerSlots
@@ -436,3 +437,29 @@ async def test_research_finds_planted_string_in_workspace(
         assert status["worker"] == "research" and status["status"] == "complete"
         assert 'found 1 matches for "locate zebracorn"' in status["message"]
         assert "docs/notes.txt" in status["message"]
+
+
+async def test_drop_mid_turn_then_resume_replays_the_reply(make_server: ServerFactory) -> None:
+    server = await make_server(provider=MockProvider(latency_s=0.2))
+
+    async def one(i: int) -> int:
+        client = SpiderwebClient(server.url, session=f"storm-{i}", proto=2)
+        await client.connect()
+        rid = await client.send("chat.send", content=f"question {i}")
+        await client.collect(lambda f: f["type"] == "chat.ack", 10)
+        seen = client.last_seq
+        await client.close()  # drop mid-turn; the turn keeps running detached
+        back = SpiderwebClient(server.url, session=f"storm-{i}", proto=2, resume_from=seen)
+        await back.connect()
+        frames = await back.collect(
+            lambda f: f.get("request") == rid and f["type"] == "session.receive", 10
+        )
+        assert back.ack is not None and back.ack["replay"] == "full"
+        await back.close()
+        reply = frames[-1]
+        assert reply["content"].endswith(f"question {i}")
+        memory_id: int = reply["memoryId"]
+        return memory_id
+
+    ids = await asyncio.gather(*(one(i) for i in range(20)))
+    assert ids == [2] * 20  # each session: user 1, assistant 2; no duplicates, none lost
