@@ -210,16 +210,27 @@ class MiniLMEncoder:
         for layer in self.layers:
             qkv = x @ layer.qkv_w + layer.qkv_b  # (B*L,1152)
             qkv = qkv.reshape(batch, length, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
-            # Contiguous stacks let matmul use BLAS per (batch, head) instead of its slow loop.
-            q = np.ascontiguousarray(qkv[0]) * scale  # (B,H,L,32)
-            k_t = np.ascontiguousarray(qkv[1].transpose(0, 1, 3, 2))  # (B,H,32,L)
-            v = np.ascontiguousarray(qkv[2])
-            scores = q @ k_t
+            # One BLAS call per (batch, head): numpy's stacked matmul does not dispatch small
+            # matrices to BLAS and runs >10x slower than this loop of np.dot calls.
+            bh = batch * _HEADS
+            q = (np.ascontiguousarray(qkv[0]) * scale).reshape(bh, length, _HEAD_DIM)
+            k_t = np.ascontiguousarray(qkv[1].transpose(0, 1, 3, 2)).reshape(bh, _HEAD_DIM, length)
+            v = np.ascontiguousarray(qkv[2]).reshape(bh, length, _HEAD_DIM)
+            scores = np.empty((bh, length, length), dtype=np.float32)
+            for i in range(bh):
+                np.dot(q[i], k_t[i], out=scores[i])
+            scores = scores.reshape(batch, _HEADS, length, length)
             scores += bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            ctx = np.ascontiguousarray((scores @ v).transpose(0, 2, 1, 3))
+            probs = scores.reshape(bh, length, length)
+            heads = np.empty((bh, length, _HEAD_DIM), dtype=np.float32)
+            for i in range(bh):
+                np.dot(probs[i], v[i], out=heads[i])
+            ctx = np.ascontiguousarray(
+                heads.reshape(batch, _HEADS, length, _HEAD_DIM).transpose(0, 2, 1, 3)
+            )
             ctx = ctx.reshape(batch * length, DIMS)
             x = _layer_norm(ctx @ layer.out_w + layer.out_b + x, layer.ln1_g, layer.ln1_b)
             hidden = _gelu_tanh(x @ layer.ff1_w + layer.ff1_b)
