@@ -34,6 +34,7 @@ from spiderweb.client import ClientError, SpiderwebClient
 from spiderweb.clock import Clock, SystemClock
 from spiderweb.config import SpiderwebConfig
 from spiderweb.identity import IdentityLoader
+from spiderweb.integrations import optional_tools
 from spiderweb.memory.legacy import STATE_FILE_NAME, write_state_file
 from spiderweb.memory.manager import Summarizer as MemorySummarizer
 from spiderweb.memory.manager import truncate_summary
@@ -309,7 +310,7 @@ class SpiderwebServer:
         cfg = self.config
         runner = WorkerRunner(
             provider,
-            default_tools(cfg.tools),
+            default_tools(cfg.tools, extra=optional_tools()),
             cfg.workers,
             call_timeout_s=cfg.tools.call_timeout_s,
         )
