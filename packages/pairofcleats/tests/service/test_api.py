@@ -235,3 +235,40 @@ def test_sigint_exits_130(built_fixture: Any) -> None:
         # no token configured: other routes are open
         assert c.get("/status").status_code == 200
     assert stop(proc, signal.SIGINT) == 130
+
+
+def test_concurrent_searches(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["greet", "sum", "clamp", "Greeter", "add_numbers", "cppMultiply", "rust_greet"]
+
+    def one(q: str) -> int:
+        with server.client() as c:
+            return c.post("/search", json={"query": q, "mode": "code", "ann": False}).status_code
+
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        assert list(pool.map(one, queries * 3)) == [200] * 21
+
+
+def test_server_follows_new_builds(built_fixture: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from pairofcleats.build.api import build_index
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built_fixture.repo, repo, symlinks=True)
+    env = {**built_fixture.env, "PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache")}
+    build_index(repo, stub_embeddings=True, env=env)
+    proc, info = start({**os.environ, **env}, "--repo", str(repo))
+    try:
+        with httpx.Client(base_url=info["baseUrl"], timeout=30) as c:
+            body = {"query": "zebra_unique", "mode": "code", "ann": False, "strict": True}
+            assert c.post("/search", json=body).json()["result"]["code"] == []
+            (repo / "src" / "zebra.py").write_text(
+                'def zebra_unique():\n    """Only in the second build."""\n', encoding="utf-8"
+            )
+            build_index(repo, stub_embeddings=True, env=env)
+            hits = c.post("/search", json=body).json()["result"]["code"]
+            assert [h["name"] for h in hits] == ["zebra_unique"]
+    finally:
+        assert stop(proc) == 0
