@@ -463,3 +463,27 @@ async def test_drop_mid_turn_then_resume_replays_the_reply(make_server: ServerFa
 
     ids = await asyncio.gather(*(one(i) for i in range(20)))
     assert ids == [2] * 20  # each session: user 1, assistant 2; no duplicates, none lost
+
+
+async def test_pending_turn_queue_cap_is_busy(
+    make_server: ServerFactory, config_factory: Any
+) -> None:
+    server = await make_server(
+        config_factory(limits={"rate_per_s": 0}), provider=MockProvider(latency_s=0.1)
+    )
+    async with SpiderwebClient(server.url, session="queue") as client:
+        rids = [await client.send("chat.send", content=f"q{i}") for i in range(23)]
+        errors: list[Frame] = []
+
+        def second_error(f: Frame) -> bool:
+            if f["type"] == "error":
+                errors.append(f)
+            return len(errors) == 2
+
+        await client.collect(second_error, 10)
+        refused = {f["request"] for f in errors}
+        assert refused == set(rids[-2:]) and all(f["code"] == "busy" for f in errors)
+        served = [r for r in rids if r not in refused]
+        assert len(served) == 21  # one running + max_pending_turns (20) queued
+        done = await client.collect(lambda f: f.get("request") == served[0], 10)
+        assert done[-1]["type"] == "session.receive"
