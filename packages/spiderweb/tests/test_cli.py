@@ -220,3 +220,15 @@ async def test_sigint_exits_130_after_clean_shutdown(tmp_path: Path) -> None:
         assert await asyncio.wait_for(proc.wait(), 30) == 130
     state = json.loads((data / ".spiderweb-session-state.json").read_text())
     assert [s["session_id"] for s in state["sessions"]] == ["int"]
+
+
+async def test_world_readable_key_file_warns(tmp_path: Path) -> None:
+    cfg = tmp_path / "key.json"
+    cfg.write_text('{"provider": {"name": "mock", "api_key": "sk-secret-1234"}}')
+    cfg.chmod(0o644)
+    code, out, err = await run_cli(tmp_path, "config", "show", "--config", str(cfg), "--json")
+    assert code == 0 and "readable by others" in err
+    assert json.loads(out)["provider"]["api_key"] == "***" and "sk-secret" not in out
+    cfg.chmod(0o600)
+    code, _, err = await run_cli(tmp_path, "config", "show", "--config", str(cfg), "--json")
+    assert code == 0 and "readable by others" not in err
