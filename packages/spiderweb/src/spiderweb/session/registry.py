@@ -117,17 +117,20 @@ class Registry:
             self._actors.move_to_end(key)
             return actor
         lock = self._loading.setdefault(key, asyncio.Lock())
-        async with lock:
-            actor = self._actors.get(key)
-            if actor is not None and not actor.stopped:
-                return actor
-            state, source = await self._restore(key, agent_id)
-            actor = SessionActor(
-                state, self.s, source=source, rebind=self.rebind, exists=self.exists
-            )
-            actor.start()
-            self._actors[key] = actor
-        self._loading.pop(key, None)
+        try:
+            async with lock:
+                actor = self._actors.get(key)
+                if actor is not None and not actor.stopped:
+                    return actor
+                state, source = await self._restore(key, agent_id)
+                actor = SessionActor(
+                    state, self.s, source=source, rebind=self.rebind, exists=self.exists
+                )
+                actor.start()
+                self._actors[key] = actor
+        finally:
+            if not lock.locked():
+                self._loading.pop(key, None)
         await self._trim()
         return actor
 
