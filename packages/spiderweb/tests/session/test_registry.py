@@ -82,3 +82,21 @@ async def test_idle_detached_sessions_are_unloaded_and_restored(
     progress, client = await reconnect_source(server.url, "idle")
     assert progress["source"] == "state" and progress["restoredEntries"] == 2
     await client.close()
+
+
+async def test_concurrent_attaches_share_one_actor(make_server: Any) -> None:
+    server = await make_server()
+    clients = [SpiderwebClient(server.url, session="race") for _ in range(8)]
+    # A client superseded before its ack was sent sees only the 4001 close.
+    await asyncio.gather(*(c.connect() for c in clients), return_exceptions=True)
+    assert server.registry is not None and len(server.registry) == 1
+    survivors = 0
+    for client in clients:
+        try:
+            frames = await client.chat("who is alive?", timeout=5)
+        except Exception:
+            continue
+        survivors += frames[-1]["type"] == "session.receive"
+    assert survivors == 1
+    for client in clients:
+        await client.close()
