@@ -201,3 +201,30 @@ def test_query_of_stopwords_is_empty_for_prose_modes(search_index: BuiltIndex) -
     empty = {w["mode"] for w in res["warnings"] if w["code"] == "QUERY_EMPTY_FOR_MODE"}
     assert empty == {"prose", "extracted-prose"}
     assert res["prose"] == [] and res["extractedProse"] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("schemaHash", "0" * 40), ("artifactSurfaceMajor", 0), ("compatibilityKey", None)],
+)
+def test_incompatible_indexes_are_refused(
+    search_index: BuiltIndex, tmp_path: Path, key: str, value: object
+) -> None:
+    import json
+
+    from pairofcleats.errors import IndexIncompatible
+
+    idx = search_index.copy(tmp_path)
+    prose = Searcher(idx.repo, env=idx.env).mode_index("prose")
+    assert prose is not None
+    state_path = prose.dir / "index_state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    if key == "compatibilityKey":
+        state["compatibilityKey"] = "f" * 40  # modes disagree
+    else:
+        state["compatibilityInputs"][key] = value
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(IndexIncompatible) as info:
+        api.search("greet", repo=idx.repo, env=idx.env)
+    assert info.value.exit_code == 1
+    assert "pairofcleats index build" in (info.value.hint or "")

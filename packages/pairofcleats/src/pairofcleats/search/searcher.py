@@ -25,6 +25,11 @@ from groundwork import jsonio
 from pairofcleats import config as poc_config
 from pairofcleats import paths
 from pairofcleats.artifacts.reader import index_signature, mode_root, read_current
+from pairofcleats.artifacts.schema import (
+    ARTIFACT_SURFACE_MAJOR,
+    SCHEMA_HASH,
+    SQLITE_SCHEMA_VERSION,
+)
 from pairofcleats.errors import IndexIncompatible, InvalidRequest, NoIndex
 from pairofcleats.search.backends import (
     SUPPORTED_ANN_BACKENDS,
@@ -412,6 +417,21 @@ class Searcher:
                     f"index for {mode} has artifact surface {surface or 'unknown'}, "
                     f"this version reads {SURFACE_MAJOR}.x"
                 )
+            inputs = idx.state.get("compatibilityInputs")
+            if isinstance(inputs, dict):
+                differing = [
+                    name
+                    for name, want in (
+                        ("artifactSurfaceMajor", ARTIFACT_SURFACE_MAJOR),
+                        ("schemaHash", SCHEMA_HASH),
+                        ("sqliteSchemaVersion", SQLITE_SCHEMA_VERSION),
+                    )
+                    if name in inputs and inputs[name] != want
+                ]
+                if differing:
+                    raise IndexIncompatible(
+                        f"index for {mode} was built with different {', '.join(differing)}"
+                    )
             key = idx.state.get("compatibilityKey")
             if isinstance(key, str):
                 keys[mode] = key
