@@ -257,13 +257,22 @@ async def mode_turns(spec: Spec) -> dict[str, Any]:
     slow = await slow_task if slow_task is not None else None
 
     idle_ok = 0
-    for key in idle_keys:
+
+    async def still_alive(key: str) -> None:
+        """An idle session must still answer: ``ping`` → ``pong`` (echo: the same text)."""
+        nonlocal idle_ok
         conn = conns.get(key)
         if conn is None:
-            continue
+            return
         try:
-            reply = await conn.request({"type": "ping", "id": f"{key}-ping"}, "pong", 10.0)
-            if spec["target"] == "echo" or reply.get("type") == "pong":
+            if spec["target"] == "echo":
+                text = json.dumps({"type": "ping", "id": f"{key}-ping"})
+                await conn.send_text(text)
+                ok = await conn.recv_text(10.0) == text
+            else:
+                reply = await conn.request({"type": "ping", "id": f"{key}-ping"}, "pong", 10.0)
+                ok = reply.get("type") == "pong"
+            if ok:
                 idle_ok += 1
             else:
                 tally.errors["idle_ping"] += 1
@@ -271,6 +280,8 @@ async def mode_turns(spec: Spec) -> dict[str, Any]:
             tally.closes[str(close_code(exc))] += 1
         except TimeoutError:
             tally.errors["idle_timeout"] += 1
+
+    await bounded(idle_keys, still_alive, CONNECT_CONCURRENCY)
     if spec["target"] == "spiderweb":
         for key in sorted(goal_keys & conns.keys()):
             if conns[key].open_:
@@ -589,7 +600,7 @@ async def mode_goals(spec: Spec) -> dict[str, Any]:
         for rid in sorted(chat_rids):
             await conn.send({"type": "chat.send", "id": rid, "content": f"while planning {rid}"})
         pending = set(chat_rids)
-        goal_done = False
+        goal_done = workers_ready = False
         saw_saturated = False
         count = 0
         deadline = time.monotonic() + hard_s
@@ -620,12 +631,17 @@ async def mode_goals(spec: Spec) -> dict[str, Any]:
                     and rid == goal_rid
                 ):
                     saw_saturated = True
+                if rid == goal_rid and f.get("phase") == "workers" and f.get("status") == "ready":
+                    workers_ready = True
                 if (
-                    rid == goal_rid
+                    workers_ready  # an "execution" task reports the same phase before this
+                    and rid == goal_rid
                     and f.get("phase") == "execution"
                     and f.get("status") in ("complete", "failed")
                 ):
                     goal_done = True
+            elif kind == "agent.status" and f.get("status") == "timeout":
+                errors["task_timeout"] += 1
         if not (goal_done and not pending):
             unfinished += 1
         prolonged[key] = count
