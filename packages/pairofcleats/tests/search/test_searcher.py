@@ -228,3 +228,29 @@ def test_incompatible_indexes_are_refused(
         api.search("greet", repo=idx.repo, env=idx.env)
     assert info.value.exit_code == 1
     assert "pairofcleats index build" in (info.value.hint or "")
+
+
+def test_candidate_set_seam_restricts_before_ranking(search_index: BuiltIndex) -> None:
+    import numpy as np
+    from pairofcleats.search.engine import SearchOptions, search_mode
+    from pairofcleats.search.intent import classify_intent
+    from pairofcleats.search.query import parse_query
+    from pairofcleats.search.source import MemorySource
+
+    idx = Searcher(search_index.repo, env=search_index.env).mode_index("code")
+    assert idx is not None
+    src = MemorySource(idx)
+    only = [c["id"] for c in idx.chunks if c["file"] == "src/greet.py"]
+
+    def admit(source: Any, _plan: Any) -> Any:
+        mask = np.zeros(source.count, dtype=np.bool_)
+        mask[only] = True
+        return mask
+
+    ast = parse_query("greet")
+    res = search_mode(
+        src, ast, classify_intent("greet"), SearchOptions(top=3, ann=False),
+        lambda *_a: None, candidate_set=admit,
+    )  # fmt: skip
+    assert res.hits and {h["file"] for h in res.hits} == {"src/greet.py"}
+    assert len(res.hits) == 3

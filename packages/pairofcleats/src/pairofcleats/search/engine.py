@@ -31,10 +31,12 @@ from pairofcleats.search.plan import (
 from pairofcleats.search.query import Node
 from pairofcleats.search.source import SparseSource
 
-__all__ = ["ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
+__all__ = ["CandidateSet", "ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
 
 BoolMask = npt.NDArray[np.bool_]
 QueryVector = Callable[[str, str, int], npt.NDArray[np.float32] | None]
+CandidateSet = Callable[[SparseSource, ModePlan], "npt.NDArray[np.bool_] | None"]
+"""``(source, plan) -> mask of admissible chunks`` (None: no restriction)."""
 """``(provider, model, dims) -> unit query vector`` or None when the provider is unavailable."""
 
 DOC_MAX = 500
@@ -264,8 +266,14 @@ def search_mode(
     query_vector: QueryVector,
     *,
     use_fts: bool = False,
+    candidate_set: CandidateSet | None = None,
 ) -> ModeResult:
-    """Search one mode and return its top ``opt.top`` hits with warnings and explain data."""
+    """Search one mode and return its top ``opt.top`` hits with warnings and explain data.
+
+    ``candidate_set`` is the seam later phases use to restrict the chunks a query may return
+    (a graph neighbourhood, a snapshot diff): its mask joins the filters before any ranking,
+    so the top-N stays true among the chunks it admits.
+    """
     mode = source.mode
     warnings: list[SearchWarning] = []
     explain: dict[str, Any] = {}
@@ -289,6 +297,8 @@ def search_mode(
                 SearchWarning("QUERY_TERM_EXPANDED", f"{sub!r} matched as {listed}", mode)
             )
     fmask = filter_mask(source.filter_columns(), opt.filters) if opt.filters.active() else None
+    if candidate_set is not None:
+        fmask = _and(fmask, candidate_set(source, plan))
     allowed = _and(fmask, constraint_mask(source, plan, match_mode))
     if match_mode == "all" and plan.has_implicit_and and not opt.strict:
         admitted = n if allowed is None else int(allowed.sum())
