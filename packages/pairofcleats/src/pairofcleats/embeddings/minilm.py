@@ -12,6 +12,7 @@ pads little, and every layer is a handful of batched matmuls.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -62,8 +63,12 @@ def locate_model_zip() -> Path | None:
     return path if path.is_file() else None
 
 
+@functools.lru_cache(maxsize=1)
 def minilm_available() -> bool:
-    """True when the weights distribution is installed (``embeddings.provider=auto`` uses it)."""
+    """True when the weights distribution is installed (``embeddings.provider=auto`` uses it).
+
+    Cached: a warm searcher asks on every query and metadata lookups cost milliseconds.
+    """
     return locate_model_zip() is not None
 
 
