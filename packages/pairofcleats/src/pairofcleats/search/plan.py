@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pairofcleats import tokenize
-from pairofcleats.search.expand import Expansion, expand_subword
+from pairofcleats.search.expand import Expansion, expand_subword, wrapped_chargrams
 from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term
 from pairofcleats.search.rank import EXPANSION_FACTOR, Postings, QueryToken
 from pairofcleats.search.source import SparseSource
@@ -285,7 +285,8 @@ def constraint_mask(source: SparseSource, plan: ModePlan, match_mode: MatchMode)
 
 
 def candidate_counts(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int64]:
-    """Per chunk, how many query postings (tokens, phrase n-grams) hit it (§9.4 step 1)."""
+    """Per chunk, how many query postings (tokens, phrase n-grams, chargrams) hit it (§9.4
+    step 1); the candidates restrict MinHash ranking and are counted in ``--explain``."""
     n = source.count
     counts = np.zeros(n, dtype=np.int64)
     for qt in plan.query_tokens():
@@ -297,6 +298,14 @@ def candidate_counts(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int
         p = source.phrase(gram)
         if p is not None:
             counts[p.doc_ids] += 1
+    settings = source.index.postings_settings
+    lo = int(settings.get("chargramMinN", 3))
+    hi = int(settings.get("chargramMaxN", 5))
+    for qt in plan.query_tokens():
+        for gram in dict.fromkeys(wrapped_chargrams(qt.text, lo, hi)):
+            p = source.chargram(gram)
+            if p is not None:
+                counts[p.doc_ids] += 1
     return counts
 
 
