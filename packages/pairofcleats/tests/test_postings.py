@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from groundwork import jsonio
 from hypothesis import given
 from hypothesis import strategies as st
+from pairofcleats.artifacts.writer import canon, plain_float
 from pairofcleats.postings import (
     chargrams,
     doc_postings,
@@ -58,8 +60,8 @@ def test_token_postings_shape() -> None:
 
 def test_phrase_ngrams_and_chargrams() -> None:
     assert phrase_ngrams(["a", "b", "c"], 2, 3) == ["a b", "b c", "a b c"]
-    grams = chargrams(["abc", "x" * 60], 3, 3, 48)
-    assert grams == {"\u0002ab", "abc", "bc\u0003"}
+    grams = chargrams(["abc", "x" * 60, "abc"], 3, 3, 48)
+    assert sorted(grams) == ["\u0002ab", "abc", "bc\u0003"]
 
 
 @given(st.lists(st.lists(st.sampled_from(["x", "y", "zz", "w1", "é"]), max_size=12), max_size=20))
@@ -76,3 +78,25 @@ def test_postings_are_strictly_ascending_and_sum_to_lengths(docs: list[list[str]
     dp = doc_postings(docs)
     for tok, plist in zip(dp["vocab"], dp["postings"], strict=True):
         assert plist == [i for i, d in enumerate(docs) if tok in d]
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(plain_float)
+    | st.text(),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_fast_canon_equals_jsonio_canon(value: object) -> None:
+    try:
+        expected = jsonio.dumps(value)
+    except jsonio.JsonError:
+        return
+    assert canon(value, plain_floats=True) == expected

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from groundwork import jsonio
 from groundwork.fsio import atomic_write
 from groundwork.hashing import hash_bytes
@@ -19,6 +20,29 @@ from pairofcleats.artifacts.schema import (
 )
 
 CHUNK_META_SHARD_RECORDS = 100_000
+
+
+def plain_float(x: float) -> bool:
+    """True when json and orjson spell ``x`` the same (0, or 1e-4 <= |x| < 1e16)."""
+    return x == 0.0 or 1e-4 <= abs(x) < 1e16
+
+
+def canon(value: Any, plain_floats: bool = False) -> bytes:
+    """Canonical JSON (the bytes of ``groundwork.jsonio.dumps``), fast for our pieces.
+
+    jsonio re-encodes with the stdlib whenever orjson's output merely *might* hold
+    a NaN (any ``null``) or an exponent float (any digit before an ``e``, which
+    every token like ``utf8e`` trips). Pieces never hold NaN/infinity, and callers
+    pass ``plain_floats=True`` only after checking every float with ``plain_float``
+    (weights come from a fixed table; averages are checked), so orjson's bytes are
+    the canonical bytes. Anything orjson refuses goes to jsonio for its verdict.
+    """
+    if not plain_floats:
+        return jsonio.dumps(value)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return jsonio.dumps(value)
 
 
 def checksum(data: bytes) -> str:
@@ -55,19 +79,28 @@ class PieceWriter:
         self.entries.append(entry)
         return entry
 
-    def write_json(self, name: str, value: Any, count: int | None = None) -> dict[str, Any]:
+    def write_json(
+        self, name: str, value: Any, count: int | None = None, plain_floats: bool = False
+    ) -> dict[str, Any]:
         """A §5 JSON piece as canonical JSON (byte-identical for equal inputs)."""
         type_, _fmt, _ = PIECE_SHAPES.get(name, ("other", "json", ""))
         return self.write_bytes(
-            name, f"{name}.json", jsonio.dumps(value), type=type_, format="json", count=count
+            name,
+            f"{name}.json",
+            canon(value, plain_floats),
+            type=type_,
+            format="json",
+            count=count,
         )
 
-    def write_jsonl(self, name: str, rows: Iterable[Any]) -> dict[str, Any]:
+    def write_jsonl(
+        self, name: str, rows: Iterable[Any], plain_floats: bool = False
+    ) -> dict[str, Any]:
         """A JSONL piece: one canonical line per row."""
         parts: list[bytes] = []
         n = 0
         for row in rows:
-            parts.append(jsonio.dumps(row))
+            parts.append(canon(row, plain_floats))
             parts.append(b"\n")
             n += 1
         type_ = PIECE_SHAPES.get(name, ("other", "jsonl", ""))[0]
@@ -75,16 +108,16 @@ class PieceWriter:
             name, f"{name}.jsonl", b"".join(parts), type=type_, format="jsonl", count=n
         )
 
-    def write_chunk_meta(self, records: list[dict[str, Any]]) -> None:
+    def write_chunk_meta(self, records: list[dict[str, Any]], plain_floats: bool = False) -> None:
         """``chunk_meta.json``, or the sharded JSONL form above 100,000 records."""
         if len(records) <= CHUNK_META_SHARD_RECORDS:
-            self.write_json("chunk_meta", records, count=len(records))
+            self.write_json("chunk_meta", records, count=len(records), plain_floats=plain_floats)
             return
         parts_meta = []
         total = 0
         for k in range(0, len(records), CHUNK_META_SHARD_RECORDS):
             part = records[k : k + CHUNK_META_SHARD_RECORDS]
-            data = b"".join(jsonio.dumps(r) + b"\n" for r in part)
+            data = b"".join(canon(r, plain_floats) + b"\n" for r in part)
             rel = f"chunk_meta.parts/part-{k // CHUNK_META_SHARD_RECORDS:05d}.jsonl"
             entry = self.write_bytes(
                 f"chunk_meta.part-{k // CHUNK_META_SHARD_RECORDS:05d}",

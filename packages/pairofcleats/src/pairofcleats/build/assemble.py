@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pairofcleats.artifacts.writer import PieceWriter
+from pairofcleats.artifacts.writer import PieceWriter, plain_float
 from pairofcleats.config import PostingsConfig
 from pairofcleats.postings import (
     chargrams,
@@ -80,11 +80,14 @@ def collect(mode: str, bundles: Sequence[dict[str, Any]]) -> ModeData:
 
 def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bool) -> None:
     """chunk_meta, field_tokens, token/field postings, phrase n-grams, chargrams, MinHash."""
-    w.write_chunk_meta(data.chunks)
-    w.write_jsonl("field_tokens", data.field_tokens)
+    weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
+    w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
+    w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
     tp = token_postings(data.tokens)
     data.vocab_size = len(tp["vocab"])
-    w.write_json("token_postings", tp, count=len(tp["vocab"]))
+    w.write_json(
+        "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
+    )
     data.stage1["token_postings"] = tp
     if fielded:
         names: list[str] = []
@@ -95,7 +98,10 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
         fields = {
             f: token_postings([ft.get(f, []) for ft in data.field_tokens]) for f in sorted(names)
         }
-        w.write_json("field_postings", {"fields": fields}, count=len(fields))
+        avg_plain = all(plain_float(v["avgDocLen"]) for v in fields.values())
+        w.write_json(
+            "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
+        )
         data.stage1["field_postings"] = {"fields": fields}
     if pc.enable_phrase_ngrams:
         grams = [
@@ -107,7 +113,7 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
             for ft in data.field_tokens
         ]
         pn = doc_postings(grams)
-        w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]))
+        w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
         data.stage1["phrase_ngrams"] = pn
     if pc.enable_chargrams:
         cg = [
@@ -120,10 +126,10 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
             for ft in data.field_tokens
         ]
         cp = doc_postings(cg)
-        w.write_json("chargram_postings", cp, count=len(cp["vocab"]))
+        w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
         data.stage1["chargram_postings"] = cp
     sigs = minhash_signatures(data.tokens)
-    w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs))
+    w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs), plain_floats=True)
     data.stage1["minhash_signatures"] = sigs
 
 
@@ -184,9 +190,10 @@ def write_stage2(
                     by_call[key].append(cid)
         for use in dict.fromkeys(rel["usages"]):
             by_use[use].append(cid)
-    w.write_json("file_meta", file_meta, count=len(file_meta))
-    w.write_json("file_relations", data.relations, count=len(data.relations))
-    w.write_json("repo_map", data.repo_map, count=len(data.repo_map))
+    # file_meta, relations, repo_map and filter_index hold no floats at all
+    w.write_json("file_meta", file_meta, count=len(file_meta), plain_floats=True)
+    w.write_json("file_relations", data.relations, count=len(data.relations), plain_floats=True)
+    w.write_json("repo_map", data.repo_map, count=len(data.repo_map), plain_floats=True)
 
     def _sorted(d: dict[str, list[int]]) -> dict[str, list[int]]:
         return {k: d[k] for k in sorted(d)}
@@ -203,4 +210,4 @@ def write_stage2(
         "byUse": _sorted(by_use),
         "fileChargrams": _sorted(file_grams),
     }
-    w.write_json("filter_index", filt, count=len(data.chunks))
+    w.write_json("filter_index", filt, count=len(data.chunks), plain_floats=True)

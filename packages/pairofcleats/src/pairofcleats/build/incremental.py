@@ -16,12 +16,28 @@ from typing import Any
 
 from groundwork import jsonio
 from groundwork.errors import GroundworkError
-from groundwork.fsio import atomic_write, safe_join
+from groundwork.fsio import TEMP_MARKER, atomic_write, safe_join
 from groundwork.hashing import hash_bytes
 
 from pairofcleats.artifacts.writer import checksum
 
 INCREMENTAL_VERSION = 1
+
+
+def _write_bundle(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically (temp + rename) without fsync.
+
+    A bundle is trusted only when its xxh64 matches the durable manifest (B1), so one torn
+    by a crash is refused and reprocessed, never used; skipping two fsyncs per file per mode
+    saves about a minute on a 3k-file build whose large artifacts are still being flushed.
+    """
+    tmp = path.with_name(f"{path.name}{TEMP_MARKER}{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 class IncrementalStore:
@@ -109,7 +125,7 @@ class IncrementalStore:
         data = jsonio.dumps(bundle)
         path = self.base / rel_bundle
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data)
+        _write_bundle(path, data)
         self.new[rel] = {
             "hash": bundle["hash"],
             "mtimeMs": bundle["mtimeMs"],

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from groundwork import jsonio
 from groundwork.errors import GroundworkError
 from pydantic import ValidationError
@@ -22,6 +23,12 @@ from pairofcleats.errors import IndexInvalid
 from pairofcleats.paths import index_dir, sqlite_dir
 from pairofcleats.postings import MINHASH_SEEDS
 from pairofcleats.sqlite_stage import check_sqlite, db_name
+
+
+def _loads(data: bytes) -> Any:
+    """orjson parse: pieces hold no integer beyond 64 bits, so it is exact here and it
+    avoids jsonio's exact-bigint fallback that long digit strings in a vocab trigger."""
+    return orjson.loads(data)
 
 
 class _Report:
@@ -49,23 +56,36 @@ def _check_vocab(rep: _Report, mode: str, name: str, vocab: Any) -> None:
 def _check_postings(
     rep: _Report, mode: str, name: str, postings: Any, n: int, with_tf: bool
 ) -> None:
+    """docIds strictly ascending per token and inside 0..n-1, checked as flat arrays."""
     if not isinstance(postings, list):
         rep.add(mode, name, "POSTINGS_INVALID", "postings is not a list")
         return
-    for tid, plist in enumerate(postings):
-        if not plist:
-            continue
-        try:
-            docs = np.asarray([p[0] for p in plist] if with_tf else plist, dtype=np.int64)
-        except (TypeError, ValueError, IndexError):
-            rep.add(mode, name, "POSTINGS_INVALID", f"token {tid}: malformed posting list")
-            return
-        if docs.size > 1 and bool(np.any(np.diff(docs) <= 0)):
-            rep.add(mode, name, "POSTINGS_ORDER", f"token {tid}: docIds not strictly ascending")
-            return
-        if int(docs.min()) < 0 or int(docs.max()) >= n:
-            rep.add(mode, name, "POSTINGS_RANGE", f"token {tid}: docId outside 0..{n - 1}")
-            return
+    try:
+        lengths = np.fromiter((len(p) for p in postings), dtype=np.int64, count=len(postings))
+        flat = list(itertools.chain.from_iterable(postings))
+        if with_tf:
+            pairs = np.asarray(flat, dtype=np.int64).reshape(-1, 2)
+            docs = pairs[:, 0]
+        else:
+            docs = np.asarray(flat, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
+        return
+    if docs.size == 0:
+        return
+    if docs.size != int(lengths.sum()):
+        rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
+        return
+    group = np.repeat(np.arange(len(postings), dtype=np.int64), lengths)
+    bad = (np.diff(docs) <= 0) & (np.diff(group) == 0)
+    if bool(bad.any()):
+        tid = int(group[int(np.argmax(bad)) + 1])
+        rep.add(mode, name, "POSTINGS_ORDER", f"token {tid}: docIds not strictly ascending")
+        return
+    outside = (docs < 0) | (docs >= n)
+    if bool(outside.any()):
+        tid = int(group[int(np.argmax(outside))])
+        rep.add(mode, name, "POSTINGS_RANGE", f"token {tid}: docId outside 0..{n - 1}")
 
 
 def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int | None:
@@ -97,18 +117,20 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
             continue
         if entry.format == "json":
             try:
-                values[name] = jsonio.loads(data)
-            except (GroundworkError, ValueError) as exc:
+                values[name] = _loads(data)
+            except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
                 rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
                 continue
             problem = shape_problem(name, values[name])
             if problem:
                 rep.add(mode, name, "PIECE_SHAPE", problem)
                 values.pop(name)
+        elif entry.format == "jsonl" and name == "field_tokens":
+            values[name] = data.count(b"\n")  # bytes are checksum-verified; count lines
         elif entry.format == "jsonl":
             try:
-                values[name] = [jsonio.loads(line) for line in data.splitlines() if line]
-            except (GroundworkError, ValueError) as exc:
+                values[name] = [_loads(line) for line in data.splitlines() if line]
+            except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
                 rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
                 continue
         else:
@@ -143,6 +165,8 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
             return int(value.get("count", -1))
         if isinstance(value, list):
             return len(value)
+        if isinstance(value, int):
+            return value
         return None
 
     for entry in reader.manifest.pieces:
@@ -154,8 +178,8 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
                 )
 
     ft = values.get("field_tokens")
-    if ft is not None and len(ft) != n:
-        rep.add(mode, "field_tokens", "COUNT_MISMATCH", f"{len(ft)} lines for {n} chunks")
+    if ft is not None and ft != n:
+        rep.add(mode, "field_tokens", "COUNT_MISMATCH", f"{ft} lines for {n} chunks")
     tp = values.get("token_postings")
     if tp is not None:
         if len(tp["docLengths"]) != n or tp.get("totalDocs") != n:
