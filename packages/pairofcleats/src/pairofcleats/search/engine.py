@@ -383,6 +383,9 @@ def search_mode(
         score_type = "minhash" if ann_source == "minhash" else "ann"
 
     # step 5: boosts
+    prefetch_chunks = getattr(source, "prefetch_chunks", None)
+    if prefetch_chunks is not None and fused:
+        prefetch_chunks(list(fused))
     pm = phrase_matches(source, plan) if fused else np.zeros(0, dtype=np.int64)
     boosts: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
     for d in list(fused):

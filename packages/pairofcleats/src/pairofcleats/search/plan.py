@@ -301,11 +301,16 @@ def candidate_counts(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int
     settings = source.index.postings_settings
     lo = int(settings.get("chargramMinN", 3))
     hi = int(settings.get("chargramMaxN", 5))
-    for qt in plan.query_tokens():
-        for gram in dict.fromkeys(wrapped_chargrams(qt.text, lo, hi)):
-            p = source.chargram(gram)
-            if p is not None:
-                counts[p.doc_ids] += 1
+    grams = list(
+        dict.fromkeys(g for qt in plan.query_tokens() for g in wrapped_chargrams(qt.text, lo, hi))
+    )
+    prefetch = getattr(source, "prefetch_chargrams", None)
+    if prefetch is not None:
+        prefetch(grams)
+    for gram in grams:
+        p = source.chargram(gram)
+        if p is not None:
+            counts[p.doc_ids] += 1
     return counts
 
 

@@ -201,6 +201,31 @@ class SqliteSource:
                     np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
                 )
 
+    def prefetch_chargrams(self, grams: Sequence[str]) -> None:
+        """Load the doc lists of ``grams`` in one query (candidate counting asks for many)."""
+        if "chargram_vocab" not in self._tables:
+            return
+        todo = sorted({g for g in grams if ("chargram", "", g) not in self._cache})
+        if not todo:
+            return
+        grouped: dict[str, list[int]] = {}
+        for start in range(0, len(todo), 500):  # stay under SQLite's variable limit
+            part = todo[start : start + 500]
+            for gram, doc in self._rows(
+                "SELECT v.gram, p.doc_id FROM chargram_vocab v JOIN chargram_postings p"
+                f" ON p.gram_id = v.gram_id WHERE v.gram IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                grouped.setdefault(str(gram), []).append(int(doc))
+        with self._lock:
+            for gram in todo:
+                docs = grouped.get(gram)
+                if not docs:
+                    self._cache[("chargram", "", gram)] = None
+                    continue
+                ids = np.asarray(sorted(docs), dtype=np.int64)
+                self._cache[("chargram", "", gram)] = Postings(ids, np.ones_like(ids))
+
     # -- SparseSource ---------------------------------------------------------------------
     @property
     def count(self) -> int:
@@ -293,6 +318,20 @@ class SqliteSource:
             with self._lock:
                 self._chunks[doc] = hit
         return hit
+
+    def prefetch_chunks(self, ids: Sequence[int]) -> None:
+        """Load the rows of ``ids`` in one query (boosts and hits read every fused id)."""
+        with self._lock:
+            todo = sorted({int(i) for i in ids if int(i) not in self._chunks})
+        for start in range(0, len(todo), 500):
+            part = todo[start : start + 500]
+            rows = self._rows(
+                f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            )
+            with self._lock:
+                for row in rows:
+                    chunk = self._row_to_chunk(row)
+                    self._chunks[chunk["id"]] = chunk
 
     def all_chunks(self) -> list[dict[str, Any]]:
         return [self._row_to_chunk(r) for r in self._rows("SELECT * FROM chunks ORDER BY id")]
