@@ -47,7 +47,7 @@ class ModePlan:
     phrases: dict[int, list[str]] = field(default_factory=dict)  # id(Phrase) -> tokens
     positive_terms: list[Term] = field(default_factory=list)
     positive_phrases: list[Phrase] = field(default_factory=list)
-    has_implicit_and: bool = False
+    has_implicit_and: bool = False  # an implicit AND of >= 2 bare terms (relaxable)
 
     def query_tokens(self) -> list[QueryToken]:
         """Distinct positive sub-words with query frequency, for BM25 (first seen first)."""
@@ -130,8 +130,11 @@ def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
     )
 
     def visit(node: Node, soft_path: bool, negated: bool) -> None:
-        if isinstance(node, And) and not node.explicit:
-            plan.has_implicit_and = True
+        if isinstance(node, And) and not node.explicit and not negated:
+            # relaxing to "any" only changes something when two or more bare terms meet
+            terms = [c for c in node.children if isinstance(c, Term)]
+            if len(terms) >= 2:
+                plan.has_implicit_and = True
         if isinstance(node, Term):
             subs: list[SubwordPlan] = []
             for sub in tokenize.query_subwords(node.text, source.mode):
