@@ -46,3 +46,17 @@ def test_demo_jsonl_is_pure_protocol_with_rising_seq(tmp_path: Path) -> None:
     seqs = [e["seq"] for e in events if e.get("jobId") == "groundwork-demo"]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert events[-1]["status"] == "ok" and events[-1]["exitCode"] == 0
+
+
+def test_spiderweb_demo_restores_the_session_after_a_restart() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "demo" / "spiderweb_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "plan (deterministic): 1." in out.stdout
+    assert "server stopped by SIGTERM, exit 0" in out.stdout
+    assert "re-attached: restored=True key=demo-session" in out.stdout
+    assert "history after restart: 4 messages" in out.stdout
