@@ -1,0 +1,1 @@
+"""Helpers of the pairofcleats benchmark suite (corpora, processes, baselines, eval)."""
