@@ -60,7 +60,7 @@ def describe(frame: dict[str, Any]) -> str:
         return f"state {frame['phase']} queued={frame['queuedTasks']} active={frame['activeTasks']}"
     if kind == "session.receive":
         return f"reply #{frame['memoryId']}: {frame['content']}"
-    return kind
+    return str(kind)
 
 
 async def first_run(url: str) -> None:
