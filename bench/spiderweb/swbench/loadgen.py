@@ -54,7 +54,18 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     closes: Counter[str] = field(default_factory=Counter)
     acked: dict[str, list[str]] = field(default_factory=dict)
+    samples: dict[str, str] = field(default_factory=dict)
     turns: int = 0
+
+    def error(self, frame: Frame) -> str:
+        """Count an error frame; a refusal because the server is stopping is kept apart."""
+        code = str(frame.get("code"))
+        message = str(frame.get("message", ""))
+        if "shutting down" in message:
+            code += ":shutdown"
+        self.errors[code] += 1
+        self.samples.setdefault(code, message[:200])
+        return code
 
     def ack(self, key: str, rid: str) -> None:
         self.acked.setdefault(key, []).append(rid)
@@ -65,6 +76,7 @@ class Tally:
             "errors": dict(self.errors),
             "closes": dict(self.closes),
             "acked": self.acked,
+            "error_samples": self.samples,
             "turns": self.turns,
         }
 
@@ -118,7 +130,8 @@ async def turn(spec: Spec, conn: Conn, rid: str, content: str, tally: Tally) -> 
     )
     last = frames[-1]
     if last["type"] == "error":
-        tally.errors[str(last.get("code"))] += 1
+        if tally.error(last).endswith(":shutdown"):
+            await asyncio.sleep(0.05)  # told to come back later: do not spin
         return None
     tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
     tally.turns += 1
