@@ -73,7 +73,6 @@ class EmbeddingsState(_Strict):
     dims: int | None
     count: int
     hnsw: bool
-    variants: list[str] = Field(default_factory=list)
 
 
 class SqliteState(_Strict):

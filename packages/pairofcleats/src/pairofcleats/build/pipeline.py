@@ -361,7 +361,6 @@ def _index_state(
             "dims": req.dims if dense is not None else None,
             "count": len(data.chunks) if dense is not None else 0,
             "hnsw": hnsw,
-            "variants": ["merged"] if dense is not None else [],
         },
         "features": {
             "fielded": pc.fielded,
@@ -711,7 +710,8 @@ def _stages(
                 minhash=vals["minhash_signatures"],
                 dense=dense.get(mode),
                 files=file_rows,
-                meta={"compatibilityKey": key, "buildId": build_id, "repoId": layout.repo_id},
+                # no buildId: equal inputs must give byte-identical dbs (§5)
+                meta={"compatibilityKey": key, "repoId": layout.repo_id},
             )
             digest = hash_file(path, "xxh64")
             size = path.stat().st_size
