@@ -628,12 +628,12 @@ async def mode_goals(spec: Spec) -> dict[str, Any]:
                 f = await conn.recv(wait)
             except TimeoutError:
                 break
-            kind, rid = f.get("type"), f.get("request")
+            kind, req = f.get("type"), f.get("request")
             if kind == "error":
                 errors[str(f.get("code"))] += 1
-                pending.discard(str(rid))
+                pending.discard(str(req))
             elif kind == "session.receive":
-                pending.discard(str(rid))
+                pending.discard(str(req))
             elif kind == "agent.progress":
                 progress[f"{f.get('phase')}/{f.get('status')}"] += 1
                 if f.get("phase") == "planner" and f.get("status") == "prolonged_saturation":
@@ -641,14 +641,14 @@ async def mode_goals(spec: Spec) -> dict[str, Any]:
                 if (
                     f.get("phase") == "planner"
                     and f.get("status") == "saturated"
-                    and rid == goal_rid
+                    and req == goal_rid
                 ):
                     saw_saturated = True
-                if rid == goal_rid and f.get("phase") == "workers" and f.get("status") == "ready":
+                if req == goal_rid and f.get("phase") == "workers" and f.get("status") == "ready":
                     workers_ready = True
                 if (
                     workers_ready  # an "execution" task reports the same phase before this
-                    and rid == goal_rid
+                    and req == goal_rid
                     and f.get("phase") == "execution"
                     and f.get("status") in ("complete", "failed")
                 ):

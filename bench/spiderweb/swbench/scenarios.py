@@ -550,7 +550,7 @@ def state_file_keys(data: Path) -> set[str]:
         doc = json.loads((data / STATE_FILE).read_text())
     except (OSError, ValueError):
         return set()
-    return {s.get("session_id") for s in doc.get("sessions", []) if isinstance(s, dict)}
+    return {str(s.get("session_id")) for s in doc.get("sessions", []) if isinstance(s, dict)}
 
 
 async def p6(work: Path, z: Sizes) -> Result:

@@ -51,11 +51,17 @@ def spiderweb_command() -> list[str]:
 
 
 def bench_config(**sections: dict[str, Any]) -> dict[str, Any]:
-    """Mock provider, loopback, rate limit off (§16), plus per-scenario overrides."""
+    """Mock provider, loopback, rate limit off (§16), plus per-scenario overrides.
+
+    ``llm.max_concurrency`` is raised to 256 so that 200 closed-loop clients
+    measure the gateway rather than the global LLM gate (8 slots + 64 waiters
+    would answer most of them ``busy``); P8 sets it back to 2 to test the gate.
+    """
     raw: dict[str, Any] = {
         "server": {"bind": "127.0.0.1", "port": 0, "max_connections": 5000},
         "provider": {"name": "mock"},
         "limits": {"rate_per_s": 0},
+        "llm": {"max_concurrency": 256},
         "log": {"level": "warning"},
     }
     for name, values in sections.items():
@@ -262,14 +268,12 @@ class LoadRun:
 
     async def wait_connected(self, timeout: float) -> bool:
         """True once every generator reported ``connected`` (False if one died first)."""
-        waiter = asyncio.create_task(self._all_connected.wait())
-        readers = asyncio.gather(*self._tasks)
-        try:
-            await asyncio.wait(
-                {waiter, readers}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            waiter.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._all_connected.is_set() and loop.time() < deadline:
+            if all(t.done() for t in self._tasks):
+                break
+            await asyncio.sleep(0.05)
         return self._all_connected.is_set()
 
     async def finish(self, timeout: float) -> list[dict[str, Any]]:
