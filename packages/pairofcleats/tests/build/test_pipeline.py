@@ -274,3 +274,32 @@ def test_retention_keeps_current_and_newest(fixture_repo: Path, build_env: dict[
     assert ids[-1] in left
     assert ids[0] not in left
     assert os.path.exists(layout.current_json)
+
+
+def test_markdown_fence_chunks_reach_code_mode_with_segments(tmp_path: Path) -> None:
+    from poc_fixtures.repo import make_fixture_repo
+
+    doc = "# Notes\n\nExample:\n\n```python\ndef fenced_helper(x):\n    return x\n```\n"
+    repo = make_fixture_repo(tmp_path / "r", {"notes.md": doc, "a.py": "def a():\n    pass\n"})
+    env = make_env(tmp_path)
+    build_index(repo, env=env, sqlite=False, stage=2)
+    root = _build_root(_layout(repo, env))
+    code = IndexReader(root / "index-code").chunk_meta()
+    fenced = next(c for c in code if c["name"] == "fenced_helper")
+    seg = fenced["metaV2"]["segment"]
+    assert fenced["file"] == "notes.md" and fenced["lang"] == "python"
+    assert seg["type"] == "fence" and seg["languageId"] == "python"
+    assert seg["segmentUid"].startswith("segu:v1:")
+    assert fenced["metaV2"]["chunkUid"].startswith(
+        f"ck64:v1:repo:notes.md#seg:{seg['segmentUid']}:python:"
+    )
+    key = f"notes.md|{seg['segmentId']}|{fenced['start']}|{fenced['end']}"
+    assert fenced["metaV2"]["chunkId"] == "chunk_" + hashlib.sha1(key.encode()).hexdigest()
+    assert (fenced["startLine"], fenced["endLine"]) == (6, 7)
+    prose = IndexReader(root / "index-prose").chunk_meta()
+    assert [c["name"] for c in prose] == ["Notes"]
+    # an incremental rebuild keeps the fence chunks
+    (repo / "a.py").write_text("def a2():\n    pass\n")
+    build_index(repo, env=env, sqlite=False, stage=2)
+    code2 = IndexReader(_build_root(_layout(repo, env)) / "index-code").chunk_meta()
+    assert "fenced_helper" in {c["name"] for c in code2}

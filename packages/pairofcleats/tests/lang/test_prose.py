@@ -39,3 +39,18 @@ def test_rst_titles() -> None:
 def test_rst_underline_must_be_long_enough() -> None:
     lines = ["Long title", "---", "text", ""]
     assert [c.kind for c in rst_chunks(lines)] == ["Preamble"]
+
+
+def test_fences_with_a_registry_language_yield_code_chunks() -> None:
+    from pairofcleats.lang import ChunkingLimits, chunk_file
+    from pairofcleats.lang.registry import detect
+
+    text = "# Doc\n\n```python\ndef fenced_fn():\n    return 1\n```\n\n```text\nplain\n```\n"
+    spec = detect("doc.md")
+    assert spec is not None
+    fc = chunk_file("doc.md", text, spec, ChunkingLimits())
+    assert [(c.kind, c.name) for c in fc.chunks] == [("Section", "Doc")]
+    seg = [c for c in fc.segment_chunks if c.name == "fenced_fn"]
+    assert len(seg) == 1
+    assert (seg[0].start_row, seg[0].end_row, seg[0].lang) == (3, 4, "python")
+    assert seg[0].segment is not None and seg[0].segment["type"] == "fence"

@@ -479,6 +479,8 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
             for m in (("prose",) if cand.mode == "prose" else ("code", "extracted-prose"))
             if m in req.modes
         ]
+        if cand.mode == "prose" and "code" in req.modes and stores["code"].known(cand.rel):
+            fmodes.append("code")  # a Markdown file whose fences fed code mode
         try:
             st = os.lstat(layout.repo_root / cand.rel)
         except OSError:

@@ -144,6 +144,13 @@ class _Offsets:
         return self.u16[s], end16, self.cp[s], end_cp
 
 
+def _lang_keywords(lang: str) -> frozenset[str]:
+    """Keywords of a fence's language (empty for regex-chunked languages)."""
+    from pairofcleats.lang.tables import TABLES, keywords
+
+    return keywords(lang) if lang in TABLES else frozenset()
+
+
 def weight_for(rel: str, kind: str, ext: str) -> float:
     """§4 weight: first match wins."""
     if "test" in rel.lower():
@@ -284,8 +291,29 @@ def _records(
     for d in drafts:
         start16, end16, scp, ecp = offsets.span(d.start_row, d.end_row)
         span_text = text_all[scp:ecp]
+        kw = keywords
+        segment: dict[str, Any] | None = None
+        virtual = src.rel
+        if d.segment is not None:
+            kw = _lang_keywords(d.lang)
+            seg_s, seg_e = d.segment["rows"]
+            seg_start16, seg_end16, seg_scp, seg_ecp = offsets.span(seg_s, seg_e)
+            seg_uid = "segu:v1:" + xxh64_hex(
+                f"seg\0fence\0{d.lang}\0{text_all[seg_scp:seg_ecp]}".encode(
+                    "utf-8", "surrogatepass"
+                )
+            )
+            segment = {
+                "segmentId": d.segment["segmentId"],
+                "segmentUid": seg_uid,
+                "type": d.segment["type"],
+                "languageId": d.segment["languageId"],
+                "start": seg_start16,
+                "end": seg_end16,
+            }
+            virtual = f"{src.rel}#seg:{seg_uid}"
         if mode == "code":
-            fields = _code_fields(d, lines, keywords)
+            fields = _code_fields(d, lines, kw)
         elif mode == "extracted-prose":
             fields = _prose_fields(d.name, d.doc)
         else:
@@ -293,13 +321,15 @@ def _records(
         unf = _unfielded(fields, prose)
         usages: list[str] = []
         if mode == "code":
-            usages = [w for w in raw_identifiers(span_text) if w not in keywords][:MAX_USAGES]
+            usages = [w for w in raw_identifiers(span_text) if w not in kw][:MAX_USAGES]
         headline = headline_for(d.doc, d.name, unf)
         meta: dict[str, Any] = {
-            "chunkId": _chunk_id(src.rel, "", start16, end16, d.span_index),
+            "chunkId": _chunk_id(
+                src.rel, segment["segmentId"] if segment else "", start16, end16, d.span_index
+            ),
             "chunkUid": "",
             "file": src.rel,
-            "segment": d.segment,
+            "segment": segment,
             "container": {"ext": src.ext, "languageId": src.lang},
             "effective": {"ext": src.ext, "languageId": d.lang},
             "kind": d.kind,
@@ -331,7 +361,7 @@ def _records(
             "headline": headline,
             "weight": weight_for(src.rel, d.kind, src.ext),
             "metaV2": meta,
-            "_virtual": src.rel,
+            "_virtual": virtual,
         }
         if d.span_index is not None:
             rec["spanIndex"] = d.span_index
@@ -376,6 +406,8 @@ def bundle_from_source(
             drafts = fc.extracted
         elif mode == spec.mode:
             drafts = fc.chunks
+        elif mode == "code" and fc.segment_chunks:
+            drafts = fc.segment_chunks
         else:
             continue
         out_modes[mode] = _records(src, drafts, lines, offsets, mode, fc.keywords)

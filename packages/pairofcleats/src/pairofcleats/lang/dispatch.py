@@ -6,10 +6,70 @@ import dataclasses
 from pathlib import PurePosixPath
 
 from pairofcleats.lang.model import ChunkDraft, ChunkingLimits, FileChunks
-from pairofcleats.lang.prose import markdown_chunks, rst_chunks
+from pairofcleats.lang.prose import markdown_chunks, markdown_fences, rst_chunks
 from pairofcleats.lang.regexdef import config_chunks, regex_chunks
-from pairofcleats.lang.registry import LanguageSpec
+from pairofcleats.lang.registry import LanguageSpec, language_by_id
 from pairofcleats.lang.windows import split_oversize, window_chunks
+
+FENCE_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "jsx": "javascript",
+    "node": "javascript",
+    "ts": "typescript",
+    "golang": "go",
+    "rs": "rust",
+    "c++": "cpp",
+    "cxx": "cpp",
+    "cc": "cpp",
+    "hpp": "cpp",
+    "h": "c",
+    "cs": "csharp",
+    "c#": "csharp",
+    "rb": "ruby",
+    "sh": "shell",
+    "bash": "shell",
+    "zsh": "shell",
+    "console": "shell",
+    "kt": "kotlin",
+    "yml": "yaml",
+}
+
+
+def fence_language(info: str) -> LanguageSpec | None:
+    """The registry code language a fence's info string names, if any."""
+    word = info.strip("{}.").lower()
+    spec = language_by_id(FENCE_ALIASES.get(word, word))
+    if spec is None or spec.mode != "code" or spec.chunker == "config":
+        return None
+    return spec
+
+
+def _fence_chunks(
+    rel_path: str, lines: list[str], limits: ChunkingLimits
+) -> tuple[list[ChunkDraft], list[str]]:
+    out: list[ChunkDraft] = []
+    warnings: list[str] = []
+    for k, (s, e, info) in enumerate(markdown_fences(lines)):
+        spec = fence_language(info)
+        if spec is None:
+            continue
+        sub = chunk_file(f"{rel_path}#fence{k}", "\n".join(lines[s : e + 1]), spec, limits)
+        warnings.extend(sub.warnings)
+        seg = {"segmentId": f"fence{k}", "type": "fence", "languageId": spec.id, "rows": [s, e]}
+        for d in sub.chunks:
+            out.append(
+                dataclasses.replace(
+                    d,
+                    start_row=d.start_row + s,
+                    end_row=d.end_row + s,
+                    comment_rows=tuple((a + s, b + s) for a, b in d.comment_rows),
+                    segment=seg,
+                    lang=spec.id,
+                )
+            )
+    return out, warnings
 
 
 def split_lines(text: str) -> list[str]:
@@ -57,6 +117,10 @@ def chunk_file(rel_path: str, text: str, spec: LanguageSpec, limits: ChunkingLim
         if (s, e) != (d.start_row, d.end_row):
             d = dataclasses.replace(d, start_row=s, end_row=e)
         split.extend(split_oversize(d, lines, limits))
+    segment_chunks: list[ChunkDraft] = []
+    if spec.chunker == "markdown":
+        segment_chunks, fence_warnings = _fence_chunks(rel_path, lines, limits)
+        warnings.extend(fence_warnings)
     return FileChunks(
         chunks=tuple(split),
         extracted=result.extracted,
@@ -64,4 +128,5 @@ def chunk_file(rel_path: str, text: str, spec: LanguageSpec, limits: ChunkingLim
         exports=result.exports,
         keywords=result.keywords,
         warnings=tuple(warnings) + result.warnings,
+        segment_chunks=tuple(segment_chunks),
     )

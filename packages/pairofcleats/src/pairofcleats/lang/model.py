@@ -55,3 +55,5 @@ class FileChunks:
     exports: tuple[str, ...] = ()
     keywords: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
+    #: Code chunks of fenced blocks in a Markdown file (code mode, with ``segment``).
+    segment_chunks: tuple[ChunkDraft, ...] = ()

@@ -121,3 +121,27 @@ def rst_chunks(lines: list[str], lang: str = "rst") -> list[ChunkDraft]:
     return [
         d for d in _sections(lines, headings, lang) if _has_alnum(lines, d.start_row, d.end_row)
     ]
+
+
+def markdown_fences(lines: list[str]) -> list[tuple[int, int, str]]:
+    """Fenced code blocks: ``(first content row, last content row, info word)``."""
+    out: list[tuple[int, int, str]] = []
+    fence: str | None = None
+    info = ""
+    start = 0
+    for r, line in enumerate(lines):
+        m = _FENCE.match(line)
+        if fence is None:
+            if m:
+                fence, info, start = m.group(1), m.group(2).strip(), r + 1
+            continue
+        if (
+            m
+            and m.group(1)[0] == fence[0]
+            and len(m.group(1)) >= len(fence)
+            and not m.group(2).strip()
+        ):
+            if r - 1 >= start:
+                out.append((start, r - 1, info.split()[0].lower() if info.split() else ""))
+            fence = None
+    return out
