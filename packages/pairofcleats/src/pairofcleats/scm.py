@@ -14,9 +14,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from groundwork.proc import kill_tree
-
 GIT_TIMEOUT_S = 120.0
+
+
+def _kill_tree(pid: int) -> None:
+    # imported here: groundwork.proc loads asyncio and psutil (~70 ms), and git is only
+    # killed on timeout or early stop, never on a plain search's rev-parse.
+    from groundwork.proc import kill_tree
+
+    kill_tree(pid, grace_s=1.0)
 
 
 class GitError(Exception):
@@ -56,7 +62,7 @@ def git_stream(
 
     def _expire() -> None:
         timed_out.set()
-        kill_tree(proc.pid, grace_s=1.0)
+        _kill_tree(proc.pid)
 
     timer = threading.Timer(timeout_s, _expire)
     timer.daemon = True
@@ -78,7 +84,7 @@ def git_stream(
     finally:
         timer.cancel()
         if not finished and proc.poll() is None:
-            kill_tree(proc.pid, grace_s=1.0)
+            _kill_tree(proc.pid)
         if proc.stdout is not None:
             proc.stdout.close()
         rc = proc.wait()
