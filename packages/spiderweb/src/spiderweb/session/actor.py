@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -125,6 +125,9 @@ class _Pending:
     frames: list[tuple[out.OutFrame | str, bool]] = field(default_factory=list)
     messages: list[NewMessage] = field(default_factory=list)
     dirty: bool = False
+    #: The only change is a protocol-1 user message that no frame reports yet:
+    #: it may ride the turn's next commit (which any frame or other change forces).
+    deferrable: bool = False
 
 
 class SessionActor:
@@ -204,13 +207,13 @@ class SessionActor:
             cmd = await self.inbox.get()
             try:
                 if isinstance(cmd, Stop):
-                    await self._commit()
+                    await self._commit(force=True)
                     await self._drain()
                     self.stopped = True
                     cmd.done.set_result(None)
                     return
                 await self._handle(cmd)
-                await self._commit()
+                await self._commit(force=isinstance(cmd, Shutdown))
                 if isinstance(cmd, Shutdown):
                     await self._drain()
                     self.stopped = True
@@ -256,11 +259,14 @@ class SessionActor:
     # -- emission and write-through ----------------------------------------------------------
     def _emit(self, frame: out.OutFrame, *, droppable: bool = False) -> None:
         self._p.frames.append((frame, droppable))
+        if not isinstance(frame, out.MemoryEvent):
+            self._p.deferrable = False  # a client-visible report: commit now
 
     def _changed(self) -> None:
         self._p.dirty = True
+        self._p.deferrable = False
 
-    async def _commit(self) -> None:
+    async def _commit(self, *, force: bool = False) -> None:
         """Persist the state if it changed; its frames go out once that commit is durable.
 
         Commits are pipelined: the actor submits the write and moves on, and
@@ -270,6 +276,9 @@ class SessionActor:
         commands of a turn can share one transaction.
         """
         st = self.state
+        p = self._p
+        if p.deferrable and p.dirty and not force:
+            return  # only memory telemetry reports it yet: it rides the turn's next commit
         n_frames = len(self._p.frames)
         if n_frames and st.seq + n_frames >= st.seq_reserved:
             while st.seq + n_frames >= st.seq_reserved:
@@ -607,6 +616,7 @@ class SessionActor:
     def _start_turn(self, turn: _Turn) -> None:
         now = self.s.clock.now_ms()
         if turn.kind == "chat" and turn.body is not None:
+            clean = not self._p.dirty and not self._p.frames
             result = self._append("user", turn.body)
             mid = result.entry.id
             self._p.messages.append(NewMessage(turn.request, "user", turn.body, mid, now))
@@ -614,6 +624,11 @@ class SessionActor:
             if self.link is not None and self.link.proto == 2:
                 self._emit(out.ChatAck(turn.request, self.key, mid))
             self._run_manager()
+            # Protocol 1 acknowledges a turn only with session.receive, so the
+            # user message may share that commit (one transaction per turn).
+            self._p.deferrable = clean and all(
+                isinstance(f, out.MemoryEvent) for f, _ in self._p.frames
+            )
         else:
             self._emit(
                 out.progress(turn.request, self.key, "execution", "started", "Answering the goal.")
@@ -1030,8 +1045,15 @@ class SessionActor:
                 for r in (now_fn(e.id, e.content) for e in victims)
                 if ram.summarize(r.entry_id, r.text, now_ms=now) is not None
             )
-            self._changed()
-            self._post_later(SummariesDone(applied, applied=True))
+            if applied:
+                self._changed()
+            gap = self.s.config.memory.auto_snapshot_min_interval_s
+            if applied and should_snapshot(self._last_snapshot_mono, self.s.clock.monotonic(), gap):
+                self._post_later(SummariesDone(applied, applied=True))  # archive, then report
+                return
+            self._manager_busy = False
+            if applied:
+                self._emit(self._memory_event(applied, None))
             return
         assert summarize is not None
         jobs = [(e.id, e.content) for e in victims]
@@ -1077,25 +1099,29 @@ class SessionActor:
             )
             self._last_snapshot_mono = mono
             snapshot_id = result.snapshot_id
+        self._emit(self._memory_event(applied, snapshot_id))
+        self._run_manager()
+
+    def _memory_event(
+        self, applied: Sequence[SummaryOutcome], snapshot_id: int | None
+    ) -> out.MemoryEvent:
+        ram = self.state.ram
         n = len(applied)
         persisted = snapshot_id is not None
-        self._emit(
-            out.MemoryEvent(
-                "memory-manager",
-                self.key,
-                "summarize",
-                "snapshot" if persisted else "summarized",
-                n,
-                event_message(n, persisted),
-                ram.active_count,
-                ram.active_bytes,
-                ram.summary_count,
-                ram.tombstone_count,
-                "llm" if all(r.summarizer == "llm" for r in applied) else "fallback",
-                snapshot_id,
-            )
+        return out.MemoryEvent(
+            "memory-manager",
+            self.key,
+            "summarize",
+            "snapshot" if persisted else "summarized",
+            n,
+            event_message(n, persisted),
+            ram.active_count,
+            ram.active_bytes,
+            ram.summary_count,
+            ram.tombstone_count,
+            "llm" if all(r.summarizer == "llm" for r in applied) else "fallback",
+            snapshot_id,
         )
-        self._run_manager()
 
     # -- shutdown ----------------------------------------------------------------------------
     def _on_shutdown(self) -> None:
