@@ -174,26 +174,73 @@ async def agent_state(conn: Conn) -> dict[str, Any]:
     return {k: state.get(k) for k in ("queuedTasks", "activeTasks", "droppedTasks", "mode")}
 
 
-async def slow_consumer(spec: Spec, conn: Conn, cfg: dict[str, Any]) -> dict[str, Any]:
-    """Stop reading and ask for big replies until the server gives up on us (1013).
+def peer_send_queue(conn: Conn) -> int | None:
+    """Bytes queued in the server's socket towards ``conn`` (Linux ``/proc/net/tcp``).
 
-    It first stores ``warm_turns`` 4 KB turns (reading normally), then sends
-    ``spam`` ``session.history`` requests without reading, holds still, and
-    finally drains to see the close code before the server's close timeout.
+    Both ends are on this machine, so the server-side socket is the row whose
+    local port is the server's and whose remote port is ours.
+    """
+    transport = conn.ws.transport
+    sockname = transport.get_extra_info("sockname") if transport else None
+    peername = transport.get_extra_info("peername") if transport else None
+    if not sockname or not peername:
+        return None
+    want_local, want_remote = f"{peername[1]:04X}", f"{sockname[1]:04X}"
+    try:
+        with open("/proc/net/tcp") as fh:
+            next(fh)
+            for line in fh:
+                parts = line.split()
+                local, remote, queues = parts[1], parts[2], parts[4]
+                if local.endswith(":" + want_local) and remote.endswith(":" + want_remote):
+                    return int(queues.split(":")[0], 16)
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return None
+
+
+async def wait_blocked(conn: Conn, limit_s: float) -> int:
+    """Wait until the server's send queue towards us stops growing (its socket is full)."""
+    last, stable, deadline = -1, 0, time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        queued = peer_send_queue(conn)
+        if queued is None:
+            await asyncio.sleep(min(3.0, limit_s))
+            return -1
+        stable = stable + 1 if queued == last and queued > 0 else 0
+        if stable >= 5:
+            return queued
+        last = queued
+        await asyncio.sleep(0.1)
+    return last
+
+
+async def slow_consumer(spec: Spec, conn: Conn, cfg: dict[str, Any]) -> dict[str, Any]:
+    """A client that stops reading while the server has lots to send: it must get 1013.
+
+    It stores ``warm_turns`` 4 KB turns (reading normally), then asks for
+    ``big`` full transcripts (about 120 KB each, fewer than the 64-slot inbox)
+    without reading, waits until the server's socket towards it is full, then
+    sends ``burst`` pings: their replies pile up in the outbox past its 256
+    frames, and the server closes. Draining right away (well inside the
+    server's 5 s close timeout) reads up to the close frame and its code.
     """
     tally = Tally()
     for i in range(cfg.get("warm_turns", 30)):
         await turn(spec, conn, f"{conn.key}-w{i}", content_for(conn.key, i, 4000), tally)
     sent = 0
+    queued = -1
     try:
-        for i in range(cfg.get("spam", 600)):
+        for i in range(cfg.get("big", 60)):
             await conn.send({"type": "session.history", "id": f"h{i}", "limit": 500})
             sent += 1
-            if i % 20 == 19:
-                await asyncio.sleep(0.01)
+        queued = await wait_blocked(conn, cfg.get("block_wait_s", 15.0))
+        for i in range(cfg.get("burst", 400)):
+            await conn.send({"type": "ping", "id": f"p{i}"})
+            sent += 1
     except ConnectionClosed:
         pass
-    await asyncio.sleep(cfg.get("hold_s", 2.0))
+    await asyncio.sleep(cfg.get("hold_s", 1.5))
     drained = 0
     code: int | None = None
     deadline = time.monotonic() + 30
@@ -205,7 +252,7 @@ async def slow_consumer(spec: Spec, conn: Conn, cfg: dict[str, Any]) -> dict[str
         code = close_code(exc)
     except TimeoutError:
         code = None
-    return {"close_code": code, "spam_sent": sent, "drained": drained}
+    return {"close_code": code, "sent": sent, "drained": drained, "server_queue_bytes": queued}
 
 
 async def mode_turns(spec: Spec) -> dict[str, Any]:

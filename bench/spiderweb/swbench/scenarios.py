@@ -631,7 +631,7 @@ async def p7(work: Path, z: Sizes) -> Result:
             z.generators,
             duration_s=z.p7_seconds,
         )
-        specs[0]["slow_consumer"] = {"key": "p7-slow", "warm_turns": 30, "spam": 600, "hold_s": 2.0}
+        specs[0]["slow_consumer"] = {"key": "p7-slow", "warm_turns": 30, "big": 60, "burst": 400}
         slowed = merged(await run_load(work, specs, LOAD_TIMEOUT_S))
         exit_code, _ = await sw.terminate()
     p95_a = stats.percentile(plain["latencies_ms"], 95)
