@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pairofcleats import cli
 from pairofcleats.errors import StdoutGuardError
 from pairofcleats.service.stdout import stdout_guard
 
@@ -192,25 +193,68 @@ def test_json_with_progress_jsonl(built_fixture: Any) -> None:
         assert events[-1].get("exitCode") == rc
 
 
-def test_search_sys_modules_stay_light(built_fixture: Any, tmp_path: Path) -> None:
-    out = tmp_path / "modules.json"
-    code = (
+def _modules_after(code: str, env: dict[str, str], out: Path) -> set[str]:
+    """Every module in ``sys.modules`` when a ``python -c code`` subprocess exits."""
+    prelude = (
         "import atexit, json, sys\n"
         f"atexit.register(lambda: open({str(out)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
-        "from pairofcleats.cli import main\n"
-        f"main(['search', 'greet', '--repo', {str(built_fixture.repo)!r}, '--json'])\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, **built_fixture.env},
+        [sys.executable, "-c", prelude + code],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    roots = {m.split(".")[0] for m in json.loads(out.read_text(encoding="utf-8"))}
+    return set(json.loads(out.read_text(encoding="utf-8")))
+
+
+# never on a cold search (§10); rich and groundwork.progress only with a progress context
+NEVER_ON_SEARCH = {*EXCLUDED, "all_minilm_l6_v2", "usearch", "tokenizers"}
+
+
+def test_cli_import_sys_modules_stay_light(tmp_path: Path) -> None:
+    modules = _modules_after("import pairofcleats.cli\n", {}, tmp_path / "modules.json")
+    roots = {m.split(".")[0] for m in modules}
     assert "pairofcleats" in roots
-    assert not roots & {*EXCLUDED, "all_minilm_l6_v2", "usearch", "tokenizers"}
+    assert not roots & (NEVER_ON_SEARCH | {"numpy", "pydantic", "rich", "snowballstemmer"})
+    loaded = {m for m in modules if m.startswith("pairofcleats.")}
+    assert loaded <= {"pairofcleats.cli", "pairofcleats.cli_index", "pairofcleats.errors"}
+
+
+def test_search_sys_modules_stay_light(built_fixture: Any, tmp_path: Path) -> None:
+    env = {k: v for k, v in built_fixture.env.items() if k not in cli.PROGRESS_CONTEXT_VARS}
+    modules = _modules_after(
+        "from pairofcleats.cli import main\n"
+        f"main(['search', 'greet', '--repo', {str(built_fixture.repo)!r}, '--json'])\n",
+        {**env, **dict.fromkeys(cli.PROGRESS_CONTEXT_VARS, "")},
+        tmp_path / "modules.json",
+    )
+    roots = {m.split(".")[0] for m in modules}
+    assert "pairofcleats" in roots
+    assert not roots & (NEVER_ON_SEARCH | {"rich"})
+    assert "groundwork.progress" not in modules
+    assert not {m for m in modules if m.startswith(("pairofcleats.build", "pairofcleats.lang"))}
+
+
+def test_progress_context_vars_are_groundworks() -> None:
+    from groundwork.progress import CONTEXT_ALIASES, CONTEXT_ENV
+
+    assert (CONTEXT_ENV, *CONTEXT_ALIASES) == cli.PROGRESS_CONTEXT_VARS
+
+
+@pytest.mark.parametrize("var", ["GROUNDWORK_PROGRESS_CONTEXT", "PAIROFCLEATS_PROGRESS_CONTEXT"])
+def test_progress_context_turns_auto_into_jsonl(built_fixture: Any, var: str) -> None:
+    from groundwork.progress import parse_event
+
+    args = ["search", "greet", "--repo", str(built_fixture.repo), "--json"]
+    quiet = run(args, {**built_fixture.env, **dict.fromkeys(cli.PROGRESS_CONTEXT_VARS, "")})
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    proc = run(args, {**built_fixture.env, var: '{"runId": "r-1"}'})
+    assert proc.returncode == 0, proc.stderr
+    events = [parse_event(line) for line in proc.stderr.splitlines()]
+    assert events[0].event == "job:start" and events[-1].event == "job:end"
 
 
 def test_missing_repo_dir_is_bad_input(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,6 +96,20 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
+# groundwork.progress.CONTEXT_ENV and CONTEXT_ALIASES (a test keeps them equal): checking the
+# variables here spares a plain search importing groundwork.progress, which loads rich.
+PROGRESS_CONTEXT_VARS = ("GROUNDWORK_PROGRESS_CONTEXT", "PAIROFCLEATS_PROGRESS_CONTEXT")
+
+
+def _has_progress_context(env: Mapping[str, str]) -> bool:
+    """``groundwork.progress.has_context``, imported only when a context variable is set."""
+    if not any(env.get(name, "").strip() for name in PROGRESS_CONTEXT_VARS):
+        return False
+    from groundwork.progress import has_context
+
+    return has_context(dict(env))
+
+
 class _SearchProgress:
     """``--progress jsonl``: ``job:start``, ``task:start/end`` for the search, ``job:end`` with
     a hit summary, all on stderr (search is too quick for bars, so tty/log print nothing)."""
@@ -111,9 +125,7 @@ class _SearchProgress:
         self.emitter: Any = None
         self.job = f"search-{os.getpid()}"
         if mode == "auto":
-            from groundwork.progress import has_context
-
-            mode = "jsonl" if has_context(dict(os.environ)) else "off"
+            mode = "jsonl" if _has_progress_context(os.environ) else "off"
         if mode == "jsonl":
             from groundwork.progress import Emitter
 
