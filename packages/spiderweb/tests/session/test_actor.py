@@ -487,3 +487,32 @@ async def test_pending_turn_queue_cap_is_busy(
         assert len(served) == 21  # one running + max_pending_turns (20) queued
         done = await client.collect(lambda f: f.get("request") == served[0], 10)
         assert done[-1]["type"] == "session.receive"
+
+
+async def test_llm_summaries_via_fake_server_then_truncate_on_500(
+    make_server: ServerFactory, config_factory: Any, fake_llm: Any
+) -> None:
+    cfg = config_factory(
+        provider={"name": "openai-compatible", "model": "m", "base_url": fake_llm.url},
+        memory={"max_context_messages": 8, "auto_snapshot_min_interval_s": 0},
+        llm={"retries": 0},
+    )
+    server = await make_server(cfg)
+    events: list[Frame] = []
+    async with SpiderwebClient(server.url, session="llm-mm") as client:
+        for i in range(5):
+            frames = await client.chat(f"turn {i}", timeout=30)
+            events += [f for f in frames if f["type"] == "memory.event"]
+        while not [e for e in events if e["event"] == "summarize"]:
+            events.append(await client.recv(30))
+        first = next(e for e in events if e["event"] == "summarize")
+        assert first["summarizer"] == "llm" and first["status"] == "snapshot"
+        fake_llm.script("500x30")
+        later: list[Frame] = []
+        for i in range(3):
+            frames = await client.chat(f"more {i}", timeout=30, request_id=f"m{i}")
+            later += [f for f in frames if f["type"] == "memory.event"]
+        rid = await client.send("ping")
+        later += await client.collect(lambda f: f.get("request") == rid, 30)
+        fallbacks = [e for e in later if e.get("summarizer") == "fallback"]
+        assert fallbacks, "a failing provider falls back to truncation"
