@@ -22,7 +22,6 @@ from groundwork.fsio import safe_join
 from pydantic import ValidationError
 
 from pairofcleats.artifacts.schema import CurrentPointer, IndexState, PiecesManifest
-from pairofcleats.artifacts.writer import checksum
 from pairofcleats.errors import IndexInvalid
 
 
@@ -129,6 +128,9 @@ class IndexReader:
                 raise PieceCorrupt(
                     f"{self.dir.name}/{name}: {len(data)} bytes, manifest says {e.bytes}"
                 )
+            # imported here: the writer pulls in xxhash and blake3, and searches never verify
+            from pairofcleats.artifacts.writer import checksum
+
             if checksum(data) != e.checksum:
                 raise PieceCorrupt(f"{self.dir.name}/{name}: checksum mismatch")
         return data
