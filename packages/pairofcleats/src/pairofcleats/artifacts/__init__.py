@@ -6,6 +6,9 @@ find every artifact through ``pieces/manifest.json`` only.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pairofcleats.artifacts.reader import (
     CurrentState,
     IndexReader,
@@ -24,7 +27,19 @@ from pairofcleats.artifacts.schema import (
     IndexState,
     PiecesManifest,
 )
-from pairofcleats.artifacts.writer import PieceWriter, checksum, write_state
+
+if TYPE_CHECKING:
+    from pairofcleats.artifacts.writer import PieceWriter, checksum, write_state
+
+# the writer (xxhash, blake3) loads on first use: a search only reads
+_WRITER = ("PieceWriter", "checksum", "write_state")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WRITER:
+        return getattr(importlib.import_module("pairofcleats.artifacts.writer"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ARTIFACT_SURFACE_VERSION",
