@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -177,3 +179,34 @@ async def test_invalid_utf8_text_frame_closes_1007(make_server: Any) -> None:
             assert exc.rcvd is not None and exc.rcvd.code == 1007
     async with SpiderwebClient(server.url) as other:  # the server stays up
         assert (await other.chat("ok", timeout=10))[-1]["type"] == "session.receive"
+
+
+async def test_unmasked_client_frame_closes_1002(make_server: Any) -> None:
+    server = await make_server()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            "GET /v1/agents/a/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 101")
+    payload = b'{"type":"ping"}'
+    writer.write(bytes([0x81, len(payload)]) + payload)  # FIN text frame, *unmasked*
+    await writer.drain()
+    data = b""
+    while True:
+        chunk = await asyncio.wait_for(reader.read(4096), 10)
+        if not chunk:
+            break
+        data += chunk
+    close_at = data.rfind(b"\x88")  # the server's close frame: opcode 8, unmasked
+    assert close_at >= 0
+    code = int.from_bytes(data[close_at + 2 : close_at + 4], "big")
+    assert code == 1002
+    writer.close()
+    async with SpiderwebClient(server.url) as other:
+        assert (await other.chat("still up", timeout=10))[-1]["type"] == "session.receive"
