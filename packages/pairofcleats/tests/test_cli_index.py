@@ -61,6 +61,10 @@ def test_json_and_progress_jsonl(fixture_repo: Path, build_env: dict[str, str]) 
     assert kinds[0] == "job:start" and kinds[-1] == "job:end"
     assert "task:start" in kinds and "task:end" in kinds
     assert events[-1]["status"] == "ok" and events[-1]["exitCode"] == 0
+    starts = {(e["stage"], e.fields.get("mode")) for e in events if e.event == "task:start"}
+    for stage in ("stage1", "stage2", "stage3"):
+        for mode in ("code", "prose", "extracted-prose"):
+            assert (stage, mode) in starts
 
 
 def test_status_and_validate(fixture_repo: Path, build_env: dict[str, str]) -> None:

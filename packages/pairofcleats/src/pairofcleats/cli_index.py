@@ -107,7 +107,13 @@ class _Progress:
         task = str(payload.get("taskId", "task"))
         if self.emitter is not None:
             if kind == "task:start":
-                self.emitter.task_start(task, stage=str(payload.get("stage", task)), jobId=self.job)
+                mode = payload.get("mode")
+                self.emitter.task_start(
+                    task,
+                    stage=str(payload.get("stage", task)),
+                    mode=str(mode) if mode else None,
+                    jobId=self.job,
+                )
             elif kind == "task:progress":
                 self.emitter.task_progress(task, int(payload.get("chunks", 0)), jobId=self.job)
             elif kind == "task:end":

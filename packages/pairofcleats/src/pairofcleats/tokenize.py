@@ -81,34 +81,32 @@ def code_tokens(
     """Scan code into ``(body, keyword, operator)`` streams in text order.
 
     A raw identifier equal to a language keyword goes to ``keyword`` (lowercased);
-    punctuation runs go to ``operator`` (capped at 20,000 per chunk).
+    punctuation runs go to ``operator`` (capped at 20,000 per chunk). ``findall``
+    plus a fast path for plain lowercase words keeps this off the profile's top.
     """
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     body: list[str] = []
     kw: list[str] = []
     ops: list[str] = []
-    for m in _SCAN_RE.finditer(text):
-        w = m.group("w")
-        if w is not None:
+    split = _split_word
+    for w, p in _SCAN_RE.findall(text):
+        if w:
             if w in keywords:
                 kw.append(w.lower())
-                continue
-            for sub in _WORD_RE.findall(w):
-                body.extend(_split_word(sub))
+            elif w.isalnum() and w.islower() and w.isascii():
+                body.append(w)
+            else:
+                for sub in _WORD_RE.findall(w):
+                    body.extend(split(sub))
         elif len(ops) < MAX_PUNCT_PER_CHUNK:
-            ops.append(m.group("p"))
+            ops.append(p)
     return body, kw, ops
 
 
 def raw_identifiers(text: str) -> list[str]:
     """Distinct raw identifiers in first-occurrence order (for ``usages``)."""
-    seen: dict[str, None] = {}
-    for m in _RAW_RE.finditer(text):
-        w = m.group()
-        if not w[0].isdigit():
-            seen.setdefault(w, None)
-    return list(seen)
+    return [w for w in dict.fromkeys(_RAW_RE.findall(text)) if not w[0].isdigit()]
 
 
 @lru_cache(maxsize=1)

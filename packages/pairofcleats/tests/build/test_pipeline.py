@@ -303,3 +303,42 @@ def test_markdown_fence_chunks_reach_code_mode_with_segments(tmp_path: Path) -> 
     build_index(repo, env=env, sqlite=False, stage=2)
     code2 = IndexReader(_build_root(_layout(repo, env)) / "index-code").chunk_meta()
     assert "fenced_helper" in {c["name"] for c in code2}
+
+
+def test_hnsw_index_above_threshold(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    from usearch.index import Index
+
+    (fixture_repo / ".pairofcleats.json").write_text('{"search": {"ann": {"hnswMinVectors": 10}}}')
+    build_index(fixture_repo, stub_embeddings=True, env=build_env, sqlite=False, dims=16)
+    root = _build_root(_layout(fixture_repo, build_env))
+    reader = IndexReader(root / "index-code")
+    meta = reader.read_json("dense_vectors_hnsw_meta", verify=True)
+    n = len(reader.chunk_meta())
+    assert meta == {
+        "count": n,
+        "dims": 16,
+        "efConstruction": 200,
+        "efSearch": 64,
+        "m": 16,
+        "space": "cosine",
+    }
+    index = Index.restore(str(reader.path("dense_vectors_hnsw")))
+    assert index is not None and len(index) == n
+    _, vecs = reader.dense()
+    assert vecs.shape == (n, 16)
+    prose = IndexReader(root / "index-prose")
+    assert not prose.has("dense_vectors_hnsw")  # 6 prose chunks < 10
+
+
+def test_retention_never_deletes_the_protected_set(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    (fixture_repo / ".pairofcleats.json").write_text('{"cache": {"keepBuilds": 0}}')
+    layout = _layout(fixture_repo, build_env)
+    first = build_index(fixture_repo, env=build_env, stage=1, incremental=False)["buildId"]
+    second = build_index(fixture_repo, env=build_env, stage=1, incremental=False, protected=[first])
+    assert (layout.builds_dir / first).is_dir()  # protected, though over keepBuilds
+    assert second["retention"]["removed"] == []
+    third = build_index(fixture_repo, env=build_env, stage=1, incremental=False)
+    assert (layout.builds_dir / third["buildId"]).is_dir()  # current
+    assert sorted(third["retention"]["removed"]) == sorted([first, second["buildId"]])

@@ -643,11 +643,12 @@ def _stages(
     datas: dict[str, ModeData] = {}
     writers: dict[str, PieceWriter] = {}
     for mode in req.modes:
+        report("task:start", {"taskId": f"stage1:{mode}", "stage": "stage1", "mode": mode})
         data = collect(mode, bundles)
         w = PieceWriter(index_dir(build_root, mode))
         write_stage1(w, data, cfg.indexing.postings, cfg.indexing.postings.fielded)
         datas[mode], writers[mode] = data, w
-        report("task:progress", {"taskId": "stage1", "mode": mode, "chunks": len(data.chunks)})
+        report("task:end", {"taskId": f"stage1:{mode}", "status": "ok", "chunks": len(data.chunks)})
     phases.end("stage1")
     report("task:end", {"taskId": "stage1", "status": "ok"})
     state["counts"] = {
@@ -661,7 +662,9 @@ def _stages(
         report("task:start", {"taskId": "stage2", "stage": "stage2"})
         _hold(env, "stage2", build_root)
         for mode in req.modes:
+            report("task:start", {"taskId": f"stage2:{mode}", "stage": "stage2", "mode": mode})
             write_stage2(writers[mode], datas[mode], annotations)
+            report("task:end", {"taskId": f"stage2:{mode}", "status": "ok"})
         phases.end("stage2")
         report("task:end", {"taskId": "stage2", "status": "ok"})
         save_state()
@@ -671,7 +674,9 @@ def _stages(
         phases.start("stage3")
         report("task:start", {"taskId": "stage3", "stage": "stage3"})
         for mode in req.modes:
+            report("task:start", {"taskId": f"stage3:{mode}", "stage": "stage3", "mode": mode})
             dense[mode] = _embed_mode(req, datas[mode], emb_key, writers[mode])
+            report("task:end", {"taskId": f"stage3:{mode}", "status": "ok"})
         phases.end("stage3")
         report("task:end", {"taskId": "stage3", "status": "ok"})
         save_state()
