@@ -583,6 +583,8 @@ class SessionActor:
             self._emit(
                 out.SessionReceive(known.reply, known.reply_memory_id, rid, known.created_at_ms)
             )
+        else:  # stored, but its turn died with the previous process: say so, run nothing
+            self._emit(interrupted_progress(rid, self.key))
         return True
 
     def _remember(self, rid: str, answered: _Answered) -> None:
