@@ -163,14 +163,8 @@ def test_item15b_cli_relaxation_and_strict(built_fixture: Any) -> None:
         out: dict[str, Any] = json.loads(res.stdout)
         return out
 
-    typo = cli("Greter", "--explain")
-    assert typo["code"][0]["name"] == "Greeter"
-    assert "QUERY_TERM_EXPANDED" in {w["code"] for w in typo["warnings"]}
-    assert typo["stats"]["explain"]["expansions"]["code"]
-    relaxed = cli("greet nonexistentword")
-    assert "greet" in [h["name"] for h in relaxed["code"]]
-    assert "QUERY_RELAXED" in {w["code"] for w in relaxed["warnings"]}
-    assert cli("greet AND nonexistentword")["code"] == []
+    # the non-strict behaviour is shown through the API in tests/search/test_searcher.py;
+    # here the --strict flag itself, which must turn both relaxation steps off
     for query in ("Greter", "add_numbrs", "greet nonexistentword"):
         assert cli(query, "--strict")["code"] == [], query
 
