@@ -230,15 +230,27 @@ def _unfielded(fields: dict[str, list[str]], prose: bool) -> list[str]:
     return out
 
 
+def _cut(x: str | bytes, width: int, tail: bool) -> str:
+    """The last (``tail``) or first ``width`` units of a context window as text.
+
+    ``bytes`` windows are UTF-16-LE (non-ASCII files); a surrogate pair split at the
+    window edge becomes U+FFFD, as a JS TextEncoder would write it.
+    """
+    if isinstance(x, str):
+        return x[-width:] if tail else x[:width]
+    part = x[-width * 2 :] if tail else x[: width * 2]
+    return part.decode("utf-16-le", "replace")
+
+
 def _assign_uids(
-    records: list[dict[str, Any]], texts: list[tuple[str, str, str]], base: str
+    records: list[dict[str, Any]], texts: list[tuple[str, str | bytes, str | bytes]], base: str
 ) -> None:
     """chunkUid with collision handling: widen context to 1,024 chars, then ``:ord<k>``."""
 
     def uid(i: int, width: int) -> str:
-        span, pre, post = texts[i]
-        pre = pre[-width:]
-        post = post[:width]
+        span, pre_raw, post_raw = texts[i]
+        pre = _cut(pre_raw, width, tail=True)
+        post = _cut(post_raw, width, tail=False)
         parts = [base, records[i]["_virtual"]]
         seg = records[i]["metaV2"]["segment"]
         if seg is not None:
@@ -286,8 +298,9 @@ def _records(
     field_tokens: list[dict[str, list[str]]] = []
     tokens: list[list[str]] = []
     embed: list[str] = []
-    texts: list[tuple[str, str, str]] = []
+    texts: list[tuple[str, str | bytes, str | bytes]] = []
     text_all = src.text
+    text16 = None if text_all.isascii() else text_all.encode("utf-16-le", "surrogatepass")
     for d in drafts:
         start16, end16, scp, ecp = offsets.span(d.start_row, d.end_row)
         span_text = text_all[scp:ecp]
@@ -375,13 +388,22 @@ def _records(
             embed.append(f"{d.name}\n{d.doc}")
         else:
             embed.append(f"{d.name}\n{d.signature}\n{d.doc}\n{span_text}")
-        texts.append(
-            (
-                span_text,
-                text_all[max(0, scp - UID_CONTEXT_WIDE) : scp],
-                text_all[ecp : ecp + UID_CONTEXT_WIDE],
+        if text16 is None:
+            texts.append(
+                (
+                    span_text,
+                    text_all[max(0, scp - UID_CONTEXT_WIDE) : scp],
+                    text_all[ecp : ecp + UID_CONTEXT_WIDE],
+                )
             )
-        )
+        else:  # context windows count UTF-16 units, as upstream's JS strings do
+            texts.append(
+                (
+                    span_text,
+                    text16[max(0, start16 - UID_CONTEXT_WIDE) * 2 : start16 * 2],
+                    text16[end16 * 2 : (end16 + UID_CONTEXT_WIDE) * 2],
+                )
+            )
     _assign_uids(chunks, texts, "ck64:v1:repo")
     for rec in chunks:
         del rec["_virtual"]
