@@ -142,3 +142,25 @@ def test_auto_backend_uses_thresholds(search_index: BuiltIndex, tmp_path: Path) 
         json.dumps({"search": {"sqliteAutoChunkThreshold": 0}}), encoding="utf-8"
     )
     assert _search(idx, "greet")["backend"] == "sqlite"
+
+
+def test_posting_reads_look_the_vocab_up_first(search_index: BuiltIndex) -> None:
+    """Every vocab/postings read is two index searches, vocab first (never a posting scan)."""
+    code = Searcher(search_index.repo, env=search_index.env).mode_index("code")
+    assert code is not None
+    src = SqliteSource(code, sqlite_path(code.dir.parent, "code"))
+    sql: list[str] = []
+    src.con.set_trace_callback(sql.append)
+    src.prefetch(["greet"])
+    src.prefetch_chargrams(["gre", "ree"])
+    for table in ("token", "field", "phrase", "chargram"):
+        src._postings(table, "name", "greet person" if table == "phrase" else "person")
+    src.con.set_trace_callback(None)
+    joins = [s for s in sql if "_vocab v CROSS JOIN" in s]
+    assert len(joins) == 7
+    for stmt in joins:
+        rows = src.con.execute("EXPLAIN QUERY PLAN " + stmt)
+        plan = [r[3] for r in rows if r[3].startswith(("SEARCH", "SCAN"))]
+        assert plan[0].startswith("SEARCH v USING"), (stmt, plan)
+        assert len(plan) == 2 and plan[1].startswith("SEARCH p USING PRIMARY KEY"), (stmt, plan)
+        assert "_id=?" in plan[1], (stmt, plan)

@@ -128,6 +128,9 @@ class SqliteSource:
         with self._lock:
             return self.con.execute(sql, args).fetchall()
 
+    # Every vocab/postings join is a CROSS JOIN, which pins SQLite's join order: look the
+    # token up in the vocab index, then its postings by primary key. Left to itself (no
+    # ANALYZE statistics) the planner sometimes walks a field's whole posting list first.
     def _postings(self, table: str, field: str, token: str) -> Postings | None:
         key = (table, field, token)
         with self._lock:
@@ -135,13 +138,13 @@ class SqliteSource:
                 return self._cache[key]
         if table == "token":
             rows = self._rows(
-                "SELECT p.doc_id, p.tf FROM token_vocab v JOIN token_postings p"
+                "SELECT p.doc_id, p.tf FROM token_vocab v CROSS JOIN token_postings p"
                 " ON p.token_id = v.token_id WHERE v.token = ? ORDER BY p.doc_id",
                 (token,),
             )
         elif table == "field":
             rows = self._rows(
-                "SELECT p.doc_id, p.tf FROM field_vocab v JOIN field_postings p"
+                "SELECT p.doc_id, p.tf FROM field_vocab v CROSS JOIN field_postings p"
                 " ON p.field = v.field AND p.token_id = v.token_id"
                 " WHERE v.field = ? AND v.token = ? ORDER BY p.doc_id",
                 (field, token),
@@ -152,7 +155,7 @@ class SqliteSource:
             col = "phrase" if table == "phrase" else "gram"
             idcol = "phrase_id" if table == "phrase" else "gram_id"
             rows = self._rows(
-                f"SELECT p.doc_id, 1 FROM {table}_vocab v JOIN {table}_postings p"
+                f"SELECT p.doc_id, 1 FROM {table}_vocab v CROSS JOIN {table}_postings p"
                 f" ON p.{idcol} = v.{idcol} WHERE v.{col} = ? ORDER BY p.doc_id",
                 (token,),
             )
@@ -173,7 +176,7 @@ class SqliteSource:
         marks = ",".join("?" * len(todo))
         grouped: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
         for tok, doc, tf in self._rows(
-            "SELECT v.token, p.doc_id, p.tf FROM token_vocab v JOIN token_postings p"
+            "SELECT v.token, p.doc_id, p.tf FROM token_vocab v CROSS JOIN token_postings p"
             f" ON p.token_id = v.token_id WHERE v.token IN ({marks})",
             todo,
         ):
@@ -182,7 +185,8 @@ class SqliteSource:
         if fields:
             fmarks = ",".join("?" * len(fields))
             for field, tok, doc, tf in self._rows(
-                "SELECT v.field, v.token, p.doc_id, p.tf FROM field_vocab v JOIN field_postings p"
+                "SELECT v.field, v.token, p.doc_id, p.tf"
+                " FROM field_vocab v CROSS JOIN field_postings p"
                 " ON p.field = v.field AND p.token_id = v.token_id"
                 f" WHERE v.field IN ({fmarks}) AND v.token IN ({marks})",
                 [*fields, *todo],
@@ -212,7 +216,7 @@ class SqliteSource:
         for start in range(0, len(todo), 500):  # stay under SQLite's variable limit
             part = todo[start : start + 500]
             for gram, doc in self._rows(
-                "SELECT v.gram, p.doc_id FROM chargram_vocab v JOIN chargram_postings p"
+                "SELECT v.gram, p.doc_id FROM chargram_vocab v CROSS JOIN chargram_postings p"
                 f" ON p.gram_id = v.gram_id WHERE v.gram IN ({','.join('?' * len(part))})",
                 part,
             ):
