@@ -267,6 +267,15 @@ def load(
         ) from exc
 
 
+def apply_quality(cfg: PairOfCleatsConfig) -> PairOfCleatsConfig:
+    """Quality presets: ``fast`` turns chargrams off (embeddings off is decided at build)."""
+    if cfg.quality != "fast" or not cfg.indexing.postings.enable_chargrams:
+        return cfg
+    postings = cfg.indexing.postings.model_copy(update={"enable_chargrams": False})
+    indexing = cfg.indexing.model_copy(update={"postings": postings})
+    return cfg.model_copy(update={"indexing": indexing})
+
+
 def config_hash(cfg: PairOfCleatsConfig) -> str:
     """sha1 of the stable JSON of effective ``indexing`` + ``quality`` (no cache/service)."""
     payload = {

@@ -342,3 +342,29 @@ def test_retention_never_deletes_the_protected_set(
     third = build_index(fixture_repo, env=build_env, stage=1, incremental=False)
     assert (layout.builds_dir / third["buildId"]).is_dir()  # current
     assert sorted(third["retention"]["removed"]) == sorted([first, second["buildId"]])
+
+
+def test_quality_fast_skips_embeddings_and_chargrams(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    build_index(fixture_repo, env=build_env, quality="fast", sqlite=False, stub_embeddings=True)
+    root = _build_root(_layout(fixture_repo, build_env))
+    reader = IndexReader(root / "index-code")
+    assert not reader.has("chargram_postings") and not reader.has("dense_vectors_uint8")
+    st = reader.index_state()
+    assert st.features.chargram is False and st.embeddings.ready is False
+    assert st.sqlite.ready is False
+
+
+def test_index_state_sqlite_path_is_relative_to_the_build(built_fixture: Any) -> None:
+    root = _build_root(_layout(built_fixture.repo, built_fixture.env))
+    st = IndexReader(root / "index-code").index_state()
+    assert st.sqlite.path == "index-sqlite/index-code.db"
+    assert (root / st.sqlite.path).is_file()
+
+
+def test_validate_a_named_build(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    first = build_index(fixture_repo, env=build_env, stage=2, sqlite=False)["buildId"]
+    build_index(fixture_repo, env=build_env, stage=2, sqlite=False, incremental=False)
+    rep = validate_index(fixture_repo, env=build_env, build=first)
+    assert rep["ok"] and rep["buildId"] == first

@@ -26,7 +26,7 @@ from pairofcleats.build.pipeline import (
     run_build,
 )
 from pairofcleats.build.validate import validate_build
-from pairofcleats.config import PairOfCleatsConfig, load
+from pairofcleats.config import PairOfCleatsConfig, apply_quality, load
 from pairofcleats.config import config_status as _config_status
 from pairofcleats.errors import IndexInvalid, InvalidRequest, NoIndex, ValidationFailed
 from pairofcleats.paths import (
@@ -89,7 +89,7 @@ def open_repo(
             f"repo {repo} is not a directory", hint="pass --repo PATH to a directory"
         )
     root = resolve_repo_root(repo, here, env)
-    cfg = load(root, env, flags)
+    cfg = apply_quality(load(root, env, flags))
     layout = RepoLayout.for_repo(root, default_cache_root(cfg.cache.root, env))
     return layout, cfg
 

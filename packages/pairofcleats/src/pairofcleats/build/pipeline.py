@@ -735,7 +735,7 @@ def _stages(
             )
             sqlite_infos[mode] = {
                 "ready": True,
-                "path": f"../index-sqlite/{db_name(mode)}",
+                "path": f"index-sqlite/{db_name(mode)}",  # relative to the build root
                 "schemaVersion": SQLITE_SCHEMA_VERSION,
                 "bytes": size,
             }
