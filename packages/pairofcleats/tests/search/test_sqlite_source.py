@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from pairofcleats import api
 from pairofcleats.search.backends import sqlite_path
@@ -164,3 +165,23 @@ def test_posting_reads_look_the_vocab_up_first(search_index: BuiltIndex) -> None
         assert plan[0].startswith("SEARCH v USING"), (stmt, plan)
         assert len(plan) == 2 and plan[1].startswith("SEARCH p USING PRIMARY KEY"), (stmt, plan)
         assert "_id=?" in plan[1], (stmt, plan)
+
+
+def test_weights_of_reads_few_rows_and_equals_the_full_column(search_index: BuiltIndex) -> None:
+    code = Searcher(search_index.repo, env=search_index.env).mode_index("code")
+    assert code is not None
+    db = sqlite_path(code.dir.parent, "code")
+    full = SqliteSource(code, db).weights()
+    assert full.size == SqliteSource(code, db).count > 4
+    few = np.array([full.size - 1, 0, 0], dtype=np.int64)
+    src = SqliteSource(code, db)
+    sql: list[str] = []
+    src.con.set_trace_callback(sql.append)
+    assert src.weights_of(few).tolist() == full[few].tolist()
+    assert src.weights_of(np.empty(0, dtype=np.int64)).size == 0
+    assert [s for s in sql if "FROM chunks" in s] == [
+        f"SELECT id, weight FROM chunks WHERE id IN ({full.size - 1},0,0)"
+    ]
+    many = np.arange(full.size, dtype=np.int64)
+    assert src.weights_of(many).tolist() == full.tolist()
+    assert np.array_equal(src.weights_of(few), full[few])

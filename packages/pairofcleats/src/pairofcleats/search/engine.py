@@ -116,6 +116,14 @@ def _resolve_match_mode(opt: SearchOptions, intent: Intent) -> MatchMode:
     return opt.match_mode
 
 
+def _weighted(scores: npt.NDArray[np.float64], source: SparseSource) -> npt.NDArray[np.float64]:
+    """``scores × chunk weight``; only scored chunks' weights are read (a zero stays zero)."""
+    ids = np.flatnonzero(scores)
+    out = np.zeros_like(scores)
+    out[ids] = scores[ids] * source.weights_of(ids)
+    return out
+
+
 def _dense_ranking(
     source: SparseSource,
     opt: SearchOptions,
@@ -347,7 +355,7 @@ def search_mode(
         else:
             scores = rank.bm25_scores(tokens, source.lookup, source.stats, params)
             sparse_type = "bm25"
-        scores = scores * source.weights()
+        scores = _weighted(scores, source)
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
         sparse_scores = {int(i): float(scores[i]) for i in ids}

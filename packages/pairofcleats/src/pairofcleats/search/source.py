@@ -48,6 +48,10 @@ class SparseSource(Protocol):
 
     def weights(self) -> npt.NDArray[np.float64]: ...
 
+    def weights_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """``weights()[ids]``, without reading every chunk's weight when few are asked."""
+        ...
+
     def chunk(self, doc: int) -> dict[str, Any]: ...
 
     def dense(self, variant: str) -> DenseVectors | None: ...
@@ -103,6 +107,9 @@ class MemorySource:
 
     def weights(self) -> npt.NDArray[np.float64]:
         return self.index.weights
+
+    def weights_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        return self.index.weights[ids]
 
     def chunk(self, doc: int) -> dict[str, Any]:
         return self.index.chunks[doc]

@@ -290,6 +290,21 @@ class SqliteSource:
             self._weights = w
         return self._weights
 
+    def weights_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        # The weight sits in the wide chunks rows: scanning them all costs more than the
+        # rest of a cold query, so a few ids are read by primary key (missing or NULL is 1).
+        if self._weights is not None or ids.size * 4 > self._count:
+            return self.weights()[ids]
+        found: dict[int, float] = {}
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), 500):  # stay under SQLite's variable limit
+            part = wanted[start : start + 500]
+            for doc, weight in self._rows(
+                f"SELECT id, weight FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            ):
+                found[int(doc)] = float(weight if weight is not None else 1.0)
+        return np.fromiter((found.get(i, 1.0) for i in wanted), dtype=np.float64, count=len(wanted))
+
     def _row_to_chunk(self, row: tuple[Any, ...]) -> dict[str, Any]:
         (cid, _chunk_id, _uid, file, start, end, sl, el, ext, lang, kind, name, _sig, head,
          weight, meta_json, file_id) = row  # fmt: skip
