@@ -16,8 +16,10 @@ from types import ModuleType
 
 #: Directory names never copied from ``packages/`` (caches, not sources).
 _SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+#: Where ``make_medium(extra=...)`` puts the fixture repo inside the medium corpus.
+FIXTURE_DIR = "fixture"
 #: Quick mode: this many site-packages files (sorted by path, every k-th one).
-QUICK_SITE_FILES = 120
+QUICK_SITE_FILES = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ def _site_python_files(site: Path) -> list[Path]:
 
 def make_medium(workspace: Path, dest: Path, *, quick: bool, extra: Path | None = None) -> Corpus:
     """Copy site-packages ``*.py`` and ``packages/`` under ``dest`` (``extra`` is copied to
-    ``dest/fixture`` when given). Quick mode: every k-th site file up to
+    ``dest/fixture`` when given, as plain files). Quick mode: every k-th site file up to
     ``QUICK_SITE_FILES`` and only ``packages/groundwork``."""
     site_files = _site_python_files(site_packages(workspace))
     if quick and len(site_files) > QUICK_SITE_FILES:
@@ -106,6 +108,6 @@ def make_medium(workspace: Path, dest: Path, *, quick: bool, extra: Path | None 
         symlinks=True,
     )
     if extra is not None:
-        shutil.copytree(extra, dest / "fixture", ignore=shutil.ignore_patterns(".git"))
+        shutil.copytree(extra, dest / FIXTURE_DIR, ignore=shutil.ignore_patterns(".git"))
     files, lines = _count(dest)
     return Corpus("medium", dest, files, lines)

@@ -53,7 +53,7 @@ def embedding_figures(
     tokenizer = Tokenizer.from_file(str(ensure_extracted(cache_root) / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
-    texts = _texts(root, tokenizer, 32 if quick else 256)
+    texts = _texts(root, tokenizer, 16 if quick else 256)
     pieces = [len(tokenizer.encode(t).ids) for t in texts]
     minilm = get_embedder("minilm", 384, cache_root=cache_root)
     stub = get_embedder("stub", 384)

@@ -61,6 +61,15 @@ def load_eval(path: Path = EVAL_PATH) -> list[EvalQuery]:
     return out
 
 
+def under(queries: Sequence[EvalQuery], prefix: str) -> list[EvalQuery]:
+    """The same queries with every expected file moved under ``prefix`` (the fixture copied
+    into a bigger corpus)."""
+    return [
+        EvalQuery(q.query, q.mode, q.kind, tuple(Expect(prefix + e.file, e.name) for e in q.expect))
+        for q in queries
+    ]
+
+
 def _matches(hit: Hit, exp: Expect) -> bool:
     return hit.file == exp.file and (exp.name is None or hit.name == exp.name)
 

@@ -49,6 +49,9 @@ FIGURES = {
     "file Recall@5 sparse, all queries (small)",
     "file MRR@10 sparse, all queries (small)",
     "MRR@10 sparse, all queries (small)",
+    "Recall@5 sparse, name queries (medium+fixture)",
+    "MRR@10 sparse, name queries (medium+fixture)",
+    "file Recall@5 sparse, all queries (medium+fixture)",
 }
 MINILM_FIGURES = {
     "MiniLM embedding chunks/s (~128 pieces)",
@@ -129,6 +132,7 @@ def test_percentile_is_a_sample_value_between_min_and_max(values: list[float], q
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # several real builds; minutes on a loaded 2-core machine
 def test_quick_suite_produces_every_figure() -> None:
     import importlib.util
 
@@ -140,6 +144,8 @@ def test_quick_suite_produces_every_figure() -> None:
 
     result = suite.run({"quick": True, "root": WORKSPACE})
     names = [f["name"] for f in result["figures"]]
+    corpora = result["detail"]["corpora"]
+    assert corpora["medium"]["lines"] > corpora["small"]["lines"]
     assert len(names) == len(set(names))
     expected = FIGURES | (MINILM_FIGURES if minilm_installed() else set())
     assert set(names) == expected
