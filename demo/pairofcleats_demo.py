@@ -3,11 +3,14 @@
 Every step is a real subprocess of the installed ``pairofcleats`` console script (the one
 beside this interpreter), so the demo exercises exactly what a user runs. The cache lives in
 a temporary directory (``PAIROFCLEATS_CACHE_ROOT``), removed afterwards unless ``--keep``, so
-the demo never touches the user's cache. Embeddings: the deterministic stub by default,
-because real MiniLM vectors for this whole repository (about 6,000 chunks) take many minutes
-on two cores, too slow for ``make demo``; ``--embeddings default`` lets the CLI pick as it
-does for a user (MiniLM when ``pairofcleats[minilm]`` is installed). Any failing step exits
-with that step's exit code (or 1).
+the demo never touches the user's cache.
+
+Embeddings: the deterministic stub by default, because real MiniLM vectors for this whole
+repository (about 6,000 chunks) take many minutes on two cores, too slow for ``make demo``.
+Stub vectors are random, so fusing them would only add noise to the ranking: in stub mode the
+queries rank sparse-only (``--no-ann``). ``--embeddings default`` lets the CLI pick as it does
+for a user (MiniLM when ``pairofcleats[minilm]`` is installed) and fuses BM25 with the dense
+ranking. Any failing step exits with that step's exit code (or 1).
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ def build(repo: Path, env: dict[str, str], stub: bool) -> dict[str, Any]:
         print(f"  warning {w.get('code')}: {w.get('message')}")
     rep = _run(["index", "validate", "--repo", str(repo)], env)
     print(f"validated {rep['buildId']}: {rep['issueCount']} issues, {rep['warningCount']} warnings")
+    if stub:
+        print("embeddings: stub (random vectors; the queries below rank with BM25 only)")
+        return res
     status = _run(["index", "status", "--repo", str(repo)], env)
     emb = {m: info.get("embeddings", {}) for m, info in status.get("modes", {}).items()}
     code_emb: dict[str, Any] = emb.get("code") or next(iter(emb.values()), {})
@@ -107,7 +113,7 @@ def ask(repo: Path, env: dict[str, str], query: str, top: int, stub: bool) -> in
     """Search ``query`` and print its top hits per mode; returns how many hits came back."""
     args = ["search", query, "--repo", str(repo), "--compact", "-n", str(top), "--stats"]
     if stub:
-        args.append("--stub-embeddings")
+        args.append("--no-ann")
     res = _run(args, env)
     stats = res.get("stats") or {}
     print(
@@ -120,10 +126,10 @@ def ask(repo: Path, env: dict[str, str], query: str, top: int, stub: bool) -> in
         total += len(hits)
         for h in hits:
             where = f"{h['file']}:{h['startLine']}-{h['endLine']}"
-            label = _short(" ".join(str(x) for x in (h.get("kind"), h.get("name")) if x), 60)
-            print(f"  {mode:<15} {h['score']:7.4f}  {where}  {label}")
+            line = f"  {mode:<15} {h['score']:8.3f}  {where}  {_short(h.get('name'), 40)}"
             if h.get("headline") and h.get("headline") != h.get("name"):
-                print(f"  {'':<15} {'':7}  {_short(h['headline'], 72)}")
+                line += f" — {_short(h['headline'], 50)}"
+            print(line)
     seen: set[tuple[Any, Any]] = set()
     for w in res.get("warnings", []):
         warning = (w.get("code"), w.get("message"))

@@ -190,6 +190,28 @@ def test_demo_exits_with_the_failing_steps_code(tmp_path: Path) -> None:
     assert "pairofcleats demo: ok" not in out.stdout
 
 
+def test_demo_fails_when_a_query_finds_nothing(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    _small_repo(repo)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(DEMO),
+            "--repo",
+            str(repo),
+            "--cache-root",
+            str(tmp_path / "cache"),
+            "--query",
+            "zzqxvw",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "'zzqxvw' returned no hits" in out.stderr
+
+
 def test_demo_rejects_a_missing_repo(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(DEMO), "--repo", str(tmp_path / "nope")],
