@@ -141,8 +141,8 @@ _DIGITS_AND_E: Final = bytes(
 )
 
 
-def _suspect(out: bytes) -> bool:
-    return b"null" in out or b"0.0000" in out or b"0e" in out.translate(_DIGITS_AND_E)
+def _float_spelling_differs(out: bytes) -> bool:
+    return b"0.0000" in out or b"0e" in out.translate(_DIGITS_AND_E)
 
 
 def _encode(value: Any, *, pretty: bool) -> bytes:
@@ -155,7 +155,11 @@ def _encode(value: Any, *, pretty: bool) -> bytes:
         except orjson.JSONEncodeError:
             pass
         else:
-            if not _suspect(out):
+            if not _float_spelling_differs(out) and (
+                # A null is usually None; only a walk tells it from a nulled NaN, and
+                # the walk is still cheaper than json.dumps.
+                b"null" not in out or _orjson_safe(value)
+            ):
                 return out
             return _json_dumps(value, indent=None)
     if _orjson_safe(value):
