@@ -368,3 +368,32 @@ def test_validate_a_named_build(fixture_repo: Path, build_env: dict[str, str]) -
     build_index(fixture_repo, env=build_env, stage=2, sqlite=False, incremental=False)
     rep = validate_index(fixture_repo, env=build_env, build=first)
     assert rep["ok"] and rep["buildId"] == first
+
+
+def test_quality_max_writes_doc_and_code_variants(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    from pairofcleats.embeddings.quantize import quantize
+    from pairofcleats.embeddings.stub import stub_matrix
+
+    build_index(
+        fixture_repo, env=build_env, quality="max", sqlite=False, stub_embeddings=True, dims=8
+    )
+    root = _build_root(_layout(fixture_repo, build_env))
+    reader = IndexReader(root / "index-code")
+    chunks = reader.chunk_meta()
+    greet = next(c for c in chunks if c["name"] == "greet" and c["kind"] == "FunctionDeclaration")
+    _, doc = reader.dense("dense_vectors_doc_uint8")
+    _, code = reader.dense("dense_vectors_code_uint8")
+    _, merged = reader.dense()
+    want_doc = quantize(stub_matrix(["greet\nReturn a friendly greeting for name."], 8))[0]
+    assert doc[greet["id"]].tolist() == want_doc.tolist()
+    assert code.shape == merged.shape == doc.shape == (len(chunks), 8)
+    assert code[greet["id"]].tolist() != merged[greet["id"]].tolist()
+    # incremental reuse keeps every variant
+    (fixture_repo / "README.md").write_text("# Fixture\n\nNew readme text.\n")
+    build_index(
+        fixture_repo, env=build_env, quality="max", sqlite=False, stub_embeddings=True, dims=8
+    )
+    reader2 = IndexReader(_build_root(_layout(fixture_repo, build_env)) / "index-code")
+    assert reader2.dense("dense_vectors_doc_uint8")[1].tolist() == doc.tolist()

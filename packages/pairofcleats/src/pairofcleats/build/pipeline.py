@@ -180,10 +180,54 @@ def _process_all(
     return out
 
 
+def _file_order(m: dict[str, Any]) -> list[int]:
+    """Bundle chunk indexes in the order ``collect`` assigned their ids."""
+    return sorted(
+        range(len(m["chunks"])),
+        key=lambda i: (
+            m["chunks"][i]["start"],
+            m["chunks"][i]["end"],
+            m["chunks"][i].get("spanIndex", 0),
+        ),
+    )
+
+
+def embedding_variants(cfg: PairOfCleatsConfig) -> list[str]:
+    """``merged`` always; ``doc``/``code`` with ``quality=max`` or ``embeddings.variants``."""
+    wanted = set(cfg.indexing.embeddings.variants) | {"merged"}
+    if cfg.quality == "max":
+        wanted |= {"doc", "code"}
+    return [v for v in ("merged", "doc", "code") if v in wanted]
+
+
+def variant_text(mode: str, rec: dict[str, Any], merged: str, variant: str) -> str:
+    """Embedding input of one variant (recipe 1 is ``merged``; prose modes use it for all).
+
+    ``doc`` = name + doc, ``code`` = name + signature + span; the span is recovered
+    from the merged text, whose prefix is ``name\nsignature\ndoc\n``.
+    """
+    if variant == "merged" or mode != "code":
+        return merged
+    meta = rec["metaV2"]
+    name, sig, doc = rec["name"], meta.get("signature") or "", meta.get("doc") or ""
+    if variant == "doc":
+        return f"{name}\n{doc}"
+    prefix = f"{name}\n{sig}\n{doc}\n"
+    span = merged[len(prefix) :] if merged.startswith(prefix) else merged
+    return f"{name}\n{sig}\n{span}"
+
+
+def _piece_name(variant: str) -> str:
+    return "dense_vectors_uint8" if variant == "merged" else f"dense_vectors_{variant}_uint8"
+
+
 def _embed_mode(
     req: BuildRequest, data: ModeData, emb_key: str | None, writer: PieceWriter
 ) -> tuple[dict[str, Any], np.ndarray[Any, Any]] | None:
-    """Stage 3: merged vectors (reusing bundle rows), quantized uint8, HNSW when large."""
+    """Stage 3: vectors per variant (reusing verified bundle rows), uint8, HNSW when large.
+
+    Returns the merged variant's meta and matrix (what SQLite stores).
+    """
     if req.embeddings is None or emb_key is None:
         return None
     from pairofcleats.embeddings import get_embedder
@@ -191,78 +235,74 @@ def _embed_mode(
 
     n = len(data.chunks)
     emb_cfg = req.cfg.indexing.embeddings
-    rows: list[bytes | None] = [None] * n
-    for f in data.files:
-        m = f["bundle"]["modes"][data.mode]
-        vec = m.get("vectors")
-        if (
-            isinstance(vec, dict)
-            and vec.get("key") == emb_key
-            and len(vec.get("rows", [])) == len(m["chunks"])
-        ):
-            order = sorted(
-                range(len(m["chunks"])),
-                key=lambda i: (
-                    m["chunks"][i]["start"],
-                    m["chunks"][i]["end"],
-                    m["chunks"][i].get("spanIndex", 0),
-                ),
-            )
-            for cid, i in zip(f["chunkIds"], order, strict=True):
-                rows[cid] = bytes.fromhex(vec["rows"][i])
-    todo = [i for i in range(n) if rows[i] is None]
-    embedder = None
-    if todo:
-        embedder = get_embedder(
-            req.embeddings,
-            req.dims,
-            cache_root=req.layout.cache_root,
-            batch_size=emb_cfg.batch_size,
-            max_tokens=emb_cfg.max_tokens,
-        )
-        batch = max(emb_cfg.batch_size, 1) * 8
-        for k in range(0, len(todo), batch):
-            ids = todo[k : k + batch]
-            q = quantize(embedder.embed([data.embed_text[i] for i in ids]))
-            for j, i in enumerate(ids):
-                rows[i] = q[j].tobytes()
     dims = req.dims
-    mat = (
-        np.frombuffer(b"".join(r or b"" for r in rows), dtype=np.uint8).reshape(n, dims)
-        if n
-        else np.zeros((0, dims), np.uint8)
-    )
-    model = embedder.model_id if embedder is not None else _model_id(req.embeddings)
-    meta = quantization_meta(model, dims, n, "dense_vectors_uint8.bin")
-    writer.write_bytes(
-        "dense_vectors_uint8_bin",
-        "dense_vectors_uint8.bin",
-        mat.tobytes(),
-        type="embeddings",
-        format="bin",
-        count=n,
-    )
-    writer.write_json("dense_vectors_uint8", meta, count=n)
-    if n >= req.cfg.search.ann.hnsw_min_vectors:
-        _write_hnsw(writer, mat, dims, req.cfg.search.ann.ef_search)
-    fresh = set(todo)
+    embedder = None
+    merged_out: tuple[dict[str, Any], np.ndarray[Any, Any]] | None = None
+    all_rows: dict[str, list[bytes | None]] = {}
+    fresh: set[int] = set()
+    for variant in embedding_variants(req.cfg):
+        rows: list[bytes | None] = [None] * n
+        for f in data.files:
+            m = f["bundle"]["modes"][data.mode]
+            vec = (m.get("vectors") or {}).get(variant)
+            if (
+                isinstance(vec, dict)
+                and vec.get("key") == emb_key
+                and len(vec.get("rows", [])) == len(m["chunks"])
+            ):
+                for cid, i in zip(f["chunkIds"], _file_order(m), strict=True):
+                    rows[cid] = bytes.fromhex(vec["rows"][i])
+        todo = [i for i in range(n) if rows[i] is None]
+        fresh.update(todo)
+        if todo:
+            if embedder is None:
+                embedder = get_embedder(
+                    req.embeddings,
+                    dims,
+                    cache_root=req.layout.cache_root,
+                    batch_size=emb_cfg.batch_size,
+                    max_tokens=emb_cfg.max_tokens,
+                )
+            batch = max(emb_cfg.batch_size, 1) * 8
+            for k in range(0, len(todo), batch):
+                ids = todo[k : k + batch]
+                texts = [
+                    variant_text(data.mode, data.chunks[i], data.embed_text[i], variant)
+                    for i in ids
+                ]
+                q = quantize(embedder.embed(texts))
+                for j, i in enumerate(ids):
+                    rows[i] = q[j].tobytes()
+        mat = (
+            np.frombuffer(b"".join(r or b"" for r in rows), dtype=np.uint8).reshape(n, dims)
+            if n
+            else np.zeros((0, dims), np.uint8)
+        )
+        name = _piece_name(variant)
+        model = embedder.model_id if embedder is not None else _model_id(req.embeddings)
+        meta = quantization_meta(model, dims, n, f"{name}.bin")
+        writer.write_bytes(
+            f"{name}_bin", f"{name}.bin", mat.tobytes(), type="embeddings", format="bin", count=n
+        )
+        writer.write_json(name, meta, count=n)
+        if variant == "merged":
+            merged_out = (meta, mat)
+            if n >= req.cfg.search.ann.hnsw_min_vectors:
+                _write_hnsw(writer, mat, dims, req.cfg.search.ann.ef_search)
+        all_rows[variant] = rows
     for f in data.files:
         if fresh.intersection(f["chunkIds"]):
             data.fresh_vectors.add(f["bundle"]["file"])
         m = f["bundle"]["modes"][data.mode]
-        order = sorted(
-            range(len(m["chunks"])),
-            key=lambda i: (
-                m["chunks"][i]["start"],
-                m["chunks"][i]["end"],
-                m["chunks"][i].get("spanIndex", 0),
-            ),
-        )
-        hexrows = [""] * len(order)
-        for cid, i in zip(f["chunkIds"], order, strict=True):
-            hexrows[i] = (rows[cid] or b"").hex()
-        m["vectors"] = {"key": emb_key, "rows": hexrows}
-    return meta, mat
+        order = _file_order(m)
+        vectors: dict[str, Any] = {}
+        for variant, rows in all_rows.items():
+            hexrows = [""] * len(order)
+            for cid, i in zip(f["chunkIds"], order, strict=True):
+                hexrows[i] = (rows[cid] or b"").hex()
+            vectors[variant] = {"key": emb_key, "rows": hexrows}
+        m["vectors"] = vectors
+    return merged_out
 
 
 def _model_id(provider: str | None) -> str:
