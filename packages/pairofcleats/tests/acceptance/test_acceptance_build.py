@@ -17,7 +17,7 @@ from pairofcleats.artifacts import IndexReader
 from pairofcleats.build.api import build_index
 from poc_fixtures.repo import git, make_env, make_fixture_repo
 
-from .conftest import MODES, build_root, copy_built, layout_for, run_cli
+from .conftest import MODES, InProcess, build_root, copy_built, layout_for, run_cli
 
 CURRENT_KEYS = {
     "buildId", "buildRoot", "buildRoots", "promotedAt", "stage", "modes", "configHash",
@@ -173,7 +173,7 @@ def test_item2_every_piece_matches_bytes_checksum_and_count(cli_built: Any) -> N
 
 @pytest.mark.parametrize("sub", [*(f"index-{m}" for m in MODES), "index-sqlite"])
 def test_item2_flipped_byte_makes_cli_validate_exit_1_naming_the_piece(
-    built_fixture: Any, tmp_path: Path, sub: str
+    built_fixture: Any, tmp_path: Path, cli_main: InProcess, sub: str
 ) -> None:
     repo, env = copy_built(built_fixture, tmp_path)
     idir = build_root(repo, env) / sub
@@ -183,14 +183,13 @@ def test_item2_flipped_byte_makes_cli_validate_exit_1_naming_the_piece(
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    res = run_cli(["index", "validate", "--repo", str(repo), "--json"], env)
-    assert res.returncode == 1, res.stdout
-    rep = json.loads(res.stdout)
+    code, out, _err = cli_main(["index", "validate", "--repo", str(repo), "--json"], env)
+    assert code == 1, out
+    rep = json.loads(out)
     assert rep["ok"] is False
     assert any(i["artifact"] == victim.name for i in rep["issues"]), rep["issues"]
-    if sub == "index-code":
-        text = run_cli(["index", "validate", "--repo", str(repo)], env)
-        assert text.returncode == 1 and victim.name in text.stderr + text.stdout
+    code, out, err = cli_main(["index", "validate", "--repo", str(repo)], env)
+    assert code == 1 and victim.name in err + out
 
 
 # -- item 3 -------------------------------------------------------------------------------
@@ -381,17 +380,17 @@ COMMANDS = {
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_item22_config_errors_exit_2_naming_file_and_key(
-    tmp_path: Path, command: str, case: str
+    tmp_path: Path, cli_main: InProcess, command: str, case: str
 ) -> None:
     repo = make_fixture_repo(tmp_path / "repo", {"a.py": "def a():\n    pass\n"})
     text, key = BAD_CONFIGS[case]
     (repo / ".pairofcleats.json").write_text(text)
-    res = run_cli([*COMMANDS[command], "--repo", str(repo)], make_env(tmp_path))
-    assert res.returncode == 2, res.stderr
-    assert res.stdout == ""
-    first = res.stderr.splitlines()[0]
+    code, out, err = cli_main([*COMMANDS[command], "--repo", str(repo)], make_env(tmp_path))
+    assert code == 2, err
+    assert out == ""
+    first = err.splitlines()[0]
     assert str(repo / ".pairofcleats.json") in first and key in first, first
-    assert "Traceback" not in res.stderr
+    assert "Traceback" not in err
     assert not (tmp_path / "cache").exists()  # bad input does nothing
 
 

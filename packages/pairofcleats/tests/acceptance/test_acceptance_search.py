@@ -24,7 +24,7 @@ from pairofcleats.search.searcher import Searcher, SearchRequest
 from pairofcleats.search.source import MemorySource
 from poc_fixtures.repo import make_env, make_fixture_repo
 
-from .conftest import run_cli
+from .conftest import InProcess, run_cli
 
 COMPACT_KEYS_SPEC = [
     "id", "file", "start", "end", "startLine", "endLine", "ext", "kind", "name", "headline",
@@ -152,16 +152,16 @@ def test_item14_double_ampersand_found_through_sqlite_fts_cli(tmp_path: Path) ->
 
 
 # -- item 15b through the CLI ----------------------------------------------------------------
-def test_item15b_cli_relaxation_and_strict(built_fixture: Any) -> None:
+def test_item15b_cli_relaxation_and_strict(built_fixture: Any, cli_main: InProcess) -> None:
     def cli(*args: str) -> dict[str, Any]:
-        res = run_cli(
+        code, out, err = cli_main(
             ["search", *args, "--repo", str(built_fixture.repo), "--json", "--mode", "code",
              "--no-ann"],
             built_fixture.env,
         )  # fmt: skip
-        assert res.returncode == 0, res.stderr
-        out: dict[str, Any] = json.loads(res.stdout)
-        return out
+        assert code == 0, err
+        body: dict[str, Any] = json.loads(out)
+        return body
 
     # the non-strict behaviour is shown through the API in tests/search/test_searcher.py;
     # here the --strict flag itself, which must turn both relaxation steps off
@@ -283,17 +283,17 @@ def test_item17_kind_name_lang_ext_path_and_filter_string(authored: Any) -> None
     assert _names(authored, path=("*/service.*",), name=("save",)) == ["save_config"]
 
 
-def test_item17_filters_through_the_cli(authored: Any) -> None:
+def test_item17_filters_through_the_cli(authored: Any, cli_main: InProcess) -> None:
     built = authored[2]
 
     def cli(*args: str) -> list[str]:
-        res = run_cli(
+        code, out, err = cli_main(
             ["search", "config OR user OR users", "--repo", str(built.repo), "--json", "--mode",
              "code", "-n", "20", "--no-ann", *args],
             built.env,
         )  # fmt: skip
-        assert res.returncode == 0, res.stderr
-        return sorted(h["name"] for h in json.loads(res.stdout)["code"])
+        assert code == 0, err
+        return sorted(h["name"] for h in json.loads(out)["code"])
 
     assert cli("--author", "Lovelace", "--type", "function") == ["load_config", "save_config"]
     assert cli("--filter", "lang:typescript type:function") == ["countUsers", "fetchUser"]
@@ -369,14 +369,16 @@ def test_item18_compact_keys_are_exactly_the_spec_list(built_fixture: Any) -> No
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "sqlite-fts"])
-def test_item18_explain_is_versioned_on_every_backend(built_fixture: Any, backend: str) -> None:
-    res = run_cli(
+def test_item18_explain_is_versioned_on_every_backend(
+    built_fixture: Any, cli_main: InProcess, backend: str
+) -> None:
+    code, out, err = cli_main(
         ["search", "greet", "--repo", str(built_fixture.repo), "--json", "--explain",
          "--backend", backend],
         built_fixture.env,
     )  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    body = json.loads(res.stdout)
+    assert code == 0, err
+    body = json.loads(out)
     assert body["backend"] == backend
     hits = body["code"] + body["prose"] + body["extractedProse"]
     assert hits

@@ -3,7 +3,6 @@ B1, B5, K1, K4) where the per-module tests do not already show it (see COVERAGE.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -12,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,15 @@ from pairofcleats.config import PairOfCleatsConfig, config_hash
 from pairofcleats.search.searcher import Searcher, SearchRequest
 from poc_fixtures.repo import make_env, make_fixture_repo
 
-from .conftest import CLI, MODES, build_root, copy_built, layout_for, rewrite_piece, run_cli
+from .conftest import (
+    CLI,
+    MODES,
+    InProcess,
+    build_root,
+    copy_built,
+    layout_for,
+    rewrite_piece,
+)
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pairofcleats"
 
@@ -78,26 +84,9 @@ SEARCH_SAMPLES: dict[str, list[list[str]]] = {
 }
 
 
-def _main(args: list[str]) -> tuple[int, str, str]:
-    from pairofcleats.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    code: Any = 0
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            main(args)
-        except SystemExit as exc:
-            code = exc.code
-    return int(code or 0), out.getvalue(), err.getvalue()
-
-
-def test_c2_every_search_flag_in_help_is_accepted(
-    built_fixture: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for key, value in built_fixture.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("COLUMNS", "200")
-    code, help_text, _ = _main(["search", "--help"])
+def test_c2_every_search_flag_in_help_is_accepted(built_fixture: Any, cli_main: InProcess) -> None:
+    env = {**built_fixture.env, "COLUMNS": "200"}
+    code, help_text, _ = cli_main(["search", "--help"], env)
     assert code == 0
     flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-n)\b", help_text))
     assert flags, help_text
@@ -107,7 +96,7 @@ def test_c2_every_search_flag_in_help_is_accepted(
     repo = ["--repo", str(built_fixture.repo)]
     for flag in sorted(flags):
         for sample in SEARCH_SAMPLES[flag]:
-            code, _out, err = _main(["search", "greet", *repo, *sample])
+            code, _out, err = cli_main(["search", "greet", *repo, *sample], env)
             assert code == 0, (sample, err)
 
 
@@ -445,19 +434,21 @@ def test_s5_missing_table_falls_back_with_a_warning(
         assert "greet" in [h["name"] for h in res["code"]]
 
 
-def test_s5_missing_db_and_artifacts_is_index_invalid(built_fixture: Any, tmp_path: Path) -> None:
+def test_s5_missing_db_and_artifacts_is_index_invalid(
+    built_fixture: Any, tmp_path: Path, cli_main: InProcess
+) -> None:
     repo, env = copy_built(built_fixture, tmp_path)
     root = build_root(repo, env)
     (root / "index-sqlite" / "index-code.db").unlink()
     (root / "index-code" / "pieces" / "manifest.json").unlink()
-    res = run_cli(
+    code, out, err = cli_main(
         ["search", "greet", "--repo", str(repo), "--backend", "sqlite", "--mode", "code",
          "--json"],
         env,
     )  # fmt: skip
-    assert res.returncode == 1, res.stdout + res.stderr
-    assert json.loads(res.stdout)["code"] == "INDEX_INVALID"
-    assert "Traceback" not in res.stderr
+    assert code == 1, out + err
+    assert json.loads(out)["code"] == "INDEX_INVALID"
+    assert "Traceback" not in err
 
 
 # -- R2: the index signature covers every manifest piece --------------------------------------
