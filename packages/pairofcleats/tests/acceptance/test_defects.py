@@ -680,6 +680,31 @@ def _cmd(pid: int) -> str:
         return ""
 
 
+# -- K2: escalation timers die with the process they guard -----------------------------------
+def test_k2_git_timeout_timer_is_cancelled_when_git_exits(fixture_repo: Path) -> None:
+    import threading
+
+    from pairofcleats.scm import git_stream
+
+    def new_timers(before: set[threading.Thread]) -> list[threading.Thread]:
+        return [
+            t for t in threading.enumerate() if t not in before and isinstance(t, threading.Timer)
+        ]
+
+    for args, finish in ((["ls-files"], "exhaust"), (["log", "--format=%H"], "close")):
+        before = set(threading.enumerate())
+        stream = git_stream(args, fixture_repo, timeout_s=600)
+        assert next(stream)
+        live = new_timers(before)
+        assert len(live) == 1 and live[0].is_alive()  # the escalation timer guarding git
+        if finish == "exhaust":
+            list(stream)  # git exits on its own
+        else:
+            stream.close()  # stopped early: git is killed
+        live[0].join(5)  # a cancelled timer ends at once; a forgotten one would wait 600 s
+        assert not live[0].is_alive(), args
+
+
 # -- K4: state files and artifacts are written atomically -------------------------------------
 def test_k4_no_direct_file_writes_in_the_build_path() -> None:
     allowed = {
