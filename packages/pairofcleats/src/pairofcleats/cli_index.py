@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -61,13 +62,24 @@ def _fail(err: PairOfCleatsError, json_out: bool, verbose: bool) -> typer.Exit:
     return typer.Exit(err.exit_code)
 
 
-def _run(json_out: bool, verbose: bool, fn: Callable[[], Any]) -> Any:
-    """Call ``fn`` mapping errors to exits; SIGTERM acts like Ctrl-C (cancel, exit 130)."""
+CANCEL = threading.Event()
+"""Set by SIGINT/SIGTERM; the build checks it at every stage and worker result."""
 
-    def _term(signum: int, frame: Any) -> None:
+
+def _run(json_out: bool, verbose: bool, fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` mapping errors to exits; SIGINT/SIGTERM cancel (exit 130).
+
+    The handler sets ``CANCEL`` before raising ``KeyboardInterrupt``: if the
+    exception lands somewhere it is swallowed (a finalizer while the pool forks),
+    the flag still stops the build at its next checkpoint.
+    """
+
+    def _cancel(signum: int, frame: Any) -> None:
+        CANCEL.set()
         raise KeyboardInterrupt
 
-    prev = signal.signal(signal.SIGTERM, _term)
+    prev_term = signal.signal(signal.SIGTERM, _cancel)
+    prev_int = signal.signal(signal.SIGINT, _cancel)
     try:
         return fn()
     except PairOfCleatsError as err:
@@ -78,7 +90,8 @@ def _run(json_out: bool, verbose: bool, fn: Callable[[], Any]) -> Any:
         internal = Internal(f"{type(exc).__name__}: {exc}")
         raise _fail(internal, json_out, verbose) from None
     finally:
-        signal.signal(signal.SIGTERM, prev)
+        signal.signal(signal.SIGTERM, prev_term)
+        signal.signal(signal.SIGINT, prev_int)
 
 
 class _Progress:
@@ -222,7 +235,7 @@ def build_cmd(
         res = _run(
             json_out,
             verbose,
-            lambda: build_index(repo, env=dict(os.environ), report=prog, **kwargs),
+            lambda: build_index(repo, env=dict(os.environ), report=prog, cancel=CANCEL, **kwargs),
         )
     except typer.Exit as exc:
         prog.end("failed" if exc.exit_code != 130 else "cancelled", exc.exit_code)
@@ -276,6 +289,7 @@ def watch_cmd(
             debounce_ms=watch_debounce,
             on_result=on_result,
             env=dict(os.environ),
+            cancel=CANCEL,
             mode=mode,
             stage=stage,
             sqlite=sqlite,

@@ -8,6 +8,7 @@ mapping; only here does ``env`` default to the process environment.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ def build_index(
     cwd: Path | None = None,
     report: Reporter | None = None,
     protected: Iterable[str] = (),
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Build, validate and promote an index; returns the build summary.
 
@@ -155,6 +157,7 @@ def build_index(
         protected=frozenset(protected),
         report=report,
         warnings=warnings,
+        cancel=cancel,
     )
     from groundwork.fsio import FileLock, LockHeld
 
@@ -345,6 +348,7 @@ def watch_index(
     max_batches: int | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    cancel: threading.Event | None = None,
     **build_flags: Any,
 ) -> dict[str, Any]:
     """Watch the repo and build incrementally per batch of changes (§6 Watch)."""
@@ -352,6 +356,7 @@ def watch_index(
 
     return run_watch(
         repo,
+        cancel=cancel,
         poll_ms=poll_ms,
         debounce_ms=debounce_ms,
         stop=stop,

@@ -12,6 +12,7 @@ import gc
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -100,6 +101,10 @@ class BuildRequest:
     attempt_dir: Path | None = None
     lock: FileLock | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: Set by a signal handler; checked at every stage boundary and per worker result,
+    #: so a SIGINT whose KeyboardInterrupt is swallowed (it can land inside a finalizer
+    #: while the process pool starts) still cancels the build.
+    cancel: threading.Event | None = None
 
 
 @contextlib.contextmanager
@@ -141,6 +146,12 @@ class _Phases:
             d["durationMs"] = int((time.monotonic() - self._t[name]) * 1000)
 
 
+def checkpoint(req: BuildRequest) -> None:
+    """Raise ``Cancelled`` once the build's cancel flag is set."""
+    if req.cancel is not None and req.cancel.is_set():
+        raise Cancelled("build cancelled")
+
+
 def _hold(env: Mapping[str, str], stage: str, build_root: Path) -> None:
     """Test-only hook: park the build at ``stage`` so a test can kill or signal it."""
     if env.get(TEST_HOLD_ENV) != stage:
@@ -158,20 +169,27 @@ def _process_all(
     root = req.layout.repo_root
     idx_cfg = req.cfg.indexing
     if req.threads <= 1 or len(cands) < 2:
-        return [process_file(root, c, idx_cfg, modes) for c in cands]
+        out_inline = []
+        for c in cands:
+            checkpoint(req)
+            out_inline.append(process_file(root, c, idx_cfg, modes))
+        return out_inline
     ctx = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=req.threads, mp_context=ctx)
     try:
-        out = list(
-            pool.map(
-                process_file,
-                [root] * len(cands),
-                cands,
-                [idx_cfg] * len(cands),
-                [modes] * len(cands),
-                chunksize=PROCESS_CHUNKSIZE,
-            )
-        )
+        out = []
+        checkpoint(req)
+        for res in pool.map(
+            process_file,
+            [root] * len(cands),
+            cands,
+            [idx_cfg] * len(cands),
+            [modes] * len(cands),
+            chunksize=PROCESS_CHUNKSIZE,
+        ):
+            checkpoint(req)
+            out.append(res)
+        checkpoint(req)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         kill_tree(os.getpid(), grace_s=1.0, include_root=False)
@@ -658,6 +676,7 @@ def _stages(
     env = req.env
     modes_t = tuple(req.modes)
 
+    checkpoint(req)
     phases.start("stage1")
     report("task:start", {"taskId": "stage1", "stage": "stage1"})
     processed = _process_all(req, todo, modes_t)
@@ -698,6 +717,7 @@ def _stages(
     _hold(env, "stage1", build_root)
 
     if req.stage >= 2:
+        checkpoint(req)
         phases.start("stage2")
         report("task:start", {"taskId": "stage2", "stage": "stage2"})
         _hold(env, "stage2", build_root)
@@ -711,6 +731,7 @@ def _stages(
 
     dense: dict[str, Any] = {}
     if req.stage >= 3:
+        checkpoint(req)
         phases.start("stage3")
         report("task:start", {"taskId": "stage3", "stage": "stage3"})
         for mode in req.modes:
@@ -727,6 +748,7 @@ def _stages(
         for m in req.modes
     }
     if req.stage >= 4 and req.sqlite:
+        checkpoint(req)
         phases.start("stage4")
         report("task:start", {"taskId": "stage4", "stage": "stage4"})
         sdir = sqlite_dir(build_root)
@@ -827,6 +849,7 @@ def _stages(
                     continue
                 store.put(mode_bundle(b, mode))
 
+    checkpoint(req)
     phases.start("validate")
     report("task:start", {"taskId": "validate", "stage": "validate"})
     rep = validate_build(build_root, req.modes, key, req.sqlite and req.stage >= 4)

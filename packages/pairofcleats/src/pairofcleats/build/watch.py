@@ -48,6 +48,7 @@ def run_watch(
     env: Mapping[str, str],
     cwd: Path | None,
     build_flags: Mapping[str, Any],
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Initial build (if needed), then one incremental build per change batch."""
     import watchfiles
@@ -98,6 +99,7 @@ def run_watch(
             command="index watch",
             attempt_dir=attempt,
             warnings=warnings,
+            cancel=cancel,
         )
         lay.lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(
@@ -161,6 +163,9 @@ def run_watch(
         force_polling = True
         gen = watcher()
     for changes in gen:
+        if cancel is not None and cancel.is_set():
+            stop_event.set()
+            raise KeyboardInterrupt
         if stop is not None and stop():
             stop_event.set()
             break
