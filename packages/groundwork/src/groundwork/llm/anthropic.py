@@ -112,6 +112,8 @@ class AnthropicStreamParser:
 
 
 class AnthropicProvider(HTTPProvider):
+    chat_path = "/v1/messages"
+    models_path = "/v1/models"
     family = "anthropic"
 
     def __init__(
@@ -126,12 +128,12 @@ class AnthropicProvider(HTTPProvider):
         transport: httpx.AsyncBaseTransport | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
-        self._base = strip_v1(base_url or DEFAULT_BASE_URL)
         self.default_max_tokens = default_max_tokens
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
         super().__init__(
+            base_url=strip_v1(base_url or DEFAULT_BASE_URL),
             name=name or "anthropic",
             type="anthropic",
             model=model,
@@ -141,16 +143,6 @@ class AnthropicProvider(HTTPProvider):
             headers=headers,
             transport=transport,
         )
-
-    @property
-    def base_url(self) -> str:
-        return self._base
-
-    def chat_url(self) -> str:
-        return f"{self._base}/v1/messages"
-
-    def models_url(self) -> str:
-        return f"{self._base}/v1/models"
 
     def chat_body(
         self, messages: Sequence[Message], options: Options, *, stream: bool

@@ -188,10 +188,15 @@ class HTTPProvider(abc.ABC):
     """One attempt per call over one pooled client; subclasses fill in the API shape."""
 
     family: ClassVar[str] = "http"
+    chat_path: ClassVar[str]
+    """Chat endpoint under ``base_url`` (JSON and streaming share it)."""
+    models_path: ClassVar[str]
+    """Model-list endpoint under ``base_url`` that ``list_models`` reads."""
 
     def __init__(
         self,
         *,
+        base_url: str,
         name: str,
         type: str,
         model: str,
@@ -203,6 +208,7 @@ class HTTPProvider(abc.ABC):
     ) -> None:
         if not model:
             raise LLMConfigError(f"provider {name!r} needs a model")
+        self._base = base_url
         self._name = name
         self._type = type
         self._model = model
@@ -249,17 +255,15 @@ class HTTPProvider(abc.ABC):
     # -- what subclasses provide -------------------------------------------------
 
     @property
-    @abc.abstractmethod
     def base_url(self) -> str:
         """The normalised base URL the endpoints hang off."""
+        return self._base
 
-    @abc.abstractmethod
     def chat_url(self) -> str:
-        """The chat endpoint (JSON and streaming share it)."""
+        return self._base + self.chat_path
 
-    @abc.abstractmethod
     def models_url(self) -> str:
-        """The model-list endpoint ``list_models`` reads."""
+        return self._base + self.models_path
 
     @abc.abstractmethod
     def chat_body(

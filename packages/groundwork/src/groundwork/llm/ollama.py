@@ -83,6 +83,8 @@ class OllamaStreamParser:
 
 
 class OllamaProvider(HTTPProvider):
+    chat_path = "/api/chat"
+    models_path = "/api/tags"
     family = "ollama"
 
     def __init__(
@@ -96,9 +98,9 @@ class OllamaProvider(HTTPProvider):
         options: Options | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._base = strip_v1(base_url or DEFAULT_BASE_URL)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         super().__init__(
+            base_url=strip_v1(base_url or DEFAULT_BASE_URL),
             name=name or "ollama",
             type="ollama",
             model=model,
@@ -108,16 +110,6 @@ class OllamaProvider(HTTPProvider):
             headers=headers,
             transport=transport,
         )
-
-    @property
-    def base_url(self) -> str:
-        return self._base
-
-    def chat_url(self) -> str:
-        return f"{self._base}/api/chat"
-
-    def models_url(self) -> str:
-        return f"{self._base}/api/tags"
 
     def chat_body(
         self, messages: Sequence[Message], options: Options, *, stream: bool

@@ -115,6 +115,9 @@ class OpenAIStreamParser:
 class OpenAIProvider(HTTPProvider):
     """Bearer-key OpenAI API; ``type`` is ``openai`` or ``openai-compatible``."""
 
+    chat_path = "/chat/completions"
+    models_path = "/models"
+
     family = "openai"
 
     def __init__(
@@ -129,9 +132,9 @@ class OpenAIProvider(HTTPProvider):
         options: Options | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._base = with_v1(base_url or DEFAULT_BASE_URL)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         super().__init__(
+            base_url=with_v1(base_url or DEFAULT_BASE_URL),
             name=name or type,
             type=type,
             model=model,
@@ -141,16 +144,6 @@ class OpenAIProvider(HTTPProvider):
             headers=headers,
             transport=transport,
         )
-
-    @property
-    def base_url(self) -> str:
-        return self._base
-
-    def chat_url(self) -> str:
-        return f"{self._base}/chat/completions"
-
-    def models_url(self) -> str:
-        return f"{self._base}/models"
 
     def chat_body(
         self, messages: Sequence[Message], options: Options, *, stream: bool
