@@ -2,12 +2,14 @@
 
 Like sqlite-utils' ``tests/test_docs.py``: the Typer app is turned into its click command
 tree and walked, so a new command or flag without documentation fails here rather than
-being found by a user. The demo test runs ``demo/pairofcleats_demo.py`` as a real subprocess
+being found by a user; config.md's defaults block must equal the real defaults and every
+config key needs a table row. The demo test runs ``demo/pairofcleats_demo.py`` as a real subprocess
 (real CLI subprocesses under it) on a small git repository made by the test.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 import typer.main
 from pairofcleats.cli import app
+from pairofcleats.config import PairOfCleatsConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "pairofcleats"
@@ -91,6 +94,30 @@ def test_option_is_documented(path: str, option: str, docs_text: str) -> None:
 def test_command_has_help(path: str) -> None:
     cmd = {" ".join(p): c for p, c in COMMANDS}[path]
     assert (cmd.help or "").strip(), f"{path} has no help text"
+
+
+def _config_leaves(tree: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Leaf key paths of the effective config; an all-``None`` override map is one leaf."""
+    for key, value in tree.items():
+        if isinstance(value, dict) and value and any(v is not None for v in value.values()):
+            yield from _config_leaves(value, (*path, key))
+        else:
+            yield (*path, key)
+
+
+def test_config_defaults_block_is_the_real_default() -> None:
+    text = (DOCS / "config.md").read_text(encoding="utf-8")
+    block = re.search(r"```jsonc\n(.*?)```", text, re.S)
+    assert block is not None, "config.md lost its defaults block"
+    assert json.loads(block.group(1)) == PairOfCleatsConfig().wire()
+
+
+@pytest.mark.parametrize("key", [".".join(p) for p in _config_leaves(PairOfCleatsConfig().wire())])
+def test_config_key_has_a_table_row(key: str) -> None:
+    text = (DOCS / "config.md").read_text(encoding="utf-8")
+    rows = "\n".join(line for line in text.splitlines() if line.startswith("|"))
+    leaf = key.rsplit(".", 1)[-1]
+    assert re.search(r"`(?:[\w.]+\.)?" + re.escape(leaf) + "`", rows), f"{key} has no row"
 
 
 def _git(repo: Path, *args: str) -> None:
