@@ -242,6 +242,50 @@ def test_c6_ef_search_is_applied_at_query_time() -> None:
     assert len(uses) > 1, "ef_search is declared in SearchOptions and never read"
 
 
+def test_c6_service_keys_come_from_the_config_file(built_fixture: Any, tmp_path: Path) -> None:
+    import httpx
+
+    repo, env = copy_built(built_fixture, tmp_path)
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    api_cfg = {"port": 0, "maxBodyBytes": 300, "allowedRepoRoots": [str(allowed)],
+               "token": "from-config"}  # fmt: skip
+    (repo / ".pairofcleats.json").write_text(json.dumps({"service": {"api": api_cfg}}))
+    full_env = {**os.environ, **env}
+    full_env.pop("PAIROFCLEATS_API_TOKEN", None)
+    proc = subprocess.Popen(
+        [*CLI, "service", "api", "--repo", str(repo), "--json"],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else ""
+        info = json.loads(line)
+        assert info["port"] > 0  # port 0 from the file: an ephemeral port
+        auth = {"Authorization": "Bearer from-config"}
+        with httpx.Client(base_url=info["baseUrl"], timeout=30) as c:
+            assert c.post("/search", json={"query": "greet"}).status_code == 401
+            assert c.post("/search", json={"query": "greet"}, headers=auth).status_code == 200
+            big = {"query": "greet", "mode": "code " + " " * 400}
+            assert c.post("/search", json=big, headers=auth).status_code == 413
+            outside = {"query": "greet", "repoPath": str(tmp_path)}
+            assert c.post("/search", json=outside, headers=auth).status_code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_c6_quality_fast_drops_embeddings_and_chargrams(tmp_path: Path) -> None:
+    repo = make_fixture_repo(tmp_path / "repo", {"a.py": "def alpha():\n    return 1\n"})
+    env = make_env(tmp_path)
+    (repo / ".pairofcleats.json").write_text(json.dumps({"quality": "fast"}))
+    build_index(repo, env=env, threads=1, sqlite=False)
+    state = jsonio.read_json(build_root(repo, env) / "index-code" / "index_state.json")
+    assert state["embeddings"]["enabled"] is False
+    assert state["features"]["chargram"] is False
+
+
 INDEXING_PROBES: dict[str, Any] = {
     "modes": ["code"], "maxFileBytes": 1000, "maxFileLines": 10,
     "fileCaps.byExt": {".py": {"maxLines": 3}}, "fileCaps.byLanguage": {"python": {"maxBytes": 9}},
@@ -638,7 +682,7 @@ def _start_pool_build(repo: Path, base: Path) -> tuple[subprocess.Popen[str], se
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_k1_sigint_kills_the_worker_pool(worker_repo: Path, tmp_path: Path) -> None:
     proc, workers = _start_pool_build(worker_repo, tmp_path)
-    time.sleep(0.7)  # let the pool settle into its work (see the xfail below for the start)
+    time.sleep(0.7)  # let the pool settle into its work (the start is the slow test below)
     workers |= {k for k in _children(proc.pid) if "python" in _cmd(k)}
     proc.send_signal(signal.SIGINT)
     out, _err = proc.communicate(timeout=60)
@@ -648,12 +692,6 @@ def test_k1_sigint_kills_the_worker_pool(worker_repo: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a SIGINT that lands while ProcessPoolExecutor is starting its stage-1 workers "
-    "(--threads 2) is lost in about half the runs: the build carries on through stage 4, "
-    "promotes and exits 0 instead of cancelling with 130 (§1.1)",
-)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_item4_sigint_while_the_pool_starts_is_never_lost(
     worker_repo: Path, tmp_path: Path
