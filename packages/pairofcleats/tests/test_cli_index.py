@@ -98,6 +98,7 @@ def test_config_errors_exit_2_naming_file_and_key(
     assert res.returncode == 2
     assert ".pairofcleats.json" in res.stderr and "indexing.unknownThing" in res.stderr
     assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
     (fixture_repo / ".pairofcleats.json").write_text('{"threads": "lots"}')
     res = _run(["build", "--repo", str(fixture_repo), "--json", "--progress", "off"], build_env)
     assert res.returncode == 2

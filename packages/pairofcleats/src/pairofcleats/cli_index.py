@@ -54,7 +54,7 @@ def _fail(err: PairOfCleatsError, json_out: bool, verbose: bool) -> typer.Exit:
         _out(err.to_json())
     else:
         sys.stderr.write(f"pairofcleats: {err.one_line()}\n")
-        if err.errors and not json_out:
+        if err.errors and verbose:  # one line per error unless asked for details
             for issue in err.errors[:20]:
                 msg = issue.get("message") or issue
                 where = "/".join(str(x) for x in (issue.get("mode"), issue.get("artifact")) if x)
