@@ -261,3 +261,36 @@ def test_missing_repo_dir_is_bad_input(tmp_path: Path) -> None:
     proc = run(["search", "greet", "--repo", str(tmp_path / "nope")], {}, cwd=tmp_path)
     assert proc.returncode == 2
     assert "not a directory" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "--help"],
+        ["search"],
+        ["search", "greet", "--bogus"],
+        ["search", "greet", "-n", "many"],
+        ["search", "greet", "--repo", "/nonexistent/repo", "--json"],
+    ],
+)
+def test_search_app_behaves_like_the_full_app(args: list[str]) -> None:
+    """``main`` runs searches through ``search_app``; it must read exactly like ``app``."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    full = runner.invoke(cli.app, args, prog_name="pairofcleats")
+    lean = runner.invoke(cli.search_app, args, prog_name="pairofcleats")
+    assert (lean.exit_code, lean.output) == (full.exit_code, full.output)
+    assert full.exit_code != 0 or "Usage: pairofcleats search" in full.output
+
+
+def test_search_app_holds_only_search_with_the_same_parameters() -> None:
+    from typer.main import get_command
+
+    full, lean = get_command(cli.app), get_command(cli.search_app)
+    assert sorted(lean.commands) == ["search"]  # type: ignore[attr-defined]
+    assert "index" in full.commands and "service" in full.commands  # type: ignore[attr-defined]
+    search_full = full.commands["search"]  # type: ignore[attr-defined]
+    search_lean = lean.commands["search"]  # type: ignore[attr-defined]
+    assert [p.opts for p in search_lean.params] == [p.opts for p in search_full.params]
+    assert [p.opts for p in lean.params] == [p.opts for p in full.params]

@@ -23,15 +23,24 @@ from typer._click import exceptions as click_exc  # Typer vendors click here (ty
 from pairofcleats import __version__
 from pairofcleats.errors import InvalidRequest, PairOfCleatsError
 
-app = typer.Typer(
-    name="pairofcleats",
-    help="Code and prose search index for coding agents.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def _root_app() -> typer.Typer:
+    return typer.Typer(
+        name="pairofcleats",
+        help="Code and prose search index for coding agents.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
+app = _root_app()
+# The same root holding only ``search``: Typer builds every registered command's parameters
+# on each run, so ``main`` runs a search through this one (skipping the index and service
+# commands' annotations and adapters). Help and errors of ``search`` read the same.
+search_app = _root_app()
 service_app = typer.Typer(
     name="service",
     help="Serve the index over HTTP or MCP.",
@@ -56,6 +65,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+@search_app.callback(invoke_without_command=True)
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[
@@ -153,6 +163,7 @@ class _SearchProgress:
             )
 
 
+@search_app.command("search")
 @app.command("search")
 def search_cmd(
     query: Annotated[str, typer.Argument(help='The query (terms, "phrases", -negations, OR, ()).')],
@@ -372,7 +383,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: exits 0 ok, 1 failure, 2 bad input/usage, 130 cancelled."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        rv: Any = app(args=args, prog_name="pairofcleats", standalone_mode=False)
+        root = search_app if args[:1] == ["search"] else app
+        rv: Any = root(args=args, prog_name="pairofcleats", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as err:
         ctx = err.ctx
         sys.stdout.write((ctx.get_help() if ctx is not None else "") + "\n")
