@@ -18,6 +18,14 @@ def test_defaults() -> None:
     assert cfg.service.api.port == 7345
 
 
+def test_no_file_env_or_flags_equals_load_config_of_no_layers(tmp_path: Path) -> None:
+    from groundwork.config import load_config
+
+    cfg = load(tmp_path, {"PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache")})
+    assert cfg == load_config(PairOfCleatsConfig, [])
+    assert cfg.wire() == load_config(PairOfCleatsConfig, []).wire()
+
+
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
     (tmp_path / ".pairofcleats.json").write_text('{\n  "indexing": {\n    "bogus": 1\n  }\n}\n')
     with pytest.raises(ConfigInvalid) as info:

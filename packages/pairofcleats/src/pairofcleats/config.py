@@ -231,13 +231,17 @@ def load(
     ``PAIROFCLEATS_CACHE_ROOT`` is not merged here: ``paths.default_cache_root`` gives
     it the ``/cache-v1`` suffix, while a file ``cache.root`` is used as given.
     """
+    path = config_path(repo_root)
+    env_values = _env_layer(env)
+    if not flags and not env_values and not path.exists():
+        # what load_config validates for no layers, without importing groundwork.config
+        # (a cold search of a repo without a config file)
+        return PairOfCleatsConfig.model_validate_json(b"{}", strict=True)
     from groundwork.config import ConfigError, DictLayer, EnvMapLayer, FileLayer, load_config
 
     layers: list[Any] = []
-    path = config_path(repo_root)
     if path.exists():
         layers.append(FileLayer(path))
-    env_values = _env_layer(env)
     if env_values:
         layers.append(
             EnvMapLayer(
