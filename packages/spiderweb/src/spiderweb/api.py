@@ -19,7 +19,7 @@ import resource
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from groundwork.errors import LockHeld
 from groundwork.fsio import FileLock
@@ -64,8 +64,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LOCK_NAME = ".spiderweb.lock"
+# Bound on each startup/shutdown store step (open+migrate, legacy import, prune, state file):
+# generous because a large data dir takes a while, finite so a wedged disk fails the start
+# (exit 1 naming the step) instead of hanging it (§2: every DB await has a timeout).
+STORE_STEP_TIMEOUT_S = 300.0
 TaskRunner = Callable[[TaskRequest], Awaitable[TaskOutcome]]
 Summarizer = Callable[[int, str], Awaitable[SummaryOutcome]]
 
@@ -77,6 +82,14 @@ class ServeError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+async def _bounded(step: str, aw: Awaitable[T]) -> T:
+    """Await one startup store step within ``STORE_STEP_TIMEOUT_S`` (else ``ServeError``)."""
+    try:
+        return await asyncio.wait_for(aw, STORE_STEP_TIMEOUT_S)
+    except TimeoutError:
+        raise ServeError(f"{step} timed out after {STORE_STEP_TIMEOUT_S:.0f} s", 1) from None
 
 
 def provider_spec(config: SpiderwebConfig) -> ProviderSpec:
@@ -174,7 +187,7 @@ class SpiderwebServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.data_dir / LOCK_NAME, {"service": "spiderweb"}, heartbeat_s=30)
         try:
-            await asyncio.to_thread(self._lock.acquire)
+            await _bounded("taking the data-dir lock", asyncio.to_thread(self._lock.acquire))
         except LockHeld as exc:
             pid = exc.holder.get("pid", "?")
             raise ServeError(f"data dir in use by pid {pid}: stop that server first", 1) from None
@@ -204,16 +217,20 @@ class SpiderwebServer:
         cfg = self.config
         raise_nofile_limit()
         try:
-            store = await asyncio.to_thread(open_store, self.data_dir, cfg.ltm)
+            store = await _bounded(
+                "opening the LTM store", asyncio.to_thread(open_store, self.data_dir, cfg.ltm)
+            )
         except StoreError as exc:
             raise ServeError(str(exc), 1) from None
         self._store = store
         now = self.clock.now_ms()
-        await asyncio.to_thread(store.import_legacy)
-        await asyncio.to_thread(store.import_state_file, now_ms=now)
-        await asyncio.wrap_future(store.prune(now_ms=now))
-        await asyncio.wrap_future(store.mark_all_inactive())
-        await self._interrupt_unfinished(store, now)
+        await _bounded("importing legacy snapshots", asyncio.to_thread(store.import_legacy))
+        await _bounded(
+            "importing the state file", asyncio.to_thread(store.import_state_file, now_ms=now)
+        )
+        await _bounded("pruning LTM", asyncio.wrap_future(store.prune(now_ms=now)))
+        await _bounded("marking sessions inactive", asyncio.wrap_future(store.mark_all_inactive()))
+        await _bounded("interrupting unfinished goals", self._interrupt_unfinished(store, now))
         identities = IdentityLoader(self.data_dir)
         services = Services(
             config=cfg,
@@ -377,15 +394,23 @@ class SpiderwebServer:
             self.registry = None
         if self._store is not None:
             try:
-                states = await asyncio.to_thread(self._store.all_states)
-                await asyncio.to_thread(write_state_file, self.data_dir / STATE_FILE_NAME, states)
+                states = await _bounded(
+                    "reading session states", asyncio.to_thread(self._store.all_states)
+                )
+                await _bounded(
+                    f"writing {STATE_FILE_NAME}",
+                    asyncio.to_thread(write_state_file, self.data_dir / STATE_FILE_NAME, states),
+                )
             except Exception:
                 log.exception("writing %s failed", STATE_FILE_NAME)
         if self.gateway is not None:
             await self.gateway.close()
             self.gateway = None
         if self._store is not None:
-            await asyncio.to_thread(self._store.close)
+            try:
+                await _bounded("closing the LTM store", asyncio.to_thread(self._store.close))
+            except ServeError as exc:
+                log.error("%s", exc.message)
             self._store = None
         if self._owns_provider and self._provider is not None:
             with contextlib.suppress(Exception):
