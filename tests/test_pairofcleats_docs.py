@@ -67,10 +67,18 @@ def test_every_page_exists_and_links_resolve() -> None:
     for name in EXPECTED_PAGES:
         assert (DOCS / name).is_file(), f"docs/pairofcleats/{name} is missing"
     for page in DOCS.glob("*.md"):
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text("utf-8")):
+        for target, anchor in re.findall(r"\]\(([^)#\s]+)(?:#([^)]*))?\)", page.read_text("utf-8")):
             if "://" in target:
                 continue
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+            if anchor:
+                assert anchor in _anchors(page.parent / target), f"{page.name}: no #{anchor}"
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub-style heading anchors: lowercase, punctuation dropped, spaces to dashes."""
+    heads = re.findall(r"^#+\s+(.*)$", page.read_text("utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
 
 
 def test_the_walk_finds_the_cli() -> None:
