@@ -348,7 +348,7 @@ def _records(
             "kind": d.kind,
             "name": d.name,
             "signature": d.signature,
-            "doc": d.doc if mode != "extracted-prose" else "",
+            "doc": d.doc,  # extracted-prose: the comment/docstring text itself
             "modifiers": d.modifiers,
             "params": list(d.params),
             "returns": d.returns,

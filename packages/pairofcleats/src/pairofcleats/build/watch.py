@@ -157,12 +157,18 @@ def run_watch(
             raise_interrupt=True,
         )
 
-    try:
-        gen = watcher()
-    except (OSError, RuntimeError):
-        force_polling = True
-        gen = watcher()
-    for changes in gen:
+    def batches_of_changes() -> Any:
+        """Native events, or polling when asked for or when native watching fails."""
+        nonlocal force_polling
+        try:
+            yield from watcher()
+        except (OSError, RuntimeError):
+            if force_polling:
+                raise
+            force_polling = True
+            yield from watcher()
+
+    for changes in batches_of_changes():
         if cancel is not None and cancel.is_set():
             stop_event.set()
             raise KeyboardInterrupt
