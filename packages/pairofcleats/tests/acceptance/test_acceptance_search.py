@@ -332,7 +332,7 @@ def test_item17_p4_chunk_without_language_in_the_written_filter_index(tmp_path: 
             "mtimeMs": 0, "encoding": "utf-8", "encodingFallback": False, "lines": 1,
         }  # fmt: skip
 
-    rels = {"calls": [], "usages": []}
+    rels: dict[str, list[str]] = {"calls": [], "usages": []}
     data = ModeData("code")
     for cid, (rel, lang) in enumerate([("a/x.weird", None), ("a/y.py", "python")]):
         data.files.append({"bundle": bundle(rel, lang), "chunkIds": [cid]})

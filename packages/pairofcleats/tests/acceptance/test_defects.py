@@ -738,7 +738,7 @@ def test_k2_git_timeout_timer_is_cancelled_when_git_exits(fixture_repo: Path) ->
         if finish == "exhaust":
             list(stream)  # git exits on its own
         else:
-            stream.close()  # stopped early: git is killed
+            stream.close()  # type: ignore[attr-defined]  # stopped early: git is killed
         live[0].join(5)  # a cancelled timer ends at once; a forgotten one would wait 600 s
         assert not live[0].is_alive(), args
 
