@@ -743,6 +743,57 @@ def test_k2_git_timeout_timer_is_cancelled_when_git_exits(fixture_repo: Path) ->
         assert not live[0].is_alive(), args
 
 
+# -- K3: service output streams ------------------------------------------------------------
+def _chunk_frames(body: bytes) -> list[bytes]:
+    """The frames of an HTTP/1.1 chunked body, in order."""
+    frames = []
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        frames.append(rest[:size])
+        body = rest[size + 2 :]
+    return frames
+
+
+def test_k3_search_stream_sends_each_event_as_its_own_chunk(built_fixture: Any) -> None:
+    import socket
+
+    proc = subprocess.Popen(
+        [*CLI, "service", "api", "--repo", str(built_fixture.repo), "--port", "0", "--json"],
+        env={**os.environ, **built_fixture.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        payload = json.dumps({"query": "greet", "ann": False}).encode()
+        request = (
+            b"POST /search/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        with socket.create_connection(("127.0.0.1", info["port"]), timeout=30) as sock:
+            sock.sendall(request)
+            raw = b""
+            while chunk := sock.recv(65536):
+                raw += chunk
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    headers = head.decode("latin-1").lower()
+    assert "transfer-encoding: chunked" in headers and "content-length" not in headers
+    frames = _chunk_frames(body)
+    kinds = [re.findall(rb"^event: (\w+)", f, re.M) for f in frames]
+    assert next(k for k in kinds if k) == [b"start"]  # start went out before any result
+    events = [e for k in kinds for e in k]
+    assert events[0] == b"start" and events[-1] == b"done" and b"result" in events
+    assert all(len(k) <= 1 for k in kinds), kinds  # one event per write, none held back
+
+
 # -- K4: state files and artifacts are written atomically -------------------------------------
 def test_k4_no_direct_file_writes_in_the_build_path() -> None:
     allowed = {
