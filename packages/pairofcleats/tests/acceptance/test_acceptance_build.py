@@ -394,21 +394,7 @@ def test_item22_config_errors_exit_2_naming_file_and_key(
     assert not (tmp_path / "cache").exists()  # bad input does nothing
 
 
-ONE_LINE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="index commands print a second stderr line after the one-line CONFIG_INVALID error: "
-    "the Python repr of each issue dict ({'source': ..., 'kind': ...}); §10 wants one line",
-)
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        "search",
-        pytest.param("index-build", marks=ONE_LINE_XFAIL),
-        pytest.param("index-validate", marks=ONE_LINE_XFAIL),
-    ],
-)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_item22_config_error_is_one_line(tmp_path: Path, command: str) -> None:
     repo = make_fixture_repo(tmp_path / "repo", {"a.py": "def a():\n    pass\n"})
     (repo / ".pairofcleats.json").write_text(BAD_CONFIGS["wrong-type"][0])
