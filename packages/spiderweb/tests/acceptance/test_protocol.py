@@ -65,7 +65,8 @@ async def test_goal_frames_carry_m10_fields_with_m10_types(server: Any) -> None:
             """The answer turn's execution/complete comes after workers/ready."""
             if f.get("phase") == "workers" and f.get("status") == "ready":
                 ready.append(True)
-            return bool(ready) and f.get("phase") == "execution" and f.get("status") != "started"
+            done = f.get("phase") == "execution" and f.get("status") != "started"
+            return bool(ready) and f.get("request") == rid and done
 
         frames = await client.collect(answered, 30)
     assert all("seq" not in f and "ts" not in f for f in frames)  # protocol 1: no p2 stamps
@@ -138,3 +139,16 @@ async def test_protocol_two_stamps_every_frame(server: Any) -> None:
     reply = next(f for f in frames if f["type"] == "session.receive")
     assert deltas and "".join(d["delta"] for d in deltas) == reply["content"]
     assert [d["index"] for d in deltas] == list(range(len(deltas)))
+
+
+async def test_rate_limited_errors_name_their_request(
+    make_server: Any, config_factory: Any
+) -> None:
+    """A client can tell which request to retry: every ``rate_limited`` echoes its ``id``."""
+    server = await make_server(config_factory(limits={"rate_per_s": 1, "rate_burst": 2}))
+    async with SpiderwebClient(server.url, session="burst") as client:
+        sent = [await client.send("ping", request_id=f"p{i}") for i in range(6)]
+        frames = [await client.recv(10) for _ in sent]
+    limited = [f for f in frames if f.get("code") == "rate_limited"]
+    assert len(limited) == 4 and all(f["retryAfterMs"] > 0 for f in limited)
+    assert sorted(f["request"] for f in frames) == sorted(sent)

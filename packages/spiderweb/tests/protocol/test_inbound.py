@@ -16,6 +16,7 @@ from spiderweb.protocol.inbound import (
     MemoryRecall,
     SessionHistory,
     SessionReset,
+    peek_request_id,
 )
 
 
@@ -150,3 +151,19 @@ def test_any_object_is_a_request_or_a_coded_error(kind: str, fields: dict[str, o
         assert isinstance(exc.code, ErrorCode)
     else:
         assert req.frame.type == kind
+
+
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=50)))
+def test_peek_request_id_never_raises(raw: str | bytes) -> None:
+    rid = peek_request_id(raw)
+    assert rid is None or (isinstance(rid, str) and len(rid) <= 64)
+
+
+def test_peek_request_id_finds_only_valid_ids() -> None:
+    assert peek_request_id('{"type":"ping","id":"r1"}') == "r1"
+    assert peek_request_id('{"type":"ping","id":7}') is None
+    assert peek_request_id(json.dumps({"id": "x" * 65})) is None
+    assert peek_request_id('["id"]') is None
+    assert (
+        peek_request_id(json.dumps({"id": "big", "pad": "a" * 100}), max_message_bytes=50) is None
+    )

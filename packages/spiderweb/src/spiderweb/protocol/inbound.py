@@ -255,6 +255,21 @@ def parse_frame(
     return Request(frame=frame, request_id=rid)
 
 
+def peek_request_id(raw: str | bytes, *, max_message_bytes: int = 65536) -> str | None:
+    """The frame's valid ``id`` or ``None``, never raising: lets an answer that does not
+    process the frame (``rate_limited``) still name the request the client must retry."""
+    if not isinstance(raw, str) or utf8_len_exceeds(raw, max_message_bytes):
+        return None
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    value = data.get("id")
+    return value if isinstance(value, str) and len(value) <= MAX_REQUEST_ID_CHARS else None
+
+
 def _request_id(data: dict[str, Any]) -> str | None:
     value = data.get("id")
     if value is None:

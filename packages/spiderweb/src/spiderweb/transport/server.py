@@ -21,7 +21,7 @@ from spiderweb.clock import Clock
 from spiderweb.config import SpiderwebConfig
 from spiderweb.protocol import outbound as out
 from spiderweb.protocol.errors import ErrorCode, FrameError
-from spiderweb.protocol.inbound import parse_frame
+from spiderweb.protocol.inbound import parse_frame, peek_request_id
 from spiderweb.protocol.outbound import encode
 from spiderweb.session.actor import SessionActor
 from spiderweb.session.commands import Emit, Inbound
@@ -191,6 +191,7 @@ class Gateway:
                     out.error(
                         ErrorCode.RATE_LIMITED,
                         f"rate limit exceeded: at most {limits.rate_per_s:g} frames/s",
+                        peek_request_id(message, max_message_bytes=limits.max_message_bytes),
                         retry_after_ms=retry_ms,
                     ),
                 )
