@@ -324,6 +324,89 @@ def test_c6_every_indexing_key_enters_the_config_hash() -> None:
         assert config_hash(PairOfCleatsConfig.model_validate({"quality": quality})) != base
 
 
+BUILD_FILES = {
+    "src/a.py": "def long_function(value):\n"
+    + '    """Compute the long running total of every small step here."""\n'
+    + "".join(f"    step_{i} = value + {i}\n" for i in range(30))
+    + "    return step_29\n",
+    "docs/readme.md": "# Readme\n\nThe quick brown fox jumps over the lazy dog again.\n",
+    "notes.txt": "".join(f"line {i} of some plain notes\n" for i in range(40)),
+    "node_modules/dep.js": "function depFunction() { return 1; }\n",
+    "skip/me.py": "def skipped_by_file():\n    return 0\n",
+    ".extraignore": "skip/\n",
+    ".pairofcleatsignore": ".pairofcleats.json\n",  # each probe rewrites it; keep it out
+}
+# output-neutral by design: batching only changes speed; the stub embedder ignores the token
+# limit, so maxTokens shows as a changed embeddings/compatibility key only
+PERF_ONLY = {"embeddings.batchSize"}
+BUILD_VALUES = {"embeddings.provider": "off", "postings.chargramMaxTokenLength": 4}
+KEY_ONLY = {"embeddings.maxTokens"}
+
+
+def _build_fingerprint(repo: Path, env: dict[str, str]) -> tuple[Any, str]:
+    """(artifact content, compatibilityKey) of the promoted build, free of ids and times."""
+    root = build_root(repo, env)
+    content: dict[str, Any] = {}
+    key = ""
+    for sub in sorted(p.name for p in root.iterdir() if p.is_dir()):
+        pieces = IndexReader(root / sub).manifest.pieces
+        if sub == "index-sqlite":  # dbs carry the compatibility key: presence only
+            content[sub] = sorted(p.name for p in pieces)
+            continue
+        content[sub] = sorted((p.name, p.checksum) for p in pieces)
+        key = jsonio.read_json(root / sub / "index_state.json")["compatibilityKey"]
+    state = jsonio.read_json(root / "build_state.json")
+    content["discovery"] = state["discovery"]
+    content["repo"] = state["repo"]
+    inc = layout_for(repo, env).repo_dir / "incremental"
+    content["bundles"] = len(list(inc.rglob("bundles/*/*.json"))) if inc.exists() else 0
+    return content, key
+
+
+def _deep(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _deep(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.mark.slow
+def test_c6_every_indexing_key_changes_the_built_index(tmp_path: Path) -> None:
+    from pairofcleats.config import IndexingConfig
+
+    assert set(_leaves(IndexingConfig)) == set(INDEXING_PROBES)
+    rest = dict(BUILD_FILES)
+    repo = make_fixture_repo(tmp_path / "repo", {"src/a.py": rest.pop("src/a.py")})
+    for rel, text in rest.items():  # a second commit by another author (scm.maxCommits)
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    subprocess.run(["git", "-c", "user.name=u2", "-c", "user.email=u2@example.invalid", "add",
+                    "-A", "-f"], cwd=repo, check=True)  # fmt: skip
+    subprocess.run(["git", "-c", "user.name=u2", "-c", "user.email=u2@example.invalid",
+                    "commit", "-q", "-m", "second"], cwd=repo, check=True)  # fmt: skip
+    base = {"indexing": {"embeddings": {"provider": "stub"}}}
+    cfg = repo / ".pairofcleats.json"
+
+    def build(n: str, config: dict[str, Any]) -> tuple[Any, str]:
+        cfg.write_text(json.dumps(config))
+        env = make_env(tmp_path / n)
+        build_index(repo, env=env, threads=1)
+        return _build_fingerprint(repo, env)
+
+    want = build("base", base)
+    assert build("base-again", base) == want  # the fingerprint is stable
+    unchanged = []
+    for i, (key, value) in enumerate(sorted(INDEXING_PROBES.items())):
+        if key in PERF_ONLY:
+            continue
+        value = BUILD_VALUES.get(key, value)  # the base uses the stub; fixture tokens are short
+        got = build(f"p{i}", _deep(base, {"indexing": _nest(key, value)}))
+        same = got[1] == want[1] if key in KEY_ONLY else got[0] == want[0]
+        if same:
+            unchanged.append(key)
+    assert unchanged == []
+
+
 # -- P1, P5: postings and MinHash are validated, never clamped --------------------------------
 @pytest.fixture
 def private(built_fixture: Any, tmp_path: Path) -> tuple[Path, dict[str, str], Path]:
