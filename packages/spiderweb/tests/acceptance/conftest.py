@@ -36,7 +36,9 @@ def serving(tmp_path: Path) -> Serving:
     runs = iter(range(1_000))
 
     @asynccontextmanager
-    async def start(data: Path, *extra: str) -> AsyncIterator[Any]:
+    async def start(
+        data: Path, *extra: str, env: dict[str, str] | None = None, json_mode: bool = True
+    ) -> AsyncIterator[Any]:
         # stderr goes to a file: an unread pipe would fill and stall a chatty server.
         log_path = tmp_path / f"serve-{next(runs)}.log"
         log = log_path.open("wb")
@@ -47,9 +49,9 @@ def serving(tmp_path: Path) -> Serving:
             "0",
             "--data-dir",
             str(data),
-            "--json",
+            *(["--json"] if json_mode else []),
             *extra,
-            env=cli_env(tmp_path),
+            env=cli_env(tmp_path) | (env or {}),
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
             stdin=asyncio.subprocess.DEVNULL,
@@ -60,9 +62,14 @@ def serving(tmp_path: Path) -> Serving:
         if not line:
             code = await proc.wait()
             raise AssertionError(f"serve exited {code}: {log_path.read_text()}")
-        event = json.loads(line)
-        assert event["event"] == "listening" and event["port"] > 0
-        proc.url = event["url"]  # type: ignore[attr-defined]
+        if json_mode:
+            event = json.loads(line)
+            assert event["event"] == "listening" and event["port"] > 0
+            proc.url = event["url"]  # type: ignore[attr-defined]
+        else:
+            text = line.decode().strip()
+            assert text.startswith("listening ws://"), text
+            proc.url = text.removeprefix("listening ")  # type: ignore[attr-defined]
         proc.log_path = log_path  # type: ignore[attr-defined]
         try:
             yield proc

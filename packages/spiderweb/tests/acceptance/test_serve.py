@@ -1,0 +1,68 @@
+"""Acceptance 1 and 4 against ``spiderweb serve`` as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from spiderweb.client import ClientError, SpiderwebClient
+from websockets.asyncio.client import connect as ws_connect
+
+from .conftest import SPIDERWEB, Serving, cli_env
+
+
+async def test_serve_prints_its_url_and_the_first_frame_is_the_ack(
+    serving: Serving, tmp_path: Path
+) -> None:
+    async with serving(tmp_path / "data", "--provider", "mock", json_mode=False) as proc:
+        assert re.fullmatch(r"ws://127\.0\.0\.1:\d+", proc.url), proc.url
+        async with ws_connect(proc.url + "/v1/agents/a/stream?session=k1") as ws:
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert ack["type"] == "session.ack"
+        assert (ack["sessionKey"], ack["agentId"], ack["protocol"]) == ("k1", "a", 1)
+        assert isinstance(ack["capabilities"], list) and "history" in ack["capabilities"]
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_token_from_env_gates_the_upgrade(serving: Serving, tmp_path: Path) -> None:
+    env = {"MY_TOKEN": "t0ken-value"}
+    args = ("--provider", "mock", "--token-env", "MY_TOKEN")
+    async with serving(tmp_path / "data", *args, env=env) as proc:
+        for token in (None, "wrong"):
+            with pytest.raises(ClientError) as info:
+                await SpiderwebClient(proc.url, token=token).connect()
+            assert info.value.status == 401
+        async with SpiderwebClient(proc.url, token="t0ken-value", session="in") as client:
+            assert client.ack is not None and "auth" in client.ack["capabilities"]
+            assert (await client.chat("let me in", timeout=10))[-1]["type"] == "session.receive"
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "::"])
+async def test_non_loopback_bind_without_token_exits_2(tmp_path: Path, bind: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *SPIDERWEB,
+        "serve",
+        "--bind",
+        bind,
+        "--port",
+        "0",
+        "--provider",
+        "mock",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert b"listening" not in out
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "SPIDERWEB_TOKEN" in lines[0] and "--insecure-no-auth" in lines[0]
