@@ -286,6 +286,23 @@ def test_c6_service_keys_come_from_the_config_file(built_fixture: Any, tmp_path:
         proc.wait(timeout=30)
 
 
+def test_c6_cache_keys_root_and_keep_builds(tmp_path: Path) -> None:
+    repo = make_fixture_repo(tmp_path / "repo", {"a.py": "def alpha():\n    return 1\n"})
+    root = tmp_path / "my-cache"
+    (repo / ".pairofcleats.json").write_text(
+        json.dumps({"cache": {"root": str(root), "keepBuilds": 1}})
+    )
+    env = make_env(tmp_path)  # PAIROFCLEATS_CACHE_ROOT is set, but the file's root wins
+    ids = [
+        build_index(repo, env=env, stage=1, incremental=False, embeddings="off")["buildId"]
+        for _ in range(3)
+    ]
+    builds = next(root.glob("repos/*/builds"))  # used as given: no cache-v1 suffix
+    kept = {p.name for p in builds.iterdir() if p.is_dir() and p.name != "attempts"}
+    assert ids[-1] in kept and ids[0] not in kept
+    assert not (tmp_path / "cache").exists()
+
+
 def test_c6_quality_fast_drops_embeddings_and_chargrams(tmp_path: Path) -> None:
     repo = make_fixture_repo(tmp_path / "repo", {"a.py": "def alpha():\n    return 1\n"})
     env = make_env(tmp_path)
