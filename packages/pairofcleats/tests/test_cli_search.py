@@ -296,3 +296,39 @@ def test_search_app_holds_only_search_with_the_same_parameters() -> None:
     search_lean = lean.commands["search"]  # type: ignore[attr-defined]
     assert [p.opts for p in search_lean.params] == [p.opts for p in search_full.params]
     assert [p.opts for p in lean.params] == [p.opts for p in full.params]
+
+
+@pytest.mark.parametrize(("query", "rc"), [("greet", 0), ("NOT greet", 2)])
+def test_console_search_exit_runs_atexit_and_flushes(
+    built_fixture: Any, tmp_path: Path, query: str, rc: int
+) -> None:
+    """``main()`` as the console script ends a search with ``os._exit``: atexit handlers
+    still run, stdout and stderr arrive whole and the exit code is the command's."""
+    marker = tmp_path / "atexit.txt"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        f"sys.argv = ['pairofcleats', 'search', {query!r}, '--repo', "
+        f"{str(built_fixture.repo)!r}, '--json', '--progress', 'jsonl']\n"
+        "from pairofcleats.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **built_fixture.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == rc, proc.stderr
+    assert marker.read_text(encoding="utf-8") == "ran"
+    body = json.loads(proc.stdout)
+    assert proc.stdout.endswith("\n") and len(proc.stdout.splitlines()) == 1
+    assert body["ok"] is (rc == 0)
+    assert json.loads(proc.stderr.splitlines()[-1])["event"] == "job:end"
+
+
+def test_main_with_argv_raises_system_exit(built_fixture: Any) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["search", "NOT greet", "--repo", str(built_fixture.repo), "--json"])
+    assert info.value.code == 2
