@@ -40,9 +40,11 @@ def run(ctx: dict[str, Any]) -> dict[str, Any]:
     nofile = raise_nofile_limit()
     scenarios = asyncio.run(_run_all(ids, sizes))
     figures = [f for r in scenarios.values() for f in r.get("figures", [])]
+    echo = _echo_figures(scenarios)
     statuses = {sid: r["status"] for sid, r in scenarios.items()}
     return {
         "figures": figures,
+        "echo": echo,
         "scenarios": scenarios,
         "status": statuses,
         "passed": sum(1 for s in statuses.values() if s == "pass"),
@@ -52,3 +54,21 @@ def run(ctx: dict[str, Any]) -> dict[str, Any]:
         "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
         "nofile": nofile,
     }
+
+
+def _echo_figures(scenarios: dict[str, Any]) -> dict[str, Any]:
+    """The baseline's own numbers from the same run, side by side."""
+    out: dict[str, Any] = {}
+    m1 = scenarios.get("P1", {}).get("measured", {})
+    if m1:
+        out["P1"] = {
+            "connect_s": m1.get("echo_connect_s"),
+            "rss_per_session_kib": m1.get("echo_rss_per_session_kib"),
+        }
+    m2 = scenarios.get("P2", {}).get("measured", {})
+    if m2:
+        out["P2"] = m2.get("echo")
+    m3 = scenarios.get("P3", {}).get("measured", {})
+    if m3:
+        out["P3"] = {"msgs_per_s": m3.get("echo_msgs_per_s"), **(m3.get("echo") or {})}
+    return out

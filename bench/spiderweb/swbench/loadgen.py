@@ -33,6 +33,7 @@ from swbench.wire import Conn, ConnectionClosed, Frame, close_code, stream_url
 
 Spec = dict[str, Any]
 TURN_TIMEOUT_S = 30.0
+REPLY_OR_ERROR = ("session.receive", "error")
 CONNECT_CONCURRENCY = 64
 
 
@@ -281,6 +282,9 @@ async def mode_turns(spec: Spec) -> dict[str, Any]:
         )
     await bounded(idle_keys + keys, connect, CONNECT_CONCURRENCY)
     connect_s = time.perf_counter() - t0
+    probe_conn: Conn | None = None
+    if spec.get("probe"):
+        probe_conn, _ = await open_session(spec, f"probe-{spec.get('shard', 0)}")
     goal_states: dict[str, Any] = {}
     for key in sorted(goal_keys & conns.keys()):
         goal_states[key] = await paused_goal(conns[key])
@@ -309,12 +313,16 @@ async def mode_turns(spec: Spec) -> dict[str, Any]:
                     return
             i += 1
 
+    probe_task = None
+    if probe_conn is not None:
+        probe_task = asyncio.create_task(probe(spec, probe_conn, min(deadline, hard), tally))
     slow_task = None
     if slow_conn is not None and slow_cfg is not None:
         slow_task = asyncio.create_task(slow_consumer(spec, slow_conn, slow_cfg))
     await asyncio.gather(*(loop(k) for k in keys if k in conns))
     window_s = time.perf_counter() - started
     slow = await slow_task if slow_task is not None else None
+    probe_ms = await probe_task if probe_task is not None else []
 
     idle_ok = 0
 
@@ -350,8 +358,9 @@ async def mode_turns(spec: Spec) -> dict[str, Any]:
                 except (ConnectionClosed, TimeoutError):
                     pass
     await bounded(list(conns.values()), lambda c: c.close(), CONNECT_CONCURRENCY)
-    if slow_conn is not None:
-        await slow_conn.close()
+    for extra in (slow_conn, probe_conn):
+        if extra is not None:
+            await extra.close()
     return {
         **tally.as_dict(),
         "connected": len(conns),
@@ -361,7 +370,30 @@ async def mode_turns(spec: Spec) -> dict[str, Any]:
         "idle_total": len(idle_keys),
         "goal_states": goal_states,
         "slow": slow,
+        "probe_ms": [round(x, 4) for x in probe_ms],
     }
+
+
+async def probe(spec: Spec, conn: Conn, until: float, tally: Tally) -> list[float]:
+    """``ping`` round trips on an otherwise idle session every 100 ms until ``until``.
+
+    The server answers ``ping`` without any LLM or database work, so the round
+    trip under load is mostly the time the frame waits for the event loop: a
+    stand-in for loop lag, which the server does not report itself.
+    """
+    rtts: list[float] = []
+    i = 0
+    while time.perf_counter() < until and i < 100_000:
+        t0 = time.perf_counter()
+        try:
+            await conn.request({"type": "ping", "id": f"probe-{i}"}, "pong", 10.0)
+        except (ConnectionClosed, TimeoutError):
+            tally.errors["probe"] += 1
+            break
+        rtts.append((time.perf_counter() - t0) * 1000)
+        i += 1
+        await asyncio.sleep(0.1)
+    return rtts
 
 
 # -- seed ------------------------------------------------------------------------------------
@@ -576,9 +608,11 @@ async def mode_storm(spec: Spec) -> dict[str, Any]:
                 )
                 outcome["resent"] += 1
                 more = await new.until(
-                    lambda f: f.get("request") == rid and f.get("type") == "session.receive",
+                    lambda f: f.get("request") == rid and f.get("type") in REPLY_OR_ERROR,
                     TURN_TIMEOUT_S,
                 )
+                if more[-1]["type"] == "error":
+                    tally.error(more[-1])
                 note(key, more)
         tally.ack(key, rid)
 
