@@ -66,3 +66,27 @@ async def test_non_loopback_bind_without_token_exits_2(tmp_path: Path, bind: str
     assert b"listening" not in out
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and "SPIDERWEB_TOKEN" in lines[0] and "--insecure-no-auth" in lines[0]
+
+
+async def test_data_dir_lock_refuses_a_second_server_and_is_taken_over_after_kill_9(
+    serving: Serving, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    async with serving(data, "--provider", "mock") as first:
+        proc = await asyncio.create_subprocess_exec(
+            *SPIDERWEB, "serve", "--port", "0", "--provider", "mock", "--data-dir", str(data),
+            env=cli_env(tmp_path), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 1 and b"listening" not in out
+        (line,) = err.decode().strip().splitlines()
+        assert f"data dir in use by pid {first.pid}" in line
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    async with serving(data, "--provider", "mock") as second:
+        async with SpiderwebClient(second.url, session="after-kill") as client:
+            assert (await client.chat("mine now", timeout=10))[-1]["type"] == "session.receive"
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(second.wait(), 30) == 0
+    log = second.log_path.read_text()
+    assert "took over a stale data-dir lock" in log and str(first.pid) in log
