@@ -332,3 +332,29 @@ def test_main_with_argv_raises_system_exit(built_fixture: Any) -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(["search", "NOT greet", "--repo", str(built_fixture.repo), "--json"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(("preset", "want"), [(None, "1"), ("3", "3")])
+def test_search_runs_numpy_with_one_blas_thread_unless_set(
+    built_fixture: Any, tmp_path: Path, preset: str | None, want: str
+) -> None:
+    out = tmp_path / "blas.txt"
+    code = (
+        "import atexit, os\n"
+        f"atexit.register(lambda: open({str(out)!r}, 'w').write("
+        "os.environ.get('OPENBLAS_NUM_THREADS', '')))\n"
+        "from pairofcleats.cli import main\n"
+        f"main(['search', 'greet', '--repo', {str(built_fixture.repo)!r}, '--json'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, **built_fixture.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text(encoding="utf-8") == want

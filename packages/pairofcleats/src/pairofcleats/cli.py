@@ -248,6 +248,9 @@ def search_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", help="Tracebacks on errors.")] = False,
 ) -> None:
     """Search the promoted index of a repository."""
+    # One OpenBLAS thread (before numpy loads): a search's numpy work is a few small products,
+    # and starting the BLAS pool costs a cold search more than it saves. A user's value stays.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from pairofcleats import api
     from pairofcleats.search.render import render_text
     from pairofcleats.service.stdout import stdout_guard
