@@ -531,13 +531,15 @@ class SessionActor:
     # -- chat turns --------------------------------------------------------------------------
     async def _on_chat(self, link: Link, req: Request, body: str) -> None:
         rid = req.request_id
+        explicit = req.frame.id is not None
         if body == "/new":
             await self._reset(rid, "session.new", archive=True, reason="manual-reset")
             return
         if body == "/goal" or body.startswith("/goal "):
+            if explicit and await self._goal_known(link, rid):
+                return
             await self._on_goal(rid, body[len("/goal") :].strip())
             return
-        explicit = req.frame.id is not None
         if explicit and await self._resend_if_known(link, rid):
             return
         if self._refuse_while_draining(rid):
@@ -558,6 +560,19 @@ class SessionActor:
             out.error(ErrorCode.BUSY, "server is shutting down: reconnect and retry shortly", rid)
         )
         return True
+
+    async def _goal_known(self, link: Link, rid: str) -> bool:
+        """A re-sent ``/goal`` (same ``id``) never plans a second goal (§6 idempotency).
+
+        Still planning or running here (or interrupted by a restart): its frames are on the
+        way or ``resume`` continues it, so nothing is sent; answered or stored: as a chat.
+        """
+        goal = self.state.goal
+        if self._plan_task is not None and self._pending_goal[0] == rid:
+            return True
+        if goal is not None and goal.request == rid and not goal.finished:
+            return True
+        return await self._resend_if_known(link, rid)
 
     async def _resend_if_known(self, link: Link, rid: str) -> bool:
         if self._turn is not None and self._turn.request == rid:
