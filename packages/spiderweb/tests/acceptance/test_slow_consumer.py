@@ -35,9 +35,15 @@ async def test_slow_consumer_closed_1013_while_others_get_every_reply(
     chatting = [asyncio.create_task(chat_on(c)) for c in others]
     url = server.url + "/v1/agents/a/stream?session=slow"
     async with ws_connect(url, max_queue=1, compression=None) as slow:
+        await asyncio.wait_for(slow.recv(), 10)  # the ack: attached, link set
+        actor = server.registry.get("slow")
+        assert actor is not None and actor.link is not None
         code = None
         try:
             for _ in range(400):  # never read: the server's outbox for it fills
+                link = actor.link if actor is not None else None
+                if link is None or link.outbox.close_code == CLOSE_TRY_AGAIN_LATER:
+                    break  # stop writing so the close handshake can reach us
                 await slow.send('{"type":"session.history","limit":500}')
                 await asyncio.sleep(0)
             while True:
