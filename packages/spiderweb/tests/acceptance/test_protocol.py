@@ -148,7 +148,7 @@ async def test_rate_limited_errors_name_their_request(
     make_server: Any, config_factory: Any
 ) -> None:
     """A client can tell which request to retry: every ``rate_limited`` echoes its ``id``."""
-    server = await make_server(config_factory(limits={"rate_per_s": 1, "rate_burst": 2}))
+    server = await make_server(config_factory(limits={"rate_per_s": 0.01, "rate_burst": 2}))
     async with SpiderwebClient(server.url, session="burst") as client:
         sent = [await client.send("ping", request_id=f"p{i}") for i in range(6)]
         frames = [await client.recv(10) for _ in sent]
