@@ -231,12 +231,6 @@ def test_c6_hnsw_and_minhash_keys_change_results(tmp_path: Path) -> None:
     assert capped != on  # candidates restrict MinHash ranking (§9.4 step 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search.ann.efSearch never reaches the graph that answers queries: the build only "
-    "records it in dense_vectors_hnsw_meta, Index.restore() comes back with usearch's default "
-    "expansion_search (64), and SearchOptions.ef_search is set from the config but never applied",
-)
 def test_c6_ef_search_is_applied_at_query_time(tmp_path: Path) -> None:
     repo = make_fixture_repo(tmp_path / "repo")
     env = make_env(tmp_path)

@@ -205,6 +205,11 @@ def _hnsw_ranking(
     ):
         return None
     want = min(source.count, 4 * limit)
+    # The restored graph comes back with usearch's default ef; the config's value
+    # (search.ann.efSearch) is what the query must use. Same value for every
+    # query of this repo's searcher, so sharing the memoised graph is safe.
+    if graph.expansion_search != opt.ef_search:
+        graph.expansion_search = opt.ef_search
     matches = graph.search(qvec.astype(np.float32), want)
     ids: list[int] = []
     scores: dict[int, float] = {}
