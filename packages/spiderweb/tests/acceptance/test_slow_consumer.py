@@ -38,16 +38,21 @@ async def test_slow_consumer_closed_1013_while_others_get_every_reply(
         await asyncio.wait_for(slow.recv(), 10)  # the ack: attached, link set
         actor = server.registry.get("slow")
         assert actor is not None and actor.link is not None
+        link = actor.link
         code = None
         try:
             for _ in range(400):  # never read: the server's outbox for it fills
-                link = actor.link if actor is not None else None
-                if link is None or link.outbox.close_code == CLOSE_TRY_AGAIN_LATER:
+                if link.outbox.close_code == CLOSE_TRY_AGAIN_LATER:
                     break  # stop writing so the close handshake can reach us
                 await slow.send('{"type":"session.history","limit":500}')
                 await asyncio.sleep(0)
+            for _ in range(3000):  # the server decides; under load it may take a while
+                if link.outbox.close_code is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert link.outbox.close_code == CLOSE_TRY_AGAIN_LATER
             while True:
-                await asyncio.wait_for(slow.recv(), 10)
+                await asyncio.wait_for(slow.recv(), 30)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd else None
         assert code == CLOSE_TRY_AGAIN_LATER
