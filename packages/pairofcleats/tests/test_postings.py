@@ -7,10 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pairofcleats.artifacts.writer import canon, plain_float
 from pairofcleats.postings import (
+    chargram_postings,
     chargrams,
     doc_postings,
     minhash_signatures,
     phrase_ngrams,
+    phrase_postings,
     token_postings,
 )
 
@@ -78,6 +80,49 @@ def test_postings_are_strictly_ascending_and_sum_to_lengths(docs: list[list[str]
     dp = doc_postings(docs)
     for tok, plist in zip(dp["vocab"], dp["postings"], strict=True):
         assert plist == [i for i, d in enumerate(docs) if tok in d]
+
+
+_phrase_tokens = st.sampled_from(["a", "ab", "b", "a b", "", "zz", "\u00e9", "!", "a\tb", "ba"])
+
+
+@given(
+    st.lists(st.lists(st.lists(_phrase_tokens, max_size=7), max_size=4), max_size=8),
+    st.integers(min_value=1, max_value=5),
+    st.integers(min_value=1, max_value=5),
+)
+def test_phrase_postings_equal_the_string_path(
+    streams: list[list[list[str]]], min_n: int, max_n: int
+) -> None:
+    """The integer-window path must give exactly doc_postings of the joined n-grams,
+    including tokens that hold spaces, tabs or nothing (those take the string path)."""
+    grams = [[g for s in doc for g in phrase_ngrams(s, min_n, max_n)] for doc in streams]
+    assert phrase_postings(streams, min_n, max_n) == doc_postings(grams)
+
+
+@given(
+    st.lists(
+        st.lists(st.lists(st.sampled_from(["a", "ab", "b", "c1", "\u00e9", "!"]), max_size=9)),
+        max_size=10,
+    ),
+)
+def test_phrase_postings_integer_path_order(streams: list[list[list[str]]]) -> None:
+    """Tokens without characters <= U+0020 always take the integer path; its vocab
+    order is code-point order of the joined strings (prefix grams first)."""
+    grams = [[g for s in doc for g in phrase_ngrams(s, 2, 4)] for doc in streams]
+    assert phrase_postings(streams, 2, 4) == doc_postings(grams)
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(["ab", "abc", "bcd", "", "x" * 7, "\u00e9t\u00e9"]))),
+    st.integers(min_value=1, max_value=4),
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=0, max_value=8),
+)
+def test_chargram_postings_equal_the_string_path(
+    docs: list[list[str]], min_n: int, max_n: int, max_len: int
+) -> None:
+    expected = doc_postings([chargrams(d, min_n, max_n, max_len) for d in docs])
+    assert chargram_postings(docs, min_n, max_n, max_len) == expected
 
 
 _json_values = st.recursive(

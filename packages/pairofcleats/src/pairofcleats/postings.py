@@ -55,12 +55,13 @@ def _group(
     keys, counts = np.unique(tids * stride + dids, return_counts=True)
     tok = keys // stride
     doc = keys % stride
-    bounds = np.searchsorted(tok, np.arange(len(vocab) + 1))
+    # plain ints: slicing with numpy scalars costs an __index__ call per bound
+    bounds: list[int] = np.searchsorted(tok, np.arange(len(vocab) + 1)).tolist()
     if with_tf:
         pairs = np.column_stack((doc, counts)).tolist()
-        return [pairs[bounds[i] : bounds[i + 1]] for i in range(len(vocab))]
+        return [pairs[a:b] for a, b in itertools.pairwise(bounds)]
     docs_list = doc.tolist()
-    return [docs_list[bounds[i] : bounds[i + 1]] for i in range(len(vocab))]
+    return [docs_list[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def token_postings(docs: Sequence[Sequence[str]]) -> dict[str, Any]:
@@ -99,6 +100,80 @@ def phrase_ngrams(tokens: Sequence[str], min_n: int, max_n: int) -> list[str]:
     return out
 
 
+def _dense_rank(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each key's position among the sorted distinct keys (order-preserving)."""
+    _, inv = np.unique(key, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64)
+
+
+def phrase_postings(
+    streams: Sequence[Sequence[Sequence[str]]], min_n: int, max_n: int
+) -> dict[str, Any]:
+    """``doc_postings`` of every doc's ``phrase_ngrams`` over its field streams, in numpy.
+
+    The string path hashed, sorted and looked up every n-gram occurrence (millions)
+    and was the build's hottest step. Here n-grams are windows of token ids inside
+    one stream: with tokens ranked in code-point order and padded with a rank below
+    every token, lexicographic id order equals the order of the space-joined strings
+    as long as no token holds a character <= U+0020 (else the string path runs), so
+    sorting and deduplicating happen on integers and only distinct grams are joined.
+    """
+    lo = max(min_n, 1)
+    flat: list[str] = []
+    stream_lens: list[int] = []
+    stream_docs: list[int] = []
+    for d, fields in enumerate(streams):
+        for s in fields:
+            if s:
+                flat.extend(s)
+                stream_lens.append(len(s))
+                stream_docs.append(d)
+    tvocab = sorted(set(flat))
+    if any(not t or min(t) <= " " for t in tvocab):
+        return doc_postings(
+            [[g for s in fields for g in phrase_ngrams(s, min_n, max_n)] for fields in streams]
+        )
+    size = len(flat)
+    width = max_n
+    if size == 0 or lo > max_n:
+        return {"vocab": [], "postings": []}
+    index = dict(zip(tvocab, range(1, len(tvocab) + 1), strict=True))
+    ranks = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=size)
+    lens = np.asarray(stream_lens, dtype=np.int64)
+    sid = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
+    sdoc = np.asarray(stream_docs, dtype=np.int64)
+    starts: list[npt.NDArray[np.int64]] = []
+    ns: list[npt.NDArray[np.int64]] = []
+    for n in range(lo, max_n + 1):
+        if n > size:
+            break
+        pos = np.flatnonzero(sid[: size - n + 1] == sid[n - 1 :]).astype(np.int64)
+        starts.append(pos)
+        ns.append(np.full(len(pos), n, dtype=np.int64))
+    if not starts or not sum(len(p) for p in starts):
+        return {"vocab": [], "postings": []}
+    start = np.concatenate(starts)
+    glen = np.concatenate(ns)
+    padded = np.concatenate((ranks, np.zeros(width, dtype=np.int64)))
+    base = len(tvocab) + 1
+    key = np.zeros(len(start), dtype=np.int64)
+    for k in range(width):
+        col = np.where(glen > k, padded[start + k], 0)
+        if k and (int(key.max()) + 1) * base >= 1 << 62:
+            key = _dense_rank(key)  # re-rank only when the next column would overflow
+        key = key * base + col
+    _, gid = np.unique(key, return_inverse=True)
+    gid = gid.reshape(-1).astype(np.int64)
+    rep = np.empty(int(gid.max()) + 1, dtype=np.int64)
+    rep[gid] = np.arange(len(gid), dtype=np.int64)  # any occurrence spells its gram
+    vocab = [
+        " ".join(flat[p : p + n])
+        for p, n in zip(start[rep].tolist(), glen[rep].tolist(), strict=True)
+    ]
+    docs = sdoc[sid[start]]
+    return {"vocab": vocab, "postings": _group(vocab, gid, docs, len(streams), with_tf=False)}
+
+
 @lru_cache(maxsize=262_144)
 def token_chargrams(token: str, min_n: int, max_n: int) -> tuple[str, ...]:
     """n-grams of ``\\u0002token\\u0003`` for n in min_n..max_n."""
@@ -114,6 +189,44 @@ def chargrams(tokens: Iterable[str], min_n: int, max_n: int, max_len: int) -> li
     """Chargrams of the tokens no longer than ``max_len`` (repeats kept; postings dedupe)."""
     uniq = {t for t in tokens if len(t) <= max_len}
     return list(itertools.chain.from_iterable(token_chargrams(t, min_n, max_n) for t in uniq))
+
+
+def chargram_postings(
+    docs: Sequence[Sequence[str]], min_n: int, max_n: int, max_len: int
+) -> dict[str, Any]:
+    """``doc_postings`` of every doc's ``chargrams``, expanded per distinct token.
+
+    Grams are computed and ranked once per distinct token; each (token, doc) pair
+    then expands to its grams' ids with numpy, instead of hashing and looking up
+    every gram occurrence as a string.
+    """
+    flat = [t for t in itertools.chain.from_iterable(docs) if len(t) <= max_len]
+    lengths = [sum(1 for t in d if len(t) <= max_len) for d in docs]
+    utoks = list(dict.fromkeys(flat))
+    tgrams = [token_chargrams(t, min_n, max_n) for t in utoks]
+    vocab = sorted(set(itertools.chain.from_iterable(tgrams)))
+    if not vocab:
+        return {"vocab": [], "postings": []}
+    gindex = dict(zip(vocab, range(len(vocab)), strict=True))
+    counts = np.fromiter(map(len, tgrams), dtype=np.int64, count=len(tgrams))
+    csr = np.fromiter(
+        map(gindex.__getitem__, itertools.chain.from_iterable(tgrams)),
+        dtype=np.int64,
+        count=int(counts.sum()),
+    )
+    offs = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    tindex = dict(zip(utoks, range(len(utoks)), strict=True))
+    tids = np.fromiter(map(tindex.__getitem__, flat), dtype=np.int64, count=len(flat))
+    dids = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+    stride = max(len(docs), 1)
+    pairs = np.unique(tids * stride + dids)
+    ptok = pairs // stride
+    pdoc = pairs % stride
+    reps = counts[ptok]
+    total = int(reps.sum())
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
+    gids = csr[np.repeat(offs[ptok], reps) + within]
+    return {"vocab": vocab, "postings": _group(vocab, gids, np.repeat(pdoc, reps), stride, False)}
 
 
 def _utf16_units(token: str) -> list[int]:

@@ -15,10 +15,9 @@ from typing import Any
 from pairofcleats.artifacts.writer import PieceWriter, plain_float
 from pairofcleats.config import PostingsConfig
 from pairofcleats.postings import (
-    chargrams,
-    doc_postings,
+    chargram_postings,
     minhash_signatures,
-    phrase_ngrams,
+    phrase_postings,
     token_postings,
 )
 
@@ -104,28 +103,20 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
         )
         data.stage1["field_postings"] = {"fields": fields}
     if pc.enable_phrase_ngrams:
-        grams = [
-            [
-                g
-                for f in PHRASE_FIELDS
-                for g in phrase_ngrams(ft.get(f, []), pc.phrase_min_n, pc.phrase_max_n)
-            ]
-            for ft in data.field_tokens
-        ]
-        pn = doc_postings(grams)
+        pn = phrase_postings(
+            [[ft.get(f, []) for f in PHRASE_FIELDS] for ft in data.field_tokens],
+            pc.phrase_min_n,
+            pc.phrase_max_n,
+        )
         w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
         data.stage1["phrase_ngrams"] = pn
     if pc.enable_chargrams:
-        cg = [
-            chargrams(
-                (t for f in PHRASE_FIELDS for t in ft.get(f, [])),
-                pc.chargram_min_n,
-                pc.chargram_max_n,
-                pc.chargram_max_token_length,
-            )
-            for ft in data.field_tokens
-        ]
-        cp = doc_postings(cg)
+        cp = chargram_postings(
+            [[t for f in PHRASE_FIELDS for t in ft.get(f, [])] for ft in data.field_tokens],
+            pc.chargram_min_n,
+            pc.chargram_max_n,
+            pc.chargram_max_token_length,
+        )
         w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
         data.stage1["chargram_postings"] = cp
     sigs = minhash_signatures(data.tokens)
