@@ -14,6 +14,7 @@ from pairofcleats.postings import (
     phrase_ngrams,
     phrase_postings,
     token_postings,
+    token_postings_and_minhash,
 )
 
 
@@ -123,6 +124,14 @@ def test_chargram_postings_equal_the_string_path(
 ) -> None:
     expected = doc_postings([chargrams(d, min_n, max_n, max_len) for d in docs])
     assert chargram_postings(docs, min_n, max_n, max_len) == expected
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "bb", "c", "\u00e9", "\U0001f600"]), max_size=9)))
+def test_token_postings_and_minhash_equal_the_separate_builders(docs: list[list[str]]) -> None:
+    tp, sigs = token_postings_and_minhash(docs)
+    assert tp == token_postings(docs)
+    assert sigs == minhash_signatures(docs)
+    assert sigs == [minhash_signatures([d])[0] for d in docs]
 
 
 _json_values = st.recursive(

@@ -259,15 +259,45 @@ def minhash_signatures(
     docs: Sequence[Sequence[str]], batch_tokens: int = 65_536
 ) -> list[list[int]]:
     """Per-doc 128 per-seed minima over distinct tokens; empty docs are all ``2^32-1``."""
-    sets = [list(set(d)) for d in docs]
-    vocab, tids, _ = _vocab_and_ids(sets)
-    n = len(sets)
+    vocab, tids, dids = _vocab_and_ids(docs)
+    return _minhash_from_ids(vocab, tids, dids, len(docs), batch_tokens)
+
+
+def token_postings_and_minhash(
+    docs: Sequence[Sequence[str]],
+) -> tuple[dict[str, Any], list[list[int]]]:
+    """``token_postings(docs)`` and ``minhash_signatures(docs)`` from one vocabulary pass
+    (both run over the same unfielded streams; the vocabulary was built twice)."""
+    vocab, tids, dids = _vocab_and_ids(docs)
+    lengths = [len(d) for d in docs]
+    n = len(docs)
+    tp = {
+        "vocab": vocab,
+        "postings": _group(vocab, tids, dids, n, with_tf=True),
+        "docLengths": lengths,
+        "avgDocLen": (sum(lengths) / n) if n else 0.0,
+        "totalDocs": n,
+    }
+    return tp, _minhash_from_ids(vocab, tids, dids, n)
+
+
+def _minhash_from_ids(
+    vocab: Sequence[str],
+    tids: npt.NDArray[np.int64],
+    dids: npt.NDArray[np.int64],
+    n: int,
+    batch_tokens: int = 65_536,
+) -> list[list[int]]:
+    """MinHash rows from token-occurrence ids, distinct per doc and grouped by doc."""
     out = np.full((n, MINHASH_SEEDS), MINHASH_EMPTY, dtype=np.uint32)
     if not vocab:
         result: list[list[int]] = out.tolist()
         return result
+    width = len(vocab)
+    keys = np.unique(dids * width + tids)
+    tids = keys % width
+    lengths = np.bincount(keys // width, minlength=n).astype(np.int64)
     hashes = _token_hashes(vocab)
-    lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=n)
     offsets = np.concatenate(([0], np.cumsum(lengths)))
     d = 0
     while d < n:

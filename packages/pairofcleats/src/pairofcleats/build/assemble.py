@@ -16,9 +16,9 @@ from pairofcleats.artifacts.writer import PieceWriter, plain_float
 from pairofcleats.config import PostingsConfig
 from pairofcleats.postings import (
     chargram_postings,
-    minhash_signatures,
     phrase_postings,
     token_postings,
+    token_postings_and_minhash,
 )
 
 PHRASE_FIELDS = ("name", "signature", "doc", "comment")
@@ -82,7 +82,7 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
     weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
     w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
     w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
-    tp = token_postings(data.tokens)
+    tp, sigs = token_postings_and_minhash(data.tokens)
     data.vocab_size = len(tp["vocab"])
     w.write_json(
         "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
@@ -119,7 +119,6 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
         )
         w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
         data.stage1["chargram_postings"] = cp
-    sigs = minhash_signatures(data.tokens)
     w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs), plain_floats=True)
     data.stage1["minhash_signatures"] = sigs
 
