@@ -15,7 +15,7 @@ import httpx
 
 from groundwork.llm.errors import MalformedResponse, error_for_type
 from groundwork.llm.http import HTTPProvider, StreamParser, decode_json, strip_v1
-from groundwork.llm.sse import ServerSentEvent, SSEDecoder
+from groundwork.llm.sse import ServerSentEvent, SSEStreamParser
 from groundwork.llm.types import Completion, Message, Options, Timeouts, Usage
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -40,29 +40,16 @@ def _text_of(content: Any) -> str:
     )
 
 
-class AnthropicStreamParser:
+class AnthropicStreamParser(SSEStreamParser):
     """``message_start`` … ``content_block_delta`` … ``message_stop``; ``error`` raises."""
 
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._text: list[str] = []
         self._model: str | None = None
         self._finish: str | None = None
         self._input = 0
         self._output = 0
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def feed(self, line: str) -> list[str]:
-        event = self._sse.feed_line(line)
-        return self._on_event(event) if event is not None else []
-
-    def end(self) -> list[str]:
-        event = self._sse.flush()
-        return self._on_event(event) if event is not None else []
 
     def _on_event(self, event: ServerSentEvent) -> list[str]:
         data = decode_json(event.data, f"{event.event} event")

@@ -14,7 +14,7 @@ import httpx
 
 from groundwork.llm.errors import MalformedResponse, error_for_status, error_for_type
 from groundwork.llm.http import HTTPProvider, StreamParser, decode_json, with_v1
-from groundwork.llm.sse import ServerSentEvent, SSEDecoder
+from groundwork.llm.sse import ServerSentEvent, SSEStreamParser
 from groundwork.llm.types import Completion, Message, Options, Timeouts, Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -47,28 +47,15 @@ def _raise_chunk_error(err: Any) -> None:
     raise error_for_type(None, str(err))
 
 
-class OpenAIStreamParser:
+class OpenAIStreamParser(SSEStreamParser):
     """SSE chunks → text; skips keep-alives and usage-only chunks (empty ``choices``)."""
 
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._text: list[str] = []
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._model: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def feed(self, line: str) -> list[str]:
-        event = self._sse.feed_line(line)
-        return self._on_event(event) if event is not None else []
-
-    def end(self) -> list[str]:
-        event = self._sse.flush()
-        return self._on_event(event) if event is not None else []
 
     def _on_event(self, event: ServerSentEvent) -> list[str]:
         if event.data.strip() == "[DONE]":

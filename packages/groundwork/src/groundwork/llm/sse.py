@@ -8,6 +8,7 @@ without data are dropped here, so parsers above never see them.
 
 from __future__ import annotations
 
+import abc
 import re
 from dataclasses import dataclass
 
@@ -119,3 +120,31 @@ class LineSplitter:
         self._buf = []
         self._cr = False
         return [rest] if rest else []
+
+
+class SSEStreamParser(abc.ABC):
+    """Lines in, text pieces out, for the APIs that stream SSE (OpenAI, Anthropic).
+
+    Subclasses turn each completed event into text pieces in ``_on_event`` and
+    set ``_done`` when the stream's terminal event arrives.
+    """
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._done = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, line: str) -> list[str]:
+        event = self._sse.feed_line(line)
+        return self._on_event(event) if event is not None else []
+
+    def end(self) -> list[str]:
+        event = self._sse.flush()
+        return self._on_event(event) if event is not None else []
+
+    @abc.abstractmethod
+    def _on_event(self, event: ServerSentEvent) -> list[str]:
+        """Text pieces carried by one event (raise for an error event)."""
