@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from groundwork import jsonio
+from pairofcleats import api
 from pairofcleats.artifacts import IndexReader, read_current
 from pairofcleats.build.api import build_index
 from pairofcleats.paths import RepoLayout
+
+CLI = [sys.executable, "-c", "from pairofcleats.cli_index import index_app; index_app()"]
 
 
 def _layout(repo: Path, env: dict[str, str]) -> RepoLayout:
@@ -32,12 +40,14 @@ def _touch(path: Path, text: str) -> None:
 def test_no_change_is_a_noop(fixture_repo: Path, build_env: dict[str, str]) -> None:
     first = build_index(fixture_repo, stub_embeddings=True, env=build_env)
     again = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert again.pop("durationMs") >= 0
     assert again == {
         "ok": True,
         "unchanged": True,
         "buildId": first["buildId"],
         "repo": first["repo"],
         "repoId": first["repoId"],
+        "incremental": {"reused": first["incremental"]["processed"], "processed": 0, "removed": 0},
         "warnings": [],
     }
 
@@ -127,3 +137,131 @@ def test_cache_rebuild_ignores_bundles(fixture_repo: Path, build_env: dict[str, 
     res = build_index(fixture_repo, env=build_env, stage=1, cache_rebuild=True)
     assert res["incremental"]["reused"] == 0
     assert res["incremental"]["processed"] == first["incremental"]["processed"]
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_identical_files_keep_their_own_bundles(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """Defect 1: two files with the same bytes must not share (and overwrite) one bundle."""
+    body = "def twin_helper(x):\n    return x + 1\n"
+    for rel in ("pkg_a/twin.py", "pkg_b/twin.py", "pkg_b/other_name.py"):
+        (fixture_repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fixture_repo / rel).write_text(body)
+    first = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    man = jsonio.read_json(
+        _layout(fixture_repo, build_env).incremental_dir("code") / "manifest.json"
+    )
+    names = [
+        man["files"][r]["bundle"] for r in ("pkg_a/twin.py", "pkg_b/twin.py", "pkg_b/other_name.py")
+    ]
+    assert len(set(names)) == 3
+    again = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert again["unchanged"] is True and again["buildId"] == first["buildId"]
+    assert again["incremental"]["processed"] == 0
+    assert not [w for w in again["warnings"] if w["code"] == "WARN_INCREMENTAL_REUSE_REFUSED"]
+    files = {c["file"] for c in _chunks(fixture_repo, build_env) if c["name"] == "twin_helper"}
+    assert files == {"pkg_a/twin.py", "pkg_b/twin.py", "pkg_b/other_name.py"}
+
+
+def test_cache_rebuild_repopulates_the_bundle_cache(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """Defect 2: ``--cache-rebuild`` ignores old bundles but writes a fresh, usable cache."""
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    inc = _layout(fixture_repo, build_env).incremental_dir("code")
+    shutil.rmtree(inc.parent)
+    rebuilt = build_index(fixture_repo, stub_embeddings=True, env=build_env, cache_rebuild=True)
+    assert rebuilt["incremental"]["reused"] == 0
+    man = jsonio.read_json(inc / "manifest.json")
+    assert "src/greet.py" in man["files"]
+    assert (inc / man["files"]["src/greet.py"]["bundle"]).is_file()
+    again = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert again["unchanged"] is True and again["buildId"] == rebuilt["buildId"]
+    assert again["incremental"]["reused"] == rebuilt["incremental"]["processed"]
+
+
+def test_cli_no_change_build_processes_no_file(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """A real CLI no-change rebuild: exit 0, says so in --json and human output, reads no file
+    for processing (the build's own counts), and leaves current.json byte-identical."""
+    (fixture_repo / "assets").mkdir()
+    (fixture_repo / "assets" / "blob.py").write_bytes(b"\x00\x01binary\x00" * 64)
+    first = _cli(["build", "--repo", str(fixture_repo), "--stub-embeddings", "--json",
+                  "--progress", "off"], build_env)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    built = json.loads(first.stdout)
+    assert built["discovery"]["skipped"].get("binary") == 1
+    layout = _layout(fixture_repo, build_env)
+    before = layout.current_json.read_bytes()
+    res = _cli(["build", "--repo", str(fixture_repo), "--stub-embeddings", "--json",
+                "--progress", "off"], build_env)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["unchanged"] is True and out["buildId"] == built["buildId"]
+    assert out["incremental"] == {
+        "reused": built["incremental"]["processed"] + 1,  # + the remembered binary skip
+        "processed": 0,
+        "removed": 0,
+    }
+    assert layout.current_json.read_bytes() == before
+    human = _cli(["build", "--repo", str(fixture_repo), "--stub-embeddings",
+                  "--progress", "off"], build_env)  # fmt: skip
+    assert human.returncode == 0, human.stderr
+    assert f"index unchanged (build {built['buildId']})" in human.stdout
+
+
+def test_one_changed_file_among_many_processes_exactly_one(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    first = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    _touch(fixture_repo / "src" / "greet.py", "def greet():\n    return 'changed'\n")
+    second = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert second["promoted"] and second["buildId"] != first["buildId"]
+    assert second["incremental"] == {
+        "reused": first["incremental"]["processed"] - 1,
+        "processed": 1,
+        "removed": 0,
+    }
+    third = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert third["unchanged"] is True and third["buildId"] == second["buildId"]
+
+
+def test_kill_9_during_incremental_keeps_the_previous_index_searchable(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    layout = _layout(fixture_repo, build_env)
+    before = layout.current_json.read_bytes()
+    _touch(fixture_repo / "src" / "greet.py", "def salutation_changed():\n    return 'x'\n")
+    proc = subprocess.Popen(
+        [*CLI, "build", "--repo", str(fixture_repo), "--stub-embeddings", "--json",
+         "--progress", "off"],
+        env={**build_env, "PAIROFCLEATS_TEST_HOLD_STAGE": "stage2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    held = None
+    while held is None and time.monotonic() < deadline:
+        held = next(iter(layout.builds_dir.glob("*/.hold-stage2")), None)
+        assert proc.poll() is None
+        time.sleep(0.05)
+    assert held is not None, "the incremental build never reached stage2"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert layout.current_json.read_bytes() == before
+    hits = api.search("format_message", repo=fixture_repo, env=build_env, backend="memory")
+    assert hits["ok"] and any(  # the old content, from the still-current first build
+        h["file"] == "src/greet.py" and h["name"] == "format_message" for h in hits["code"]
+    )
+    res = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert res["promoted"] and res["incremental"]["processed"] == 1
+    names = {c["name"] for c in _chunks(fixture_repo, build_env)}
+    assert "salutation_changed" in names and "format_message" not in names

@@ -1,16 +1,26 @@
 """Incremental bundles (§6): reuse a file's processed output only after verifying it.
 
 ``incremental/<mode>/manifest.json`` = ``{version:1, configHash, compatibilityKey,
-files{path: {hash, mtimeMs, size, bundle, bundleChecksum}}}``; bundles live in
-``bundles/<xx>/<fileHash>-<configHash8>.json``. A bundle is reused only when
-size+mtime match (or the content hash matches after a rehash), the bundle file
-exists, its xxh64 equals ``bundleChecksum`` and the manifest's keys are current
-(§15 B1). Anything else reprocesses the file.
+files{path: {hash, mtimeMs, size, bundle, bundleChecksum}}}``. A bundle is reused only when
+size+mtime match (or the content hash matches after a rehash), the bundle file exists, its
+xxh64 equals ``bundleChecksum`` and the manifest's keys are current (§15 B1). Anything else
+reprocesses the file.
+
+Bundle names are ``bundles/<xx>/<fileHash>-<pathHash8>-<configHash8>.json``: the spec's
+``<fileHash>-<configHash8>`` plus 8 hex of the xxh64 of the relative path. A bundle holds its
+file's path (chunk metadata, ``file``), so two files with identical bytes cannot share one;
+without the path they overwrote each other and every build refused and reprocessed one of
+them, so a no-change build was never a no-op.
+
+A file that reading skipped for a content reason (``binary``, ``oversize``) gets an entry
+``{hash: null, mtimeMs, size, skipped: reason}`` and no bundle, so an unchanged repo with a
+binary file is still a no-op; the skip is reused only while size and mtime both match.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +32,8 @@ from groundwork.hashing import hash_bytes
 from pairofcleats.artifacts.writer import checksum
 
 INCREMENTAL_VERSION = 1
+#: Skip reasons that depend only on the file's bytes and the (hashed) config, so reusable.
+CONTENT_SKIPS = frozenset({"binary", "oversize"})
 
 
 def _write_bundle(path: Path, data: bytes) -> None:
@@ -40,19 +52,50 @@ def _write_bundle(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-class IncrementalStore:
-    """One mode's bundle store."""
+def bundle_name(rel: str, content_hash: str, config_hash: str) -> str:
+    """Store-relative bundle path of ``rel`` (see the module docstring for why the path)."""
+    fhash = content_hash.split(":", 1)[1]
+    phash = hash_bytes(rel.encode("utf-8", "surrogatepass"), "xxh64").hex[:8]
+    return f"bundles/{fhash[:2]}/{fhash}-{phash}-{config_hash[:8]}.json"
 
-    def __init__(self, base: Path, config_hash: str, compat_key: str, enabled: bool) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A reuse decision for one file in one mode: checksum-verified bundle bytes, or a
+    remembered content skip (``skipped`` set, ``raw`` empty)."""
+
+    rel: str
+    raw: bytes
+    skipped: str | None = None
+
+
+class IncrementalStore:
+    """One mode's bundle store.
+
+    ``reuse`` loads the previous manifest (off for ``--no-incremental`` and
+    ``--cache-rebuild``); ``write`` stores bundles and the manifest (on for
+    ``--cache-rebuild`` too, which must repopulate the cache it ignored).
+    """
+
+    def __init__(
+        self, base: Path, config_hash: str, compat_key: str, reuse: bool, write: bool | None = None
+    ) -> None:
         self.base = base
         self.config_hash = config_hash
         self.compat_key = compat_key
-        self.enabled = enabled
+        self.reuse = reuse
+        self.write = reuse if write is None else write
         self.old: dict[str, dict[str, Any]] = {}
         self.new: dict[str, dict[str, Any]] = {}
         self.refused: list[str] = []
-        if enabled:
+        self.stats: dict[str, tuple[int, int]] = {}
+        if reuse:
             self._load()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this store writes bundles (kept for callers that only ask that)."""
+        return self.write
 
     @property
     def manifest_path(self) -> Path:
@@ -80,13 +123,21 @@ class IncrementalStore:
     def known(self, rel: str) -> bool:
         return rel in self.old
 
-    def lookup(self, root: Path, rel: str, size: int, mtime_ms: int) -> dict[str, Any] | None:
-        """The verified bundle for ``rel``, or None (caller reprocesses)."""
+    def verify(self, root: Path, rel: str, size: int, mtime_ms: int) -> Verified | None:
+        """The checksum-verified bundle bytes (or remembered skip) of ``rel``, or None.
+
+        Nothing is parsed here: a no-change build only needs the verification (B1), and
+        parsing every bundle is most of the cost of reusing them.
+        """
         entry = self.old.get(rel)
-        if entry is None:
+        if entry is None or entry.get("size") != size:
             return None
-        if entry.get("size") != size:
-            return None
+        skipped = entry.get("skipped")
+        if skipped is not None:
+            if skipped not in CONTENT_SKIPS or entry.get("mtimeMs") != mtime_ms:
+                return None
+            self.new[rel] = dict(entry)
+            return Verified(rel, b"", skipped)
         if entry.get("mtimeMs") != mtime_ms:
             try:
                 data = (root / rel).read_bytes()
@@ -97,31 +148,47 @@ class IncrementalStore:
         try:
             bpath = safe_join(self.base, entry["bundle"])
             raw = bpath.read_bytes()
-        except (OSError, GroundworkError, KeyError, ValueError):
+        except (OSError, GroundworkError, KeyError, TypeError, ValueError):
             self.refused.append(f"{rel}: bundle missing")
             return None
         if checksum(raw) != entry.get("bundleChecksum"):
             self.refused.append(f"{rel}: bundle checksum mismatch")
             return None
+        self.new[rel] = {**entry, "mtimeMs": mtime_ms}
+        return Verified(rel, raw)
+
+    def parse(self, v: Verified, mtime_ms: int) -> dict[str, Any] | None:
+        """The bundle of a verified entry, or None (and the entry dropped) if unusable."""
+        bundle: dict[str, Any] | None
         try:
-            bundle = jsonio.loads(raw)
+            bundle = jsonio.loads(v.raw)
         except (GroundworkError, ValueError):
-            self.refused.append(f"{rel}: bundle unreadable")
-            return None
-        if not isinstance(bundle, dict) or bundle.get("file") != rel:
-            self.refused.append(f"{rel}: bundle mismatched")
+            self.refused.append(f"{v.rel}: bundle unreadable")
+            bundle = None
+        if bundle is not None and (not isinstance(bundle, dict) or bundle.get("file") != v.rel):
+            self.refused.append(f"{v.rel}: bundle mismatched")
+            bundle = None
+        if bundle is None:
+            self.new.pop(v.rel, None)
             return None
         bundle["mtimeMs"] = mtime_ms
-        self.new[rel] = {**entry, "mtimeMs": mtime_ms}
         return bundle
 
+    def lookup(self, root: Path, rel: str, size: int, mtime_ms: int) -> dict[str, Any] | None:
+        """The verified, parsed bundle for ``rel``, or None (caller reprocesses)."""
+        v = self.verify(root, rel, size, mtime_ms)
+        if v is None or v.skipped is not None:
+            if v is not None:
+                self.new.pop(rel, None)
+            return None
+        return self.parse(v, mtime_ms)
+
     def put(self, bundle: dict[str, Any]) -> None:
-        """Store (or replace) the bundle of one file, content-addressed by its hash."""
-        if not self.enabled or bundle.get("unstable"):
+        """Store (or replace) the bundle of one file, named by its content hash and path."""
+        if not self.write or bundle.get("unstable"):
             return
         rel = bundle["file"]
-        fhash = bundle["hash"].split(":", 1)[1]
-        rel_bundle = f"bundles/{fhash[:2]}/{fhash}-{self.config_hash[:8]}.json"
+        rel_bundle = bundle_name(rel, bundle["hash"], self.config_hash)
         data = jsonio.dumps(bundle)
         path = self.base / rel_bundle
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,9 +201,24 @@ class IncrementalStore:
             "bundleChecksum": checksum(data),
         }
 
+    def note_stat(self, rel: str, size: int, mtime_ms: int) -> None:
+        """Remember the stat taken before ``rel`` is read, for ``put_skip``.
+
+        The stat from *before* the read: if the file changes while being read, the entry
+        carries the older mtime and the next build re-reads the file instead of trusting it.
+        """
+        self.stats[rel] = (size, mtime_ms)
+
+    def put_skip(self, rel: str, reason: str) -> None:
+        """Remember that reading skipped ``rel`` for a content reason (no bundle)."""
+        st = self.stats.get(rel)
+        if not self.write or reason not in CONTENT_SKIPS or st is None:
+            return
+        self.new[rel] = {"hash": None, "mtimeMs": st[1], "size": st[0], "skipped": reason}
+
     def save(self) -> None:
         """Write the manifest of this build's files and prune unreferenced bundles."""
-        if not self.enabled:
+        if not self.write:
             return
         manifest = {
             "version": INCREMENTAL_VERSION,
@@ -146,7 +228,7 @@ class IncrementalStore:
         }
         self.base.mkdir(parents=True, exist_ok=True)
         atomic_write(self.manifest_path, jsonio.dumps(manifest))
-        keep = {e["bundle"] for e in self.new.values()}
+        keep = {e["bundle"] for e in self.new.values() if e.get("bundle")}
         bdir = self.base / "bundles"
         if bdir.is_dir():
             for sub in bdir.iterdir():

@@ -40,7 +40,12 @@ from pairofcleats.build.compat import (
     embeddings_key,
     ordered_modes,
 )
-from pairofcleats.build.incremental import IncrementalStore, merge_bundles, mode_bundle
+from pairofcleats.build.incremental import (
+    IncrementalStore,
+    Verified,
+    merge_bundles,
+    mode_bundle,
+)
 from pairofcleats.build.process import process_file
 from pairofcleats.build.retention import apply_retention
 from pairofcleats.build.validate import validate_build
@@ -486,6 +491,61 @@ def _cleanup_leftovers(layout: RepoLayout) -> None:
                 shutil.rmtree(p, ignore_errors=True)
 
 
+def _file_modes(
+    req: BuildRequest, stores: Mapping[str, IncrementalStore], cand: Candidate
+) -> list[str]:
+    """The modes whose stores hold (a part of) ``cand``'s bundle."""
+    fmodes = [
+        m
+        for m in (("prose",) if cand.mode == "prose" else ("code", "extracted-prose"))
+        if m in req.modes
+    ]
+    if cand.mode == "prose" and "code" in req.modes and stores["code"].known(cand.rel):
+        fmodes.append("code")  # a Markdown file whose fences fed code mode
+    return fmodes
+
+
+_Parts = list[tuple[str, Verified, int]]
+
+
+def _verify_reuse(
+    req: BuildRequest, stores: Mapping[str, IncrementalStore], cands: list[Candidate]
+) -> tuple[dict[Candidate, _Parts], list[Candidate], Counter[str]]:
+    """Split candidates into checksum-verified reuse, files to process and remembered skips.
+
+    Only stats, (re)hashes of files whose mtime moved and xxh64 of bundle bytes: nothing is
+    parsed, so deciding that nothing changed costs a fraction of a build (§15 B1).
+    """
+    root = req.layout.repo_root
+    verified: dict[Candidate, _Parts] = {}
+    todo: list[Candidate] = []
+    skips: Counter[str] = Counter()
+    for cand in cands:
+        fmodes = _file_modes(req, stores, cand)
+        try:
+            st = os.lstat(root / cand.rel)
+        except OSError:
+            todo.append(cand)
+            continue
+        mtime_ms = st.st_mtime_ns // 1_000_000
+        for m in fmodes:
+            stores[m].note_stat(cand.rel, st.st_size, mtime_ms)
+        parts: _Parts = []
+        for m in fmodes:
+            v = stores[m].verify(root, cand.rel, st.st_size, mtime_ms)
+            if v is None:
+                break
+            parts.append((m, v, mtime_ms))
+        reasons = {v.skipped for _, v, _ in parts}
+        if not parts or len(parts) != len(fmodes) or len(reasons) != 1:
+            todo.append(cand)
+        elif None in reasons:
+            verified[cand] = parts
+        else:
+            skips[next(r for r in reasons if r is not None)] += 1
+    return verified, todo, skips
+
+
 def _locked_build(req: BuildRequest) -> dict[str, Any]:
     layout = req.layout
     cfg = req.cfg
@@ -520,50 +580,25 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
     phases.end("discover")
     report("task:end", {"taskId": "discover", "status": "ok"})
 
+    store_writes = cfg.indexing.incremental and (req.incremental or req.cache_rebuild)
     stores = {
         m: IncrementalStore(
             layout.incremental_dir(m),
             chash,
             key,
-            req.incremental and cfg.indexing.incremental and not req.cache_rebuild,
+            reuse=req.incremental and cfg.indexing.incremental and not req.cache_rebuild,
+            write=store_writes,
         )
         for m in req.modes
     }
-    reused: dict[str, dict[str, Any]] = {}
-    todo: list[Candidate] = []
-    for cand in disc.candidates:
-        fmodes = [
-            m
-            for m in (("prose",) if cand.mode == "prose" else ("code", "extracted-prose"))
-            if m in req.modes
-        ]
-        if cand.mode == "prose" and "code" in req.modes and stores["code"].known(cand.rel):
-            fmodes.append("code")  # a Markdown file whose fences fed code mode
-        try:
-            st = os.lstat(layout.repo_root / cand.rel)
-        except OSError:
-            todo.append(cand)
-            continue
-        parts = []
-        for m in fmodes:
-            b = stores[m].lookup(
-                layout.repo_root, cand.rel, st.st_size, st.st_mtime_ns // 1_000_000
-            )
-            if b is None:
-                break
-            parts.append(b)
-        if len(parts) == len(fmodes) and parts:
-            reused[cand.rel] = merge_bundles(parts)
-        else:
-            todo.append(cand)
+    verified, todo, reused_skips = _verify_reuse(req, stores, disc.candidates)
     for m, store in stores.items():
         for reason in store.refused[:5]:
             req.warnings.append(
                 {"code": "WARN_INCREMENTAL_REUSE_REFUSED", "mode": m, "message": reason}
             )
-    removed = sum(
-        1 for m in req.modes for rel in stores[m].old if rel not in {c.rel for c in disc.candidates}
-    )
+    present = {c.rel for c in disc.candidates}
+    removed = sum(1 for m in req.modes for rel in stores[m].old if rel not in present)
 
     if (
         not todo
@@ -579,14 +614,31 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
         cur_root = layout.repo_dir / current.pointer.buildRoot
         rep = validate_build(cur_root, req.modes, key, req.sqlite and req.stage >= 4)
         if rep["ok"]:
+            # §6: no changed file and a current build that re-verifies → no-op; current.json
+            # and the bundle store stay as they are (nothing was written).
             return {
                 "ok": True,
                 "unchanged": True,
                 "buildId": current.pointer.buildId,
                 "repo": str(layout.repo_root),
                 "repoId": layout.repo_id,
+                "incremental": {
+                    "reused": len(verified) + sum(reused_skips.values()),
+                    "processed": 0,
+                    "removed": 0,
+                },
+                "durationMs": int((time.monotonic() - started) * 1000),
                 "warnings": req.warnings,
             }
+
+    reused: dict[str, dict[str, Any]] = {}
+    for cand, parts in verified.items():
+        parsed = [stores[m].parse(v, mtime) for m, v, mtime in parts]
+        if all(b is not None for b in parsed):
+            reused[cand.rel] = merge_bundles([b for b in parsed if b is not None])
+        else:
+            todo.append(cand)
+    disc.skipped.update(reused_skips)
 
     build_id = new_build_id(datetime.now(UTC), prov.commit, chash, layout.builds_dir)
     build_root = req.attempt_dir if req.attempt_dir is not None else layout.builds_dir / build_id
@@ -685,6 +737,8 @@ def _stages(
     for cand, res in zip(todo, processed, strict=True):
         if isinstance(res, Skipped):
             skipped[res.reason] += 1
+            for store in stores.values():
+                store.put_skip(res.rel, res.reason)
         else:
             by_rel[cand.rel] = res
     bundles = [by_rel[k] for k in sorted(by_rel)]
