@@ -16,6 +16,8 @@ import pytest
 SPIDERWEB = [sys.executable, "-c", "from spiderweb.cli import main; main()"]
 
 Serving = Callable[..., AbstractAsyncContextManager[Any]]
+#: How long ``serve`` may take to print ``listening`` (imports dominate under load).
+STARTUP_S = 90
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -58,7 +60,12 @@ def serving(tmp_path: Path) -> Serving:
         )
         log.close()
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        try:  # a loaded 2-core box can take a while to import and start
+            line = await asyncio.wait_for(proc.stdout.readline(), STARTUP_S)
+        except BaseException:
+            proc.kill()  # never leak a server that was slow to start
+            await proc.wait()
+            raise
         if not line:
             code = await proc.wait()
             raise AssertionError(f"serve exited {code}: {log_path.read_text()}")

@@ -50,7 +50,7 @@ from spiderweb.protocol import outbound as out
 from spiderweb.protocol.errors import ErrorCode
 from spiderweb.protocol.inbound import Request
 from spiderweb.protocol.outbound import encode
-from spiderweb.session import queries
+from spiderweb.session import dedup, queries
 from spiderweb.session.commands import (
     Attach,
     Command,
@@ -402,6 +402,22 @@ class SessionActor:
             raise RuntimeError(f"a state commit failed: {cmd.reason}")
 
     async def _on_frame(self, link: Link, req: Request) -> None:
+        """A duplicate (same ``id``) of a session-changing request is answered, not re-run."""
+        f, rid, replies = req.frame, req.request_id, self.state.replies
+        if dedup.is_goal_control(f) and await self._goal_known(link, rid):
+            return
+        keep = dedup.is_mutation(f)
+        if keep and (again := dedup.stored(replies, rid)) is not None:
+            for frame in again:
+                self._emit(frame)
+            return
+        p = self._p
+        mark = len(p.frames)
+        await self._on_request(link, req)
+        if keep and p is self._p and dedup.remember(replies, rid, p.frames[mark:]):
+            self._changed()
+
+    async def _on_request(self, link: Link, req: Request) -> None:
         f = req.frame
         rid = req.request_id
         if isinstance(f, inb.ChatSend):

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from spiderweb.brain.goals import Goal, Mode
 from spiderweb.memory.ram import Ram, RamLimits
+from spiderweb.session import dedup
 
 STATE_VERSION = 2
 #: Seq numbers are reserved in blocks: a crash may skip up to this many, never reuse one.
@@ -41,6 +42,8 @@ class SessionState:
     message_count: int = 0
     #: Turns that were running when the process stopped; reported on next attach.
     interrupted_turns: list[str] = field(default_factory=list)
+    #: Replies to recent session-changing requests, by request id (duplicates re-get them).
+    replies: dedup.Replies = field(default_factory=dict)
 
     # -- live counters (derived from the goal, never stored separately) -------------------
     @property
@@ -93,6 +96,7 @@ class SessionState:
             "lastActiveMs": self.last_active_ms,
             "messageCount": self.message_count,
             "interruptedTurns": list(self.interrupted_turns),
+            **({"controlReplies": dedup.to_v2(self.replies)} if self.replies else {}),
         }
 
     @classmethod
@@ -127,6 +131,7 @@ class SessionState:
             interrupted_turns=[t for t in turns if isinstance(t, str)]
             if isinstance(turns, list)
             else [],
+            replies=dedup.from_v2(raw.get("controlReplies")),
         )
 
 
