@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +23,10 @@ import typer
 from groundwork import jsonio
 from groundwork.config import ConfigError
 from groundwork.fsio import atomic_write, read_lock
-from websockets.exceptions import ConnectionClosed
 
 from spiderweb import __version__
 from spiderweb.api import LOCK_NAME, ServeError, SpiderwebServer
-from spiderweb.client import ClientError, Frame, SpiderwebClient
+from spiderweb.client import ClientError, Frame, ReconnectingClient
 from spiderweb.config import (
     SpiderwebConfig,
     config_path,
@@ -207,25 +207,25 @@ async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_j
 _CONTROL = {"/pause", "/resume", "/cancel", "/clear", "/state", "/heartbeat"}
 
 
-async def _send_command(client: SpiderwebClient, line: str) -> tuple[str, set[str]]:
-    """Send one chat line or slash command; returns its request id and the reply types."""
+def _command(line: str) -> tuple[str, dict[str, Any], frozenset[str]]:
+    """One chat line or slash command as (request type, fields, reply types that end it)."""
     word, _, rest = line.partition(" ")
     rest = rest.strip()
     if word in _CONTROL:
         action = word[1:]
-        reply = {"agent.progress"} if action == "heartbeat" else {"agent.state"}
-        return await client.send("agent.control", action=action), reply
+        reply = "agent.progress" if action == "heartbeat" else "agent.state"
+        return "agent.control", {"action": action}, frozenset({reply})
     if word == "/recall":
         limit = int(rest) if rest.isdigit() else 25
-        return await client.send("memory.recall", limit=limit), {"memory.recall"}
+        return "memory.recall", {"limit": limit}, frozenset({"memory.recall"})
     if word == "/query":
-        return await client.send("memory.query", topic=rest or None), {"memory.query"}
+        return "memory.query", {"topic": rest or None}, frozenset({"memory.query"})
     if word == "/history":
         limit = int(rest) if rest.isdigit() else 50
-        return await client.send("session.history", limit=limit), {"session.history.response"}
+        return "session.history", {"limit": limit}, frozenset({"session.history.response"})
     if line == "/new":
-        return await client.send("chat.send", content=line), {"session.new"}
-    return await client.send("chat.send", content=line), {"session.receive"}
+        return "chat.send", {"content": line}, frozenset({"session.new"})
+    return "chat.send", {"content": line}, frozenset({"session.receive"})
 
 
 def _render(frame: Frame) -> str | None:
@@ -293,40 +293,52 @@ async def _chat(
     sends: list[str],
     as_json: bool,
 ) -> int:
-    client = SpiderwebClient(url, agent=agent, session=session, proto=proto, token=token)
+    client = ReconnectingClient(
+        url,
+        agent=agent,
+        session=session,
+        proto=proto,
+        token=token,
+        notice=lambda text: typer.echo(f"· {text}", err=True),
+    )
     try:
         ack = await client.connect()
     except ClientError as exc:
         typer.echo(f"{exc}; is `spiderweb serve` running?", err=True)
         return 1
-    key = ack.get("sessionKey")
-    if not as_json:
-        typer.echo(f"session {key}")
+    if as_json:  # the ack first: it names the session key, as the text line does
+        typer.echo(jsonio.dumps(ack).decode("utf-8"))
+    else:
+        typer.echo(f"session {ack.get('sessionKey')}")
     try:
         if sends:
             return await _send_all(client, sends, as_json)
-        return await _interactive(client, url, agent, token, proto, as_json)
+        return await _interactive(client, as_json)
+    except ClientError as exc:
+        typer.echo(f"{exc}; is `spiderweb serve` running?", err=True)
+        return 1
     finally:
         await client.close()
 
 
-async def _send_all(client: SpiderwebClient, sends: list[str], as_json: bool) -> int:
+def _show(frame: Frame, as_json: bool) -> None:
+    text = jsonio.dumps(frame).decode("utf-8") if as_json else _render(frame)
+    if text is not None:
+        typer.echo(text)
+
+
+async def _send_all(client: ReconnectingClient, sends: list[str], as_json: bool) -> int:
+    """Send each line and wait (reconnecting if needed) for its answer; exit 1 on an error."""
     status = 0
     for line in sends:
-        rid, want = await _send_command(client, line)
+        type_, fields, want = _command(line)
+        rid = await client.send(type_, want, **fields)
         try:
-            frames = await client.collect(
-                lambda f, rid=rid, want=want: (
-                    f.get("request") == rid  # type: ignore[misc]
-                    and f.get("type") in (want | {"error"})
-                ),
-                REPLY_WAIT_S,
-            )
-        except (TimeoutError, ConnectionClosed) as exc:
-            typer.echo(f"no reply to {line!r}: {exc or 'timed out'}", err=True)
+            reply = await client.wait_for(rid, REPLY_WAIT_S)
+        except TimeoutError:
+            typer.echo(f"no reply to {line!r} within {REPLY_WAIT_S:g} s", err=True)
             return 1
-        reply = frames[-1]
-        if reply.get("type") == "error":
+        if reply.get("type") == "error" or reply.get("status") == "interrupted":
             status = 1
         if as_json:
             typer.echo(jsonio.dumps(reply).decode("utf-8"))
@@ -335,71 +347,59 @@ async def _send_all(client: SpiderwebClient, sends: list[str], as_json: bool) ->
     return status
 
 
-async def _interactive(
-    client: SpiderwebClient, url: str, agent: str, token: str | None, proto: int, as_json: bool
-) -> int:
-    state = {"client": client}
+def _stdin_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    """Read stdin in a daemon thread (a blocked read must not hold up the exit)."""
+
+    def run() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=run, name="chat-stdin", daemon=True).start()
+
+
+async def _interactive(client: ReconnectingClient, as_json: bool) -> int:
+    """Print frames as they come while sending what the user types; ``/quit`` or EOF ends."""
     streamed: set[str] = set()
-    pending: dict[str, set[str]] = {}
 
     async def reader() -> None:
-        backoff = 0.5
         while True:
-            current = state["client"]
-            try:
-                frame = await current.recv(timeout=3600)
-            except TimeoutError:
-                continue
-            except ConnectionClosed:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 8.0)
-                fresh = SpiderwebClient(
-                    url,
-                    agent=agent,
-                    session=current.session_key,
-                    proto=proto,
-                    token=token,
-                    resume_from=current.last_seq if proto == 2 else None,
-                )
-                with contextlib.suppress(ClientError):
-                    await fresh.connect()
-                    fresh.last_seq = current.last_seq
-                    state["client"] = fresh
-                    backoff = 0.5
-                    typer.echo("· reconnected", err=True)
-                continue
+            frame = await client.recv()
+            request = str(frame.get("request"))
             if not as_json and frame.get("type") == "session.delta":
                 sys.stdout.write(str(frame.get("delta", "")))  # stream as it arrives
                 sys.stdout.flush()
-                streamed.add(str(frame.get("request")))
+                streamed.add(request)
                 continue
-            request = str(frame.get("request"))
-            if request in pending and frame.get("type") in (pending[request] | {"error"}):
-                del pending[request]
             if not as_json and frame.get("type") == "session.receive" and request in streamed:
                 streamed.discard(request)
                 typer.echo("")  # the deltas already printed the text
                 continue
-            text = jsonio.dumps(frame).decode("utf-8") if as_json else _render(frame)
-            if text is not None:
-                typer.echo(text)
+            _show(frame, as_json)
 
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    _stdin_lines(asyncio.get_running_loop(), lines)
     task = asyncio.create_task(reader())
     try:
         while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line or line.strip() == "/quit":
-                # Let replies to what was already sent arrive (bounded wait).
-                for _ in range(int(REPLY_WAIT_S * 10)):
-                    if not pending:
-                        break
-                    await asyncio.sleep(0.1)
+            get = asyncio.ensure_future(lines.get())
+            await asyncio.wait({get, task}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                get.cancel()
+                task.result()  # re-raises the ClientError that ended the reader
+                return 1
+            line = get.result()
+            if line is None or line.strip() == "/quit":
+                # Let answers to what was already sent arrive (bounded wait).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(REPLY_WAIT_S):
+                        while client.pending and not task.done():
+                            await asyncio.sleep(0.1)
                 return 0
             line = line.strip()
             if line:
-                with contextlib.suppress(ConnectionClosed):
-                    rid, want = await _send_command(state["client"], line)
-                    pending[rid] = want
+                type_, fields, want = _command(line)
+                await client.send(type_, want, **fields)
     finally:
         task.cancel()
         with contextlib.suppress(BaseException):

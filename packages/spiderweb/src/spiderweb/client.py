@@ -8,6 +8,7 @@ until the reply to a request arrives. Every wait has a timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from types import TracebackType
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 Frame = dict[str, Any]
 REPLY_TYPES = {
@@ -196,3 +197,170 @@ class SpiderwebClient:
         except ConnectionClosed as exc:
             rcvd = exc.rcvd
             return (rcvd.code if rcvd else None), (rcvd.reason if rcvd else "")
+
+
+# -- a client that comes back ----------------------------------------------------------------
+#: Reconnect backoff (spec §12): 0.5 s, doubling, at most 8 s.
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 8.0
+#: Give up after this long without a connection (the terminal client then exits 1).
+GIVE_UP_S = 300.0
+#: Close codes after which reconnecting would be wrong: another client took the
+#: session (4001) or the server refused our traffic (1008 policy violation).
+NO_RECONNECT = {4001: "another client attached to this session", 1008: "policy violation"}
+#: HTTP statuses that a retry cannot fix (bad request, auth, origin, unknown route).
+PERMANENT_STATUS = frozenset({400, 401, 403, 404})
+#: Answered request ids remembered to drop a second answer after a re-send.
+DONE_MEMORY = 512
+
+
+def is_final(frame: Frame, want: frozenset[str]) -> bool:
+    """Does ``frame`` end its request: a wanted type, an ``error``, or an interrupted turn?"""
+    kind = frame.get("type")
+    if kind in want or kind == "error":
+        return True
+    # A turn cut off by a server crash or shutdown is reported, not re-run (§6, §18).
+    return kind == "agent.progress" and frame.get("status") == "interrupted"
+
+
+class ReconnectingClient:
+    """A connection that comes back after drops and server restarts (``spiderweb chat``).
+
+    On a dropped connection it reconnects with backoff (0.5 → 8 s) to the same
+    session key (protocol 2 with ``resume_from`` = the last seq seen, so missed
+    frames are replayed), then re-sends, in order and with their original ids,
+    every request still waiting for its answer. The server answers a duplicate
+    id from what it stored (§6) and starts nothing new, so a message sent before
+    or during an outage is neither lost nor run twice; a second answer to a
+    request already answered is dropped here. A message typed while the server
+    is down is kept and sent on reconnect.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        agent: str = "default",
+        session: str | None = None,
+        proto: int = 1,
+        token: str | None = None,
+        give_up_s: float = GIVE_UP_S,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.base_url = url
+        self.agent = agent
+        self.proto = proto
+        self.token = token
+        self.give_up_s = give_up_s
+        self.notice = notice or (lambda _text: None)
+        self.client = SpiderwebClient(url, agent=agent, session=session, proto=proto, token=token)
+        #: Requests sent and not yet answered: id → (frame text, final reply types).
+        self.pending: dict[str, tuple[str, frozenset[str]]] = {}
+        self._done: dict[str, frozenset[str]] = {}
+        self._up = asyncio.Event()
+        self.reconnects = 0
+
+    @property
+    def session_key(self) -> str | None:
+        return self.client.session_key
+
+    async def connect(self) -> Frame:
+        """First connection; a failure raises ``ClientError`` (nothing to come back to)."""
+        ack = await self.client.connect()
+        self._up.set()
+        return ack
+
+    async def close(self) -> None:
+        self._up.clear()
+        await self.client.close()
+
+    async def send(
+        self, type_: str, want: frozenset[str], *, request_id: str | None = None, **fields: Any
+    ) -> str:
+        """Send a request and remember it until its answer; never raises for a dropped socket."""
+        rid = request_id or secrets.token_hex(8)
+        text = orjson.dumps({"type": type_, "id": rid, **fields}).decode()
+        self.pending[rid] = (text, want)
+        if self._up.is_set():
+            with contextlib.suppress(ConnectionClosed):
+                await self.client.send_raw(text)  # else re-sent after the reconnect
+        return rid
+
+    async def recv(self) -> Frame:
+        """The next new frame, reconnecting as needed; ``ClientError`` when it cannot."""
+        while True:
+            try:
+                frame = await self.client.recv(3600)
+            except TimeoutError:
+                continue
+            except ConnectionClosed as exc:
+                await self._reconnect(exc)
+                continue
+            rid = frame.get("request")
+            if not isinstance(rid, str):
+                return frame
+            entry = self.pending.get(rid)
+            if entry is not None and is_final(frame, entry[1]):
+                del self.pending[rid]
+                self._done[rid] = entry[1]
+                while len(self._done) > DONE_MEMORY:
+                    del self._done[next(iter(self._done))]
+            elif entry is None and rid in self._done and is_final(frame, self._done[rid]):
+                continue  # answered already: a re-send got the stored answer again
+            return frame
+
+    async def wait_for(self, rid: str, timeout: float) -> Frame:
+        """Frames (reconnecting as needed) until the answer to ``rid``; returns that answer."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.recv()
+                if frame.get("request") == rid and rid not in self.pending:
+                    return frame
+
+    async def _reconnect(self, exc: ConnectionClosed) -> None:
+        self._up.clear()
+        rcvd = exc.rcvd
+        if rcvd is not None and rcvd.code in NO_RECONNECT:
+            raise ClientError(f"connection closed {rcvd.code}: {NO_RECONNECT[rcvd.code]}")
+        old = self.client
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.give_up_s
+        backoff = BACKOFF_START_S
+        while True:
+            self.notice(f"connection lost; reconnecting in {backoff:g} s")
+            await asyncio.sleep(backoff)
+            fresh = SpiderwebClient(
+                self.base_url,
+                agent=self.agent,
+                session=old.session_key,
+                proto=self.proto,
+                token=self.token,
+                resume_from=old.last_seq if self.proto == 2 else None,
+            )
+            fresh.last_seq = old.last_seq
+            try:
+                await fresh.connect()
+                for text, _want in list(self.pending.values()):
+                    await fresh.send_raw(text)
+                break
+            except (
+                ClientError,
+                ConnectionClosed,
+                TimeoutError,
+                OSError,
+                WebSocketException,
+            ) as err:
+                with contextlib.suppress(Exception):
+                    await fresh.close()
+                if isinstance(err, ClientError) and err.status in PERMANENT_STATUS:
+                    raise
+                if loop.time() + backoff > deadline:
+                    why = str(err) or type(err).__name__
+                    raise ClientError(
+                        f"gave up reconnecting after {self.give_up_s:g} s: {why}"
+                    ) from None
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+        self.client = fresh
+        self.reconnects += 1
+        self._up.set()
+        self.notice("reconnected")
