@@ -57,7 +57,12 @@ async def serving(home: Path, data: Path, *extra: str) -> AsyncIterator[Any]:
         stdin=asyncio.subprocess.DEVNULL,
     )
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    try:  # a loaded 2-core box can take a while to import and start
+        line = await asyncio.wait_for(proc.stdout.readline(), 90)
+    except BaseException:
+        proc.kill()  # never leak a server that was slow to start
+        await proc.wait()
+        raise
     event = json.loads(line)
     assert event["event"] == "listening" and event["port"] > 0
     proc.url = event["url"]  # type: ignore[attr-defined]
