@@ -154,3 +154,40 @@ def test_fast_canon_equals_jsonio_canon(value: object) -> None:
     except jsonio.JsonError:
         return
     assert canon(value, plain_floats=True) == expected
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(["a", "bb", "c", "\u00e9", "\U0001f600"]), max_size=9)),
+    st.integers(min_value=1, max_value=5),
+)
+def test_compact_forms_equal_the_lists_and_write_the_same_bytes(
+    docs: list[list[str]], batch: int
+) -> None:
+    """The build's numpy-backed postings and signatures read, iterate and serialise
+    exactly as the list forms, whatever the batch boundaries."""
+    import numpy as np
+    from pairofcleats.artifacts.writer import canon_piece
+    from pairofcleats.postings import PostingLists
+
+    tp, sigs = token_postings_and_minhash(docs)
+    ctp, csigs = token_postings_and_minhash(docs, compact=True)
+    PostingLists.BATCH = batch
+    try:
+        for piece, compact in ((tp, ctp), ({"signatures": sigs}, {"signatures": csigs})):
+            assert canon_piece(compact, plain_floats=plain_float(tp["avgDocLen"])) == canon(
+                piece, plain_floats=plain_float(tp["avgDocLen"])
+            )
+        postings = ctp["postings"]
+        assert isinstance(postings, PostingLists)
+        assert list(postings) == tp["postings"] and postings == tp["postings"]
+        assert [postings[i] for i in range(len(postings))] == tp["postings"]
+        assert postings[1:] == tp["postings"][1:]
+        if len(postings):
+            assert postings[-1] == tp["postings"][-1]
+        assert list(csigs) == sigs and len(csigs) == len(sigs)
+        assert np.asarray(csigs, dtype="<u4").tolist() == sigs
+        grams = chargram_postings(docs, 1, 3, 8, compact=True)
+        assert grams["postings"] == chargram_postings(docs, 1, 3, 8)["postings"]
+        assert canon_piece(grams, True) == canon(chargram_postings(docs, 1, 3, 8), True)
+    finally:
+        PostingLists.BATCH = 4096

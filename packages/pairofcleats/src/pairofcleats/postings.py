@@ -10,12 +10,13 @@ per-token dict lookups dominate, so the counting and grouping run as one
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 MINHASH_SEEDS = 128
 MINHASH_EMPTY = 0xFFFFFFFF
@@ -41,47 +42,174 @@ def _vocab_and_ids(
     return vocab, tids, dids
 
 
+class PostingLists(Sequence[list[Any]]):
+    """Per-token posting lists held as flat numpy arrays (CSR) rather than Python lists.
+
+    A medium build's postings as nested lists of Python ints were gigabytes; this keeps
+    12 bytes per entry and materialises lists only for the slice being read, written
+    (``json_bytes``, batch by batch) or loaded into SQLite (iteration).
+    """
+
+    __slots__ = ("bounds", "docs", "tfs")
+    BATCH = 4096
+
+    def __init__(
+        self,
+        bounds: npt.NDArray[np.int64],
+        docs: npt.NDArray[np.int32],
+        tfs: npt.NDArray[np.int32] | None,
+    ) -> None:
+        self.bounds = bounds
+        self.docs = docs
+        self.tfs = tfs
+
+    def __len__(self) -> int:
+        return max(len(self.bounds) - 1, 0)
+
+    def _lists(self, lo: int, hi: int) -> list[list[Any]]:
+        """Tokens ``lo..hi-1`` as ``[[docId, tf]…]`` (or ``[docId…]``) lists."""
+        bounds: list[int] = self.bounds[lo : hi + 1].tolist()
+        a, b = bounds[0], bounds[-1]
+        if self.tfs is not None:
+            flat: list[Any] = np.column_stack((self.docs[a:b], self.tfs[a:b])).tolist()
+        else:
+            flat = self.docs[a:b].tolist()
+        return [flat[x - a : y - a] for x, y in itertools.pairwise(bounds)]
+
+    def __getitem__(self, i: Any) -> Any:
+        n = len(self)
+        if isinstance(i, slice):
+            lo, hi, step = i.indices(n)
+            out = self._lists(lo, hi) if hi > lo else []
+            return out if step == 1 else out[::step]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("posting list index out of range")
+        return self._lists(i, i + 1)[0]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        n = len(self)
+        for lo in range(0, n, self.BATCH):
+            yield from self._lists(lo, min(lo + self.BATCH, n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PostingLists | list):
+            same: bool = len(self) == len(other) and self.tolist() == list(other)
+            return same
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def tolist(self) -> list[list[Any]]:
+        """Every posting list as plain Python lists."""
+        return self._lists(0, len(self)) if len(self) else []
+
+    def json_bytes(self) -> bytes:
+        """Canonical JSON of ``tolist()`` (orjson spelling), built one batch at a time."""
+        parts = [
+            orjson.dumps(self._lists(lo, min(lo + self.BATCH, len(self))))[1:-1]
+            for lo in range(0, len(self), self.BATCH)
+        ]
+        return b"[" + b",".join(parts) + b"]"
+
+
 def _group(
     vocab: list[str],
     tids: npt.NDArray[np.int64],
     dids: npt.NDArray[np.int64],
     n_docs: int,
     with_tf: bool,
-) -> list[Any]:
+) -> PostingLists:
     """Per-token posting lists sorted by docId (strictly ascending, deduplicated)."""
     if not len(vocab):
-        return []
+        return PostingLists(np.zeros(1, np.int64), np.zeros(0, np.int32), None)
     stride = max(n_docs, 1)
     keys, counts = np.unique(tids * stride + dids, return_counts=True)
     tok = keys // stride
-    doc = keys % stride
-    # plain ints: slicing with numpy scalars costs an __index__ call per bound
-    bounds: list[int] = np.searchsorted(tok, np.arange(len(vocab) + 1)).tolist()
-    if with_tf:
-        pairs = np.column_stack((doc, counts)).tolist()
-        return [pairs[a:b] for a, b in itertools.pairwise(bounds)]
-    docs_list = doc.tolist()
-    return [docs_list[a:b] for a, b in itertools.pairwise(bounds)]
+    doc = (keys % stride).astype(np.int32)
+    bounds = np.searchsorted(tok, np.arange(len(vocab) + 1)).astype(np.int64)
+    return PostingLists(bounds, doc, counts.astype(np.int32) if with_tf else None)
 
 
-def token_postings(docs: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """``{vocab, postings[[docId, tf]…], docLengths, avgDocLen, totalDocs}``."""
+def _out(p: PostingLists, compact: bool) -> Any:
+    return p if compact else p.tolist()
+
+
+class Signatures(Sequence[list[int]]):
+    """MinHash rows as one ``(n, 128)`` uint32 array; rows read back as int lists.
+
+    ``np.asarray(sigs)`` gives the array itself, so a consumer of the list form keeps
+    working while the build holds 512 bytes a chunk instead of 128 Python ints.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: npt.NDArray[np.uint32]) -> None:
+        self.array = array
+
+    def __len__(self) -> int:
+        return int(self.array.shape[0])
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            rows: list[list[int]] = self.array[i].tolist()
+            return rows
+        row: list[int] = self.array[i].tolist()
+        return row
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for lo in range(0, len(self), 4096):
+            yield from self.array[lo : lo + 4096].tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Signatures):
+            return bool(np.array_equal(self.array, other.array))
+        if isinstance(other, list):
+            same: bool = self.array.tolist() == other
+            return same
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def tolist(self) -> list[list[int]]:
+        rows: list[list[int]] = self.array.tolist()
+        return rows
+
+    def json_bytes(self) -> bytes:
+        """Canonical JSON of ``tolist()``, one batch of rows at a time."""
+        parts = [
+            orjson.dumps(self.array[lo : lo + 4096].tolist())[1:-1]
+            for lo in range(0, len(self), 4096)
+        ]
+        return b"[" + b",".join(parts) + b"]"
+
+
+def token_postings(docs: Sequence[Sequence[str]], *, compact: bool = False) -> dict[str, Any]:
+    """``{vocab, postings[[docId, tf]…], docLengths, avgDocLen, totalDocs}``.
+
+    ``compact``: postings as a ``PostingLists`` (the build's form) instead of lists.
+    """
     vocab, tids, dids = _vocab_and_ids(docs)
     lengths = [len(d) for d in docs]
     n = len(docs)
     return {
         "vocab": vocab,
-        "postings": _group(vocab, tids, dids, n, with_tf=True),
+        "postings": _out(_group(vocab, tids, dids, n, with_tf=True), compact),
         "docLengths": lengths,
         "avgDocLen": (sum(lengths) / n) if n else 0.0,
         "totalDocs": n,
     }
 
 
-def doc_postings(docs: Sequence[Sequence[str]]) -> dict[str, Any]:
+def doc_postings(docs: Sequence[Sequence[str]], *, compact: bool = False) -> dict[str, Any]:
     """``{vocab, postings[[docId…]]}``: which docs hold each term (repeats collapse)."""
     vocab, tids, dids = _vocab_and_ids(docs)
-    return {"vocab": vocab, "postings": _group(vocab, tids, dids, len(docs), with_tf=False)}
+    grouped = _group(vocab, tids, dids, len(docs), with_tf=False)
+    return {"vocab": vocab, "postings": _out(grouped, compact)}
 
 
 def phrase_ngrams(tokens: Sequence[str], min_n: int, max_n: int) -> list[str]:
@@ -107,7 +235,7 @@ def _dense_rank(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 
 def phrase_postings(
-    streams: Sequence[Sequence[Sequence[str]]], min_n: int, max_n: int
+    streams: Sequence[Sequence[Sequence[str]]], min_n: int, max_n: int, *, compact: bool = False
 ) -> dict[str, Any]:
     """``doc_postings`` of every doc's ``phrase_ngrams`` over its field streams, in numpy.
 
@@ -131,7 +259,8 @@ def phrase_postings(
     tvocab = sorted(set(flat))
     if any(not t or min(t) <= " " for t in tvocab):
         return doc_postings(
-            [[g for s in fields for g in phrase_ngrams(s, min_n, max_n)] for fields in streams]
+            [[g for s in fields for g in phrase_ngrams(s, min_n, max_n)] for fields in streams],
+            compact=compact,
         )
     size = len(flat)
     width = max_n
@@ -171,7 +300,8 @@ def phrase_postings(
         for p, n in zip(start[rep].tolist(), glen[rep].tolist(), strict=True)
     ]
     docs = sdoc[sid[start]]
-    return {"vocab": vocab, "postings": _group(vocab, gid, docs, len(streams), with_tf=False)}
+    grouped = _group(vocab, gid, docs, len(streams), with_tf=False)
+    return {"vocab": vocab, "postings": _out(grouped, compact)}
 
 
 @lru_cache(maxsize=262_144)
@@ -192,7 +322,7 @@ def chargrams(tokens: Iterable[str], min_n: int, max_n: int, max_len: int) -> li
 
 
 def chargram_postings(
-    docs: Sequence[Sequence[str]], min_n: int, max_n: int, max_len: int
+    docs: Sequence[Sequence[str]], min_n: int, max_n: int, max_len: int, *, compact: bool = False
 ) -> dict[str, Any]:
     """``doc_postings`` of every doc's ``chargrams``, expanded per distinct token.
 
@@ -226,7 +356,8 @@ def chargram_postings(
     total = int(reps.sum())
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
     gids = csr[np.repeat(offs[ptok], reps) + within]
-    return {"vocab": vocab, "postings": _group(vocab, gids, np.repeat(pdoc, reps), stride, False)}
+    grouped = _group(vocab, gids, np.repeat(pdoc, reps), stride, False)
+    return {"vocab": vocab, "postings": _out(grouped, compact)}
 
 
 def _utf16_units(token: str) -> list[int]:
@@ -260,39 +391,43 @@ def minhash_signatures(
 ) -> list[list[int]]:
     """Per-doc 128 per-seed minima over distinct tokens; empty docs are all ``2^32-1``."""
     vocab, tids, dids = _vocab_and_ids(docs)
-    return _minhash_from_ids(vocab, tids, dids, len(docs), batch_tokens)
+    rows: list[list[int]] = _minhash_array(vocab, tids, dids, len(docs), batch_tokens).tolist()
+    return rows
 
 
 def token_postings_and_minhash(
-    docs: Sequence[Sequence[str]],
-) -> tuple[dict[str, Any], list[list[int]]]:
+    docs: Sequence[Sequence[str]], *, compact: bool = False
+) -> tuple[dict[str, Any], Any]:
     """``token_postings(docs)`` and ``minhash_signatures(docs)`` from one vocabulary pass
-    (both run over the same unfielded streams; the vocabulary was built twice)."""
+    (both run over the same unfielded streams; the vocabulary was built twice).
+
+    ``compact``: postings as ``PostingLists`` and signatures as ``Signatures``.
+    """
     vocab, tids, dids = _vocab_and_ids(docs)
     lengths = [len(d) for d in docs]
     n = len(docs)
     tp = {
         "vocab": vocab,
-        "postings": _group(vocab, tids, dids, n, with_tf=True),
+        "postings": _out(_group(vocab, tids, dids, n, with_tf=True), compact),
         "docLengths": lengths,
         "avgDocLen": (sum(lengths) / n) if n else 0.0,
         "totalDocs": n,
     }
-    return tp, _minhash_from_ids(vocab, tids, dids, n)
+    sigs = Signatures(_minhash_array(vocab, tids, dids, n))
+    return tp, (sigs if compact else sigs.tolist())
 
 
-def _minhash_from_ids(
+def _minhash_array(
     vocab: Sequence[str],
     tids: npt.NDArray[np.int64],
     dids: npt.NDArray[np.int64],
     n: int,
     batch_tokens: int = 65_536,
-) -> list[list[int]]:
+) -> npt.NDArray[np.uint32]:
     """MinHash rows from token-occurrence ids, distinct per doc and grouped by doc."""
     out = np.full((n, MINHASH_SEEDS), MINHASH_EMPTY, dtype=np.uint32)
     if not vocab:
-        result: list[list[int]] = out.tolist()
-        return result
+        return out
     width = len(vocab)
     keys = np.unique(dids * width + tids)
     tids = keys % width
@@ -313,5 +448,4 @@ def _minhash_from_ids(
         block = hashes[tids[lo:hi]]
         seg = (offsets[rows] - lo).astype(np.int64)
         out[rows] = np.minimum.reduceat(block, seg, axis=0)
-    signatures: list[list[int]] = out.tolist()
-    return signatures
+    return out

@@ -9,6 +9,7 @@ it must stay free of tree-sitter and other heavy imports.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from functools import lru_cache
 from importlib import resources
@@ -90,23 +91,26 @@ def code_tokens(
     kw: list[str] = []
     ops: list[str] = []
     split = _split_word
+    # Interned: each occurrence is otherwise its own str object (tens of bytes each, the
+    # bulk of a build's memory), and pickling a worker's bundle shares repeated objects.
+    intern = sys.intern
     for w, p in _SCAN_RE.findall(text):
         if w:
             if w in keywords:
-                kw.append(w.lower())
+                kw.append(intern(w.lower()))
             elif w.isalnum() and w.islower() and w.isascii():
-                body.append(w)
+                body.append(intern(w))
             else:
                 for sub in _WORD_RE.findall(w):
                     body.extend(split(sub))
         elif len(ops) < MAX_PUNCT_PER_CHUNK:
-            ops.append(p)
+            ops.append(intern(p))
     return body, kw, ops
 
 
 def raw_identifiers(text: str) -> list[str]:
     """Distinct raw identifiers in first-occurrence order (for ``usages``)."""
-    return [w for w in dict.fromkeys(_RAW_RE.findall(text)) if not w[0].isdigit()]
+    return [sys.intern(w) for w in dict.fromkeys(_RAW_RE.findall(text)) if not w[0].isdigit()]
 
 
 @lru_cache(maxsize=1)

@@ -397,3 +397,22 @@ def test_quality_max_writes_doc_and_code_variants(
     )
     reader2 = IndexReader(_build_root(_layout(fixture_repo, build_env)) / "index-code")
     assert reader2.dense("dense_vectors_doc_uint8")[1].tolist() == doc.tolist()
+
+
+def test_hnsw_bytes_are_deterministic_above_the_default_threshold(tmp_path: Path) -> None:
+    """Defect 3: > 20k vectors (the default ``hnswMinVectors``) give byte-identical HNSW
+    graphs on every run; usearch's parallel add raced and did not."""
+    import numpy as np
+    from pairofcleats.artifacts.writer import PieceWriter
+    from pairofcleats.build import pipeline
+
+    rng = np.random.default_rng(7)
+    mat = rng.integers(0, 256, size=(20_500, 8), dtype=np.uint8)
+    digests = set()
+    for k in range(2):
+        w = PieceWriter(tmp_path / f"run{k}")
+        pipeline._write_hnsw(w, mat, 8, 64)
+        (entry,) = [e for e in w.entries if e["name"] == "dense_vectors_hnsw"]
+        digests.add(entry["checksum"])
+    assert pipeline.HNSW_ADD_THREADS == 1
+    assert len(digests) == 1

@@ -18,8 +18,21 @@ from pairofcleats.artifacts.schema import (
     PIECE_SHAPES,
     PiecesManifest,
 )
+from pairofcleats.postings import PostingLists, Signatures
 
 CHUNK_META_SHARD_RECORDS = 100_000
+
+
+#: Values that write their own canonical JSON bytes: numpy-backed postings and MinHash
+#: rows, never materialised as Python lists all at once.
+_COMPACT = (PostingLists, Signatures)
+
+
+def _holds_compact(value: dict[Any, Any]) -> bool:
+    return any(
+        isinstance(v, _COMPACT) or (isinstance(v, dict) and _holds_compact(v))
+        for v in value.values()
+    )
 
 
 def plain_float(x: float) -> bool:
@@ -43,6 +56,20 @@ def canon(value: Any, plain_floats: bool = False) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (orjson.JSONEncodeError, TypeError):
         return jsonio.dumps(value)
+
+
+def canon_piece(value: Any, plain_floats: bool = False) -> bytes:
+    """``canon`` of a whole piece that may hold ``PostingLists``/``Signatures``: those write
+    their own bytes batch by batch; the dicts around them are joined with sorted keys
+    exactly as orjson/jsonio spell them (compact, no spaces)."""
+    if isinstance(value, _COMPACT):
+        return value.json_bytes()
+    if isinstance(value, dict) and _holds_compact(value):
+        items = (
+            orjson.dumps(k) + b":" + canon_piece(value[k], plain_floats) for k in sorted(value)
+        )
+        return b"{" + b",".join(items) + b"}"
+    return canon(value, plain_floats)
 
 
 def checksum(data: bytes) -> str:
@@ -87,7 +114,7 @@ class PieceWriter:
         return self.write_bytes(
             name,
             f"{name}.json",
-            canon(value, plain_floats),
+            canon_piece(value, plain_floats),
             type=type_,
             format="json",
             count=count,

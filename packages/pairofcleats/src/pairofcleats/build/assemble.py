@@ -82,7 +82,7 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
     weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
     w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
     w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
-    tp, sigs = token_postings_and_minhash(data.tokens)
+    tp, sigs = token_postings_and_minhash(data.tokens, compact=True)
     data.vocab_size = len(tp["vocab"])
     w.write_json(
         "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
@@ -95,7 +95,8 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
                 if k not in names:
                     names.append(k)
         fields = {
-            f: token_postings([ft.get(f, []) for ft in data.field_tokens]) for f in sorted(names)
+            f: token_postings([ft.get(f, []) for ft in data.field_tokens], compact=True)
+            for f in sorted(names)
         }
         avg_plain = all(plain_float(v["avgDocLen"]) for v in fields.values())
         w.write_json(
@@ -107,6 +108,7 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
             [[ft.get(f, []) for f in PHRASE_FIELDS] for ft in data.field_tokens],
             pc.phrase_min_n,
             pc.phrase_max_n,
+            compact=True,
         )
         w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
         data.stage1["phrase_ngrams"] = pn
@@ -116,6 +118,7 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
             pc.chargram_min_n,
             pc.chargram_max_n,
             pc.chargram_max_token_length,
+            compact=True,
         )
         w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
         data.stage1["chargram_postings"] = cp

@@ -61,6 +61,7 @@ TEST_FAIL_VALIDATION_ENV = "PAIROFCLEATS_TEST_FAIL_VALIDATION"
 LOCK_HEARTBEAT_S = 30.0
 LOCK_STALE_S = 1800.0
 PROCESS_CHUNKSIZE = 8
+HNSW_ADD_THREADS = 1
 
 Reporter = Callable[[str, dict[str, Any]], None]
 
@@ -344,7 +345,10 @@ def _write_hnsw(writer: PieceWriter, mat: np.ndarray[Any, Any], dims: int, ef_se
     index = Index(
         ndim=dims, metric="cos", connectivity=16, expansion_add=200, expansion_search=ef_search
     )
-    index.add(np.arange(f.shape[0], dtype=np.uint64), f)
+    # One insertion thread: usearch's parallel add (threads=0, every core) links nodes in
+    # whatever order the threads race to, so the graph bytes depended on the machine's
+    # scheduling; sequential insertion in id order is byte-identical for any --threads.
+    index.add(np.arange(f.shape[0], dtype=np.uint64), f, threads=HNSW_ADD_THREADS)
     tmp = writer.dir / "dense_vectors_hnsw.usearch.tmp"
     index.save(str(tmp))
     data = tmp.read_bytes()
@@ -902,6 +906,10 @@ def _stages(
                 if rel in reused and rel in store.new and rel not in datas[mode].fresh_vectors:
                     continue
                 store.put(mode_bundle(b, mode))
+    # Everything validation needs is on disk now: drop the in-memory build (bundles,
+    # chunk records, postings) so validation's parsed pieces do not stack on top of it.
+    del processed, by_rel, bundles, datas, writers, dense
+    gc.collect()
 
     checkpoint(req)
     phases.start("validate")

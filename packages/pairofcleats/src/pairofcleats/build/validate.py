@@ -60,14 +60,21 @@ def _check_postings(
     if not isinstance(postings, list):
         rep.add(mode, name, "POSTINGS_INVALID", "postings is not a list")
         return
+    # fromiter over chained iterators stays in C; np.asarray of nested lists was the
+    # slowest step of validation (profiled)
+    chain = itertools.chain.from_iterable
     try:
-        lengths = np.fromiter((len(p) for p in postings), dtype=np.int64, count=len(postings))
-        flat = list(itertools.chain.from_iterable(postings))
+        lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
+        total = int(lengths.sum())
         if with_tf:
-            pairs = np.asarray(flat, dtype=np.int64).reshape(-1, 2)
+            flat = list(chain(postings))
+            plens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+            if bool((plens != 2).any()):
+                raise ValueError("posting is not a [docId, tf] pair")
+            pairs = np.fromiter(chain(flat), dtype=np.int64, count=2 * total).reshape(-1, 2)
             docs = pairs[:, 0]
         else:
-            docs = np.asarray(flat, dtype=np.int64).reshape(-1)
+            docs = np.fromiter(chain(postings), dtype=np.int64, count=total)
     except (TypeError, ValueError):
         rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
         return
@@ -88,100 +95,73 @@ def _check_postings(
         rep.add(mode, name, "POSTINGS_RANGE", f"token {tid}: docId outside 0..{n - 1}")
 
 
-def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int | None:
-    """Check ``index-<mode>``; returns its chunk count (None if unreadable)."""
-    idir = index_dir(root, mode)
+_DENSE = ("dense_vectors_uint8", "dense_vectors_doc_uint8", "dense_vectors_code_uint8")
+
+
+def _is_chunk_piece(name: str) -> bool:
+    return name == "chunk_meta" or name.startswith("chunk_meta.")
+
+
+def _load_piece(rep: _Report, reader: IndexReader, mode: str, entry: Any) -> tuple[bool, Any]:
+    """Read, size/checksum-verify and parse one piece; ``(False, None)`` after an issue."""
+    name = entry.name
     try:
-        reader = IndexReader(idir)
+        data = reader.read_bytes(name)
     except IndexInvalid as exc:
-        rep.add(mode, "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
-        return None
-    state: IndexState | None = None
-    try:
-        state = reader.index_state()
-    except IndexInvalid as exc:
-        rep.add(mode, "index_state.json", "INDEX_STATE_INVALID", exc.message)
-    values: dict[str, Any] = {}
-    for entry in reader.manifest.pieces:
-        name = entry.name
+        rep.add(mode, name, "PIECE_MISSING", exc.message)
+        return False, None
+    if len(data) != entry.bytes:
+        rep.add(mode, name, "PIECE_BYTES", f"{len(data)} bytes, manifest says {entry.bytes}")
+        return False, None
+    if checksum(data) != entry.checksum:
+        rep.add(mode, name, "PIECE_CHECKSUM", "xxh64 checksum does not match the manifest")
+        return False, None
+    if entry.format == "json":
         try:
-            data = reader.read_bytes(name)
-        except IndexInvalid as exc:
-            rep.add(mode, name, "PIECE_MISSING", exc.message)
-            continue
-        if len(data) != entry.bytes:
-            rep.add(mode, name, "PIECE_BYTES", f"{len(data)} bytes, manifest says {entry.bytes}")
-            continue
-        if checksum(data) != entry.checksum:
-            rep.add(mode, name, "PIECE_CHECKSUM", "xxh64 checksum does not match the manifest")
-            continue
-        if entry.format == "json":
-            try:
-                values[name] = _loads(data)
-            except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
-                rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
-                continue
-            problem = shape_problem(name, values[name])
-            if problem:
-                rep.add(mode, name, "PIECE_SHAPE", problem)
-                values.pop(name)
-        elif entry.format == "jsonl" and name == "field_tokens":
-            values[name] = data.count(b"\n")  # bytes are checksum-verified; count lines
-        elif entry.format == "jsonl":
-            try:
-                values[name] = [_loads(line) for line in data.splitlines() if line]
-            except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
-                rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
-                continue
-        else:
-            values[name] = data
-    chunks = values.get("chunk_meta")
-    if chunks is None and "chunk_meta.meta" in values:
-        chunks = []
-        k = 0
-        while f"chunk_meta.part-{k:05d}" in values:
-            chunks.extend(values[f"chunk_meta.part-{k:05d}"])
-            k += 1
-    if chunks is None:
-        if not any(
-            i["mode"] == mode and str(i["artifact"]).startswith("chunk_meta") for i in rep.issues
-        ):
-            rep.add(mode, "chunk_meta", "PIECE_MISSING", "no chunk_meta in the manifest")
-        return None
-    n = len(chunks)
-    if [c.get("id") for c in chunks] != list(range(n)):
-        rep.add(mode, "chunk_meta", "IDS_INVALID", "chunk ids are not 0..n-1 in order")
+            value = _loads(data)
+        except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
+            rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
+            return False, None
+        problem = shape_problem(name, value)
+        if problem:
+            rep.add(mode, name, "PIECE_SHAPE", problem)
+            return False, None
+        return True, value
+    if entry.format == "jsonl" and name == "field_tokens":
+        return True, data.count(b"\n")  # bytes are checksum-verified; count lines
+    if entry.format == "jsonl":
+        try:
+            return True, [_loads(line) for line in data.splitlines() if line]
+        except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
+            rep.add(mode, name, "PIECE_INVALID_JSON", str(exc))
+            return False, None
+    return True, data
 
-    def count_of(name: str, value: Any) -> int | None:
-        if name in ("token_postings", "phrase_ngrams", "chargram_postings"):
-            return len(value["vocab"])
-        if name == "field_postings":
-            return len(value["fields"])
-        if name == "minhash_signatures":
-            return len(value["signatures"])
-        if name == "filter_index":
-            return n
-        if name.startswith("dense_vectors") and isinstance(value, dict):
-            return int(value.get("count", -1))
-        if isinstance(value, list):
-            return len(value)
-        if isinstance(value, int):
-            return value
-        return None
 
-    for entry in reader.manifest.pieces:
-        if entry.name in values and entry.count is not None and entry.name != "chunk_meta.meta":
-            got = count_of(entry.name, values[entry.name])
-            if got is not None and got != entry.count:
-                rep.add(
-                    mode, entry.name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}"
-                )
+def _count_of(name: str, value: Any, n: int) -> int | None:
+    if name in ("token_postings", "phrase_ngrams", "chargram_postings"):
+        return len(value["vocab"])
+    if name == "field_postings":
+        return len(value["fields"])
+    if name == "minhash_signatures":
+        return len(value["signatures"])
+    if name == "filter_index":
+        return n
+    if name.startswith("dense_vectors") and isinstance(value, dict):
+        return int(value.get("count", -1))
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, int):
+        return value
+    return None
 
-    ft = values.get("field_tokens")
-    if ft is not None and ft != n:
-        rep.add(mode, "field_tokens", "COUNT_MISMATCH", f"{ft} lines for {n} chunks")
-    tp = values.get("token_postings")
-    if tp is not None:
+
+def _check_content(rep: _Report, mode: str, name: str, value: Any, n: int) -> None:
+    """The §5 invariants of one parsed piece against the chunk count ``n``."""
+    if name == "field_tokens" and value != n:
+        rep.add(mode, "field_tokens", "COUNT_MISMATCH", f"{value} lines for {n} chunks")
+    elif name == "token_postings":
+        tp = value
         if len(tp["docLengths"]) != n or tp.get("totalDocs") != n:
             rep.add(
                 mode,
@@ -193,9 +173,8 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
         if len(tp["postings"]) != len(tp["vocab"]):
             rep.add(mode, "token_postings", "COUNT_MISMATCH", "postings and vocab lengths differ")
         _check_postings(rep, mode, "token_postings", tp["postings"], n, True)
-    fp = values.get("field_postings")
-    if fp is not None:
-        for field, fv in sorted(fp["fields"].items()):
+    elif name == "field_postings":
+        for field, fv in sorted(value["fields"].items()):
             _check_vocab(rep, mode, f"field_postings.{field}", fv.get("vocab"))
             _check_postings(rep, mode, f"field_postings.{field}", fv.get("postings"), n, True)
             if len(fv.get("docLengths", [])) != n:
@@ -205,14 +184,11 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
                     "COUNT_MISMATCH",
                     "docLengths differ from chunks",
                 )
-    for name in ("phrase_ngrams", "chargram_postings"):
-        pv = values.get(name)
-        if pv is not None:
-            _check_vocab(rep, mode, name, pv["vocab"])
-            _check_postings(rep, mode, name, pv["postings"], n, False)
-    mh = values.get("minhash_signatures")
-    if mh is not None:
-        sigs = mh["signatures"]
+    elif name in ("phrase_ngrams", "chargram_postings"):
+        _check_vocab(rep, mode, name, value["vocab"])
+        _check_postings(rep, mode, name, value["postings"], n, False)
+    elif name == "minhash_signatures":
+        sigs = value["signatures"]
         if len(sigs) != n:
             rep.add(
                 mode,
@@ -222,14 +198,87 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
             )
         elif any(not isinstance(s, list) or len(s) != MINHASH_SEEDS for s in sigs):
             rep.add(mode, "minhash_signatures", "MINHASH_INVALID", "a signature is not 128 values")
-    for name in ("dense_vectors_uint8", "dense_vectors_doc_uint8", "dense_vectors_code_uint8"):
-        meta = values.get(name)
+
+
+def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int | None:
+    """Check ``index-<mode>``; returns its chunk count (None if unreadable).
+
+    Pieces are parsed and checked one at a time and dropped at once: holding every
+    parsed piece of a mode together made validation the build's memory peak.
+    """
+    idir = index_dir(root, mode)
+    try:
+        reader = IndexReader(idir)
+    except IndexInvalid as exc:
+        rep.add(mode, "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
+        return None
+    state: IndexState | None = None
+    try:
+        state = reader.index_state()
+    except IndexInvalid as exc:
+        rep.add(mode, "index_state.json", "INDEX_STATE_INVALID", exc.message)
+    entries = list(reader.manifest.pieces)
+    chunk_values: dict[str, Any] = {}
+    for entry in entries:
+        if _is_chunk_piece(entry.name):
+            ok, value = _load_piece(rep, reader, mode, entry)
+            if ok:
+                chunk_values[entry.name] = value
+    chunks = chunk_values.get("chunk_meta")
+    if chunks is None and "chunk_meta.meta" in chunk_values:
+        chunks = []
+        k = 0
+        while f"chunk_meta.part-{k:05d}" in chunk_values:
+            chunks.extend(chunk_values[f"chunk_meta.part-{k:05d}"])
+            k += 1
+    if chunks is None:
+        if not any(
+            i["mode"] == mode and str(i["artifact"]).startswith("chunk_meta") for i in rep.issues
+        ):
+            rep.add(mode, "chunk_meta", "PIECE_MISSING", "no chunk_meta in the manifest")
+        return None
+    n = len(chunks)
+    if [c.get("id") for c in chunks] != list(range(n)):
+        rep.add(mode, "chunk_meta", "IDS_INVALID", "chunk ids are not 0..n-1 in order")
+    for entry in entries:
+        if (
+            entry.name in chunk_values
+            and entry.count is not None
+            and entry.name != "chunk_meta.meta"
+        ):
+            got = _count_of(entry.name, chunk_values[entry.name], n)
+            if got is not None and got != entry.count:
+                rep.add(
+                    mode, entry.name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}"
+                )
+    del chunks, chunk_values
+    dense_meta: dict[str, Any] = {}
+    bin_bytes: dict[str, int] = {}
+    for entry in entries:
+        name = entry.name
+        if _is_chunk_piece(name):
+            continue
+        ok, value = _load_piece(rep, reader, mode, entry)
+        if not ok:
+            continue
+        if entry.count is not None:
+            got = _count_of(name, value, n)
+            if got is not None and got != entry.count:
+                rep.add(mode, name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}")
+        _check_content(rep, mode, name, value, n)
+        if name in _DENSE:
+            dense_meta[name] = value
+        elif isinstance(value, bytes | bytearray):
+            bin_bytes[name] = len(value)
+        del value
+    for name in _DENSE:
+        meta = dense_meta.get(name)
         if meta is None:
             continue
-        raw = values.get(name + "_bin")
+        raw = bin_bytes.get(name + "_bin")
         if raw is None:
             rep.add(mode, name, "PIECE_MISSING", "vectors without their .bin piece")
-        elif meta.get("count") != n or len(raw) != n * int(meta.get("dims", 0)):
+        elif meta.get("count") != n or raw != n * int(meta.get("dims", 0)):
             rep.add(mode, name, "COUNT_MISMATCH", f"dense rows differ from {n} chunks")
     if key is not None:
         if reader.manifest.compatibilityKey != key:
