@@ -265,3 +265,30 @@ def test_kill_9_during_incremental_keeps_the_previous_index_searchable(
     assert res["promoted"] and res["incremental"]["processed"] == 1
     names = {c["name"] for c in _chunks(fixture_repo, build_env)}
     assert "salutation_changed" in names and "format_message" not in names
+
+
+def test_bundle_parse_is_exact_for_long_integers_and_hex_rows(tmp_path: Path) -> None:
+    from pairofcleats.build.incremental import IncrementalStore
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.py").write_text("x = 1\n")
+    st = (root / "a.py").stat()
+    mtime_ms = st.st_mtime_ns // 1_000_000
+    bundle = {
+        "file": "a.py",
+        "hash": "xxh64:00112233445566778899",
+        "size": st.st_size,
+        "mtimeMs": mtime_ms,
+        "big": [2**70, -(2**65)],
+        "row": "ab" + "1234567890" * 4 + "ff",  # a 40-digit run inside a string
+        "modes": {},
+    }
+    store = IncrementalStore(tmp_path / "inc", "c" * 40, "k", reuse=True)
+    store.put(bundle)
+    store.save()
+    again = IncrementalStore(tmp_path / "inc", "c" * 40, "k", reuse=True)
+    v = again.verify(root, "a.py", st.st_size, mtime_ms)
+    assert v is not None and v.skipped is None
+    assert again.parse(v, mtime_ms) == bundle
+    assert again.lookup(root, "a.py", st.st_size + 1, mtime_ms) is None  # size moved
