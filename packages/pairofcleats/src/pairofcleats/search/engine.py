@@ -25,6 +25,7 @@ from pairofcleats.search.plan import (
     ModePlan,
     candidate_counts,
     constraint_mask,
+    path_scores,
     phrase_matches,
     plan_mode,
 )
@@ -360,6 +361,10 @@ def search_mode(
         else:
             scores = rank.bm25_scores(tokens, source.lookup, source.stats, params)
             sparse_type = "bm25"
+        by_path = path_scores(source, plan, weights_row.get("name", 1.0) if fielded else 1.0)
+        if by_path is not None:
+            scores = scores + by_path
+            explain["pathMatches"] = int(np.count_nonzero(by_path))
         scores = _weighted(scores, source)
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
@@ -400,6 +405,8 @@ def search_mode(
     if prefetch_chunks is not None and fused:
         prefetch_chunks(list(fused))
     pm = phrase_matches(source, plan) if fused else np.zeros(0, dtype=np.int64)
+    # a query word in a sentence ("the java program") is no symbol name; identifiers are
+    query_names = plan.query_names() if intent.type != "prose" else []
     boosts: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
     for d in list(fused):
         base = fused[d]
@@ -416,12 +423,15 @@ def search_mode(
             is_def, is_exp, factor = rank.symbol_factor(
                 chunk.get("kind"), _exported(chunk), opt.definition_weight, opt.export_weight
             )
+            name_match, name_factor = rank.name_match_factor(query_names, chunk.get("name"))
+            factor *= name_factor
             if factor != 1.0:
                 boost = base * (factor - 1.0)
                 base *= factor
                 symbol_info = {
                     "definition": is_def,
                     "export": is_exp,
+                    "name": name_match or None,
                     "factor": factor,
                     "boost": boost,
                 }

@@ -23,7 +23,14 @@ import numpy.typing as npt
 
 from pairofcleats.errors import InvalidRequest
 
-__all__ = ["ChunkColumns", "Filters", "build_columns", "filter_mask", "parse_filter_string"]
+__all__ = [
+    "ChunkColumns",
+    "Filters",
+    "build_columns",
+    "file_contains_mask",
+    "filter_mask",
+    "parse_filter_string",
+]
 
 BoolMask = npt.NDArray[np.bool_]
 _FILTER_KEYS = {"file": "file", "path": "path", "lang": "lang", "ext": "ext", "type": "kind"}
@@ -301,6 +308,12 @@ def _file_substring(cols: ChunkColumns, needle: str, case: bool) -> BoolMask:
     hay = cols.files if case else cols.files_lower
     exact = np.char.find(hay, needle if case else low) >= 0
     return cand & exact
+
+
+def file_contains_mask(cols: ChunkColumns, needle: str) -> BoolMask:
+    """Chunks whose file path contains ``needle`` (case-insensitive), for path-like terms."""
+    files = _file_substring(cols, needle, False)
+    return files[cols.file_ids] if cols.file_ids.size else np.zeros(0, dtype=np.bool_)
 
 
 def _file_mask(cols: ChunkColumns, values: Sequence[str], case: bool) -> BoolMask:

@@ -17,6 +17,7 @@ __all__ = [
     "IntentType",
     "classify_intent",
     "field_weights",
+    "is_path_token",
     "strip_urls",
     "vector_variant",
 ]
@@ -96,7 +97,9 @@ def strip_urls(query: str) -> tuple[str, int]:
     return stripped, count
 
 
-def _is_path_token(token: str) -> bool:
+def is_path_token(token: str) -> bool:
+    """A path signal of §9.2: ``./x``, ``../x``, ``~/x``, a drive root, ``/seg``, or a token
+    with ≥ 2 separators or 1 separator and a dot-extension (``and/or`` is not a path)."""
     tok = token.strip(_TRAILING)
     if tok.startswith(("./", "../", "~/", ".\\", "..\\")) or _DRIVE_RE.match(tok):
         return True
@@ -117,7 +120,7 @@ def classify_intent(query: str, *, phrase_count: int = 0, path_filter: bool = Fa
     tokens = text.split()
     scores = {"code": 0, "prose": 0, "path": 0}
     signals: list[str] = []
-    if path_filter or any(_is_path_token(t) for t in tokens):
+    if path_filter or any(is_path_token(t) for t in tokens):
         scores["path"] += 3
         signals.append("path-filter" if path_filter else "path-token")
     if _CODE_PUNCT_RE.search(text) or any(not any(c.isalnum() for c in t) for t in tokens):

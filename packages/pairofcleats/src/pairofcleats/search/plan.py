@@ -18,13 +18,16 @@ import numpy.typing as npt
 
 from pairofcleats import tokenize
 from pairofcleats.search.expand import Expansion, expand_subword, wrapped_chargrams
+from pairofcleats.search.filters import file_contains_mask
+from pairofcleats.search.intent import is_path_token
 from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term
-from pairofcleats.search.rank import EXPANSION_FACTOR, Postings, QueryToken
+from pairofcleats.search.rank import EXPANSION_FACTOR, Postings, QueryToken, idf
 from pairofcleats.search.source import SparseSource
 
-__all__ = ["MatchMode", "ModePlan", "SubwordPlan", "plan_mode"]
+__all__ = ["MatchMode", "ModePlan", "SubwordPlan", "path_needle", "path_scores", "plan_mode"]
 
 BoolMask = npt.NDArray[np.bool_]
+F64 = npt.NDArray[np.float64]
 MatchMode = Literal["all", "any"]
 
 
@@ -47,7 +50,8 @@ class ModePlan:
     phrases: dict[int, list[str]] = field(default_factory=dict)  # id(Phrase) -> tokens
     positive_terms: list[Term] = field(default_factory=list)
     positive_phrases: list[Phrase] = field(default_factory=list)
-    has_implicit_and: bool = False  # an implicit AND of >= 2 bare terms (relaxable)
+    has_implicit_and: bool = False  # a relaxable implicit AND (see plan_mode)
+    path_terms: list[Term] = field(default_factory=list)  # soft positive path-like terms
 
     def query_tokens(self) -> list[QueryToken]:
         """Distinct positive sub-words with query frequency, for BM25 (first seen first)."""
@@ -65,6 +69,11 @@ class ModePlan:
                 if prev is None:
                     order[tok] = QueryToken(tok, ((tok, 1.0),), 1)
         return list(order.values())
+
+    def query_names(self) -> list[tuple[str, ...]]:
+        """Positive terms split like identifiers (letters/digits only), for the name boost."""
+        names = (tuple(tokenize.split_id(t.text)) for t in self.positive_terms)
+        return list(dict.fromkeys(n for n in names if n))
 
     def expansions(self) -> dict[str, list[dict[str, object]]]:
         out: dict[str, list[dict[str, object]]] = {}
@@ -156,6 +165,12 @@ def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
             plan.terms[id(node)] = subs
             if not negated:
                 plan.positive_terms.append(node)
+                if soft_path and len(subs) >= 2:
+                    # the sub-words of one bare term are an implicit AND as well (hard only
+                    # in "all"): ``src/greet.py`` needs src, greet and py in one chunk
+                    plan.has_implicit_and = True
+                if soft_path and is_path_token(node.text):
+                    plan.path_terms.append(node)
         elif isinstance(node, Phrase):
             toks = tokenize.query_subwords(node.text, source.mode)
             plan.phrases[id(node)] = toks
@@ -315,6 +330,44 @@ def candidate_counts(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int
         if p is not None:
             counts[p.doc_ids] += 1
     return counts
+
+
+_PATH_TRIM = ".,;:!?)\"'"
+
+
+def path_needle(text: str) -> str:
+    """A path-like term as a path substring: ``/`` separators, no ``./``, lower case."""
+    needle = text.rstrip(_PATH_TRIM).lstrip("(\"'").replace("\\", "/").lower()
+    while needle.startswith(("./", "../")):
+        needle = needle.split("/", 1)[1]
+    return needle[2:] if needle.startswith("~/") else needle
+
+
+def path_scores(source: SparseSource, plan: ModePlan, weight: float) -> F64 | None:
+    """Scores from path-like query terms matched against each chunk's file path.
+
+    Chunks carry no path tokens, so ``src/greet.py`` would otherwise rank on the sub-words
+    ``src``/``greet``/``py`` found in bodies. The file path acts as one more field: a chunk
+    whose path contains the term scores ``weight × idf`` (tf 1 at average length), where df
+    counts the chunks of the matching files, so a path naming one small file weighs most.
+    """
+    if not plan.path_terms:
+        return None
+    n = source.count
+    cols = source.filter_columns()
+    out = np.zeros(n, dtype=np.float64)
+    hit = False
+    for term in plan.path_terms:
+        needle = path_needle(term.text)
+        if len(needle) < 3:
+            continue
+        mask = file_contains_mask(cols, needle)
+        df = int(mask.sum())
+        if df == 0:
+            continue
+        out[mask] += weight * idf(n, df)
+        hit = True
+    return out if hit else None
 
 
 def phrase_matches(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int64]:

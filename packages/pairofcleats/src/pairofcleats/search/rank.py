@@ -9,11 +9,14 @@ same functions, which is why ``memory`` and ``sqlite`` agree to 1e-9.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from pairofcleats.tokenize import split_id
 
 __all__ = [
     "EXPANSION_FACTOR",
@@ -28,6 +31,7 @@ __all__ = [
     "fielded_bm25_scores",
     "idf",
     "minhash_jaccard",
+    "name_match_factor",
     "phrase_factor",
     "rrf_fuse",
     "symbol_factor",
@@ -40,6 +44,9 @@ BoolMask = npt.NDArray[np.bool_]
 
 RRF_K = 60
 EXPANSION_FACTOR = 0.8
+NAME_EXACT_FACTOR = 1.5
+NAME_MEMBER_FACTOR = 1.25
+_NAME_SEP_RE = re.compile(r"\.|::|->|#")
 DEFINITION_KIND_MARKERS = ("Declaration", "Definition", "Initializer", "Deinitializer")
 
 
@@ -224,3 +231,23 @@ def symbol_factor(
     is_def = bool(kind) and any(m in str(kind) for m in DEFINITION_KIND_MARKERS)
     factor = (definition_weight if is_def else 1.0) * (export_weight if exported else 1.0)
     return is_def, exported, factor
+
+
+def name_match_factor(
+    query_names: Sequence[tuple[str, ...]], name: str | None
+) -> tuple[str, float]:
+    """Definition-name boost: ``("exact", 1.5)`` when a query term's sub-words are the chunk
+    name's (``Greeter.greet``, ``format_message`` vs ``formatMessage``), ``("member", 1.25)``
+    when they are its last segment's (``increment`` → ``Counter.increment``), else
+    ``("", 1.0)``. ``query_names`` are the positive terms split like identifiers."""
+    if not name or not query_names:
+        return "", 1.0
+    full = tuple(split_id(name))
+    if not full:
+        return "", 1.0
+    if full in query_names:
+        return "exact", NAME_EXACT_FACTOR
+    last = tuple(split_id(_NAME_SEP_RE.split(name)[-1]))
+    if last and last != full and last in query_names:
+        return "member", NAME_MEMBER_FACTOR
+    return "", 1.0
