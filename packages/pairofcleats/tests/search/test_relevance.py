@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pairofcleats.search.plan import path_needle
+from pairofcleats.search.query import Or, operator_words, parse_query
 from pairofcleats.search.rank import name_match_factor
 from pairofcleats.search.searcher import Searcher, SearchRequest
 
@@ -129,3 +130,23 @@ def test_bare_word_queries_never_lose_what_one_word_finds(
         combined = _hits(searcher, query, mode)
         if any(_hits(searcher, w, mode) for w in dict.fromkeys(words)):
             assert combined, (query, mode)
+
+
+def test_operator_words_are_case_insensitive_and_recorded() -> None:
+    # §9.1: operator words are case-insensitive, so a sentence's "and" is an explicit AND
+    node = parse_query("low and high Or x NOT y")
+    assert isinstance(node, Or)
+    assert operator_words(node) == [("and", 4), ("Or", 13), ("NOT", 18)]
+    assert operator_words(parse_query("greet -rust !x")) == []
+    assert parse_query("a AND b") == parse_query("a and b")
+
+
+def test_empty_result_names_the_operator_word(searcher: Searcher) -> None:
+    query = "keep a value between a low and a high bound"
+    res = searcher.search(SearchRequest(query=query, mode="code", ann=False))
+    assert res["code"] == []  # "low AND a": no chunk holds both; explicit AND never relaxes
+    warned = [w for w in res["warnings"] if w["code"] == "QUERY_OPERATOR_WORDS"]
+    assert warned and "'and' at position 27" in warned[0]["message"]
+    assert _hits(searcher, query.replace(" and ", " "))  # without the operator it ranks
+    ok = searcher.search(SearchRequest(query="greet AND name", mode="code", ann=False))
+    assert ok["code"] and not [w for w in ok["warnings"] if w["code"] == "QUERY_OPERATOR_WORDS"]

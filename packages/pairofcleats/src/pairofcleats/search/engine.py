@@ -29,7 +29,7 @@ from pairofcleats.search.plan import (
     phrase_matches,
     plan_mode,
 )
-from pairofcleats.search.query import Node
+from pairofcleats.search.query import Node, operator_words
 from pairofcleats.search.source import SparseSource
 
 __all__ = ["CandidateSet", "ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
@@ -272,6 +272,28 @@ def _hit(chunk: Mapping[str, Any], doc: int) -> dict[str, Any]:
     }
 
 
+def _operator_word_warning(ast: Node, mode: str, warnings: list[SearchWarning]) -> None:
+    """Name the operator words of a query that found nothing (``QUERY_OPERATOR_WORDS``).
+
+    Operator words are case-insensitive and explicit operators never relax (§9.1), so in
+    ``keep a value between a low and a high bound`` the ``and`` demands both neighbours in
+    one chunk; the warning says so and how to search the word instead.
+    """
+    words = operator_words(ast)
+    if not words:
+        return
+    listed = ", ".join(f"{w!r} at position {p}" for w, p in words)
+    warnings.append(
+        SearchWarning(
+            "QUERY_OPERATOR_WORDS",
+            f"no hits: {listed} read as an operator (operator words are case-insensitive "
+            "and explicit operators never relax); drop it to rank the other words, or quote "
+            'it ("and") to require the word itself',
+            mode,
+        )
+    )
+
+
 def search_mode(
     source: SparseSource,
     ast: Node,
@@ -505,6 +527,8 @@ def search_mode(
         if not math.isfinite(score):
             hit["score"] = None
         hits.append(hit)
+    if not hits:
+        _operator_word_warning(ast, mode, warnings)
     explain.update(
         {
             "matchMode": match_mode,

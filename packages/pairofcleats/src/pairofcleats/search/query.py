@@ -20,7 +20,7 @@ Malformed input raises :class:`~pairofcleats.errors.InvalidRequest` naming the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pairofcleats.errors import InvalidRequest
@@ -33,6 +33,7 @@ __all__ = [
     "Phrase",
     "Term",
     "iter_positive",
+    "operator_words",
     "parse_query",
 ]
 
@@ -57,6 +58,7 @@ class Phrase:
 class Not:
     child: Node
     pos: int
+    words: tuple[tuple[str, int], ...] = field(default=(), compare=False)  # "NOT" as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +68,14 @@ class And:
     children: tuple[Node, ...]
     explicit: bool
     pos: int
+    words: tuple[tuple[str, int], ...] = field(default=(), compare=False)  # "AND"s as written
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
     pos: int
+    words: tuple[tuple[str, int], ...] = field(default=(), compare=False)  # "OR"s as written
 
 
 Node = Term | Phrase | Not | And | Or
@@ -179,14 +183,16 @@ class _Parser:
     def _or(self) -> Node:
         first = self._and()
         children = [first]
+        words: list[tuple[str, int]] = []
         while (tok := self._peek()) is not None and tok.kind == "or":
             self.i += 1
             if self._peek() is None or self._peek_kind() in ("or", "and", "rparen"):
                 raise self._error("OR needs an item after it", tok.pos)
+            words.append((tok.text, tok.pos))
             children.append(self._and())
         if len(children) == 1:
             return first
-        return Or(tuple(children), _pos(first))
+        return Or(tuple(children), _pos(first), tuple(words))
 
     def _peek_kind(self) -> _Kind | None:
         tok = self._peek()
@@ -203,14 +209,16 @@ class _Parser:
     def _explicit_and(self) -> Node:
         first = self._unary()
         children = [first]
+        words: list[tuple[str, int]] = []
         while (tok := self._peek()) is not None and tok.kind == "and":
             self.i += 1
             if self._peek_kind() in (None, "or", "and", "rparen"):
                 raise self._error("AND needs an item after it", tok.pos)
+            words.append((tok.text, tok.pos))
             children.append(self._unary())
         if len(children) == 1:
             return first
-        return And(tuple(children), True, _pos(first))
+        return And(tuple(children), True, _pos(first), tuple(words))
 
     def _unary(self) -> Node:
         tok = self._peek()
@@ -220,7 +228,7 @@ class _Parser:
             self.i += 1
             if self._peek_kind() in (None, "or", "and", "rparen"):
                 raise self._error(f"{tok.text!r} has nothing to negate", tok.pos)
-            return Not(self._unary(), tok.pos)
+            return Not(self._unary(), tok.pos, ((tok.text, tok.pos),))
         return self._primary()
 
     def _primary(self) -> Node:
@@ -264,6 +272,24 @@ def iter_positive(node: Node, negated: bool = False) -> list[Term | Phrase]:
     for child in node.children:
         out.extend(iter_positive(child, negated))
     return out
+
+
+def operator_words(node: Node) -> list[tuple[str, int]]:
+    """Operator words (``AND``/``OR``/``NOT``, any case) as written, with positions, in order.
+
+    Operator words are case-insensitive (§9.1), so ``lower and upper`` is a hard AND; when
+    such a query finds nothing the engine names the word, since a sentence's ``and`` is the
+    usual cause (``-``/``!`` negations are symbols, not words, and are not listed).
+    """
+    out: list[tuple[str, int]] = []
+    if isinstance(node, Not):
+        out.extend(w for w in node.words if w[0].isalpha())
+        out.extend(operator_words(node.child))
+    elif isinstance(node, And | Or):
+        out.extend(node.words)
+        for child in node.children:
+            out.extend(operator_words(child))
+    return sorted(out, key=lambda w: w[1])
 
 
 def parse_query(query: str) -> Node:
