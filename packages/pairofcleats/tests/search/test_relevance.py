@@ -12,6 +12,7 @@ from pairofcleats.search.plan import path_needle
 from pairofcleats.search.query import Or, operator_words, parse_query
 from pairofcleats.search.rank import name_match_factor
 from pairofcleats.search.searcher import Searcher, SearchRequest
+from pairofcleats.tokenize import split_id
 
 from .conftest import BuiltIndex
 
@@ -80,12 +81,17 @@ def test_name_boost_skips_prose_queries(searcher: Searcher) -> None:
 
 
 def test_name_match_factor() -> None:
-    assert name_match_factor([("greeter", "greet")], "Greeter.greet") == ("exact", 1.5)
-    assert name_match_factor([("format", "message")], "formatMessage") == ("exact", 1.5)
-    assert name_match_factor([("increment",)], "Counter.increment") == ("member", 1.25)
-    assert name_match_factor([("greet",)], "rust_greet") == ("", 1.0)
+    def q(*texts: str) -> list[tuple[str, tuple[str, ...]]]:
+        return [(t, tuple(split_id(t))) for t in texts]
+
+    assert name_match_factor(q("Greeter.greet"), "Greeter.greet") == ("exact", 1.5)
+    assert name_match_factor(q("increment"), "Counter.increment") == ("exact", 1.5)
+    assert name_match_factor(q("format_message"), "formatMessage") == ("subwords", 1.25)
+    assert name_match_factor(q("Shape"), "shape") == ("subwords", 1.25)
+    assert name_match_factor(q("area"), "Circle.area") == ("exact", 1.5)
+    assert name_match_factor(q("greet"), "rust_greet") == ("", 1.0)
     assert name_match_factor([], "greet") == ("", 1.0)
-    assert name_match_factor([("greet",)], None) == ("", 1.0)
+    assert name_match_factor(q("greet"), None) == ("", 1.0)
 
 
 def test_path_needle() -> None:

@@ -70,10 +70,16 @@ class ModePlan:
                     order[tok] = QueryToken(tok, ((tok, 1.0),), 1)
         return list(order.values())
 
-    def query_names(self) -> list[tuple[str, ...]]:
-        """Positive terms split like identifiers (letters/digits only), for the name boost."""
-        names = (tuple(tokenize.split_id(t.text)) for t in self.positive_terms)
-        return list(dict.fromkeys(n for n in names if n))
+    def query_names(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Positive terms as ``(text, identifier sub-words)`` for the definition-name boost
+        (trailing ``()`` and punctuation dropped)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for term in self.positive_terms:
+            text = term.text.rstrip("();,:")
+            subs = tuple(tokenize.split_id(text))
+            if subs:
+                out.setdefault(text, subs)
+        return list(out.items())
 
     def expansions(self) -> dict[str, list[dict[str, object]]]:
         out: dict[str, list[dict[str, object]]] = {}

@@ -45,7 +45,7 @@ BoolMask = npt.NDArray[np.bool_]
 RRF_K = 60
 EXPANSION_FACTOR = 0.8
 NAME_EXACT_FACTOR = 1.5
-NAME_MEMBER_FACTOR = 1.25
+NAME_SUBWORD_FACTOR = 1.25
 _NAME_SEP_RE = re.compile(r"\.|::|->|#")
 DEFINITION_KIND_MARKERS = ("Declaration", "Definition", "Initializer", "Deinitializer")
 
@@ -234,20 +234,22 @@ def symbol_factor(
 
 
 def name_match_factor(
-    query_names: Sequence[tuple[str, ...]], name: str | None
+    query_names: Sequence[tuple[str, tuple[str, ...]]], name: str | None
 ) -> tuple[str, float]:
-    """Definition-name boost: ``("exact", 1.5)`` when a query term's sub-words are the chunk
-    name's (``Greeter.greet``, ``format_message`` vs ``formatMessage``), ``("member", 1.25)``
-    when they are its last segment's (``increment`` → ``Counter.increment``), else
-    ``("", 1.0)``. ``query_names`` are the positive terms split like identifiers."""
+    """Definition-name boost for a chunk named ``name``.
+
+    ``("exact", 1.5)`` when a query term is the name or its last segment as written
+    (``Greeter.greet``; ``increment`` for ``Counter.increment``; ``Shape`` but not ``shape``);
+    ``("subwords", 1.25)`` when only the sub-words agree (``format_message`` vs
+    ``formatMessage``, ``main`` vs ``Main``); else ``("", 1.0)``. ``query_names`` are the
+    positive terms as ``(text, sub-words)``.
+    """
     if not name or not query_names:
         return "", 1.0
-    full = tuple(split_id(name))
-    if not full:
-        return "", 1.0
-    if full in query_names:
+    last = _NAME_SEP_RE.split(name)[-1]
+    if any(text in (name, last) for text, _subs in query_names):
         return "exact", NAME_EXACT_FACTOR
-    last = tuple(split_id(_NAME_SEP_RE.split(name)[-1]))
-    if last and last != full and last in query_names:
-        return "member", NAME_MEMBER_FACTOR
+    wanted = {subs for _text, subs in query_names if subs}
+    if tuple(split_id(name)) in wanted or tuple(split_id(last)) in wanted:
+        return "subwords", NAME_SUBWORD_FACTOR
     return "", 1.0
