@@ -4,20 +4,27 @@ Each scenario starts its own processes on 127.0.0.1: the server (``spiderweb
 serve --port 0 --json --provider mock``, or ``swbench.mockserve`` where mock
 latency is needed), the echo baseline (``async for m in ws: await ws.send(m)``)
 and 1-2 load generator processes, all with ``RLIMIT_NOFILE`` at the hard limit
-and the rate limit off. ``ctx["quick"]`` runs CI sizes; ``ctx["only"]`` may
-name a subset (``["P2", "P3"]``). A scenario that cannot run is recorded as
-``{"status": "not-run", "reason": ...}``, never as a pass.
+and the rate limit off. ``ctx["quick"]`` runs CI sizes; ``ctx["only"]`` or the
+environment variable ``SPIDERWEB_BENCH_ONLY=P2,P9`` may name a subset. A subset
+run merges into the existing ``bench/results/spiderweb.json`` (same size class):
+the scenarios it ran are replaced, every other scenario keeps its figures. A
+scenario that cannot run is recorded as ``{"status": "not-run", "reason": ...}``,
+never as a pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results" / "spiderweb.json"
+ONLY_ENV = "SPIDERWEB_BENCH_ONLY"
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
@@ -33,12 +40,45 @@ async def _run_all(ids: list[str], sizes: Sizes) -> dict[str, Any]:
     return results
 
 
+def _selected(ctx: dict[str, Any]) -> list[str] | None:
+    """Scenario ids asked for (``ctx["only"]``, else ``$SPIDERWEB_BENCH_ONLY``), or all."""
+    only = ctx.get("only")
+    if not only:
+        env = os.environ.get(ONLY_ENV, "")
+        only = [part.strip().upper() for part in env.split(",") if part.strip()]
+    if not only:
+        return None
+    unknown = [s for s in only if s not in SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; have {list(SCENARIOS)}")
+    return [s for s in SCENARIOS if s in only]
+
+
+def _previous(quick: bool) -> dict[str, Any]:
+    """Scenarios of the last full (or quick) run, to keep beside a subset run."""
+    try:
+        old = json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or bool(old.get("quick")) != quick:
+        return {}
+    scenarios = old.get("scenarios")
+    return scenarios if isinstance(scenarios, dict) else {}
+
+
 def run(ctx: dict[str, Any]) -> dict[str, Any]:
     quick = bool(ctx.get("quick"))
     sizes = Sizes.quick() if quick else Sizes.full()
-    ids = [s for s in ctx.get("only") or list(SCENARIOS) if s in SCENARIOS]
+    chosen = _selected(ctx)
+    ids = chosen or list(SCENARIOS)
     nofile = raise_nofile_limit()
-    scenarios = asyncio.run(_run_all(ids, sizes))
+    fresh = asyncio.run(_run_all(ids, sizes))
+    scenarios = fresh
+    if chosen is not None:
+        kept = {k: v for k, v in _previous(quick).items() if k in SCENARIOS and k not in fresh}
+        scenarios = {
+            sid: fresh.get(sid) or kept[sid] for sid in SCENARIOS if sid in fresh or sid in kept
+        }
     figures = [f for r in scenarios.values() for f in r.get("figures", [])]
     echo = _echo_figures(scenarios)
     statuses = {sid: r["status"] for sid, r in scenarios.items()}
@@ -51,6 +91,7 @@ def run(ctx: dict[str, Any]) -> dict[str, Any]:
         "failed": sum(1 for s in statuses.values() if s == "fail"),
         "notRun": sum(1 for s in statuses.values() if s == "not-run"),
         "quick": quick,
+        "lastRun": sorted(fresh),
         "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
         "nofile": nofile,
     }

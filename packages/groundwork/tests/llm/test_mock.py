@@ -142,3 +142,16 @@ async def test_stream_status_fault_before_first_delta() -> None:
     p = MockProvider(script="503")
     with pytest.raises(ServerError):
         await collect(p)
+
+
+async def test_calls_keep_only_the_latest_requests() -> None:
+    """A long-running mock server (soak bench) must not keep every context it was sent."""
+    p = MockProvider(keep_calls=3)
+    for i in range(10):
+        await p.complete([Message.user(f"call {i}")])
+    assert [c[0].content for c in p.calls] == ["call 7", "call 8", "call 9"]
+    none = MockProvider(keep_calls=0)
+    await none.complete(MSGS)
+    assert none.calls == []
+    with pytest.raises(ValueError):
+        MockProvider(keep_calls=-1)

@@ -69,8 +69,17 @@ def split_pieces(text: str, *, per_char: bool = False) -> list[str]:
     return [p for p in _PIECE.findall(text) if p]
 
 
+#: Requests ``MockProvider.calls`` keeps by default (each holds a whole model context).
+KEEP_CALLS = 1000
+
+
 class MockProvider:
-    """Deterministic provider; ``calls`` records every request's messages."""
+    """Deterministic provider; ``calls`` records the messages of the latest requests.
+
+    At most ``keep_calls`` requests are kept (oldest dropped first): a server
+    running on the mock provider for hours (the soak bench) must not grow
+    without bound, while a test sees every call it makes.
+    """
 
     def __init__(
         self,
@@ -82,6 +91,7 @@ class MockProvider:
         timeouts: Timeouts | None = None,
         options: Options | None = None,
         script: Actions = (),
+        keep_calls: int = KEEP_CALLS,
     ) -> None:
         if latency_s < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s}")
@@ -92,6 +102,9 @@ class MockProvider:
         self.timeouts = timeouts or Timeouts()
         self.options = options or Options()
         self._script = Script(script)
+        if keep_calls < 0:
+            raise ValueError(f"keep_calls must be >= 0, got {keep_calls}")
+        self.keep_calls = keep_calls
         self.calls: list[tuple[Message, ...]] = []
 
     @property
@@ -123,6 +136,8 @@ class MockProvider:
     def _begin(self, messages: Sequence[Message]) -> tuple[tuple[Message, ...], Action]:
         msgs = as_messages(messages)
         self.calls.append(msgs)
+        if len(self.calls) > self.keep_calls:
+            del self.calls[: len(self.calls) - self.keep_calls]
         return msgs, self._script.next() or ok()
 
     def _fail(self, action: Action, partial: str | None = None) -> LLMError | None:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, cast
 
+import orjson
+
 from spiderweb.memory.settings import MemoryConfig
 
 Role = Literal["system", "user", "assistant", "tool", "tool_result"]
@@ -209,7 +211,16 @@ class ContextMessage:
 class Ram:
     """Bounded working memory of one session (owned by its actor)."""
 
-    __slots__ = ("_active_bytes", "_active_count", "_entries", "_next_id", "_summaries", "limits")
+    __slots__ = (
+        "_active_bytes",
+        "_active_count",
+        "_enc_entries",
+        "_enc_summaries",
+        "_entries",
+        "_next_id",
+        "_summaries",
+        "limits",
+    )
 
     def __init__(self, limits: RamLimits | None = None, *, next_id: int = 1) -> None:
         self.limits = limits or RamLimits()
@@ -218,6 +229,9 @@ class Ram:
         self._summaries: list[Summary] = []  # in id order
         self._active_count = 0
         self._active_bytes = 0
+        # JSON of each entry/summary by id, with the value it encodes (see state_json_parts).
+        self._enc_entries: dict[int, tuple[Entry, bytes]] = {}
+        self._enc_summaries: dict[int, tuple[Summary, bytes]] = {}
 
     # -- read side -------------------------------------------------------------------------
     @property
@@ -417,6 +431,30 @@ class Ram:
             "entries": [e.to_dict() for e in self._entries],
             "summaries": [s.to_dict() for s in self._summaries],
         }
+
+    def state_json_parts(self) -> tuple[bytes, bytes]:
+        """The ``entries`` and ``summaries`` arrays of :meth:`to_state` as JSON bytes.
+
+        The session is committed after every turn, and re-encoding ~190
+        entry dicts each time was the main cost of a turn (P2). Entries and
+        summaries are immutable, so each is encoded once and kept while it is
+        in RAM (the caches hold exactly the current items: bounded by the
+        limits). Raises ``orjson.JSONEncodeError`` on text orjson refuses
+        (a lone surrogate); the caller then takes the canonical path.
+        """
+        old_e, old_s = self._enc_entries, self._enc_summaries
+        enc_e: dict[int, tuple[Entry, bytes]] = {}
+        enc_s: dict[int, tuple[Summary, bytes]] = {}
+        for e in self._entries:
+            hit = old_e.get(e.id)
+            enc_e[e.id] = hit if hit is not None and hit[0] is e else (e, orjson.dumps(e.to_dict()))
+        for s in self._summaries:
+            got = old_s.get(s.id)
+            enc_s[s.id] = got if got is not None and got[0] is s else (s, orjson.dumps(s.to_dict()))
+        self._enc_entries, self._enc_summaries = enc_e, enc_s
+        entries = b"[" + b",".join(b for _, b in enc_e.values()) + b"]"
+        summaries = b"[" + b",".join(b for _, b in enc_s.values()) + b"]"
+        return entries, summaries
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], limits: RamLimits | None = None) -> Ram:

@@ -178,6 +178,7 @@ class LtmStore:
         self.path = store_path(data_dir)
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all_readers: list[sqlite3.Connection] = []
+        self._inline: sqlite3.Connection | None = None
         self._closed = False
         self._writer = WriterThread(self._connect_writer)
 
@@ -218,6 +219,9 @@ class LtmStore:
         for conn in self._all_readers:
             conn.close()
         self._all_readers.clear()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     def __enter__(self) -> LtmStore:
         return self
@@ -303,6 +307,7 @@ class LtmStore:
         session_id: str,
         *,
         state: Mapping[str, Any] | None = None,
+        state_json: bytes | None = None,
         messages: Sequence[NewMessage] = (),
         agent_id: str | None = None,
         is_active: bool | None = None,
@@ -313,9 +318,15 @@ class LtmStore:
         All in one operation of the group transaction, so the state and the
         messages it reports commit together. Messages already stored under the
         same ``(session_id, request_id, role)`` are ignored (idempotency).
-        ``agent_id`` defaults to ``state["agentId"]``.
+        ``agent_id`` defaults to ``state["agentId"]``. ``state_json`` is the
+        state already encoded (the actor's cached per-turn form, UTF-8 JSON of
+        an object); it takes the place of ``state``.
         """
-        state_json = _state_json(state) if state is not None else None
+        text: str | None = None
+        if state_json is not None:
+            text = state_json.decode("utf-8")
+        elif state is not None:
+            text = _state_json(state)
         if agent_id is None and state is not None and isinstance(state.get("agentId"), str):
             agent_id = state["agentId"]
         rows = [
@@ -324,13 +335,13 @@ class LtmStore:
         ]
 
         def op(conn: sqlite3.Connection) -> CommitResult:
-            if state_json is not None:
+            if text is not None:
                 conn.execute(
                     "INSERT INTO session_state(session_id, version, state_json, updated_at_ms)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET"
                     " version=excluded.version, state_json=excluded.state_json,"
                     " updated_at_ms=excluded.updated_at_ms",
-                    (session_id, STATE_VERSION, state_json, now_ms),
+                    (session_id, STATE_VERSION, text, now_ms),
                 )
             inserted = 0
             for row in rows:
@@ -669,6 +680,35 @@ class LtmStore:
                     (session_id, request_id),
                 )
             ]
+
+    def find_request_now(self, session_id: str, request_id: str) -> list[MessageRow] | None:
+        """:meth:`find_request` on the caller's thread, or ``None`` if it would have to wait.
+
+        Every ``chat.send`` with an ``id`` asks whether that request is already
+        stored (idempotency); a thread hop for that indexed point read cost more
+        than the read itself (P2). This connection never waits for a lock
+        (``busy_timeout=0``; WAL readers rarely need one): on any SQLite error
+        it answers ``None`` and the caller reads through a thread as before.
+        Only the event loop thread calls it.
+        """
+        if self._closed:
+            return None
+        try:
+            conn = self._inline
+            if conn is None:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout=0")
+                conn.execute("PRAGMA query_only=ON")
+                self._inline = conn
+            rows = conn.execute(
+                "SELECT id, session_id, request_id, role, content, memory_id, created_at_ms"
+                " FROM messages WHERE session_id = ? AND request_id = ? ORDER BY id",
+                (session_id, request_id),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            log.debug("inline request lookup of %s failed (%s); using a thread", session_id, exc)
+            return None
+        return [MessageRow(*r) for r in rows]
 
     def find_message(self, session_id: str, request_id: str, role: str) -> MessageRow | None:
         """Lookup by the unique ``(session_id, request_id, role)``."""

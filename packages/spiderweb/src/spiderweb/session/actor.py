@@ -290,9 +290,11 @@ class SessionActor:
             now = self.s.clock.now_ms()
             st.last_active_ms = now
             st.message_count += len(pending.messages)
+            encoded = st.to_json()
             future = self.s.store.commit_session(
                 st.key,
-                state=st.to_v2(),
+                state=st.to_v2() if encoded is None else None,
+                state_json=encoded,
                 messages=pending.messages,
                 agent_id=st.agent_id,
                 is_active=self.link is not None,
@@ -597,7 +599,9 @@ class SessionActor:
             return True
         known = self._answered.get(rid)
         if known is None:
-            rows = await self._read(self.s.store.find_request, self.key, rid)
+            rows = self.s.store.find_request_now(self.key, rid)
+            if rows is None:
+                rows = await self._read(self.s.store.find_request, self.key, rid)
             if not rows:
                 return False
             known = _Answered(None)

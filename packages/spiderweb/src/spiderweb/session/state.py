@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
 from spiderweb.brain.goals import Goal, Mode
 from spiderweb.memory.ram import Ram, RamLimits
 from spiderweb.session import dedup
@@ -75,11 +76,11 @@ class SessionState:
         return value
 
     # -- state v2 ---------------------------------------------------------------------------
-    def to_v2(self) -> dict[str, Any]:
-        ram = self.ram.to_state()
+    def _v2_head(self) -> dict[str, Any]:
+        """The state-v2 object without its RAM arrays (``entries``, ``summaries``)."""
         return {
             "session_id": self.key,
-            "next_id": ram["next_id"],
+            "next_id": self.ram.next_id,
             "workerQueueDepth": self.queued,
             "workerActiveTasks": self.active,
             "workerMode": self.mode,
@@ -87,8 +88,6 @@ class SessionState:
             "workerLastSaturationMs": self.last_saturation_ms,
             "workerBackpressureNotified": self.backpressure_notified,
             "workerLastGoal": self.last_goal,
-            "entries": ram["entries"],
-            "summaries": ram["summaries"],
             "agentId": self.agent_id,
             "seqReserved": self.seq_reserved,
             "goal": self.goal.to_dict() if self.goal else None,
@@ -98,6 +97,25 @@ class SessionState:
             "interruptedTurns": list(self.interrupted_turns),
             **({"controlReplies": dedup.to_v2(self.replies)} if self.replies else {}),
         }
+
+    def to_v2(self) -> dict[str, Any]:
+        ram = self.ram.to_state()
+        return {**self._v2_head(), "entries": ram["entries"], "summaries": ram["summaries"]}
+
+    def to_json(self) -> bytes | None:
+        """``to_v2()`` as JSON bytes for the per-commit write-through, cheaply.
+
+        The RAM arrays come from per-entry caches (:meth:`Ram.state_json_parts`)
+        and the rest is one small orjson call; keys are not sorted (readers
+        parse the object, nothing hashes it). ``None`` when orjson refuses a
+        value: the caller then commits ``to_v2()`` through the canonical path.
+        """
+        try:
+            entries, summaries = self.ram.state_json_parts()
+            head = orjson.dumps(self._v2_head())
+        except (orjson.JSONEncodeError, TypeError):
+            return None
+        return head[:-1] + b',"entries":' + entries + b',"summaries":' + summaries + b"}"
 
     @classmethod
     def from_v2(
