@@ -105,13 +105,17 @@ class PostingLists(Sequence[list[Any]]):
         """Every posting list as plain Python lists."""
         return self._lists(0, len(self)) if len(self) else []
 
+    def json_chunks(self) -> Iterator[bytes]:
+        """Canonical JSON of ``tolist()`` (orjson spelling), one batch of tokens at a time."""
+        yield b"["
+        for lo in range(0, len(self), self.BATCH):
+            part = orjson.dumps(self._lists(lo, min(lo + self.BATCH, len(self))))[1:-1]
+            yield part if lo == 0 else b"," + part
+        yield b"]"
+
     def json_bytes(self) -> bytes:
-        """Canonical JSON of ``tolist()`` (orjson spelling), built one batch at a time."""
-        parts = [
-            orjson.dumps(self._lists(lo, min(lo + self.BATCH, len(self))))[1:-1]
-            for lo in range(0, len(self), self.BATCH)
-        ]
-        return b"[" + b",".join(parts) + b"]"
+        """``json_chunks`` joined."""
+        return b"".join(self.json_chunks())
 
 
 def _group(
@@ -179,13 +183,17 @@ class Signatures(Sequence[list[int]]):
         rows: list[list[int]] = self.array.tolist()
         return rows
 
-    def json_bytes(self) -> bytes:
+    def json_chunks(self) -> Iterator[bytes]:
         """Canonical JSON of ``tolist()``, one batch of rows at a time."""
-        parts = [
-            orjson.dumps(self.array[lo : lo + 4096].tolist())[1:-1]
-            for lo in range(0, len(self), 4096)
-        ]
-        return b"[" + b",".join(parts) + b"]"
+        yield b"["
+        for lo in range(0, len(self), 4096):
+            part = orjson.dumps(self.array[lo : lo + 4096].tolist())[1:-1]
+            yield part if lo == 0 else b"," + part
+        yield b"]"
+
+    def json_bytes(self) -> bytes:
+        """``json_chunks`` joined."""
+        return b"".join(self.json_chunks())
 
 
 def token_postings(docs: Sequence[Sequence[str]], *, compact: bool = False) -> dict[str, Any]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 from groundwork import jsonio
-from groundwork.fsio import atomic_write
-from groundwork.hashing import hash_bytes
+from groundwork.fsio import atomic_write, atomic_writer
+from groundwork.hashing import HashingWriter, hash_bytes
 
 from pairofcleats.artifacts.schema import (
     ARTIFACT_SURFACE_VERSION,
@@ -59,17 +59,25 @@ def canon(value: Any, plain_floats: bool = False) -> bytes:
 
 
 def canon_piece(value: Any, plain_floats: bool = False) -> bytes:
-    """``canon`` of a whole piece that may hold ``PostingLists``/``Signatures``: those write
-    their own bytes batch by batch; the dicts around them are joined with sorted keys
-    exactly as orjson/jsonio spell them (compact, no spaces)."""
+    """``canon`` of a whole piece that may hold ``PostingLists``/``Signatures``."""
+    return b"".join(canon_chunks(value, plain_floats))
+
+
+def canon_chunks(value: Any, plain_floats: bool = False) -> Iterator[bytes]:
+    """``canon_piece`` as a stream: compact values write their own bytes batch by batch;
+    the dicts around them are joined with sorted keys exactly as orjson/jsonio spell
+    them (compact, no spaces), so a piece never sits in memory more than once."""
     if isinstance(value, _COMPACT):
-        return value.json_bytes()
-    if isinstance(value, dict) and _holds_compact(value):
-        items = (
-            orjson.dumps(k) + b":" + canon_piece(value[k], plain_floats) for k in sorted(value)
-        )
-        return b"{" + b",".join(items) + b"}"
-    return canon(value, plain_floats)
+        yield from value.json_chunks()
+    elif isinstance(value, dict) and _holds_compact(value):
+        sep = b"{"
+        for k in sorted(value):
+            yield sep + orjson.dumps(k) + b":"
+            yield from canon_chunks(value[k], plain_floats)
+            sep = b","
+        yield b"}"
+    else:
+        yield canon(value, plain_floats)
 
 
 def checksum(data: bytes) -> str:
@@ -106,15 +114,47 @@ class PieceWriter:
         self.entries.append(entry)
         return entry
 
+    def write_stream(
+        self,
+        name: str,
+        rel_path: str,
+        chunks: Iterable[bytes],
+        *,
+        type: str,
+        format: str,
+        count: int | None,
+    ) -> dict[str, Any]:
+        """``write_bytes`` of ``b"".join(chunks)`` without ever joining them: the chunks
+        stream into the temp file and the checksum is taken as they pass."""
+        path = self.dir / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(path) as fh:
+            hw = HashingWriter(fh, "xxh64")
+            for chunk in chunks:
+                hw.write(chunk)
+        entry: dict[str, Any] = {
+            "type": type,
+            "name": name,
+            "format": format,
+            "path": rel_path,
+            "bytes": hw.bytes_written,
+            "checksum": "xxh64:" + hw.digest().hex,
+        }
+        if count is not None:
+            entry["count"] = count
+        self.entries = [e for e in self.entries if e["name"] != name]
+        self.entries.append(entry)
+        return entry
+
     def write_json(
         self, name: str, value: Any, count: int | None = None, plain_floats: bool = False
     ) -> dict[str, Any]:
         """A §5 JSON piece as canonical JSON (byte-identical for equal inputs)."""
         type_, _fmt, _ = PIECE_SHAPES.get(name, ("other", "json", ""))
-        return self.write_bytes(
+        return self.write_stream(
             name,
             f"{name}.json",
-            canon_piece(value, plain_floats),
+            canon_chunks(value, plain_floats),
             type=type_,
             format="json",
             count=count,
@@ -123,17 +163,20 @@ class PieceWriter:
     def write_jsonl(
         self, name: str, rows: Iterable[Any], plain_floats: bool = False
     ) -> dict[str, Any]:
-        """A JSONL piece: one canonical line per row."""
-        parts: list[bytes] = []
-        n = 0
-        for row in rows:
-            parts.append(canon(row, plain_floats))
-            parts.append(b"\n")
-            n += 1
+        """A JSONL piece: one canonical line per row, streamed to disk."""
+        counter = [0]
+
+        def lines() -> Iterator[bytes]:
+            for row in rows:
+                counter[0] += 1
+                yield canon(row, plain_floats) + b"\n"
+
         type_ = PIECE_SHAPES.get(name, ("other", "jsonl", ""))[0]
-        return self.write_bytes(
-            name, f"{name}.jsonl", b"".join(parts), type=type_, format="jsonl", count=n
+        entry = self.write_stream(
+            name, f"{name}.jsonl", lines(), type=type_, format="jsonl", count=None
         )
+        entry["count"] = counter[0]
+        return entry
 
     def write_chunk_meta(self, records: list[dict[str, Any]], plain_floats: bool = False) -> None:
         """``chunk_meta.json``, or the sharded JSONL form above 100,000 records."""
@@ -144,12 +187,11 @@ class PieceWriter:
         total = 0
         for k in range(0, len(records), CHUNK_META_SHARD_RECORDS):
             part = records[k : k + CHUNK_META_SHARD_RECORDS]
-            data = b"".join(canon(r, plain_floats) + b"\n" for r in part)
             rel = f"chunk_meta.parts/part-{k // CHUNK_META_SHARD_RECORDS:05d}.jsonl"
-            entry = self.write_bytes(
+            entry = self.write_stream(
                 f"chunk_meta.part-{k // CHUNK_META_SHARD_RECORDS:05d}",
                 rel,
-                data,
+                (canon(r, plain_floats) + b"\n" for r in part),
                 type="chunks",
                 format="jsonl",
                 count=len(part),
@@ -158,11 +200,11 @@ class PieceWriter:
                 {
                     "path": rel,
                     "records": len(part),
-                    "bytes": len(data),
+                    "bytes": entry["bytes"],
                     "checksum": entry["checksum"],
                 }
             )
-            total += len(data)
+            total += entry["bytes"]
         meta = {
             "schemaVersion": 1,
             "artifact": "chunk_meta",
