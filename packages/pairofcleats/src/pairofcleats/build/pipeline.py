@@ -286,6 +286,7 @@ def _embed_mode(
                     cache_root=req.layout.cache_root,
                     batch_size=emb_cfg.batch_size,
                     max_tokens=emb_cfg.max_tokens,
+                    threads=req.threads,
                 )
             batch = max(emb_cfg.batch_size, 1) * 8
             for k in range(0, len(todo), batch):

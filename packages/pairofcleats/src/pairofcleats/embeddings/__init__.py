@@ -70,13 +70,15 @@ def get_embedder(
     cache_root: Path | None = None,
     batch_size: int = 32,
     max_tokens: int = 256,
+    threads: int | None = None,
 ) -> Embedder:
     """The embedder called ``name`` (``stub`` or ``minilm``; ``auto`` resolves first).
 
     ``cache_root`` is the pairofcleats cache root (``<cacheRoot>/models/…`` holds the
-    extracted model). Raises :class:`CapabilityMissing` if MiniLM is asked for but not
-    installed (or ``auto``/``off`` resolve to nothing) and :class:`InvalidRequest` for an
-    unknown name or a MiniLM ``dims`` other than 384.
+    extracted model); ``threads`` is how many MiniLM batches run at once (the build's
+    ``--threads``; None: the CPU count). Raises :class:`CapabilityMissing` if MiniLM is
+    asked for but not installed (or ``auto``/``off`` resolve to nothing) and
+    :class:`InvalidRequest` for an unknown name or a MiniLM ``dims`` other than 384.
     """
     resolved = resolve_provider(name)
     if resolved is None:
@@ -101,4 +103,5 @@ def get_embedder(
         cache_root if cache_root is not None else _default_cache_root(),
         batch_size=batch_size,
         max_tokens=max_tokens,
+        threads=threads,
     )
