@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pairofcleats.embeddings import get_embedder, minilm_available
-from pairofcleats.embeddings.minilm import EXPECTED_SHA256, ensure_extracted, model_dir
+from pairofcleats.embeddings.minilm import (
+    EXPECTED_SHA256,
+    _openblas_thread_api,
+    ensure_extracted,
+    model_dir,
+    single_threaded_blas,
+)
 from pairofcleats.errors import InvalidRequest
 
 pytestmark = pytest.mark.skipif(not minilm_available(), reason="MiniLM weights not installed")
@@ -60,6 +66,36 @@ def test_batching_and_order_do_not_change_rows(cache_root: Path) -> None:
     batched = get_embedder("minilm", cache_root=cache_root, batch_size=8).embed(texts)
     assert np.allclose(one_by_one, batched, atol=1e-5)
     assert np.allclose(batched[0], emb.embed(["short"])[0], atol=1e-5)
+
+
+def test_threads_and_length_buckets_do_not_change_rows(cache_root: Path) -> None:
+    # Lengths from 4 to ~60 pieces: batches of 4 pad to their own longest text and run on
+    # two worker threads; every row must match the one-text-at-a-time encoding.
+    texts = [f"def f{i}(x):\n    return x * {i}  # " + "token " * (i * 7 % 40) for i in range(13)]
+    one_by_one = get_embedder("minilm", cache_root=cache_root, batch_size=1, threads=1)
+    threaded = get_embedder("minilm", cache_root=cache_root, batch_size=4, threads=2)
+    expected, got = one_by_one.embed(texts), threaded.embed(texts)
+    assert got.shape == (13, 384)
+    assert np.allclose(expected, got, atol=1e-5)
+    assert float(np.min(np.sum(expected * got, axis=1))) > 0.99999
+
+
+def test_single_threaded_blas_holds_and_restores_the_count() -> None:
+    api = _openblas_thread_api()
+    if api is None:
+        pytest.skip("numpy is not linked against OpenBLAS")
+    get, set_ = api
+    before = get()
+    set_(2)
+    try:
+        with single_threaded_blas():
+            assert get() == 1
+            with single_threaded_blas():  # nested/concurrent holders share the hold
+                assert get() == 1
+            assert get() == 1
+        assert get() == 2
+    finally:
+        set_(before)
 
 
 def test_other_dims_are_rejected(cache_root: Path) -> None:
