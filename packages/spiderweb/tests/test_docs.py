@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,48 @@ def test_every_wire_type_and_code_is_documented() -> None:
         assert kind in text, kind
     for code in ErrorCode:
         assert f"`{code.value}`" in text
+
+
+#: Options every data-dir command shares, documented once above the table.
+SHARED_OPTIONS = {"--help", "-h", "--data-dir", "--config", "--json"}
+
+
+def test_every_cli_option_is_documented_on_its_command_row() -> None:
+    readme = (DOCS / "README.md").read_text()
+    for option in SHARED_OPTIONS - {"-h"}:
+        assert f"`{option}" in readme or f"{option}`" in readme, option
+    root = typer.main.get_command(app)
+    missing = []
+    for name in commands(root):
+        row = next(line for line in readme.splitlines() if f"`{name}" in line)
+        cmd: Any = root
+        for part in name.split()[1:]:
+            cmd = cmd.commands[part]
+        for param in cmd.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("-") and opt not in SHARED_OPTIONS and opt not in row:
+                    missing.append(f"{name} {opt}")
+    assert missing == []
+
+
+def json_examples() -> list[dict[str, Any]]:
+    """Every JSON line inside a ```json block of protocol.md (each must parse)."""
+    frames, inside = [], False
+    for line in (DOCS / "protocol.md").read_text().splitlines():
+        if line.startswith("```"):
+            inside = line == "```json"
+            continue
+        if inside and line.strip():
+            frames.append(json.loads(line))
+    return frames
+
+
+def test_every_wire_type_has_an_example() -> None:
+    shown = {f.get("type") for f in json_examples()}
+    out_types = {
+        cls.TYPE
+        for cls in vars(outbound).values()
+        if isinstance(cls, type) and issubclass(cls, outbound.OutFrame) and cls.TYPE
+    }
+    missing = (set(INBOUND_TYPES) | out_types | {"session.new", "session.reset"}) - shown
+    assert missing == set()

@@ -23,6 +23,10 @@ import typer
 from groundwork import jsonio
 from groundwork.config import ConfigError
 from groundwork.fsio import atomic_write, read_lock
+from pydantic import ValidationError
+
+# typer >= 0.29 vendors click: its usage errors are these classes, not ``click``'s.
+from typer._click import exceptions as click_exc
 
 from spiderweb import __version__
 from spiderweb.api import LOCK_NAME, ServeError, SpiderwebServer
@@ -40,6 +44,7 @@ from spiderweb.identity import load_identity
 from spiderweb.memory.ram import Ram, RamLimits
 from spiderweb.memory.recall import query_items, recall_items
 from spiderweb.memory.store import LtmStore, StoreError, open_store
+from spiderweb.transport.routing import is_valid_agent_id, is_valid_session_key
 
 app = typer.Typer(
     name="spiderweb",
@@ -63,6 +68,9 @@ DEFAULT_URL = "ws://127.0.0.1:18790"
 REPLY_WAIT_S = 120.0
 
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+ChatJsonOpt = typer.Option(
+    False, "--json", help="Print the session.ack, then each frame, as one JSON line each."
+)
 ConfigOpt = typer.Option(None, "--config", help="Config file (default: $SPIDERWEB_CONFIG).")
 DataDirOpt = typer.Option(None, "--data-dir", help="Data directory (default: from config).")
 SendOpt = typer.Option(None, "--send", help="Send TEXT, wait for the reply, exit (repeatable).")
@@ -115,6 +123,13 @@ def _load(config: str | None, overrides: dict[str, Any] | None = None) -> Spider
     return cfg
 
 
+def _key(key: str, what: str = "session key") -> str:
+    """A session key as the wire accepts it (§3), else exit 2 naming the rule."""
+    if not is_valid_session_key(key):
+        _fail(f"bad {what} {key!r}: use 1-128 characters from A-Z a-z 0-9 . _ : -", 2)
+    return key
+
+
 def _data_dir(config: str | None, data_dir: str | None) -> Path:
     if data_dir:
         return Path(data_dir).expanduser()
@@ -142,7 +157,7 @@ def _store(data_dir: Path, *, writing: bool = False) -> Iterator[LtmStore]:
 @app.command()
 def serve(
     bind: str | None = typer.Option(None, "--bind", help="Address to listen on."),
-    port: int | None = typer.Option(None, "--port", help="Port (0 = ephemeral)."),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port (0 = ephemeral)."),
     data_dir: str | None = DataDirOpt,
     config: str | None = ConfigOpt,
     provider: str | None = typer.Option(None, "--provider", help="Provider name."),
@@ -273,9 +288,15 @@ def chat(
     token_env: str = typer.Option("SPIDERWEB_TOKEN", "--token-env", help="Env var with token."),
     proto: int = typer.Option(1, "--proto", min=1, max=2, help="Protocol 1 or 2."),
     send: list[str] | None = SendOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = ChatJsonOpt,
 ) -> None:
     """Terminal client: prints the session key, streams replies; `--send` for scripts."""
+    if not url.startswith(("ws://", "wss://")):
+        _fail(f"bad URL {url!r}: use ws://HOST:PORT (as `spiderweb serve` prints it)", 2)
+    if not is_valid_agent_id(agent):
+        _fail(f"bad --agent {agent!r}: use 1-64 characters from A-Z a-z 0-9 . _ -", 2)
+    if session is not None:
+        _key(session, "--session")
     token = _env().get(token_env) or None
     try:
         code = asyncio.run(_chat(url, agent, session, token, proto, send or [], as_json))
@@ -444,6 +465,7 @@ def sessions_show(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show one session: metadata, worker counters, goal and RAM size."""
+    _key(key)
     with _store(_data_dir(config, data_dir)) as store:
         meta = store.session_meta(key)
         state = store.get_state(key)
@@ -515,6 +537,7 @@ def sessions_delete(
     as_json: bool = JsonOpt,
 ) -> None:
     """Delete every stored row of a session; refused while a server holds the data dir."""
+    _key(key)
     with _store(_data_dir(config, data_dir), writing=True) as store:
         existed = store.delete_session(key).result()
     if not existed:
@@ -536,13 +559,14 @@ def _ram_of(store: LtmStore, key: str) -> Ram:
 @memory_app.command("recall")
 def memory_recall(
     key: str = typer.Argument(..., help="Session key."),
-    limit: int = typer.Option(25, "--limit", help="Items (0 or >128 = 128)."),
+    limit: int = typer.Option(25, "--limit", min=0, help="Items (0 or >128 = 128)."),
     full: bool = typer.Option(False, "--full", help="Include archived entries."),
     data_dir: str | None = DataDirOpt,
     config: str | None = ConfigOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Like `memory.recall`: RAM summaries and entries, then LTM snapshots."""
+    _key(key)
     with _store(_data_dir(config, data_dir)) as store:
         items = recall_items(
             _ram_of(store, key), store.snapshots(key), limit=limit, include_full=full
@@ -556,12 +580,13 @@ def memory_query(
     topic: str | None = typer.Option(None, "--topic", help="Case-sensitive substring."),
     kind: str = typer.Option("all", "--kind", help="summary, entry or all."),
     ids: list[int] | None = IdsOpt,
-    limit: int = typer.Option(25, "--limit", help="Items (0 or >128 = 128)."),
+    limit: int = typer.Option(25, "--limit", min=0, help="Items (0 or >128 = 128)."),
     data_dir: str | None = DataDirOpt,
     config: str | None = ConfigOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Like `memory.query`: tombstones and LTM entries too, filtered by kind/topic/ids."""
+    _key(key)
     if kind not in ("summary", "entry", "all"):
         _fail(f"bad --kind {kind!r}: use summary, entry or all", 2)
     with _store(_data_dir(config, data_dir)) as store:
@@ -594,6 +619,7 @@ def memory_snapshots(
     as_json: bool = JsonOpt,
 ) -> None:
     """List a session's LTM snapshots, newest first."""
+    _key(key)
     with _store(_data_dir(config, data_dir)) as store:
         snaps = store.snapshot_list(key)
     rows = [
@@ -615,8 +641,12 @@ def memory_snapshots(
 
 @memory_app.command("prune")
 def memory_prune(
-    keep: int | None = typer.Option(None, "--keep", help="Snapshots kept per session (0 = all)."),
-    days: int | None = typer.Option(None, "--days", help="Drop older than N days (0 = never)."),
+    keep: int | None = typer.Option(
+        None, "--keep", min=0, help="Snapshots kept per session (0 = all)."
+    ),
+    days: int | None = typer.Option(
+        None, "--days", min=0, help="Drop older than N days (0 = never)."
+    ),
     data_dir: str | None = DataDirOpt,
     config: str | None = ConfigOpt,
     as_json: bool = JsonOpt,
@@ -664,12 +694,22 @@ def config_show(config: str | None = ConfigOpt, as_json: bool = JsonOpt) -> None
     _emit(data, as_json, jsonio.dumps_pretty(data).decode("utf-8").rstrip())
 
 
+def _why(exc: ValueError) -> str:
+    """The first problem of a failed config edit as ``section.key: message (got X)``."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        got = f" (got {first['input']!r})" if not isinstance(first["input"], dict) else ""
+        return f"{where}: {first['msg']}{got}; the file was not changed"
+    return str(exc).splitlines()[0]
+
+
 def _edit(config: str | None, section: str, values: dict[str, Any], as_json: bool) -> None:
     path = config_path(_env(), config)
     try:
         edit(path, section, values)
     except ValueError as exc:
-        _fail(f"cannot edit {path}: {str(exc).splitlines()[0]}", 2)
+        _fail(f"cannot edit {path}: {_why(exc)}", 2)
     _emit({"path": str(path), section: values}, as_json, f"updated {section} in {path}")
 
 
@@ -687,7 +727,7 @@ def config_set_provider(
 @config_app.command("set-server")
 def config_set_server(
     bind: str | None = typer.Option(None, "--bind", help="Address to listen on."),
-    port: int | None = typer.Option(None, "--port", help="Port."),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port."),
     config: str | None = ConfigOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -706,7 +746,7 @@ def config_set_key(
     try:
         edit(path, "provider", {"api_key": key})
     except ValueError as exc:
-        _fail(f"cannot edit {path}: {str(exc).splitlines()[0]}", 2)
+        _fail(f"cannot edit {path}: {_why(exc)}", 2)
     _emit({"path": str(path), "provider": {"api_key": "***"}}, as_json, f"stored key in {path}")
 
 
@@ -746,5 +786,22 @@ def identity_show(
     _emit(payload, as_json, identity.prompt)
 
 
+def _usage_line(exc: click_exc.UsageError) -> str:
+    """A click usage error as one line naming the problem and where the help is."""
+    where = exc.ctx.command_path if exc.ctx is not None else "spiderweb"
+    message = " ".join(exc.format_message().split())
+    return f"{where}: {message} (see `{where} --help`)"
+
+
 def main() -> None:
-    app()
+    """Entry point: usage errors are one line on stderr and exit 2 (no boxed help screen)."""
+    try:
+        code = app(standalone_mode=False, prog_name="spiderweb")
+    except click_exc.NoArgsIsHelpError:
+        code = 2  # the group's help is already printed: no command given is a usage error
+    except click_exc.UsageError as exc:
+        typer.echo(_usage_line(exc), err=True)
+        code = 2
+    except typer.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
