@@ -67,7 +67,8 @@ async def test_five_task_goal_frame_order(connect: ClientFactory) -> None:
                 running -= 1
         if f["type"] == "agent.status":
             statuses.append(f["status"])
-    assert peak <= 2
+    # Both slots used, never a third: a bound that is never reached proves nothing.
+    assert peak == 2
     assert statuses == ["complete"] * 4
     tail = seq[seq.index("workers/ready") :]
     assert tail[:3] == ["workers/ready", "state:workers.ready", "execution/started"]
