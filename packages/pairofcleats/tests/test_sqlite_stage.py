@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 from pairofcleats.artifacts import IndexReader, read_current
 from pairofcleats.paths import RepoLayout
-from pairofcleats.sqlite_stage import TABLE_NAMES, check_sqlite, open_readonly
+from pairofcleats.sqlite_stage import (
+    TABLE_NAMES,
+    check_sqlite,
+    decode_streams,
+    encode_streams,
+    open_readonly,
+)
 
 
 def _db(built: Any, mode: str = "code") -> Path:
@@ -80,3 +86,33 @@ def test_check_reports_wrong_key(built_fixture: Any) -> None:
     con.close()
     codes = [c for c, _ in check_sqlite(db, n + 1, "other")]
     assert "SQLITE_COUNT" in codes and "SQLITE_KEY" in codes
+
+
+def test_doc_list_blobs_and_field_tokens_match_artifacts(built_fixture: Any) -> None:
+    """Phrase/chargram doc lists are one ``<u4`` blob per entry; field streams round-trip."""
+    db = _db(built_fixture)
+    reader = IndexReader(db.parent.parent / "index-code")
+    con = open_readonly(db)
+    for table, piece, col in (
+        ("phrase", "phrase_ngrams", "phrase"),
+        ("chargram", "chargram_postings", "gram"),
+    ):
+        data = reader.read_json(piece)
+        rows = con.execute(
+            f"SELECT v.{col}, p.doc_ids FROM {table}_vocab v JOIN {table}_postings p"
+            f" USING({table if table == 'phrase' else 'gram'}_id) ORDER BY v.{col}"
+        ).fetchall()
+        assert [r[0] for r in rows] == data["vocab"]
+        assert [np.frombuffer(r[1], "<u4").tolist() for r in rows] == data["postings"]
+    streams = [row.get("fields", row) for row in reader.iter_jsonl("field_tokens")]
+    stored = con.execute("SELECT doc_id, streams FROM field_tokens ORDER BY doc_id").fetchall()
+    assert [d for d, _ in stored] == list(range(len(streams)))
+    assert [decode_streams(s) for _, s in stored] == streams
+    con.close()
+
+
+def test_stream_encoding_round_trips_empty_fields() -> None:
+    row = {"name": ["greet"], "doc": [], "operator": ["&&", "=>"]}
+    assert decode_streams(encode_streams(row)) == row
+    assert decode_streams(encode_streams({})) == {}
+    assert decode_streams(None) == {}

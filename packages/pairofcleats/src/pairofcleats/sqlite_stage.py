@@ -7,16 +7,16 @@ Schema 1 (all SQL lives here; the search side reads the same tables)::
            kind, name, signature, headline, weight, metaV2_json, file_id)
     chunks_fts  fts5(file, name, signature, kind, headline, doc, tokens,
                      tokenize='unicode61 remove_diacritics 2', content='')   rowid = chunks.id
-    token_vocab(token_id PK, token)             unique index on token
+    token_vocab(token PK, token_id)             WITHOUT ROWID
     token_postings(token_id, doc_id, tf)        WITHOUT ROWID, PK (token_id, doc_id)
     doc_lengths(doc_id PK, len)
     token_stats(key PK, value)                  avgDocLen, totalDocs
-    field_vocab(field, token_id, token)         WITHOUT ROWID, PK (field, token_id);
-                                                index (field, token)
+    field_vocab(field, token, token_id)         WITHOUT ROWID, PK (field, token)
     field_postings(field, token_id, doc_id, tf) WITHOUT ROWID
     field_stats(field PK, avg_doc_len, total_docs, doc_lengths BLOB <u4)
-    phrase_vocab(phrase_id PK, phrase) / phrase_postings(phrase_id, doc_id) WITHOUT ROWID
-    chargram_vocab(gram_id PK, gram) / chargram_postings(gram_id, doc_id) WITHOUT ROWID
+    field_tokens(doc_id PK, streams)            field \x1f space-joined tokens, \x1e between
+    phrase_vocab(phrase PK, phrase_id) / phrase_postings(phrase_id PK, doc_ids BLOB <u4)
+    chargram_vocab(gram PK, gram_id) / chargram_postings(gram_id PK, doc_ids BLOB <u4)
     minhash_signatures(doc_id PK, sig BLOB 128 x <u4)
     dense_vectors(doc_id PK, vec BLOB uint8) / dense_meta(key PK, value)
     file_manifest(file PK, hash, mtimeMs, size, chunk_count)
@@ -26,6 +26,13 @@ The ``tokens`` column holds the unfielded stream with punctuation written as
 into FTS once and are never updated. The db is built as ``*.db.tmp`` with
 ``journal_mode=OFF`` in one transaction, indexes after the load, then
 ``PRAGMA optimize``, ``journal_mode=DELETE``, fsync and rename.
+
+Load cost is per row, so only ``token_postings``/``field_postings`` (whose columns §8 fixes)
+hold one row per posting; phrase and chargram doc lists (tens of millions of postings on a
+real repo) are one ascending ``<u4`` blob per entry, and every vocabulary is keyed by its
+text (sorted, so rows append in key order and no index is built afterwards). FTS5 automerge
+is off while loading and the index is merged once (``optimize``). ``field_tokens`` lets the
+search side answer phrase checks and typo candidates from the db alone.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from functools import lru_cache
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -50,23 +58,22 @@ CREATE TABLE chunks(id INTEGER PRIMARY KEY, chunk_id TEXT, chunk_uid TEXT, file 
   signature TEXT, headline TEXT, weight REAL, metaV2_json TEXT, file_id INTEGER);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(file, name, signature, kind, headline, doc, tokens,
   tokenize='unicode61 remove_diacritics 2', content='');
-CREATE TABLE token_vocab(token_id INTEGER PRIMARY KEY, token TEXT NOT NULL);
+CREATE TABLE token_vocab(token TEXT PRIMARY KEY, token_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE token_postings(token_id INTEGER, doc_id INTEGER, tf INTEGER,
   PRIMARY KEY(token_id, doc_id)) WITHOUT ROWID;
 CREATE TABLE doc_lengths(doc_id INTEGER PRIMARY KEY, len INTEGER);
 CREATE TABLE token_stats(key TEXT PRIMARY KEY, value REAL) WITHOUT ROWID;
-CREATE TABLE field_vocab(field TEXT, token_id INTEGER, token TEXT,
-  PRIMARY KEY(field, token_id)) WITHOUT ROWID;
+CREATE TABLE field_vocab(field TEXT, token TEXT, token_id INTEGER NOT NULL,
+  PRIMARY KEY(field, token)) WITHOUT ROWID;
 CREATE TABLE field_postings(field TEXT, token_id INTEGER, doc_id INTEGER, tf INTEGER,
   PRIMARY KEY(field, token_id, doc_id)) WITHOUT ROWID;
 CREATE TABLE field_stats(field TEXT PRIMARY KEY, avg_doc_len REAL, total_docs INTEGER,
   doc_lengths BLOB) WITHOUT ROWID;
-CREATE TABLE phrase_vocab(phrase_id INTEGER PRIMARY KEY, phrase TEXT NOT NULL);
-CREATE TABLE phrase_postings(phrase_id INTEGER, doc_id INTEGER,
-  PRIMARY KEY(phrase_id, doc_id)) WITHOUT ROWID;
-CREATE TABLE chargram_vocab(gram_id INTEGER PRIMARY KEY, gram TEXT NOT NULL);
-CREATE TABLE chargram_postings(gram_id INTEGER, doc_id INTEGER,
-  PRIMARY KEY(gram_id, doc_id)) WITHOUT ROWID;
+CREATE TABLE field_tokens(doc_id INTEGER PRIMARY KEY, streams TEXT);
+CREATE TABLE phrase_vocab(phrase TEXT PRIMARY KEY, phrase_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE phrase_postings(phrase_id INTEGER PRIMARY KEY, doc_ids BLOB) WITHOUT ROWID;
+CREATE TABLE chargram_vocab(gram TEXT PRIMARY KEY, gram_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE chargram_postings(gram_id INTEGER PRIMARY KEY, doc_ids BLOB) WITHOUT ROWID;
 CREATE TABLE minhash_signatures(doc_id INTEGER PRIMARY KEY, sig BLOB);
 CREATE TABLE dense_vectors(doc_id INTEGER PRIMARY KEY, vec BLOB);
 CREATE TABLE dense_meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -75,12 +82,13 @@ CREATE TABLE file_manifest(file TEXT PRIMARY KEY, hash TEXT, mtimeMs INTEGER, si
 """
 
 _INDEXES = """
-CREATE UNIQUE INDEX token_vocab_token ON token_vocab(token);
-CREATE INDEX field_vocab_token ON field_vocab(field, token);
-CREATE UNIQUE INDEX phrase_vocab_phrase ON phrase_vocab(phrase);
-CREATE UNIQUE INDEX chargram_vocab_gram ON chargram_vocab(gram);
 CREATE INDEX chunks_file ON chunks(file);
 """
+
+#: ``field_tokens.streams`` separators: tokens never hold a character <= U+0020 (the
+#: postings builder rejects them), so these control characters cannot collide.
+STREAM_SEP = "\x1e"
+FIELD_SEP = "\x1f"
 
 TABLE_NAMES = (
     "meta",
@@ -93,6 +101,7 @@ TABLE_NAMES = (
     "field_vocab",
     "field_postings",
     "field_stats",
+    "field_tokens",
     "phrase_vocab",
     "phrase_postings",
     "chargram_vocab",
@@ -115,10 +124,43 @@ def db_name(mode: str) -> str:
     return f"index-{mode}.db"
 
 
-def _postings_rows(tp: dict[str, Any]) -> Any:
-    for tid, plist in enumerate(tp["postings"]):
-        for doc, tf in plist:
-            yield (tid, doc, tf)
+def _flat_postings(postings: list[Any]) -> tuple[list[int], list[int], list[int]]:
+    """``[[docId, tf], …]`` per token → parallel ``token_id, doc_id, tf`` lists.
+
+    Flattening through ``itertools.chain`` and slicing stays in C, so ``executemany`` over
+    ``zip`` of the three lists costs no Python frame per posting row."""
+    lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
+    tids: list[int] = np.repeat(np.arange(len(postings), dtype=np.int64), lengths).tolist()
+    flat = list(chain.from_iterable(chain.from_iterable(postings)))
+    return tids, flat[0::2], flat[1::2]
+
+
+def _doc_blobs(postings: list[Any]) -> list[memoryview]:
+    """One ``<u4`` blob of ascending doc ids per entry: all lists are packed into one
+    buffer in C and handed to SQLite as memoryview slices (no per-entry numpy call)."""
+    lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
+    ends = np.cumsum(lengths) * 4
+    total = int(lengths.sum())
+    flat = np.fromiter(chain.from_iterable(postings), dtype="<u4", count=total)
+    view = memoryview(flat.tobytes())
+    starts = (ends - lengths * 4).tolist()
+    return [view[a:b] for a, b in zip(starts, ends.tolist(), strict=True)]
+
+
+def encode_streams(row: dict[str, list[str]]) -> str:
+    """A ``field_tokens`` row as one text: ``field \\x1f tokens…`` joined by ``\\x1e``."""
+    return STREAM_SEP.join(f + FIELD_SEP + " ".join(toks) for f, toks in row.items())
+
+
+def decode_streams(text: str | None) -> dict[str, list[str]]:
+    """Inverse of :func:`encode_streams` (empty streams come back as empty lists)."""
+    out: dict[str, list[str]] = {}
+    if not text:
+        return out
+    for part in text.split(STREAM_SEP):
+        field, _, toks = part.partition(FIELD_SEP)
+        out[field] = toks.split(" ") if toks else []
+    return out
 
 
 def build_sqlite(
@@ -135,6 +177,7 @@ def build_sqlite(
     dense: tuple[dict[str, Any], np.ndarray[Any, Any]] | None,
     files: list[dict[str, Any]],
     meta: dict[str, str],
+    field_tokens: list[dict[str, list[str]]] | None = None,
 ) -> Path:
     """Write ``index-<mode>.db`` (tmp + rename) and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -182,6 +225,9 @@ def build_sqlite(
                 for c in chunks
             ),
         )
+        # FTS5 merges level-0 segments as they accumulate (automerge); during a one-shot
+        # load that rewrites the index several times, so merging waits for one optimize
+        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0)")
         con.executemany(
             "INSERT INTO chunks_fts(rowid, file, name, signature, kind, headline, doc, tokens)"
             " VALUES (?,?,?,?,?,?,?,?)",
@@ -199,8 +245,18 @@ def build_sqlite(
                 for c, toks in zip(chunks, tokens, strict=True)
             ),
         )
-        con.executemany("INSERT INTO token_vocab VALUES (?, ?)", enumerate(token_postings["vocab"]))
-        con.executemany("INSERT INTO token_postings VALUES (?,?,?)", _postings_rows(token_postings))
+        con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')")
+        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 4)")
+        # vocabularies are sorted and unique, so keyed by the text they append in key order
+        # and need no separate index
+        vocab = token_postings["vocab"]
+        con.executemany(
+            "INSERT INTO token_vocab VALUES (?, ?)", zip(vocab, range(len(vocab)), strict=True)
+        )
+        con.executemany(
+            "INSERT INTO token_postings VALUES (?,?,?)",
+            zip(*_flat_postings(token_postings["postings"]), strict=True),
+        )
         con.executemany(
             "INSERT INTO doc_lengths VALUES (?, ?)", enumerate(token_postings["docLengths"])
         )
@@ -214,13 +270,14 @@ def build_sqlite(
         if field_postings is not None:
             for field in sorted(field_postings["fields"]):
                 fp = field_postings["fields"][field]
+                fvocab = fp["vocab"]
                 con.executemany(
                     "INSERT INTO field_vocab VALUES (?,?,?)",
-                    ((field, i, t) for i, t in enumerate(fp["vocab"])),
+                    zip(repeat(field), fvocab, range(len(fvocab))),
                 )
                 con.executemany(
                     "INSERT INTO field_postings VALUES (?,?,?,?)",
-                    ((field, tid, d, tf) for tid, d, tf in _postings_rows(fp)),
+                    zip(repeat(field), *_flat_postings(fp["postings"])),
                 )
                 con.execute(
                     "INSERT INTO field_stats VALUES (?,?,?,?)",
@@ -231,19 +288,28 @@ def build_sqlite(
                         np.asarray(fp["docLengths"], dtype="<u4").tobytes(),
                     ),
                 )
+        if field_tokens is not None:
+            con.executemany(
+                "INSERT INTO field_tokens VALUES (?, ?)",
+                enumerate(map(encode_streams, field_tokens)),
+            )
         for table, data in (("phrase", phrase_ngrams), ("chargram", chargram_postings)):
             if data is None:
                 continue
-            con.executemany(f"INSERT INTO {table}_vocab VALUES (?, ?)", enumerate(data["vocab"]))
+            tv = data["vocab"]
+            con.executemany(
+                f"INSERT INTO {table}_vocab VALUES (?, ?)", zip(tv, range(len(tv)), strict=True)
+            )
             con.executemany(
                 f"INSERT INTO {table}_postings VALUES (?, ?)",
-                ((i, d) for i, plist in enumerate(data["postings"]) for d in plist),
+                enumerate(_doc_blobs(data["postings"])),
             )
         if minhash:
             sig = np.asarray(minhash, dtype="<u4")
+            view, width = memoryview(sig.tobytes()), sig.shape[1] * 4
             con.executemany(
                 "INSERT INTO minhash_signatures VALUES (?, ?)",
-                ((i, sig[i].tobytes()) for i in range(sig.shape[0])),
+                ((i, view[i * width : (i + 1) * width]) for i in range(sig.shape[0])),
             )
         if dense is not None:
             dmeta, mat = dense
@@ -263,7 +329,6 @@ def build_sqlite(
             if stmt.strip():
                 con.execute(stmt)
         con.execute("COMMIT")
-        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 0)")
         con.execute("PRAGMA optimize")
         con.execute("PRAGMA journal_mode=DELETE")
     finally:

@@ -840,6 +840,7 @@ def _stages(
                 files=file_rows,
                 # no buildId: equal inputs must give byte-identical dbs (§5)
                 meta={"compatibilityKey": key, "repoId": layout.repo_id},
+                field_tokens=d.field_tokens,
             )
             digest = hash_file(path, "xxh64")
             size = path.stat().st_size

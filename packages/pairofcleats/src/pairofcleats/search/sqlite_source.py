@@ -29,6 +29,7 @@ from pairofcleats.search.index import DenseVectors, ModeIndex
 from pairofcleats.search.plan import ModePlan
 from pairofcleats.search.rank import FieldStats, Postings
 from pairofcleats.search.source import Lookup
+from pairofcleats.sqlite_stage import decode_streams
 
 __all__ = ["FTS_COLUMNS", "FTS_PROFILES", "SqliteSource", "SqliteUnavailable", "fts_weights"]
 
@@ -63,6 +64,14 @@ def fts_weights(
         float(v) if (v := over.get(col)) is not None else base[i]
         for i, col in enumerate(FTS_COLUMNS)
     )
+
+
+def _doc_ids(blob: bytes | None, table: str) -> npt.NDArray[np.int64] | None:
+    """A ``{table}_postings.doc_ids`` blob (ascending ``<u4``) as int64 ids; None if absent."""
+    if blob is None:
+        return None
+    ids = _u4(blob, f"{table}_postings").astype(np.int64)
+    return ids if ids.size else None
 
 
 def _u4(blob: bytes | None, what: str) -> npt.NDArray[np.uint32]:
@@ -106,9 +115,15 @@ class SqliteSource:
         if missing:
             raise SqliteUnavailable(f"{db_path} lacks table(s) {', '.join(missing)}")
         self._tables = names
+        for table in ("phrase_postings", "chargram_postings"):
+            if table in names:
+                cols = {r[1] for r in self.con.execute(f"PRAGMA table_info({table})")}
+                if "doc_ids" not in cols:
+                    raise SqliteUnavailable(f"{db_path} has an older {table} layout; rebuild")
         self._lock = threading.RLock()
         self._cache: dict[tuple[str, str, str], Postings | None] = {}
         self._chunks: dict[int, dict[str, Any]] = {}
+        self._streams: dict[int, dict[str, list[str]]] = {}
         self._count = int(self._one("SELECT COUNT(*) FROM chunks"))
         self._stats: FieldStats | None = None
         self._fields: dict[str, tuple[Lookup, FieldStats]] | None = None
@@ -149,16 +164,21 @@ class SqliteSource:
                 " WHERE v.field = ? AND v.token = ? ORDER BY p.doc_id",
                 (field, token),
             )
-        else:  # phrase / chargram doc lists
+        else:  # phrase / chargram: one blob of <u4 doc ids per entry
             if f"{table}_vocab" not in self._tables:
                 return None
             col = "phrase" if table == "phrase" else "gram"
             idcol = "phrase_id" if table == "phrase" else "gram_id"
-            rows = self._rows(
-                f"SELECT p.doc_id, 1 FROM {table}_vocab v CROSS JOIN {table}_postings p"
-                f" ON p.{idcol} = v.{idcol} WHERE v.{col} = ? ORDER BY p.doc_id",
+            blob = self._one(
+                f"SELECT p.doc_ids FROM {table}_vocab v CROSS JOIN {table}_postings p"
+                f" ON p.{idcol} = v.{idcol} WHERE v.{col} = ?",
                 (token,),
             )
+            docs = _doc_ids(blob, table)
+            doc_result = None if docs is None else Postings(docs, np.ones_like(docs))
+            with self._lock:
+                self._cache[key] = doc_result
+            return doc_result
         result: Postings | None = None
         if rows:
             arr = np.asarray(rows, dtype=np.int64)
@@ -212,23 +232,23 @@ class SqliteSource:
         todo = sorted({g for g in grams if ("chargram", "", g) not in self._cache})
         if not todo:
             return
-        grouped: dict[str, list[int]] = {}
+        found: dict[str, npt.NDArray[np.int64]] = {}
         for start in range(0, len(todo), 500):  # stay under SQLite's variable limit
             part = todo[start : start + 500]
-            for gram, doc in self._rows(
-                "SELECT v.gram, p.doc_id FROM chargram_vocab v CROSS JOIN chargram_postings p"
+            for gram, blob in self._rows(
+                "SELECT v.gram, p.doc_ids FROM chargram_vocab v CROSS JOIN chargram_postings p"
                 f" ON p.gram_id = v.gram_id WHERE v.gram IN ({','.join('?' * len(part))})",
                 part,
             ):
-                grouped.setdefault(str(gram), []).append(int(doc))
+                docs = _doc_ids(blob, "chargram")
+                if docs is not None:
+                    found[str(gram)] = docs
         with self._lock:
             for gram in todo:
-                docs = grouped.get(gram)
-                if not docs:
-                    self._cache[("chargram", "", gram)] = None
-                    continue
-                ids = np.asarray(sorted(docs), dtype=np.int64)
-                self._cache[("chargram", "", gram)] = Postings(ids, np.ones_like(ids))
+                ids = found.get(gram)
+                self._cache[("chargram", "", gram)] = (
+                    None if ids is None else Postings(ids, np.ones_like(ids))
+                )
 
     # -- SparseSource ---------------------------------------------------------------------
     @property
@@ -278,9 +298,20 @@ class SqliteSource:
         return self._postings("phrase", "", ngram)
 
     def field_tokens(self, doc: int) -> dict[str, list[str]]:
-        # Field streams are not in the db; phrase checks and typo candidates read the JSONL.
-        rows = self.index.field_tokens
-        return rows[doc] if 0 <= doc < len(rows) else {}
+        # Phrase checks and typo candidates read a few chunks' streams: by primary key from
+        # the db (a db without the table falls back to the JSONL artifact, parsed whole).
+        if "field_tokens" not in self._tables:
+            rows = self.index.field_tokens
+            return rows[doc] if 0 <= doc < len(rows) else {}
+        with self._lock:
+            hit = self._streams.get(doc)
+        if hit is None:
+            hit = decode_streams(
+                self._one("SELECT streams FROM field_tokens WHERE doc_id = ?", (doc,))
+            )
+            with self._lock:
+                self._streams[doc] = hit
+        return hit
 
     def weights(self) -> npt.NDArray[np.float64]:
         if self._weights is None:
