@@ -121,19 +121,38 @@ def stopwords() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
-    """The English stemmer, made on first use. ``snowballstemmer.stemmer("english")`` would
-    import all ~30 language modules (a tenth of a cold search); this is the same class it
-    returns when PyStemmer is absent (PyStemmer, if installed, is preferred the same way)."""
+    """The English stemmer, made on first use.
+
+    ``snowballstemmer``'s package ``__init__`` imports all ~30 language modules (a tenth of a
+    cold search), and importing ``snowballstemmer.english_stemmer`` runs it first. So the
+    submodule is imported under a bare package object (no ``__init__``) that is removed again;
+    a later ``import snowballstemmer`` runs the real ``__init__``, which reuses the loaded
+    submodules. The class is the one ``snowballstemmer.stemmer("english")`` returns when
+    PyStemmer is absent (PyStemmer, when installed, is preferred the same way).
+    """
     try:
         import Stemmer  # type: ignore[import-not-found]
 
         return Stemmer.Stemmer("english")
     except ImportError:
-        from snowballstemmer.english_stemmer import (  # type: ignore[import-untyped]
-            EnglishStemmer,
-        )
+        pass
+    import importlib
+    import importlib.util
+    import sys
 
-        return EnglishStemmer()
+    if "snowballstemmer" not in sys.modules:
+        spec = importlib.util.find_spec("snowballstemmer")
+        if spec is not None and spec.submodule_search_locations is not None:
+            bare = importlib.util.module_from_spec(spec)
+            sys.modules["snowballstemmer"] = bare
+            try:
+                module = importlib.import_module("snowballstemmer.english_stemmer")
+            finally:
+                if sys.modules.get("snowballstemmer") is bare:
+                    del sys.modules["snowballstemmer"]
+            return module.EnglishStemmer()
+    module = importlib.import_module("snowballstemmer.english_stemmer")
+    return module.EnglishStemmer()
 
 
 @lru_cache(maxsize=262_144)

@@ -66,6 +66,19 @@ def fts_weights(
     )
 
 
+def _parsed_postings(docs: str | None, tfs: str | None) -> Postings:
+    """Two ``group_concat`` texts (comma-separated ints, same row order) as Postings sorted
+    by doc id (SQLite does not promise the concatenation order, so it is checked)."""
+    ids = np.fromstring(docs or "", dtype=np.int64, sep=",")
+    freq = np.fromstring(tfs or "", dtype=np.int64, sep=",")
+    if ids.size != freq.size:
+        raise IndexInvalid("corrupt postings: doc and tf lists differ in length")
+    if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        order = np.argsort(ids, kind="stable")
+        ids, freq = ids[order], freq[order]
+    return Postings(ids, freq)
+
+
 def _doc_ids(blob: bytes | None, table: str) -> npt.NDArray[np.int64] | None:
     """A ``{table}_postings.doc_ids`` blob (ascending ``<u4``) as int64 ids; None if absent."""
     if blob is None:
@@ -194,36 +207,33 @@ class SqliteSource:
         if not todo:
             return
         marks = ",".join("?" * len(todo))
-        grouped: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
-        for tok, doc, tf in self._rows(
-            "SELECT v.token, p.doc_id, p.tf FROM token_vocab v CROSS JOIN token_postings p"
-            f" ON p.token_id = v.token_id WHERE v.token IN ({marks})",
+        found: dict[tuple[str, str, str], Postings] = {}
+        # group_concat runs in C: one text per posting list, parsed by numpy, instead of one
+        # Python tuple per posting row (common tokens have tens of thousands)
+        for tok, docs, tfs in self._rows(
+            "SELECT v.token, group_concat(p.doc_id), group_concat(p.tf)"
+            " FROM token_vocab v CROSS JOIN token_postings p"
+            f" ON p.token_id = v.token_id WHERE v.token IN ({marks}) GROUP BY v.token",
             todo,
         ):
-            grouped.setdefault(("token", "", str(tok)), []).append((int(doc), int(tf)))
+            found[("token", "", str(tok))] = _parsed_postings(docs, tfs)
         fields = sorted(self.fields())
         if fields:
             fmarks = ",".join("?" * len(fields))
-            for field, tok, doc, tf in self._rows(
-                "SELECT v.field, v.token, p.doc_id, p.tf"
+            for field, tok, docs, tfs in self._rows(
+                "SELECT v.field, v.token, group_concat(p.doc_id), group_concat(p.tf)"
                 " FROM field_vocab v CROSS JOIN field_postings p"
                 " ON p.field = v.field AND p.token_id = v.token_id"
-                f" WHERE v.field IN ({fmarks}) AND v.token IN ({marks})",
+                f" WHERE v.field IN ({fmarks}) AND v.token IN ({marks})"
+                " GROUP BY v.field, v.token",
                 [*fields, *todo],
             ):
-                grouped.setdefault(("field", str(field), str(tok)), []).append((int(doc), int(tf)))
+                found[("field", str(field), str(tok))] = _parsed_postings(docs, tfs)
         keys = [("token", "", t) for t in todo] + [("field", f, t) for f in fields for t in todo]
         with self._lock:
             for key in keys:
-                rows = grouped.get(key)
-                if not rows:
-                    self._cache[key] = None
-                    continue
-                rows.sort()
-                arr = np.asarray(rows, dtype=np.int64)
-                self._cache[key] = Postings(
-                    np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
-                )
+                hit = found.get(key)
+                self._cache[key] = hit if hit is not None and hit.doc_ids.size else None
 
     def prefetch_chargrams(self, grams: Sequence[str]) -> None:
         """Load the doc lists of ``grams`` in one query (candidate counting asks for many)."""
