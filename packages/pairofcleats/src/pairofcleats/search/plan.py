@@ -353,9 +353,10 @@ def path_scores(source: SparseSource, plan: ModePlan, weight: float) -> F64 | No
     """Scores from path-like query terms matched against each chunk's file path.
 
     Chunks carry no path tokens, so ``src/greet.py`` would otherwise rank on the sub-words
-    ``src``/``greet``/``py`` found in bodies. The file path acts as one more field: a chunk
-    whose path contains the term scores ``weight × idf`` (tf 1 at average length), where df
-    counts the chunks of the matching files, so a path naming one small file weighs most.
+    ``src``/``greet``/``py`` wherever bodies mention them (tests quoting the path outrank the
+    file itself). The file path acts as one more field: a chunk whose path contains the term
+    scores ``weight × Σ idf(sub-word)``, as if each sub-word occurred once, at average
+    length, in a field of that weight (BM25 with tf 1 and dl = avgdl is exactly idf).
     """
     if not plan.path_terms:
         return None
@@ -368,10 +369,10 @@ def path_scores(source: SparseSource, plan: ModePlan, weight: float) -> F64 | No
         if len(needle) < 3:
             continue
         mask = file_contains_mask(cols, needle)
-        df = int(mask.sum())
-        if df == 0:
+        if not mask.any():
             continue
-        out[mask] += weight * idf(n, df)
+        subs = dict.fromkeys(sub.text for sub in plan.terms.get(id(term), []))
+        out[mask] += weight * sum(idf(n, source.df(sub)) for sub in subs)
         hit = True
     return out if hit else None
 
