@@ -16,7 +16,7 @@ from groundwork.llm import MockProvider
 from spiderweb.api import SpiderwebServer
 from spiderweb.client import SpiderwebClient
 from spiderweb.memory.ram import Ram, RamLimits
-from spiderweb.session import actor as actor_mod
+from spiderweb.session import core, turn_ops
 from spiderweb.session.state import SessionState
 
 TURNS = 60
@@ -63,7 +63,7 @@ async def stop(server: SpiderwebServer, client: SpiderwebClient) -> None:
 async def test_actor_structures_bounded_over_many_turns(
     tmp_path: Path, config_factory: Any, monkeypatch: pytest.MonkeyPatch, proto: int
 ) -> None:
-    monkeypatch.setattr(actor_mod, "RECENT_REQUESTS", 8)
+    monkeypatch.setattr(turn_ops, "RECENT_REQUESTS", 8)
     server, client, tasks = await drive(tmp_path, config_factory, proto=proto)
     try:
         actor = the_actor(server)
@@ -84,7 +84,7 @@ async def test_actor_structures_bounded_over_many_turns(
         assert len(ram._enc_summaries) == len(ram.summaries)
         # no task per turn outlives its turn
         assert tasks[-1] <= tasks[0] + 1, tasks
-        assert len(actor_mod._background) <= 4
+        assert len(core._background) <= 4
     finally:
         await stop(server, client)
 

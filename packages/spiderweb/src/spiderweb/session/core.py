@@ -1,0 +1,275 @@
+"""The session actor's state and its commit-then-send pipeline (spec §2, §6).
+
+``ActorCore`` declares what a :class:`~spiderweb.session.actor.SessionActor` holds and
+implements emission and write-through: frames a command produces wait in
+``_Pending`` until the state change they report is committed, then are stamped
+(protocol 2 ``seq``/``ts``), kept in the replay ring and handed to the outbox.
+The other ``session/*_ops`` modules add behaviour on top, one responsibility each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from spiderweb.memory.ram import RamLimits
+from spiderweb.memory.store import NewMessage
+from spiderweb.protocol import outbound as out
+from spiderweb.protocol.errors import ErrorCode
+from spiderweb.protocol.outbound import encode
+from spiderweb.session.commands import (
+    Command,
+    CommitFailed,
+    Exists,
+    Link,
+    Rebind,
+)
+from spiderweb.session.reconnect import ReplayRing
+from spiderweb.session.services import Services
+from spiderweb.session.state import SessionState
+
+log = logging.getLogger("spiderweb.session.actor")
+
+Source = Literal["memory", "state", "ltm", "legacy"]
+
+
+@dataclass(slots=True)
+class _Turn:
+    request: str
+    body: str | None
+    kind: Literal["chat", "answer"]
+    id: int = 0
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
+class _Answered:
+    """What a request produced, to re-send on a duplicate ``chat.send`` (idempotency)."""
+
+    user_memory_id: int | None
+    reply_memory_id: int | None = None
+    reply: str | None = None
+    created_at_ms: int = 0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Frames waiting for their commit; ``link`` is the connection they were stamped for."""
+
+    future: Future[Any] | None
+    link: Link | None
+    items: list[tuple[str, bool]]
+
+
+@dataclass(slots=True)
+class _Pending:
+    frames: list[tuple[out.OutFrame | str, bool]] = field(default_factory=list)
+    messages: list[NewMessage] = field(default_factory=list)
+    dirty: bool = False
+    #: The only change is a protocol-1 user message that no frame reports yet:
+    #: it may ride the turn's next commit (which any frame or other change forces).
+    deferrable: bool = False
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """Start a task and keep a reference until it ends (asyncio only keeps weak ones)."""
+    task = asyncio.create_task(coro, name=name)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+class ActorCore:
+    """What one session actor holds, and the commit/stamp/deliver path every handler uses."""
+
+    state: SessionState
+    s: Services
+    inbox: asyncio.Queue[Command]
+    link: Link | None
+    detached_since: float | None
+    stopped: bool
+    _source: Source | None
+    _rebind: Rebind | None
+    _exists: Exists | None
+    _ring: ReplayRing
+    _ring_enabled: bool
+    _p: _Pending
+    _turn: _Turn | None
+    _turn_queue: deque[_Turn]
+    _turn_counter: int
+    _workers: dict[int, asyncio.Task[None]]
+    _goal_token: int
+    _plan_task: asyncio.Task[None] | None
+    _pending_goal: tuple[str, str]
+    _manager_task: asyncio.Task[None] | None
+    _manager_busy: bool
+    _last_snapshot_mono: float | None
+    _last_check_ms: int | None
+    _answered: OrderedDict[str, _Answered]
+    _task: asyncio.Task[None] | None
+    _inflight: deque[_Batch]
+    _flusher: asyncio.Task[None] | None
+    _identity: str | None
+
+    @property
+    def key(self) -> str:
+        return self.state.key
+
+    def post(self, cmd: Command) -> bool:
+        """Queue a client-driven command; ``False`` when the inbox is full (→ ``busy``)."""
+        try:
+            self.inbox.put_nowait(cmd)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def send(self, cmd: Command) -> None:
+        """Queue an internal command, waiting for room (results must not be lost)."""
+        await self.inbox.put(cmd)
+
+    def _post_later(self, cmd: Command) -> None:
+        if not self.post(cmd):
+            _spawn(self.send(cmd), f"post-{self.key}")
+
+    def _emit(self, frame: out.OutFrame, *, droppable: bool = False) -> None:
+        self._p.frames.append((frame, droppable))
+        if not isinstance(frame, out.MemoryEvent):
+            self._p.deferrable = False  # a client-visible report: commit now
+
+    def _changed(self) -> None:
+        self._p.dirty = True
+        self._p.deferrable = False
+
+    async def _commit(self, *, force: bool = False) -> None:
+        """Persist the state if it changed; its frames go out once that commit is durable.
+
+        Commits are pipelined: the actor submits the write and moves on, and
+        the flusher sends each batch of frames, in order, after its commit (the
+        writer is FIFO and groups queued writes into one transaction). So no
+        frame reports a change before it is committed, yet consecutive
+        commands of a turn can share one transaction.
+        """
+        st = self.state
+        p = self._p
+        if p.deferrable and p.dirty and not force:
+            return  # only memory telemetry reports it yet: it rides the turn's next commit
+        n_frames = len(self._p.frames)
+        if n_frames and st.seq + n_frames >= st.seq_reserved:
+            while st.seq + n_frames >= st.seq_reserved:
+                st.reserve_seq_block()
+            self._p.dirty = True
+        pending, self._p = self._p, _Pending()
+        future: Future[Any] | None = None
+        if pending.dirty:
+            now = self.s.clock.now_ms()
+            st.last_active_ms = now
+            st.message_count += len(pending.messages)
+            encoded = st.to_json()
+            future = self.s.store.commit_session(
+                st.key,
+                state=st.to_v2() if encoded is None else None,
+                state_json=encoded,
+                messages=pending.messages,
+                agent_id=st.agent_id,
+                is_active=self.link is not None,
+                now_ms=now,
+            )
+        items = self._stamp(pending.frames)
+        if future is None and not self._inflight:
+            self._deliver(self.link, items)
+            return
+        self._inflight.append(_Batch(future, self.link, items))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = _spawn(self._flush_loop(), f"flush-{st.key}")
+
+    def _stamp(self, frames: list[tuple[out.OutFrame | str, bool]]) -> list[tuple[str, bool]]:
+        """Give each frame its seq (protocol 2) and text; keep it in the replay ring."""
+        link = self.link
+        now = self.s.clock.now_ms()
+        items: list[tuple[str, bool]] = []
+        for item, droppable in frames:
+            if isinstance(item, str):  # a replayed, already stamped frame
+                items.append((item, False))
+                continue
+            seq = self.state.take_seq()
+            stamped: str | None = None
+            if self._ring_enabled or (link is not None and link.proto == 2):
+                stamped = encode(item, seq=seq, ts=now)
+            if not droppable:  # heartbeat telemetry is never replayed
+                self._ring.add(seq, stamped or "")
+            if link is not None:
+                text = stamped if link.proto == 2 and stamped is not None else encode(item)
+                items.append((text, droppable))
+        return items
+
+    def _deliver(self, link: Link | None, items: list[tuple[str, bool]]) -> None:
+        # Frames stamped for one connection never go to a later one (the ring has them).
+        if link is None or link is not self.link:
+            return
+        for text, droppable in items:
+            link.deliver(text, droppable=droppable)
+
+    async def _flush_loop(self) -> None:
+        while self._inflight:
+            batch = self._inflight[0]
+            if batch.future is not None:
+                try:
+                    await asyncio.wait_for(
+                        asyncio.shield(asyncio.wrap_future(batch.future)), self.s.db_timeout_s
+                    )
+                except Exception as exc:
+                    self._inflight.popleft()
+                    log.error("session %s: commit failed: %s", self.key, exc)
+                    self._post_later(CommitFailed(str(exc)))
+                    continue
+            self._inflight.popleft()
+            self._deliver(batch.link, batch.items)
+
+    async def _drain(self) -> None:
+        """Wait until every submitted commit resolved and its frames were handed over."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
+    async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.s.db_timeout_s)
+
+    def _limits(self) -> RamLimits:
+        return RamLimits.from_config(self.s.config.memory)
+
+    def _refuse_while_draining(self, rid: str) -> bool:
+        if not self.s.draining:
+            return False
+        self._emit(
+            out.error(ErrorCode.BUSY, "server is shutting down: reconnect and retry shortly", rid)
+        )
+        return True
+
+    def _state_frame(self, rid: str, phase: str) -> out.AgentState:
+        st = self.state
+        return out.AgentState(
+            rid,
+            st.key,
+            phase,
+            st.queued,
+            st.active,
+            st.last_goal,
+            st.mode,
+            st.goal_state,
+            st.dropped,
+        )
+
+    def _phase(self) -> str:
+        st = self.state
+        if st.mode != "running":
+            return f"workers.{st.mode}"
+        if st.goal is not None and not st.goal.finished:
+            return "workers.running"
+        return "workers.ready"
