@@ -41,6 +41,8 @@ FTS_PROFILES: dict[str, tuple[float, ...]] = {
 }
 REQUIRED_TABLES = ("meta", "chunks", "chunks_fts", "token_vocab", "token_postings", "doc_lengths")
 TEMP_TABLE_MAX = 50_000
+#: Above this many ids, ``weights_of`` reads the whole column through ``chunks_weight``.
+WEIGHT_INDEX_IDS = 256
 BoolMask = npt.NDArray[np.bool_]
 
 
@@ -119,7 +121,7 @@ class SqliteSource:
             names = {
                 r[0]
                 for r in self.con.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index')"
                 )
             }
         except sqlite3.Error as err:
@@ -332,9 +334,11 @@ class SqliteSource:
         return self._weights
 
     def weights_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        # The weight sits in the wide chunks rows: scanning them all costs more than the
-        # rest of a cold query, so a few ids are read by primary key (missing or NULL is 1).
-        if self._weights is not None or ids.size * 4 > self._count:
+        # The weight sits in the wide chunks rows: a few ids are read by primary key (missing
+        # or NULL is 1). With the covering chunks_weight index the whole column is a small
+        # index scan, cheaper than more than a few hundred primary-key reads of wide rows.
+        many = WEIGHT_INDEX_IDS if "chunks_weight" in self._tables else self._count // 4
+        if self._weights is not None or ids.size > many:
             return self.weights()[ids]
         found: dict[int, float] = {}
         wanted = [int(i) for i in ids]
