@@ -101,9 +101,16 @@ class SpiderwebClient:
             status = exc.response.status_code
             body = exc.response.body.decode("utf-8", "replace").strip()
             raise ClientError(f"server refused the connection: {status} {body}", status) from None
-        except (OSError, TimeoutError) as exc:
-            raise ClientError(f"cannot connect to {self.url}: {exc}") from None
-        ack = await self.recv(self.open_timeout_s)
+        except (OSError, TimeoutError, ValueError, WebSocketException) as exc:  # refused, bad URI
+            raise ClientError(
+                f"cannot connect to {self.url}: {exc or type(exc).__name__}"
+            ) from None
+        try:
+            ack = await self.recv(self.open_timeout_s)
+        except (TimeoutError, ConnectionClosed) as exc:
+            await self.ws.close()
+            why = "timed out" if isinstance(exc, TimeoutError) else f"closed ({exc})"
+            raise ClientError(f"no session.ack from {self.url}: {why}") from None
         if ack.get("type") != "session.ack":
             raise ClientError(f"expected session.ack, got {ack.get('type')}")
         self.ack = ack

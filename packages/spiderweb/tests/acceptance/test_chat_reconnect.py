@@ -187,3 +187,20 @@ async def test_message_sent_while_down_is_sent_once_on_reconnect(
     assert [i["content"] for i in items if i["role"] == "user"] == ["one", "two"]
     assert client.reconnects == 1 and not client.pending
     await client.close()
+
+
+async def test_bad_uri_and_a_server_without_ack_are_client_errors() -> None:
+    """Connect failures are ``ClientError`` (exit 1 with one line), never a traceback."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    with pytest.raises(ClientError, match="cannot connect"):
+        await SpiderwebClient("ws://[::1").connect()
+
+    async def silent(ws: ServerConnection) -> None:
+        await asyncio.sleep(30)
+
+    async with serve(silent, "127.0.0.1", 0) as mute:
+        port = mute.sockets[0].getsockname()[1]
+        client = SpiderwebClient(f"ws://127.0.0.1:{port}", open_timeout_s=0.5)
+        with pytest.raises(ClientError, match=r"no session\.ack .*timed out"):
+            await client.connect()
