@@ -119,3 +119,28 @@ def test_state_json_refuses_what_orjson_cannot_write() -> None:
     st = SessionState("k", "agent", Ram())
     st.last_goal = "lone \ud800 surrogate"  # never cleaned on this path: canonical path decides
     assert st.to_json() is None
+
+
+async def test_duplicate_older_than_the_cache_is_answered_from_the_transcript(
+    tmp_path: Path, config_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``RECENT_REQUESTS`` a re-sent ``chat.send`` is found in SQLite, not run again."""
+    monkeypatch.setattr(turn_ops, "RECENT_REQUESTS", 4)
+    cfg = config_factory(limits={"rate_per_s": 0})
+    server = SpiderwebServer(cfg, data_dir=tmp_path, env={})
+    await server.start()
+    client = SpiderwebClient(server.url, session="bounded")
+    await client.connect()
+    try:
+        first = (await client.chat("the first question", request_id="q-0"))[-1]
+        for i in range(1, 10):
+            await client.chat(f"question {i}", request_id=f"q-{i}")
+        actor = the_actor(server)
+        assert "q-0" not in actor._answered and len(actor._answered) <= 4
+        next_id = actor.state.ram.next_id
+        again = (await client.chat("the first question", request_id="q-0"))[-1]
+        assert again["type"] == "session.receive"
+        assert (again["memoryId"], again["content"]) == (first["memoryId"], first["content"])
+        assert actor.state.ram.next_id == next_id  # nothing appended: no second turn
+    finally:
+        await stop(server, client)

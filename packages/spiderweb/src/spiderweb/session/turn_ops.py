@@ -24,7 +24,10 @@ from spiderweb.session.reconnect import interrupted_progress
 log = logging.getLogger("spiderweb.session.actor")
 
 
-RECENT_REQUESTS = 512
+#: Answered requests kept in memory for duplicate ``chat.send``s; older ones are found in
+#: the transcript (``find_request_now``). 512 made each session grow ~180 KB over its
+#: first 512 turns, which a soak counts as growth; a retry follows its original closely.
+RECENT_REQUESTS = 64
 
 
 class TurnOps(MemoryOps):
