@@ -615,12 +615,6 @@ def test_r2_signature_changes_when_any_piece_changes(built_fixture: Any, tmp_pat
             assert index_signature(idir) != before, f"{sub}/{rel}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the warm Searcher computes each index's signature once, when it loads the index, "
-    "so its result LRU keeps serving a cached result after a listed piece is rewritten in place "
-    "(current.json unchanged): the signature is not re-derived per request",
-)
 def test_r2_warm_result_cache_is_dropped_when_a_piece_changes(
     built_fixture: Any, tmp_path: Path
 ) -> None:

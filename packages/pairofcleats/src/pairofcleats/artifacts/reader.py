@@ -191,24 +191,39 @@ class IndexReader:
             raise IndexInvalid(f"invalid index_state.json in {self.dir}: {exc}") from exc
 
 
-def index_signature(index_dir: Path) -> str:
-    """sha1 of ``{v:1, files:[[relPath, size, mtimeNs], …]}`` over manifest, state and pieces.
-
-    The one index signature (roadmap §1.4): any piece change changes it.
-    """
+def signature_files(index_dir: Path, reader: IndexReader | None = None) -> list[str]:
+    """The files an index signature covers: manifest, ``index_state.json`` (if any) and every
+    listed piece, relative to ``index_dir``, sorted."""
     rels = ["pieces/manifest.json"]
     if (index_dir / "index_state.json").exists():
         rels.append("index_state.json")
     try:
-        reader = IndexReader(index_dir)
-        rels.extend(p.path for p in reader.manifest.pieces)
+        rd = reader if reader is not None else IndexReader(index_dir)
+        rels.extend(p.path for p in rd.manifest.pieces)
     except IndexInvalid:
         pass
+    return sorted(set(rels))
+
+
+def stat_signature(index_dir: Path, rels: list[str]) -> str:
+    """sha1 of ``{v:1, files:[[relPath, size, mtimeNs], …]}`` for ``rels`` (stats only).
+
+    A warm reader that already knows the file list re-derives its signature with this per
+    request: a few ``stat`` calls, no manifest parse (R2).
+    """
     files = []
-    for rel in sorted(set(rels)):
+    for rel in rels:
         try:
             st = os.stat(index_dir / rel)
             files.append([rel, st.st_size, st.st_mtime_ns])
         except OSError:
             files.append([rel, -1, -1])
     return hashlib.sha1(jsonio.dumps({"v": 1, "files": files})).hexdigest()
+
+
+def index_signature(index_dir: Path) -> str:
+    """sha1 of ``{v:1, files:[[relPath, size, mtimeNs], …]}`` over manifest, state and pieces.
+
+    The one index signature (roadmap §1.4): any piece change changes it.
+    """
+    return stat_signature(index_dir, signature_files(index_dir))

@@ -9,23 +9,28 @@ query pays only for what it touches. ``signature`` (the build's ``index_signatur
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from groundwork import jsonio
 
-from pairofcleats.artifacts.reader import IndexReader, index_signature
+from pairofcleats.artifacts import scan
+from pairofcleats.artifacts.reader import IndexReader, signature_files, stat_signature
 from pairofcleats.embeddings.quantize import dequantize
 from pairofcleats.errors import IndexInvalid
 from pairofcleats.search.rank import FieldStats, Postings
 
-__all__ = ["DenseVectors", "ModeIndex", "PostingsTable"]
+__all__ = ["DenseVectors", "LazyRows", "ModeIndex", "PackedPostings", "PostingsTable"]
 
 T = TypeVar("T")
+Buf = scan.FileBytes
+#: What the fast reader may meet in a piece it cannot index; it then parses the piece whole.
+_FALLBACK = (scan.ShapeError, ValueError, IndexError, KeyError, TypeError, OSError)
 
 
 class PostingsTable:
@@ -91,6 +96,272 @@ def _stats(obj: Mapping[str, Any]) -> FieldStats:
     return FieldStats(lengths, avg, total)
 
 
+class PackedPostings:
+    """A vocabulary and its posting lists left in the piece's bytes (read with ``pread``).
+
+    Only positions are held: where each vocabulary string and each posting list starts and
+    ends. A token is found by binary search over the sorted vocabulary (decoding ~20 short
+    strings) and its list is decoded to int64 arrays when first asked for (then cached), so
+    memory grows with the tokens queries touch, not with the index.
+    """
+
+    def __init__(
+        self,
+        buf: Buf,
+        vocab_at: npt.NDArray[np.int64],
+        vocab_end: int,
+        lists: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        stats: FieldStats | None,
+        *,
+        with_tf: bool = True,
+    ) -> None:
+        if not (vocab_at.size == lists[0].size == lists[1].size):
+            raise scan.ShapeError("vocab and postings differ in length")
+        self._buf = buf
+        self._vocab_at = vocab_at
+        self._vocab_end = vocab_end
+        self._open, self._close = lists
+        self.stats = stats
+        self.with_tf = with_tf
+        self._ids: dict[str, int | None] = {}
+        self._cache: dict[int, Postings] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return int(self._vocab_at.size)
+
+    def term(self, i: int) -> str:
+        """Vocabulary entry ``i``."""
+        start = int(self._vocab_at[i])
+        end = int(self._vocab_at[i + 1]) if i + 1 < self._vocab_at.size else self._vocab_end
+        value = orjson.loads(self._buf[start:end].rstrip(b", \t\r\n"))
+        if not isinstance(value, str):
+            raise scan.ShapeError("vocabulary entry is not a string")
+        return value
+
+    def _find(self, token: str) -> int | None:
+        hit = self._ids.get(token, -1)
+        if hit != -1:
+            return hit
+        lo, hi = 0, len(self)
+        while lo < hi:  # the vocabulary is sorted by code point (§5), as str compares
+            mid = (lo + hi) // 2
+            if self.term(mid) < token:
+                lo = mid + 1
+            else:
+                hi = mid
+        found = lo if lo < len(self) and self.term(lo) == token else None
+        with self._lock:
+            self._ids[token] = found
+        return found
+
+    def __contains__(self, token: str) -> bool:
+        return self._find(token) is not None
+
+    def df(self, token: str) -> int:
+        hit = self.lookup(token)
+        return 0 if hit is None else int(hit.doc_ids.size)
+
+    def lookup(self, token: str) -> Postings | None:
+        """Posting list of ``token`` (None when absent)."""
+        tid = self._find(token)
+        if tid is None:
+            return None
+        hit = self._cache.get(tid)
+        if hit is not None:
+            return hit
+        flat = scan.parse_ints(self._buf[int(self._open[tid]) + 1 : int(self._close[tid])])
+        if self.with_tf:
+            if flat.size % 2:
+                raise scan.ShapeError("odd posting list")
+            pairs = flat.reshape(-1, 2)
+            built = Postings(np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]))
+        else:
+            built = Postings(flat, np.ones(flat.size, dtype=np.int64))
+        with self._lock:
+            self._cache[tid] = built
+        return built
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    start: int  # first byte of the value
+    end: int  # last byte of a container value (its closing bracket), else one past the value
+    container: bool
+
+
+def _members(sk: scan.Skeleton, buf: Buf, lo: int, hi: int, level: int) -> dict[str, _Member]:
+    """The members of the object spanning bytes ``lo..hi`` whose keys sit at ``level``."""
+    strings = sk.strings(level, lo, hi).tolist()
+    child_opens = sk.opens(level + 1, lo, hi)
+    child_closes = sk.closes(level + 1, lo, hi)
+    out: dict[str, _Member] = {}
+    n = 0
+    while n < len(strings):
+        at = strings[n]
+        colon = buf.find(b'":', at + 1)
+        if colon < 0 or colon >= hi:
+            raise scan.ShapeError("key without a value")
+        key = orjson.loads(buf[at : colon + 1])
+        start = colon + 2
+        while buf[start : start + 1] in (b" ", b"\n", b"\t", b"\r"):
+            start += 1
+        n += 1
+        if buf[start : start + 1] in (b"[", b"{"):
+            k = int(np.searchsorted(child_opens, start))
+            if k >= child_opens.size or child_opens[k] != start:
+                raise scan.ShapeError("container not indexed")
+            out[key] = _Member(start, int(child_closes[k]), True)
+            continue
+        if n < len(strings) and strings[n] == start:
+            n += 1  # a string value sits at this level too: it is not the next key
+        stop = strings[n] if n < len(strings) else hi
+        out[key] = _Member(start, stop, False)
+    return out
+
+
+def _scalar(buf: Buf, m: _Member) -> Any:
+    return orjson.loads(buf[m.start : m.end].rstrip(b", \t\r\n}"))
+
+
+def _packed_table(
+    sk: scan.Skeleton, buf: Buf, lo: int, hi: int, level: int, *, with_tf: bool, stats: bool
+) -> PackedPostings:
+    """The ``{vocab, postings[, docLengths, avgDocLen, totalDocs]}`` object at ``lo..hi``."""
+    mem = _members(sk, buf, lo, hi, level)
+    vocab, postings = mem["vocab"], mem["postings"]
+    if not (vocab.container and postings.container):
+        raise scan.ShapeError("vocab/postings are not arrays")
+    lists = (
+        sk.opens(level + 2, postings.start, postings.end),
+        sk.closes(level + 2, postings.start, postings.end),
+    )
+    field_stats = None
+    if stats:
+        dl = mem.get("docLengths")
+        lengths = (
+            scan.parse_ints(buf[dl.start + 1 : dl.end]).astype(np.float64)
+            if dl is not None and dl.container
+            else np.zeros(0, dtype=np.float64)
+        )
+        total = int(_scalar(buf, mem["totalDocs"])) if "totalDocs" in mem else lengths.size
+        avg = (
+            float(_scalar(buf, mem["avgDocLen"]))
+            if "avgDocLen" in mem
+            else (float(lengths.mean()) if lengths.size else 0.0)
+        )
+        field_stats = FieldStats(lengths, avg, total)
+    return PackedPostings(
+        buf,
+        sk.strings(level + 1, vocab.start, vocab.end),
+        vocab.end,
+        lists,
+        field_stats,
+        with_tf=with_tf,
+    )
+
+
+class LazyRows(Sequence[Any]):
+    """JSON rows (array elements or JSONL lines) located in mapped pieces, decoded on access.
+
+    ``weight(i)`` reads a chunk record's ``weight`` from the record's tail (canonical records
+    end with it, keys being sorted) without decoding the record.
+    """
+
+    def __init__(self, parts: list[tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]]):
+        self._parts = parts
+        counts = [int(starts.size) for _b, starts, _e in parts]
+        self._offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def _slice(self, i: int) -> bytes:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        p = int(np.searchsorted(self._offsets, i, side="right")) - 1
+        buf, starts, ends = self._parts[p]
+        k = i - int(self._offsets[p])
+        return buf[int(starts[k]) : int(ends[k])]
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return orjson.loads(self._slice(int(i)))
+
+    def __iter__(self) -> Iterator[Any]:
+        for k in range(len(self)):
+            yield self[k]
+
+    def weight(self, i: int) -> float:
+        raw = self._slice(i)
+        tail = raw[-40:]
+        at = tail.rfind(b'"weight":')
+        if at >= 0 and tail.endswith(b"}"):
+            try:
+                return float(tail[at + 9 : -1]) or 1.0
+            except ValueError:
+                pass
+        record = orjson.loads(raw)
+        return float(record.get("weight", 1.0) or 1.0) if isinstance(record, dict) else 1.0
+
+
+def _array_rows(path: Path) -> tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Element spans of a top-level JSON array of objects."""
+    sk = scan.skeleton(path, 2)
+    if sk.opens(1).size != 1:
+        raise scan.ShapeError("not one top-level array")
+    starts, closes = sk.opens(2), sk.closes(2)
+    buf = scan.open_map(path)
+    if buf[int(sk.opens(1)[0]) : int(sk.opens(1)[0]) + 1] != b"[":
+        raise scan.ShapeError("not an array")
+    return buf, starts, closes + 1
+
+
+def _line_rows(path: Path) -> tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    bounds = scan.line_starts(path)
+    return scan.open_map(path), bounds[:-1], bounds[1:]
+
+
+def _top_object(sk: scan.Skeleton, buf: Buf) -> tuple[int, int]:
+    """Span of the document's one top-level object."""
+    if sk.opens(1).size != 1 or sk.closes(1).size != 1:
+        raise scan.ShapeError("not one top-level value")
+    lo, hi = int(sk.opens(1)[0]), int(sk.closes(1)[0])
+    if buf[lo : lo + 1] != b"{":
+        raise scan.ShapeError("not an object")
+    return lo, hi
+
+
+def _streams(row: Any) -> dict[str, list[str]]:
+    streams = row.get("fields", row) if isinstance(row, dict) else {}
+    return {k: v for k, v in streams.items() if isinstance(v, list)}
+
+
+class _FieldRows(Sequence[dict[str, list[str]]]):
+    """``field_tokens`` rows as field streams, decoded on access."""
+
+    def __init__(self, rows: LazyRows) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return _streams(self._rows[i])
+
+
+class _ListRows(list[Any]):
+    """Parsed chunk records behind the :class:`LazyRows` interface (fallback)."""
+
+    def weight(self, i: int) -> float:
+        return float(self[i].get("weight", 1.0) or 1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class DenseVectors:
     """Unit float32 rows of one variant plus the model that made them."""
@@ -114,9 +385,18 @@ class ModeIndex:
         except (OSError, ValueError) as err:
             raise IndexInvalid(f"cannot read {state_path}: {err}") from err
         self.state: dict[str, Any] = state if isinstance(state, dict) else {}
-        self.signature = index_signature(index_dir)
+        self._signed = signature_files(index_dir, self.reader)
+        self.signature = stat_signature(index_dir, self._signed)
         self._values: dict[str, Any] = {}
         self._lock = threading.RLock()
+
+    def stale(self) -> bool:
+        """True when any signed file (manifest, state, a listed piece) changed since load.
+
+        Cheap enough per request (one ``stat`` per piece, no parse), so a warm searcher never
+        serves data or cached results of a piece rewritten in place (R2).
+        """
+        return stat_signature(self.dir, self._signed) != self.signature
 
     # -- pieces ---------------------------------------------------------------------------
     def has(self, name: str) -> bool:
@@ -136,24 +416,67 @@ class ModeIndex:
     def _jsonl(self, name: str) -> list[Any]:
         return self.memo("jsonl:" + name, lambda: list(self.reader.iter_jsonl(name)))
 
+    def _fast(self, key: str, fast: Callable[[], T], slow: Callable[[], T]) -> T:
+        """``fast()`` (positions only, see :mod:`pairofcleats.artifacts.scan`), or ``slow()``
+        (parse the piece whole) when the piece is not laid out as the fast reader expects."""
+
+        def build() -> T:
+            try:
+                return fast()
+            except _FALLBACK:
+                return slow()
+
+        return self.memo(key, build)
+
     # -- chunk metadata -------------------------------------------------------------------
     @property
+    def rows(self) -> LazyRows | _ListRows:
+        """``chunk_meta`` records in id order, decoded one at a time on access."""
+
+        def fast() -> LazyRows | _ListRows:
+            if self.has("chunk_meta"):
+                return LazyRows([_array_rows(self.reader.path("chunk_meta"))])
+            meta = self.reader.read_json("chunk_meta.meta")
+            return LazyRows(
+                [
+                    _line_rows(self.reader.path(f"chunk_meta.part-{k:05d}"))
+                    for k in range(len(meta.get("parts", [])))
+                ]
+            )
+
+        def slow() -> LazyRows | _ListRows:
+            return _ListRows(self.chunks)
+
+        return self._fast("rows", fast, slow)
+
+    @property
     def chunks(self) -> list[dict[str, Any]]:
-        """``chunk_meta`` records in id order (sharded JSONL parts are joined)."""
+        """Every ``chunk_meta`` record parsed (sharded JSONL parts are joined); filters and
+        tools that need them all use this, a query reads :attr:`rows`."""
         return self.memo("chunks", self.reader.chunk_meta)
+
+    def chunk(self, doc: int) -> dict[str, Any]:
+        row: dict[str, Any] = self.rows[doc]
+        return row
 
     @property
     def count(self) -> int:
-        return len(self.chunks)
+        return len(self.rows)
 
     @property
     def weights(self) -> npt.NDArray[np.float64]:
-        return self.memo(
-            "weights",
-            lambda: np.asarray(
-                [float(c.get("weight", 1.0) or 1.0) for c in self.chunks], dtype=np.float64
-            ),
-        )
+        return self.memo("weights", lambda: self.weights_of(np.arange(self.count)))
+
+    def weights_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Chunk weights of ``ids``, read from their records' tails once and remembered."""
+        col = self.memo("weight-col", lambda: np.full(self.count, np.nan, dtype=np.float64))
+        ids = np.asarray(ids, dtype=np.int64)
+        want = ids[np.isnan(col[ids])]
+        if want.size:
+            rows = self.rows
+            for d in want.tolist():
+                col[d] = rows.weight(d)
+        return col[ids]
 
     @property
     def file_meta(self) -> list[dict[str, Any]]:
@@ -177,59 +500,88 @@ class ModeIndex:
 
     # -- postings -------------------------------------------------------------------------
     @property
-    def tokens(self) -> PostingsTable:
-        def load() -> PostingsTable:
+    def tokens(self) -> PackedPostings | PostingsTable:
+        def fast() -> PackedPostings | PostingsTable:
+            path = self.reader.path("token_postings")
+            sk = scan.skeleton(path, 3, (1, 2))
+            buf = scan.open_map(path)
+            lo, hi = _top_object(sk, buf)
+            return _packed_table(sk, buf, lo, hi, 1, with_tf=True, stats=True)
+
+        def slow() -> PackedPostings | PostingsTable:
             data = self._json("token_postings")
             return PostingsTable(list(data["vocab"]), data["postings"], _stats(data))
 
-        return self.memo("tokens", load)
+        return self._fast("tokens", fast, slow)
 
     @property
-    def fields(self) -> dict[str, PostingsTable]:
-        def load() -> dict[str, PostingsTable]:
-            if not self.has("field_postings"):
+    def fields(self) -> Mapping[str, PackedPostings | PostingsTable]:
+        def fast() -> dict[str, PackedPostings | PostingsTable]:
+            path = self.reader.path("field_postings")
+            sk = scan.skeleton(path, 5, (1, 2, 3, 4))
+            buf = scan.open_map(path)
+            lo, hi = _top_object(sk, buf)
+            top = _members(sk, buf, lo, hi, 1)
+            if "fields" not in top:
                 return {}
+            fobj = top["fields"]
+            if not fobj.container:
+                raise scan.ShapeError("fields is not an object")
+            out: dict[str, PackedPostings | PostingsTable] = {}
+            for name, m in _members(sk, buf, fobj.start, fobj.end, 2).items():
+                if not m.container:
+                    raise scan.ShapeError("a field is not an object")
+                out[name] = _packed_table(sk, buf, m.start, m.end, 3, with_tf=True, stats=True)
+            return out
+
+        def slow() -> dict[str, PackedPostings | PostingsTable]:
             data = self._json("field_postings")
-            out: dict[str, PostingsTable] = {}
+            out: dict[str, PackedPostings | PostingsTable] = {}
             for field, obj in dict(data.get("fields", {})).items():
                 out[field] = PostingsTable(list(obj["vocab"]), obj["postings"], _stats(obj))
             return out
 
-        return self.memo("fields", load)
+        if not self.has("field_postings"):
+            return {}
+        return self._fast("fields", fast, slow)
 
     @property
-    def field_tokens(self) -> list[dict[str, list[str]]]:
-        def load() -> list[dict[str, list[str]]]:
-            if not self.has("field_tokens"):
-                return []
-            rows = self._jsonl("field_tokens")
-            out: list[dict[str, list[str]]] = []
-            for row in rows:
-                streams = row.get("fields", row) if isinstance(row, dict) else {}
-                out.append({k: v for k, v in streams.items() if isinstance(v, list)})
-            return out
+    def field_tokens(self) -> Sequence[dict[str, list[str]]]:
+        """Per chunk its field streams (JSONL rows decoded on access)."""
 
-        return self.memo("field_tokens", load)
+        def fast() -> Sequence[dict[str, list[str]]]:
+            return _FieldRows(LazyRows([_line_rows(self.reader.path("field_tokens"))]))
 
-    @property
-    def phrases(self) -> PostingsTable | None:
-        def load() -> PostingsTable | None:
-            if not self.has("phrase_ngrams"):
-                return None
-            data = self._json("phrase_ngrams")
+        def slow() -> Sequence[dict[str, list[str]]]:
+            return [_streams(row) for row in self._jsonl("field_tokens")]
+
+        if not self.has("field_tokens"):
+            return []
+        return self._fast("field_tokens", fast, slow)
+
+    def _doc_table(self, name: str) -> PackedPostings | PostingsTable | None:
+        def fast() -> PackedPostings | PostingsTable:
+            path = self.reader.path(name)
+            sk = scan.skeleton(path, 3, (1, 2))
+            buf = scan.open_map(path)
+            lo, hi = _top_object(sk, buf)
+            return _packed_table(sk, buf, lo, hi, 1, with_tf=False, stats=False)
+
+        def slow() -> PackedPostings | PostingsTable:
+            data = self._json(name)
             return PostingsTable(list(data["vocab"]), data["postings"], None, with_tf=False)
 
-        return self.memo("phrases", load)
+        if not self.has(name):
+            return None
+        return self._fast("table:" + name, fast, slow)
 
     @property
-    def chargrams(self) -> PostingsTable | None:
-        def load() -> PostingsTable | None:
-            if not self.has("chargram_postings"):
-                return None
-            data = self._json("chargram_postings")
-            return PostingsTable(list(data["vocab"]), data["postings"], None, with_tf=False)
+    def phrases(self) -> PackedPostings | PostingsTable | None:
+        return self._doc_table("phrase_ngrams")
 
-        return self.memo("chargrams", load)
+    @property
+    def chargrams(self) -> PackedPostings | PostingsTable | None:
+        return self._doc_table("chargram_postings")
 
     @property
     def minhash(self) -> npt.NDArray[np.uint32] | None:

@@ -196,6 +196,8 @@ class Searcher:
             return None
         with self._lock:
             idx = loaded.indexes.get(mode)
+            if idx is not None and idx.stale():
+                idx = None  # a piece changed in place: reload, so the signature (and keys) move
             if idx is None:
                 directory = paths.index_dir(root, mode)
                 if not directory.is_dir():

@@ -109,10 +109,10 @@ class MemorySource:
         return self.index.weights
 
     def weights_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        return self.index.weights[ids]
+        return self.index.weights_of(ids)
 
     def chunk(self, doc: int) -> dict[str, Any]:
-        return self.index.chunks[doc]
+        return self.index.chunk(doc)
 
     def dense(self, variant: str) -> DenseVectors | None:
         return self.index.dense(variant)
@@ -121,11 +121,34 @@ class MemorySource:
         return self.index.minhash
 
     def filter_columns(self) -> ChunkColumns:
-        """Filter columns over ``chunk_meta``, built once per loaded index."""
+        """Filter columns over ``chunk_meta``, built once per loaded index (from slim records:
+        only the attributes filters read are kept while the columns are built)."""
         index = self.index
         return index.memo(
             "filter-columns",
             lambda: build_columns(
-                index.chunks, index.file_meta, index.file_relations, index.filter_index
+                [_filter_view(c) for c in index.rows],
+                index.file_meta,
+                index.file_relations,
+                index.filter_index,
             ),
         )
+
+
+_CHUNK_KEYS = ("file", "ext", "lang", "kind", "name")
+_META_KEYS = ("returns", "params", "signature")
+
+
+def _filter_view(chunk: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a chunk record :func:`build_columns` reads."""
+    meta = chunk.get("metaV2")
+    slim: dict[str, Any] = {k: chunk.get(k) for k in _CHUNK_KEYS}
+    if isinstance(meta, Mapping):
+        rel = meta.get("codeRelations")
+        slim["metaV2"] = {k: meta.get(k) for k in _META_KEYS}
+        if isinstance(rel, Mapping):
+            slim["metaV2"]["codeRelations"] = {
+                "calls": rel.get("calls"),
+                "usages": rel.get("usages"),
+            }
+    return slim
