@@ -1,14 +1,20 @@
 """Run one subprocess and measure it: wall time, exit code, output, peak RSS.
 
-Peak RSS is taken two ways: ``os.wait4``'s ``ru_maxrss`` (the largest single process among
-the child and the descendants it waited for) and a sampler summing the RSS of the whole
-process tree every few milliseconds (a build's worker pool counts in full).
+Peak RSS is taken two ways: ``ru_maxrss`` (the largest single process among the child and
+the descendants it waited for) and a sampler summing the RSS of the whole process tree every
+few milliseconds (a build's worker pool counts in full).
+
+The command runs under a tiny launcher process that reports the command's own ``wait4``
+usage. Spawned straight from this (large, warm) process, the child's ``ru_maxrss`` starts at
+*our* high-water mark: Linux carries the old address space's peak across ``exec`` (and
+``vfork`` shares it), so every child looked as big as the bench itself.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +25,19 @@ from pathlib import Path
 import psutil
 
 SAMPLE_S = 0.02
+#: ``python -S -c LAUNCHER <usage-file> argv…``: runs argv, writes its ru_maxrss (KiB), exits
+#: with its code (a signal death is re-raised on the launcher).
+LAUNCHER = """
+import os, signal, sys
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +54,10 @@ class ProcResult:
 
 
 def _tree_rss(proc: psutil.Process) -> int:
+    """RSS of ``proc``'s descendants (``proc`` is the launcher, not the measured command)."""
     total = 0
     try:
-        members = [proc, *proc.children(recursive=True)]
+        members = proc.children(recursive=True)
     except psutil.Error:
         return 0
     for member in members:
@@ -56,10 +76,16 @@ def run_measured(
     sample_tree: bool = False,
 ) -> ProcResult:
     """Run ``argv`` to completion; stdout/stderr go through temp files (no pipe deadlock)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        usage_file = Path(scratch) / "maxrss"
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, str(usage_file), *argv]
         started = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv), stdout=out, stderr=err, env=dict(env) if env else None, cwd=cwd
+            launcher, stdout=out, stderr=err, env=dict(env) if env else None, cwd=cwd
         )
         peak = 0
         stop = threading.Event()
@@ -77,7 +103,7 @@ def run_measured(
         sampler = threading.Thread(target=sample, daemon=True) if sample_tree else None
         if sampler is not None:
             sampler.start()
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        _pid, status, _usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         stop.set()
@@ -91,9 +117,16 @@ def run_measured(
             wall_s=wall,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
-            maxrss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+            maxrss_mb=_child_maxrss_kib(usage_file) / 1024,  # KiB on Linux
             tree_peak_mb=peak / (1024 * 1024),
         )
+
+
+def _child_maxrss_kib(path: Path) -> float:
+    try:
+        return float(path.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return 0.0  # the launcher died before reporting
 
 
 def check(result: ProcResult) -> ProcResult:

@@ -23,7 +23,7 @@ BENCH = WORKSPACE / "bench" / "pairofcleats"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from pocbench import evalset, stats  # noqa: E402
+from pocbench import evalset, procs, stats  # noqa: E402
 from pocbench.evalset import Expect, Hit  # noqa: E402
 
 FIGURES = {
@@ -129,6 +129,19 @@ def test_percentile_is_a_sample_value_between_min_and_max(values: list[float], q
     assert p in values
     assert min(values) <= p <= max(values)
     assert stats.percentile(values, 100) == max(values)
+
+
+def test_child_peak_rss_is_the_childs_not_the_benchs() -> None:
+    """Spawned from a big process, a child's ru_maxrss used to start at the parent's peak
+    (Linux keeps it across exec); the launcher makes it the command's own."""
+    ballast = bytearray(160 * 1024 * 1024)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    res = procs.check(procs.run_measured([sys.executable, "-c", "print('ok')"]))
+    assert res.stdout.strip() == "ok"
+    assert 0 < res.maxrss_mb < 120, res.maxrss_mb
+    failed = procs.run_measured([sys.executable, "-c", "raise SystemExit(3)"])
+    assert failed.returncode == 3
+    del ballast
 
 
 @pytest.mark.slow
