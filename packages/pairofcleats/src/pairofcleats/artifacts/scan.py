@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -263,3 +264,85 @@ def parse_ints(text: bytes) -> I64:
     if out.size != want:
         raise ShapeError("not a list of integers")
     return out
+
+
+# -- canonical-layout fast paths ----------------------------------------------------------------
+# Pieces written by the build are canonical JSON (compact, sorted keys). For their two big
+# shapes the positions can be found from byte patterns alone, which is several times faster
+# than the general scan; every result is checked against counts the caller knows (vocabulary
+# size, manifest record count) and a record that fails to decode sends the caller back to
+# :func:`skeleton`, so a pattern that happens to match inside a string is never trusted.
+
+
+def find_all(fb: FileBytes, pattern: bytes, lo: int = 0, hi: int | None = None) -> list[int]:
+    """Every offset of ``pattern`` in ``fb[lo:hi]`` (for patterns that occur rarely-ish)."""
+    end = fb.size if hi is None else hi
+    out: list[int] = []
+    at = lo
+    k = len(pattern)
+    while at < end:
+        stop = min(end, at + BLOCK)
+        chunk = fb[at : min(end, stop + k - 1)]
+        pos = chunk.find(pattern)
+        while pos >= 0 and at + pos < stop:
+            out.append(at + pos)
+            pos = chunk.find(pattern, pos + 1)
+        at = stop
+    return out
+
+
+def _blocks(
+    fb: FileBytes, lo: int, hi: int, overlap: int
+) -> Iterator[tuple[int, npt.NDArray[np.uint8], int]]:
+    """``(offset, bytes incl. overlap, usable length)`` blocks of ``fb[lo:hi]``."""
+    at = lo
+    while at < hi:
+        stop = min(hi, at + BLOCK)
+        raw = fb[at : min(hi, stop + overlap)]
+        yield at, np.frombuffer(raw, dtype=np.uint8), stop - at
+        at = stop
+
+
+def pair_marks(fb: FileBytes, lo: int, hi: int, first: int, second: int) -> I64:
+    """Offsets ``i`` in ``lo..hi`` with ``fb[i] == first`` and ``fb[i+1] == second``."""
+    parts: list[I64] = []
+    for at, b, n in _blocks(fb, lo, hi, 1):
+        if b.size < 2:
+            continue
+        hit = np.flatnonzero((b[:-1] == first) & (b[1:] == second))
+        parts.append(hit[hit < n] + at)
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def byte_marks(fb: FileBytes, lo: int, hi: int, value: int) -> I64:
+    parts = [np.flatnonzero(b[:n] == value) + at for at, b, n in _blocks(fb, lo, hi, 0)]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def string_list_starts(fb: FileBytes, lo: int, hi: int) -> I64:
+    """Element starts of a JSON array of strings spanning ``lo`` (``[``) .. ``hi`` (``]``).
+
+    Elements are separated by ``","`` whose first quote is real (preceded by an even run of
+    backslashes); inside a string that sequence can only appear with the quotes escaped.
+    """
+    if hi - lo < 2:
+        return np.zeros(0, dtype=np.int64)
+    parts: list[I64] = [np.asarray([lo + 1], dtype=np.int64)]
+    for at, b, n in _blocks(fb, lo + 1, hi, 2):
+        if b.size < 3:
+            continue
+        hit = np.flatnonzero((b[:-2] == _QUOTE) & (b[1:-1] == 44) & (b[2:] == _QUOTE))
+        hit = hit[hit < n]
+        suspect = hit[(hit > 0) & (b[np.maximum(hit - 1, 0)] == _BSLASH)]
+        if suspect.size:
+            bad = [int(s) for s in suspect.tolist() if _backslashes_before(fb, at + int(s)) % 2]
+            hit = np.setdiff1d(hit, np.asarray(bad, dtype=np.int64))
+        parts.append(hit + at + 2)
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _backslashes_before(fb: FileBytes, pos: int) -> int:
+    run = 0
+    while pos - run - 1 >= 0 and fb[pos - run - 1 : pos - run] == b"\\":
+        run += 1
+    return run

@@ -29,6 +29,8 @@ __all__ = ["DenseVectors", "LazyRows", "ModeIndex", "PackedPostings", "PostingsT
 
 T = TypeVar("T")
 Buf = scan.FileBytes
+#: Chunk weights are read for runs of this many records at once (one read per run).
+WEIGHT_PAGE = 512
 #: What the fast reader may meet in a piece it cannot index; it then parses the piece whole.
 _FALLBACK = (scan.ShapeError, ValueError, IndexError, KeyError, TypeError, OSError)
 
@@ -268,8 +270,14 @@ class LazyRows(Sequence[Any]):
     end with it, keys being sorted) without decoding the record.
     """
 
-    def __init__(self, parts: list[tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]]):
+    def __init__(
+        self,
+        parts: list[tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+        exact: Callable[[], list[tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]]]
+        | None = None,
+    ) -> None:
         self._parts = parts
+        self._exact = exact  # positions from the full scan, if these came from byte patterns
         counts = [int(starts.size) for _b, starts, _e in parts]
         self._offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
@@ -289,23 +297,49 @@ class LazyRows(Sequence[Any]):
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        return orjson.loads(self._slice(int(i)))
+        try:
+            return orjson.loads(self._slice(int(i)))
+        except orjson.JSONDecodeError:
+            if self._exact is None:
+                raise
+            exact, self._exact = self._exact, None
+            self._parts = exact()  # a pattern matched inside a record: use the exact scan
+            return self[i]
 
     def __iter__(self) -> Iterator[Any]:
         for k in range(len(self)):
             yield self[k]
 
     def weight(self, i: int) -> float:
-        raw = self._slice(i)
-        tail = raw[-40:]
-        at = tail.rfind(b'"weight":')
-        if at >= 0 and tail.endswith(b"}"):
-            try:
-                return float(tail[at + 9 : -1]) or 1.0
-            except ValueError:
-                pass
-        record = orjson.loads(raw)
-        return float(record.get("weight", 1.0) or 1.0) if isinstance(record, dict) else 1.0
+        return _tail_weight(self._slice(i))
+
+    def weights_page(self, first: int, last: int) -> list[float]:
+        """Weights of records ``first..last`` (one read for the run, then tail lookups)."""
+        out: list[float] = []
+        k = first
+        while k <= last:
+            p = int(np.searchsorted(self._offsets, k, side="right")) - 1
+            buf, starts, ends = self._parts[p]
+            lo, hi = k - int(self._offsets[p]), min(last - int(self._offsets[p]), starts.size - 1)
+            base = int(starts[lo])
+            raw = buf[base : int(ends[hi])]
+            for a, b in zip(starts[lo : hi + 1].tolist(), ends[lo : hi + 1].tolist(), strict=True):
+                out.append(_tail_weight(raw[a - base : b - base]))
+            k += hi - lo + 1
+        return out
+
+
+def _tail_weight(raw: bytes) -> float:
+    """A chunk record's ``weight``: canonical records end with it (keys are sorted)."""
+    tail = raw[-40:]
+    at = tail.rfind(b'"weight":')
+    if at >= 0 and tail.endswith(b"}"):
+        try:
+            return float(tail[at + 9 : -1]) or 1.0
+        except ValueError:
+            pass
+    record = orjson.loads(raw)
+    return float(record.get("weight", 1.0) or 1.0) if isinstance(record, dict) else 1.0
 
 
 def _array_rows(path: Path) -> tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -323,6 +357,80 @@ def _array_rows(path: Path) -> tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.
 def _line_rows(path: Path) -> tuple[Buf, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     bounds = scan.line_starts(path)
     return scan.open_map(path), bounds[:-1], bounds[1:]
+
+
+def _canonical_rows(fb: Buf, expected: int | None) -> tuple[npt.NDArray[np.int64], ...]:
+    """Record spans of a canonical chunk_meta array: records are split at ``},{"end":``
+    (sorted keys: ``end`` comes first). Trusted only when the count is the manifest's; a
+    match inside a record would also make some span fail to decode (see ``LazyRows``)."""
+    if fb[0:2] != b"[{" or fb[fb.size - 2 : fb.size] != b"}]" or expected is None:
+        raise scan.ShapeError("not a canonical array of records")
+    cuts = np.asarray(scan.find_all(fb, b'},{"end":'), dtype=np.int64)
+    starts = np.concatenate(([1], cuts + 2)).astype(np.int64)
+    ends = np.concatenate((cuts + 1, [fb.size - 1])).astype(np.int64)
+    if starts.size != expected:
+        raise scan.ShapeError("record count differs from the manifest")
+    return starts, ends
+
+
+def _key_at(fb: Buf, key: bytes, lo: int, hi: int) -> int:
+    hits = scan.find_all(fb, key, lo, hi)
+    if len(hits) != 1:
+        raise scan.ShapeError(f"{key!r} not found once")
+    return hits[0]
+
+
+def _canonical_table(fb: Buf, lo: int, hi: int, *, with_tf: bool, stats: bool) -> PackedPostings:
+    """The canonical ``{avgDocLen?, docLengths?, postings, totalDocs?, vocab}`` object
+    spanning ``lo`` (``{``) .. ``hi`` (``}``), located from byte patterns."""
+    if fb[lo : lo + 1] != b"{" or fb[hi : hi + 1] != b"}":
+        raise scan.ShapeError("not an object")
+    p_key = _key_at(fb, b'"postings":[', lo, hi)
+    v_key = _key_at(fb, b'"vocab":[', lo, hi)
+    p0 = p_key + 11
+    after = _key_at(fb, b',"totalDocs":', p0, v_key) if stats else v_key - 1
+    p1 = after - 1
+    v0, v1 = v_key + 8, hi - 1
+    if fb[p1 : p1 + 1] != b"]" or fb[v1 : v1 + 1] != b"]" or fb[p0 : p0 + 1] != b"[":
+        raise scan.ShapeError("unexpected postings layout")
+    if with_tf:
+        opens = scan.pair_marks(fb, p0, p1 + 1, 91, 91)[1:]
+        closes = scan.pair_marks(fb, p0, p1 + 1, 93, 93)[:-1] + 1
+    else:
+        opens = scan.byte_marks(fb, p0 + 1, p1, 91)
+        closes = scan.byte_marks(fb, p0 + 1, p1, 93)
+    field_stats = None
+    if stats:
+        d_key = _key_at(fb, b'"docLengths":[', lo, p_key)
+        lengths = scan.parse_ints(fb[d_key + 14 : p_key - 2]).astype(np.float64)
+        avg_text = fb[lo + 1 : d_key].removeprefix(b'"avgDocLen":').rstrip(b",")
+        total_text = fb[after + 13 : v_key - 1]
+        field_stats = FieldStats(lengths, float(orjson.loads(avg_text)), int(total_text))
+    return PackedPostings(
+        fb, scan.string_list_starts(fb, v0, v1), v1, (opens, closes), field_stats, with_tf=with_tf
+    )
+
+
+def _canonical_fields(fb: Buf) -> dict[str, PackedPostings | PostingsTable]:
+    """``{"fields":{name:{…},…}}`` split at each field's ``:{"avgDocLen":``."""
+    if fb[0:11] != b'{"fields":{' or fb[fb.size - 3 : fb.size] != b"}}}":
+        raise scan.ShapeError("not canonical field postings")
+    marks = scan.find_all(fb, b':{"avgDocLen":', 10)
+    out: dict[str, PackedPostings | PostingsTable] = {}
+    for k, at in enumerate(marks):
+        name_start = 11  # {"fields":{"<name>
+        if k:
+            name_start = fb[max(0, at - 256) : at].rfind(b',"') + max(0, at - 256) + 1
+        name = orjson.loads(fb[name_start:at])
+        end = (
+            fb[max(0, marks[k + 1] - 256) : marks[k + 1]].rfind(b'},"') + max(0, marks[k + 1] - 256)
+            if k + 1 < len(marks)
+            else fb.size - 3
+        )
+        if not isinstance(name, str):
+            raise scan.ShapeError("field name is not a string")
+        out[name] = _canonical_table(fb, at + 1, end, with_tf=True, stats=True)
+    return out
 
 
 def _top_object(sk: scan.Skeleton, buf: Buf) -> tuple[int, int]:
@@ -360,6 +468,9 @@ class _ListRows(list[Any]):
 
     def weight(self, i: int) -> float:
         return float(self[i].get("weight", 1.0) or 1.0)
+
+    def weights_page(self, first: int, last: int) -> list[float]:
+        return [self.weight(k) for k in range(first, last + 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +539,10 @@ class ModeIndex:
 
         return self.memo(key, build)
 
+    def _expected(self, name: str) -> int | None:
+        count = getattr(self.reader.entry(name), "count", None)
+        return int(count) if count is not None else None
+
     # -- chunk metadata -------------------------------------------------------------------
     @property
     def rows(self) -> LazyRows | _ListRows:
@@ -435,7 +550,13 @@ class ModeIndex:
 
         def fast() -> LazyRows | _ListRows:
             if self.has("chunk_meta"):
-                return LazyRows([_array_rows(self.reader.path("chunk_meta"))])
+                path = self.reader.path("chunk_meta")
+                buf = scan.open_map(path)
+                try:
+                    starts, ends = _canonical_rows(buf, self._expected("chunk_meta"))
+                    return LazyRows([(buf, starts, ends)], lambda: [_array_rows(path)])
+                except _FALLBACK:
+                    return LazyRows([_array_rows(path)])
             meta = self.reader.read_json("chunk_meta.meta")
             return LazyRows(
                 [
@@ -474,8 +595,10 @@ class ModeIndex:
         want = ids[np.isnan(col[ids])]
         if want.size:
             rows = self.rows
-            for d in want.tolist():
-                col[d] = rows.weight(d)
+            for page in np.unique(want // WEIGHT_PAGE).tolist():
+                first = page * WEIGHT_PAGE
+                last = min(first + WEIGHT_PAGE, self.count) - 1
+                col[first : last + 1] = rows.weights_page(first, last)
         return col[ids]
 
     @property
@@ -503,10 +626,13 @@ class ModeIndex:
     def tokens(self) -> PackedPostings | PostingsTable:
         def fast() -> PackedPostings | PostingsTable:
             path = self.reader.path("token_postings")
-            sk = scan.skeleton(path, 3, (1, 2))
             buf = scan.open_map(path)
-            lo, hi = _top_object(sk, buf)
-            return _packed_table(sk, buf, lo, hi, 1, with_tf=True, stats=True)
+            try:
+                return _canonical_table(buf, 0, buf.size - 1, with_tf=True, stats=True)
+            except _FALLBACK:
+                sk = scan.skeleton(path, 3, (1, 2))
+                lo, hi = _top_object(sk, buf)
+                return _packed_table(sk, buf, lo, hi, 1, with_tf=True, stats=True)
 
         def slow() -> PackedPostings | PostingsTable:
             data = self._json("token_postings")
@@ -518,8 +644,12 @@ class ModeIndex:
     def fields(self) -> Mapping[str, PackedPostings | PostingsTable]:
         def fast() -> dict[str, PackedPostings | PostingsTable]:
             path = self.reader.path("field_postings")
-            sk = scan.skeleton(path, 5, (1, 2, 3, 4))
             buf = scan.open_map(path)
+            try:
+                return _canonical_fields(buf)
+            except _FALLBACK:
+                pass
+            sk = scan.skeleton(path, 5, (1, 2, 3, 4))
             lo, hi = _top_object(sk, buf)
             top = _members(sk, buf, lo, hi, 1)
             if "fields" not in top:
@@ -562,10 +692,13 @@ class ModeIndex:
     def _doc_table(self, name: str) -> PackedPostings | PostingsTable | None:
         def fast() -> PackedPostings | PostingsTable:
             path = self.reader.path(name)
-            sk = scan.skeleton(path, 3, (1, 2))
             buf = scan.open_map(path)
-            lo, hi = _top_object(sk, buf)
-            return _packed_table(sk, buf, lo, hi, 1, with_tf=False, stats=False)
+            try:
+                return _canonical_table(buf, 0, buf.size - 1, with_tf=False, stats=False)
+            except _FALLBACK:
+                sk = scan.skeleton(path, 3, (1, 2))
+                lo, hi = _top_object(sk, buf)
+                return _packed_table(sk, buf, lo, hi, 1, with_tf=False, stats=False)
 
         def slow() -> PackedPostings | PostingsTable:
             data = self._json(name)
