@@ -31,6 +31,8 @@ T = TypeVar("T")
 Buf = scan.FileBytes
 #: Chunk weights are read for runs of this many records at once (one read per run).
 WEIGHT_PAGE = 512
+#: Vocabularies up to this many bytes are held in memory (larger ones are read per probe).
+VOCAB_IN_MEMORY = 8 << 20
 #: What the fast reader may meet in a piece it cannot index; it then parses the piece whole.
 _FALLBACK = (scan.ShapeError, ValueError, IndexError, KeyError, TypeError, OSError)
 
@@ -122,6 +124,12 @@ class PackedPostings:
         self._buf = buf
         self._vocab_at = vocab_at
         self._vocab_end = vocab_end
+        # a small vocabulary is kept in memory: a lookup's ~20 probes then cost no syscall
+        first = int(vocab_at[0]) if vocab_at.size else vocab_end
+        self._vocab_base = first
+        self._vocab: bytes | None = (
+            buf[first:vocab_end] if vocab_end - first <= VOCAB_IN_MEMORY else None
+        )
         self._open, self._close = lists
         self.stats = stats
         self.with_tf = with_tf
@@ -136,7 +144,11 @@ class PackedPostings:
         """Vocabulary entry ``i``."""
         start = int(self._vocab_at[i])
         end = int(self._vocab_at[i + 1]) if i + 1 < self._vocab_at.size else self._vocab_end
-        value = orjson.loads(self._buf[start:end].rstrip(b", \t\r\n"))
+        if self._vocab is not None:
+            raw = self._vocab[start - self._vocab_base : end - self._vocab_base]
+        else:
+            raw = self._buf[start:end]
+        value = orjson.loads(raw.rstrip(b", \t\r\n"))
         if not isinstance(value, str):
             raise scan.ShapeError("vocabulary entry is not a string")
         return value
