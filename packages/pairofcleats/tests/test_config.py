@@ -26,6 +26,28 @@ def test_no_file_env_or_flags_equals_load_config_of_no_layers(tmp_path: Path) ->
     assert cfg.wire() == load_config(PairOfCleatsConfig, []).wire()
 
 
+def test_unvalidated_defaults_equal_validated_empty_config() -> None:
+    """``load`` without layers skips validation; it must give exactly what ``{}`` validates
+    to: same values and types, and no field marked as set (``exclude_unset`` dumps)."""
+    from pairofcleats.config import _Strict
+
+    built = load(Path("/nonexistent-repo"), {})
+    validated = PairOfCleatsConfig.model_validate_json(b"{}", strict=True)
+
+    def same(a: object, b: object, where: str) -> None:
+        assert type(a) is type(b), where
+        if isinstance(a, _Strict) and isinstance(b, _Strict):
+            assert a.model_fields_set == b.model_fields_set, where
+            for name in type(a).model_fields:
+                same(getattr(a, name), getattr(b, name), f"{where}.{name}")
+        else:
+            assert a == b, where
+
+    same(built, validated, "config")
+    assert built.wire() == validated.wire()
+    assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+
+
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
     (tmp_path / ".pairofcleats.json").write_text('{\n  "indexing": {\n    "bogus": 1\n  }\n}\n')
     with pytest.raises(ConfigInvalid) as info:

@@ -21,7 +21,7 @@ CHECKSUM_RE = r"^xxh64:[0-9a-f]{16}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class PieceEntry(_Strict):
