@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 
@@ -33,9 +34,9 @@ RECENT_REQUESTS = 64
 class TurnOps(MemoryOps):
     """One turn at a time per session; duplicates of an answered request are re-sent."""
 
+    @abc.abstractmethod
     async def _on_goal(self, rid: str, text: str) -> None:
-        """Plan a goal (``/goal``); implemented by :class:`~spiderweb.session.goal_ops.GoalOps`."""
-        raise NotImplementedError
+        """Plan a goal (``/goal``); :class:`~spiderweb.session.goal_ops.GoalOps` implements it."""
 
     async def _on_chat(self, link: Link, req: Request, body: str) -> None:
         rid = req.request_id
