@@ -88,13 +88,7 @@ class GoalOps(TurnOps):
         if goal is None or goal.finished:
             return []
         running = goal.cancel_all(self.s.clock.now_ms())
-        self._goal_token += 1
-        for task in self._workers.values():
-            task.cancel()
-        self._workers.clear()
-        if self._plan_task is not None:
-            self._plan_task.cancel()
-            self._plan_task = None
+        self._cancel_goal_work()
         return running
 
     async def _on_goal(self, rid: str, text: str) -> None:

@@ -210,12 +210,8 @@ class TurnOps(MemoryOps):
         if self._turn_queue:
             self._start_turn(self._turn_queue.popleft())
 
-    def _stop_work(self) -> list[Task]:
-        """Cancel the goal's tasks, the planner and every turn; returns tasks that were running."""
-        running: list[Task] = []
-        goal = self.state.goal
-        if goal is not None and not goal.finished:
-            running = goal.cancel_all(self.s.clock.now_ms())
+    def _cancel_goal_work(self) -> None:
+        """Invalidate the goal token and cancel the workers and the planner."""
         self._goal_token += 1
         for task in self._workers.values():
             task.cancel()
@@ -223,6 +219,14 @@ class TurnOps(MemoryOps):
         if self._plan_task is not None:
             self._plan_task.cancel()
             self._plan_task = None
+
+    def _stop_work(self) -> list[Task]:
+        """Cancel the goal's tasks, the planner and every turn; returns tasks that were running."""
+        running: list[Task] = []
+        goal = self.state.goal
+        if goal is not None and not goal.finished:
+            running = goal.cancel_all(self.s.clock.now_ms())
+        self._cancel_goal_work()
         if self._turn is not None and self._turn.task is not None:
             self._turn.task.cancel()
         self._turn = None
