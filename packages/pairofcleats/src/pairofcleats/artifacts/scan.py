@@ -15,6 +15,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import RawIOBase
 from pathlib import Path
 
 import numpy as np
@@ -113,16 +114,9 @@ def skeleton(path: Path, max_level: int, str_levels: tuple[int, ...] = ()) -> Sk
     depth = 0
     in_str = 0
     carry_bs = 0
-    buf = bytearray(BLOCK)
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
         size = os.fstat(fh.fileno()).st_size
-        base = 0
-        while base < size:
-            n = fh.readinto(view)
-            if not n:
-                break
-            b = np.frombuffer(buf, dtype=np.uint8, count=n)
+        for base, b in _file_blocks(fh, size):
             quotes = np.flatnonzero(b == _QUOTE)
             if quotes.size:
                 esc, carry_bs = _escaped(b, quotes, carry_bs)
@@ -164,7 +158,6 @@ def skeleton(path: Path, max_level: int, str_levels: tuple[int, ...] = ()) -> Sk
             if after.size:
                 depth = int(after[-1])
             in_str = (in_str + int(real.size)) % 2
-            base += n
     if depth != 0 or in_str:
         raise ShapeError(f"{path.name}: unbalanced JSON")
 
@@ -183,21 +176,29 @@ def _tail_backslashes(b: npt.NDArray[np.uint8], carry: int) -> int:
     return int(b.size - 1 - non[-1]) if non.size else b.size + carry
 
 
+def _file_blocks(fh: RawIOBase, size: int) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
+    """(offset, bytes) of each ``BLOCK``-sized read up to ``size``, through one reused buffer.
+
+    A yielded array is only valid until the next one: callers keep derived arrays, not it.
+    """
+    buf = bytearray(BLOCK)
+    view = memoryview(buf)
+    base = 0
+    while base < size:
+        n = fh.readinto(view)
+        if not n:
+            break
+        yield base, np.frombuffer(buf, dtype=np.uint8, count=n)
+        base += n
+
+
 def line_starts(path: Path) -> I64:
     """Byte offsets of every non-empty line of a JSONL file, plus the file size at the end."""
     starts: list[I64] = [np.zeros(1, dtype=np.int64)]
-    buf = bytearray(BLOCK)
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
         size = os.fstat(fh.fileno()).st_size
-        base = 0
-        while base < size:
-            n = fh.readinto(view)
-            if not n:
-                break
-            b = np.frombuffer(buf, dtype=np.uint8, count=n)
+        for base, b in _file_blocks(fh, size):
             starts.append(np.flatnonzero(b == 10).astype(np.int64) + base + 1)
-            base += n
     bounds = np.concatenate(starts)
     if bounds[-1] != size:
         bounds = np.append(bounds, size)
