@@ -25,9 +25,6 @@ from groundwork.config import ConfigError
 from groundwork.fsio import atomic_write, read_lock
 from pydantic import ValidationError
 
-# typer >= 0.29 vendors click: its usage errors are these classes, not ``click``'s.
-from typer._click import exceptions as click_exc
-
 from spiderweb import __version__
 from spiderweb.api import LOCK_NAME, ServeError, SpiderwebServer
 from spiderweb.client import ClientError, Frame, ReconnectingClient
@@ -786,22 +783,30 @@ def identity_show(
     _emit(payload, as_json, identity.prompt)
 
 
-def _usage_line(exc: click_exc.UsageError) -> str:
-    """A click usage error as one line naming the problem and where the help is."""
-    where = exc.ctx.command_path if exc.ctx is not None else "spiderweb"
+def _usage_line(exc: typer.TyperException) -> str:
+    """A usage error as one line naming the problem and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "spiderweb"
     message = " ".join(exc.format_message().split())
     return f"{where}: {message} (see `{where} --help`)"
 
 
 def main() -> None:
-    """Entry point: usage errors are one line on stderr and exit 2 (no boxed help screen)."""
+    """Entry point: usage errors are one line on stderr and exit 2 (no boxed help screen).
+
+    typer >= 0.29 vendors click privately, so its errors are caught through the
+    public base ``typer.TyperException``: usage errors carry ``exit_code`` 2.
+    """
     try:
         code = app(standalone_mode=False, prog_name="spiderweb")
-    except click_exc.NoArgsIsHelpError:
-        code = 2  # the group's help is already printed: no command given is a usage error
-    except click_exc.UsageError as exc:
-        typer.echo(_usage_line(exc), err=True)
-        code = 2
+    except typer.TyperException as exc:
+        code = exc.exit_code
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            code = 2  # the group's help is already printed: no command given is a usage error
+        elif code == 2:
+            typer.echo(_usage_line(exc), err=True)
+        else:
+            typer.echo(f"spiderweb: {' '.join(exc.format_message().split())}", err=True)
     except typer.Abort:
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
