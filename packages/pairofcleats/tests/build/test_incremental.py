@@ -292,3 +292,66 @@ def test_bundle_parse_is_exact_for_long_integers_and_hex_rows(tmp_path: Path) ->
     assert v is not None and v.skipped is None
     assert again.parse(v, mtime_ms) == bundle
     assert again.lookup(root, "a.py", st.st_size + 1, mtime_ms) is None  # size moved
+
+
+def test_long_integer_check_flags_only_what_orjson_cannot_hold() -> None:
+    """orjson is exact for -2**63..2**64-1: a 19-digit ``mtimeNs`` needs no slow parse."""
+    from pairofcleats.build.incremental import _JSON_LONG_INT
+
+    assert _JSON_LONG_INT.search(b'{"mtimeNs":1796190355783239765}') is None
+    assert _JSON_LONG_INT.search(b'{"a":[18446744073709551616]}') is not None  # 2**64
+    assert _JSON_LONG_INT.search(b'{"a": -9223372036854775809}') is not None  # -2**63 - 1
+
+
+def _current_root(repo: Path, env: dict[str, str]) -> Path:
+    layout = _layout(repo, env)
+    ptr = read_current(layout.current_json).pointer
+    assert ptr is not None
+    return layout.repo_dir / ptr.buildRoot
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_no_change_with_a_corrupted_piece_rebuilds(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """The no-op re-verifies every piece's checksum: a flipped byte in the current build
+    (same size) makes the next build a real one, which validates and promotes."""
+    first = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    _flip_last_byte(_current_root(fixture_repo, build_env) / "index-code" / "token_postings.json")
+    again = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert "unchanged" not in again and again["promoted"]
+    assert again["buildId"] != first["buildId"] and again["validation"]["ok"]
+    assert again["incremental"]["processed"] == 0  # the bundles were still good
+
+
+def test_no_change_with_a_corrupted_sqlite_db_rebuilds(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    first = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    db = _current_root(fixture_repo, build_env) / "index-sqlite" / "index-code.db"
+    data = bytearray(db.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    db.write_bytes(bytes(data))
+    again = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert "unchanged" not in again and again["buildId"] != first["buildId"]
+
+
+def test_no_change_needs_the_current_build_to_hold_the_cached_files(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """A bundle store newer than the current build (a crash between saving the store and
+    promoting) must not make an older build 'unchanged': file_meta is compared with it."""
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    layout = _layout(fixture_repo, build_env)
+    old_pointer = layout.current_json.read_bytes()
+    _touch(fixture_repo / "src" / "greet.py", "def greet_newer():\n    return 'n'\n")
+    second = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    layout.current_json.write_bytes(old_pointer)  # as if the promote never happened
+    third = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert "unchanged" not in third and third["buildId"] != second["buildId"]
+    assert "greet_newer" in {c["name"] for c in _chunks(fixture_repo, build_env)}

@@ -48,6 +48,7 @@ from pairofcleats.build.incremental import (
 )
 from pairofcleats.build.process import process_file
 from pairofcleats.build.retention import apply_retention
+from pairofcleats.build.reverify import reverify_build
 from pairofcleats.build.validate import validate_build
 from pairofcleats.config import PairOfCleatsConfig, config_hash
 from pairofcleats.discover import Candidate, Skipped, discover
@@ -617,8 +618,11 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
         and current.pointer.stage == f"stage{req.stage}"
     ):
         cur_root = layout.repo_dir / current.pointer.buildRoot
-        rep = validate_build(cur_root, req.modes, key, req.sqlite and req.stage >= 4)
-        if rep["ok"]:
+        indexed = {
+            m: {rel: e["hash"] for rel, e in stores[m].new.items() if e.get("hash")}
+            for m in req.modes
+        }
+        if reverify_build(cur_root, req.modes, key, req.sqlite and req.stage >= 4, indexed):
             # §6: no changed file and a current build that re-verifies → no-op; current.json
             # and the bundle store stay as they are (nothing was written).
             return {
