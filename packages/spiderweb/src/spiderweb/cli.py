@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -196,6 +197,7 @@ async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_j
     except ServeError as exc:
         typer.echo(exc.message, err=True)
         return exc.exit_code
+    _freeze_startup_heap()
     url = f"ws://{cfg.server.bind}:{port}"
     _emit({"event": "listening", "url": url, "port": port}, as_json, f"listening {url}")
     sys.stdout.flush()
@@ -213,6 +215,17 @@ async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_j
     await stop.wait()
     await server.stop()
     return 130 if interrupted else 0
+
+
+def _freeze_startup_heap() -> None:
+    """Move what startup allocated (imports, config, restored sessions) out of the GC's sight.
+
+    Otherwise the first full collections walk that whole heap while a turn
+    waits: a 70 ms stall around turn 700 of P2. ``gc.freeze`` is for exactly
+    this: objects alive after start-up stay alive, so scanning them finds nothing.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 # -- chat ------------------------------------------------------------------------------------

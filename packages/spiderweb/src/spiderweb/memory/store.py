@@ -25,6 +25,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from groundwork import jsonio
 from groundwork.errors import GroundworkError
 
+from spiderweb.memory.checkpoint import Checkpointer
 from spiderweb.memory.legacy import (
     LTM_DIRNAME,
     STATE_FILE_NAME,
@@ -180,7 +181,8 @@ class LtmStore:
         self._all_readers: list[sqlite3.Connection] = []
         self._inline: sqlite3.Connection | None = None
         self._closed = False
-        self._writer = WriterThread(self._connect_writer)
+        self._checkpointer = Checkpointer(self._connect_checkpointer)
+        self._writer = WriterThread(self._connect_writer, on_commit=self._checkpointer.committed)
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -208,6 +210,13 @@ class LtmStore:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
         _pragmas(conn)
         conn.execute(f"PRAGMA synchronous={self.config.synchronous}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer thread does it
+        return conn
+
+    def _connect_checkpointer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        _pragmas(conn)
+        conn.execute(f"PRAGMA synchronous={self.config.synchronous}")
         return conn
 
     def close(self) -> None:
@@ -215,6 +224,7 @@ class LtmStore:
         if self._closed:
             return
         self._closed = True
+        self._checkpointer.close()
         self._writer.close(final=_checkpoint)
         for conn in self._all_readers:
             conn.close()

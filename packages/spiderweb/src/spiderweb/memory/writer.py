@@ -36,9 +36,14 @@ class WriterThread:
     """Group-commit writer; ``connect`` opens its connection inside the thread."""
 
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], name: str = "spiderweb-ltm"
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        name: str = "spiderweb-ltm",
+        *,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
+        self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -96,8 +101,8 @@ class WriterThread:
                         break
                 stop = next((item for item in batch if item[0] is _STOP), None)
                 work = [item for item in batch if item[0] is not _STOP]
-                if work:
-                    self._commit(conn, work)
+                if work and self._commit(conn, work) and self._on_commit is not None:
+                    self._on_commit()
                 if stop is not None:
                     if stop[1] is not None:
                         try:
@@ -109,14 +114,15 @@ class WriterThread:
             conn.close()
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, work: list[tuple[WriteOp[Any], Future[Any]]]) -> None:
+    def _commit(conn: sqlite3.Connection, work: list[tuple[WriteOp[Any], Future[Any]]]) -> bool:
+        """Run ``work`` in one transaction; ``True`` if it committed."""
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             for _, fut in work:
                 fut.set_exception(exc)
-            return
+            return False
         for idx, (op, fut) in enumerate(work):
             if not fut.set_running_or_notify_cancel():
                 continue
@@ -137,7 +143,7 @@ class WriterThread:
                     for _, rest in work[idx + 1 :]:
                         if rest.set_running_or_notify_cancel():
                             rest.set_exception(exc)
-                    return
+                    return False
                 outcomes.append((fut, None, exc))
             else:
                 conn.execute("RELEASE op")
@@ -148,9 +154,10 @@ class WriterThread:
             conn.execute("ROLLBACK")
             for fut, _, _ in outcomes:
                 fut.set_exception(exc)
-            return
+            return False
         for fut, result, error in outcomes:
             if error is not None:
                 fut.set_exception(error)
             else:
                 fut.set_result(result)
+        return True

@@ -1,0 +1,95 @@
+"""WAL checkpoints off the commit path (spec §16 P2; docs/adr/0005-wal-checkpoints.md).
+
+SQLite's automatic checkpoint runs inside the ``COMMIT`` that crosses
+``wal_autocheckpoint`` (1,000 pages): that commit, and every frame waiting for
+it, paid two fsyncs and a 4 MB copy, about one turn in 73 under P2 (the p99).
+The writer connection turns it off; this thread runs ``PASSIVE`` checkpoints
+on its own connection instead, which never block the writer or readers.
+
+A passive checkpoint racing a busy writer may never see the WAL fully copied,
+so the writer would never restart it from the top and the file would grow:
+once the WAL holds ``restart_frames``, a ``RESTART`` checkpoint (which briefly
+holds writers off) brings it back to the start.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("spiderweb.memory.checkpoint")
+
+#: Commits between checkpoint attempts: a checkpoint costs two fsyncs.
+EVERY_COMMITS = 32
+#: At least this long between checkpoints, however fast commits come.
+MIN_INTERVAL_S = 0.1
+#: WAL frames (pages) beyond which the WAL is restarted even if it blocks the writer.
+RESTART_FRAMES = 8192
+
+
+class Checkpointer:
+    """Background ``PASSIVE`` checkpoints; the writer calls :meth:`committed` after each commit."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        every_commits: int = EVERY_COMMITS,
+        min_interval_s: float = MIN_INTERVAL_S,
+        restart_frames: int = RESTART_FRAMES,
+        name: str = "spiderweb-checkpoint",
+    ) -> None:
+        self._connect = connect
+        self._every = every_commits
+        self._interval = min_interval_s
+        self._restart_frames = restart_frames
+        self._commits = 0
+        self._due = threading.Event()
+        self._stop = threading.Event()
+        self.checkpoints = 0
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        """Count one committed transaction (writer thread only; cheap)."""
+        self._commits += 1
+        if self._commits >= self._every:
+            self._commits = 0
+            self._due.set()
+
+    def close(self) -> None:
+        """Stop the thread (a checkpoint in progress finishes first)."""
+        self._stop.set()
+        self._due.set()
+        self._thread.join()
+
+    def _main(self) -> None:
+        try:
+            conn = self._connect()
+        except Exception:
+            log.exception("checkpoint connection failed; the WAL is checkpointed at close only")
+            return
+        try:
+            while True:
+                self._due.wait()
+                if self._stop.is_set():
+                    return
+                self._due.clear()
+                self._checkpoint(conn)
+                if self._stop.wait(self._interval):
+                    return
+        finally:
+            conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+            if frames >= self._restart_frames and copied < frames:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.restarts += 1
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint failed (retried after the next commits): %s", exc)

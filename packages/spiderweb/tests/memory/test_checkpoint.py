@@ -1,0 +1,75 @@
+"""Background WAL checkpoints: commits reach the main database file without the writer's help."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from spiderweb.memory.checkpoint import Checkpointer
+from spiderweb.memory.store import open_store
+from spiderweb.memory.writer import WriterThread
+
+
+def _writer_conn(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (v TEXT)")
+    return conn
+
+
+def _rows_in_main_file(path: Path) -> int:
+    """Rows visible in the database file alone (``immutable`` ignores the WAL)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+    except sqlite3.OperationalError:  # the table itself is still only in the WAL
+        return 0
+    finally:
+        conn.close()
+
+
+def _insert(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO t VALUES (?)", ("x" * 2000,))
+
+
+def test_commits_are_checkpointed_in_the_background(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    cp = Checkpointer(lambda: sqlite3.connect(db, isolation_level=None), every_commits=4)
+    writer = WriterThread(lambda: _writer_conn(db), on_commit=cp.committed)
+    try:
+        for _ in range(40):
+            writer.submit(_insert).result(5)
+        deadline = time.monotonic() + 5
+        while _rows_in_main_file(db) < 36 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cp.checkpoints >= 1
+        assert _rows_in_main_file(db) >= 36  # the last few commits may not be copied yet
+    finally:
+        cp.close()
+        writer.close()
+
+
+def test_without_commits_nothing_is_checkpointed(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    cp = Checkpointer(lambda: sqlite3.connect(db, isolation_level=None), every_commits=4)
+    writer = WriterThread(lambda: _writer_conn(db), on_commit=cp.committed)
+    try:
+        for _ in range(3):  # below every_commits: the writer alone never copies the WAL
+            writer.submit(_insert).result(5)
+        time.sleep(0.2)
+        assert cp.checkpoints == 0
+        assert _rows_in_main_file(db) == 0
+    finally:
+        cp.close()
+        writer.close()
+
+
+def test_store_writer_leaves_checkpoints_to_the_thread(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    try:
+        mode = store.submit(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        assert mode.result(5) == 0
+    finally:
+        store.close()
