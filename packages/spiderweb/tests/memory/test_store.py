@@ -205,6 +205,7 @@ def test_commit_session_idempotent_and_history(store: LtmStore) -> None:
     row = store.find_message("k", "r1", "assistant")
     assert row is not None and row.memory_id == 2 and row.content == "hello"
     assert [m.role for m in store.find_request("k", "r1")] == ["user", "assistant"]
+    assert [m.role for m in store.find_request_now("k", "r1") or []] == ["user", "assistant"]
     assert store.find_message("k", "r2", "user") is None
     meta = store.session_meta("k")
     assert meta is not None and meta.agent_id == "a" and meta.is_active
@@ -370,3 +371,16 @@ def test_lone_surrogates_never_break_writes(store: LtmStore) -> None:
     assert stored is not None and stored["goal"]["text"] == "hi \ufffd there"
     row = store.find_message("k", "r", "user")
     assert row is not None and row.content == "hi \ufffd there"
+
+
+def test_request_lookup_uses_the_unique_index(store: LtmStore) -> None:
+    """Not the (session_id, id) index: that walked every message of the session per turn."""
+    conn = sqlite3.connect(store.path)
+    try:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN " + store_mod.REQUEST_ROWS_SQL, ("k", "r1")
+        ).fetchall()
+    finally:
+        conn.close()
+    detail = " ".join(str(row[-1]) for row in plan)
+    assert "session_id=? AND request_id=?" in detail, detail
