@@ -13,8 +13,9 @@ from pairofcleats.search.query import Or, operator_words, parse_query
 from pairofcleats.search.rank import name_match_factor
 from pairofcleats.search.searcher import Searcher, SearchRequest
 from pairofcleats.tokenize import split_id
+from poc_fixtures.repo import make_fixture_repo
 
-from .conftest import BuiltIndex
+from .conftest import BuiltIndex, build
 
 KEYS = {"code": "code", "prose": "prose"}
 
@@ -56,6 +57,45 @@ def test_path_scores_are_equal_on_memory_and_sqlite(searcher: Searcher) -> None:
         assert [h["id"] for h in mem] == [h["id"] for h in sql], query
         for a, b in zip(mem, sql, strict=True):
             assert abs(a["score"] - b["score"]) <= 1e-9
+
+
+_DISTRACTOR = """def load_settings(config_path: str) -> dict:
+    \"\"\"Load the settings json from config_path.\"\"\"
+    settings = read_json(config_path)
+    return settings
+
+
+def config_settings_json(config: dict) -> str:
+    \"\"\"Dump config settings as json.\"\"\"
+    return dump_json(config)
+"""
+
+
+@pytest.fixture(scope="module")
+def distracted(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+    """The fixture plus Python files whose definitions are named after ``config``,
+    ``settings`` and ``json``: every field of theirs matches the path's sub-words."""
+    root = tmp_path_factory.mktemp("path-distractors")
+    repo = make_fixture_repo(root / "repo")
+    for i in range(4):
+        (repo / "app" / f"config_{i}.py").parent.mkdir(exist_ok=True)
+        (repo / "app" / f"config_{i}.py").write_text(_DISTRACTOR, encoding="utf-8")
+    env = {"PAIROFCLEATS_CACHE_ROOT": str(root / "cache")}
+    build(repo, env)
+    return Searcher(repo.resolve(), env=env)
+
+
+@pytest.mark.parametrize("ann", [False, True])
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_typed_path_outranks_chunks_sharing_its_subwords(
+    distracted: Searcher, ann: bool, backend: str
+) -> None:
+    # settings.json's chunks hold none of config/settings/json; the path field alone names
+    # them, and it must beat definitions named after those words (with or without vectors)
+    hits = _hits(distracted, "config/settings.json", backend=backend, ann=ann, top=5)
+    assert [h["file"] for h in hits[:3]] == ["config/settings.json"] * 3
+    mixed = _hits(distracted, "src/page.php render_title", backend=backend, ann=ann)
+    assert (mixed[0]["file"], mixed[0]["name"]) == ("src/page.php", "render_title")
 
 
 def test_strict_keeps_a_lone_multi_subword_term_hard(searcher: Searcher) -> None:

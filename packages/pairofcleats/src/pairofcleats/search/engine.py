@@ -25,6 +25,7 @@ from pairofcleats.search.plan import (
     ModePlan,
     candidate_counts,
     constraint_mask,
+    path_mask,
     path_scores,
     phrase_matches,
     plan_mode,
@@ -123,6 +124,37 @@ def _weighted(scores: npt.NDArray[np.float64], source: SparseSource) -> npt.NDAr
     out = np.zeros_like(scores)
     out[ids] = scores[ids] * source.weights_of(ids)
     return out
+
+
+def _path_first(scores: npt.NDArray[np.float64], named: BoolMask) -> npt.NDArray[np.float64]:
+    """Lift the scored chunks of the files a path-like term names above every other chunk.
+
+    Adding the best score outside those files keeps their own order (BM25 plus the path
+    field) and puts them ahead of chunks that only share the path's sub-words, however many
+    fields those match: ``config/settings.json`` means that file, not ``load_settings``.
+    This gets them into the sparse list; :func:`_lift_named` keeps them first after fusion
+    and boosts.
+    """
+    others = scores[~named]
+    lift = float(others.max()) if others.size else 0.0
+    if lift <= 0.0:
+        return scores
+    out = scores.copy()
+    lifted = named & (scores > 0)
+    out[lifted] += lift
+    return out
+
+
+def _lift_named(fused: dict[int, float], named: BoolMask) -> float:
+    """The final-score form of :func:`_path_first` (after fusion and boosts); returns the
+    lift (0.0 when nothing outside the named files scored)."""
+    lift = max((v for d, v in fused.items() if not named[d]), default=0.0)
+    if lift <= 0.0:
+        return 0.0
+    for d in fused:
+        if named[d]:
+            fused[d] += lift
+    return lift
 
 
 def _dense_ranking(
@@ -358,6 +390,11 @@ def search_mode(
         order = np.lexsort((cand_ids, -counts[cand_ids]))
         cand_ids = np.sort(cand_ids[order[: opt.max_candidates]])
 
+    # a typed path names files: they lead the sparse list and are the dense candidates
+    named_files = path_mask(source, plan)
+    if named_files is not None and allowed is not None and not (named_files & allowed).any():
+        named_files = None
+
     # step 2: sparse
     weights_row = (
         dict(opt.field_weights) if opt.field_weights is not None else field_weights(intent.type)
@@ -388,13 +425,16 @@ def search_mode(
             scores = scores + by_path
             explain["pathMatches"] = int(np.count_nonzero(by_path))
         scores = _weighted(scores, source)
+        if named_files is not None:
+            scores = _path_first(scores, named_files)
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
         sparse_scores = {int(i): float(scores[i]) for i in ids}
 
     # step 3: dense (or MinHash fallback)
+    dense_allowed = allowed if named_files is None else _and(allowed, named_files)
     dense_ids, dense_scores, ann_source, ann_type = _dense_ranking(
-        source, opt, intent, allowed, expanded_top, query_vector, warnings
+        source, opt, intent, dense_allowed, expanded_top, query_vector, warnings
     )
     if not dense_ids and opt.ann and opt.minhash_fallback and not source.index.dense_variants():
         pool = cand_ids if allowed is None else cand_ids[allowed[cand_ids]]
@@ -459,6 +499,9 @@ def search_mode(
                 }
         fused[d] = base
         boosts[d] = (phrase_info, symbol_info)
+
+    if named_files is not None:
+        explain["pathLift"] = _lift_named(fused, named_files)
 
     # step 6: final top-N (ties by id)
     ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: opt.top]

@@ -24,7 +24,15 @@ from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term
 from pairofcleats.search.rank import EXPANSION_FACTOR, Postings, QueryToken, idf
 from pairofcleats.search.source import SparseSource
 
-__all__ = ["MatchMode", "ModePlan", "SubwordPlan", "path_needle", "path_scores", "plan_mode"]
+__all__ = [
+    "MatchMode",
+    "ModePlan",
+    "SubwordPlan",
+    "path_mask",
+    "path_needle",
+    "path_scores",
+    "plan_mode",
+]
 
 BoolMask = npt.NDArray[np.bool_]
 F64 = npt.NDArray[np.float64]
@@ -349,6 +357,37 @@ def path_needle(text: str) -> str:
     return needle[2:] if needle.startswith("~/") else needle
 
 
+def _path_term_masks(source: SparseSource, plan: ModePlan) -> list[tuple[Term, BoolMask]]:
+    """Each path-like query term with the chunks whose file path contains it (terms naming
+    no file, or under 3 characters, are left out)."""
+    out: list[tuple[Term, BoolMask]] = []
+    cols = source.filter_columns()
+    for term in plan.path_terms:
+        needle = path_needle(term.text)
+        if len(needle) < 3:
+            continue
+        mask = file_contains_mask(cols, needle)
+        if mask.any():
+            out.append((term, mask))
+    return out
+
+
+def path_mask(source: SparseSource, plan: ModePlan) -> BoolMask | None:
+    """Chunks of the files a path-like query term names (None: the query names no file).
+
+    The engine ranks these first in the sparse list and ranks dense vectors only among them:
+    a typed path says which file is wanted, while the sub-words it shares with other chunks
+    (``config``, ``settings``) and embeddings of the path string say little.
+    """
+    masks = _path_term_masks(source, plan)
+    if not masks:
+        return None
+    out = masks[0][1].copy()
+    for _term, mask in masks[1:]:
+        out |= mask
+    return out
+
+
 def path_scores(source: SparseSource, plan: ModePlan, weight: float) -> F64 | None:
     """Scores from path-like query terms matched against each chunk's file path.
 
@@ -358,23 +397,15 @@ def path_scores(source: SparseSource, plan: ModePlan, weight: float) -> F64 | No
     scores ``weight × Σ idf(sub-word)``, as if each sub-word occurred once, at average
     length, in a field of that weight (BM25 with tf 1 and dl = avgdl is exactly idf).
     """
-    if not plan.path_terms:
+    masks = _path_term_masks(source, plan)
+    if not masks:
         return None
     n = source.count
-    cols = source.filter_columns()
     out = np.zeros(n, dtype=np.float64)
-    hit = False
-    for term in plan.path_terms:
-        needle = path_needle(term.text)
-        if len(needle) < 3:
-            continue
-        mask = file_contains_mask(cols, needle)
-        if not mask.any():
-            continue
+    for term, mask in masks:
         subs = dict.fromkeys(sub.text for sub in plan.terms.get(id(term), []))
         out[mask] += weight * sum(idf(n, source.df(sub)) for sub in subs)
-        hit = True
-    return out if hit else None
+    return out
 
 
 def phrase_matches(source: SparseSource, plan: ModePlan) -> npt.NDArray[np.int64]:
