@@ -9,7 +9,13 @@ from groundwork.llm.errors import (
     RateLimited,
     ServerError,
 )
-from groundwork.llm.mock import MockProvider, deterministic_reply, split_pieces
+from groundwork.llm.mock import (
+    MockProvider,
+    count_tokens,
+    deterministic_reply,
+    prompt_tokens,
+    split_pieces,
+)
 from groundwork.llm.types import Delta, Done, Message, StreamEvent, Timeouts
 
 TINY = Timeouts(connect_s=0.2, total_s=0.3, first_token_s=0.1, idle_s=0.1)
@@ -155,3 +161,12 @@ async def test_calls_keep_only_the_latest_requests() -> None:
     assert none.calls == []
     with pytest.raises(ValueError):
         MockProvider(keep_calls=-1)
+
+
+def test_prompt_tokens_memo_matches_counting_every_time() -> None:
+    big = "word, " * 5000  # past the memo size: counted directly
+    msgs = [Message.system("You are a bot."), Message.user("hi there!"), Message.user(big)]
+    expected = sum(count_tokens(m.content) for m in msgs)
+    assert prompt_tokens(msgs) == expected
+    assert prompt_tokens(msgs) == expected  # memoized texts give the same counts
+    assert prompt_tokens([Message.user("a b c")]) == 3

@@ -131,9 +131,10 @@ async def run_turn(
         while True:
             coalescer = _Coalescer(on_delta, clock) if on_delta is not None else None
             try:
-                return await asyncio.wait_for(
-                    _stream_once(provider, messages, coalescer), policy.total_timeout_s
-                )
+                # asyncio.timeout, not wait_for: on 3.11 wait_for runs the stream in
+                # an extra task, one more loop hop per turn.
+                async with asyncio.timeout(policy.total_timeout_s):
+                    return await _stream_once(provider, messages, coalescer)
             except (LLMError, TimeoutError) as exc:
                 started = coalescer is not None and coalescer.index > 0
                 retryable = isinstance(exc, TimeoutError) or bool(exc.retryable)

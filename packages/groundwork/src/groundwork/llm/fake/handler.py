@@ -21,7 +21,7 @@ from groundwork.llm.fake import wire
 from groundwork.llm.fake.request import FakeRequest, RequestRejected, parse_messages
 from groundwork.llm.fake.wire import Api
 from groundwork.llm.faults import Action, Actions, parse_script
-from groundwork.llm.mock import count_tokens, split_pieces
+from groundwork.llm.mock import count_tokens, prompt_tokens, split_pieces
 
 
 class FakeState(Protocol):
@@ -337,7 +337,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             self._send_bytes(500, body)
             return 500
         model = req.model or fake.models[0]
-        prompt = sum(count_tokens(m.content) for m in req.messages)
+        prompt = prompt_tokens(req.messages)
         completion = count_tokens(text)
         seq = fake.next_seq()
         if not req.stream:
