@@ -71,15 +71,23 @@ def config_settings_json(config: dict) -> str:
 """
 
 
+_QUOTING = """def test_path_{i}(hits: list) -> None:
+    assert hits[0]["file"] == "src/greet.py"
+"""
+
+
 @pytest.fixture(scope="module")
 def distracted(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
     """The fixture plus Python files whose definitions are named after ``config``,
-    ``settings`` and ``json``: every field of theirs matches the path's sub-words."""
+    ``settings`` and ``json`` (every field of theirs matches the path's sub-words) and tests
+    quoting ``src/greet.py`` (they hold its sub-words; the file itself holds no ``src``)."""
     root = tmp_path_factory.mktemp("path-distractors")
     repo = make_fixture_repo(root / "repo")
+    (repo / "app").mkdir()
     for i in range(4):
-        (repo / "app" / f"config_{i}.py").parent.mkdir(exist_ok=True)
         (repo / "app" / f"config_{i}.py").write_text(_DISTRACTOR, encoding="utf-8")
+    for i in range(6):  # more chunks holding src, greet and py than a top-5 page
+        (repo / "app" / f"check_{i}.py").write_text(_QUOTING.format(i=i), encoding="utf-8")
     env = {"PAIROFCLEATS_CACHE_ROOT": str(root / "cache")}
     build(repo, env)
     return Searcher(repo.resolve(), env=env)
@@ -96,6 +104,17 @@ def test_a_typed_path_outranks_chunks_sharing_its_subwords(
     assert [h["file"] for h in hits[:3]] == ["config/settings.json"] * 3
     mixed = _hits(distracted, "src/page.php render_title", backend=backend, ann=ann)
     assert (mixed[0]["file"], mixed[0]["name"]) == ("src/page.php", "render_title")
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_typed_path_matches_its_file_under_match_all(distracted: Searcher, backend: str) -> None:
+    # six tests hold src, greet and py, so "all" admits a full page without relaxing; the
+    # path still admits greet.py's chunks (warned as a relaxation) and they rank first
+    res = distracted.search(SearchRequest(query="src/greet.py", mode="code", ann=False, top=5))
+    assert [h["file"] for h in res["code"]] == ["src/greet.py"] * 5
+    assert any("also matches the chunks" in w["message"] for w in res["warnings"])
+    strict = _hits(distracted, "src/greet.py", backend=backend, strict=True)
+    assert strict and {h["file"] for h in strict} <= {f"app/check_{i}.py" for i in range(6)}
 
 
 def test_strict_keeps_a_lone_multi_subword_term_hard(searcher: Searcher) -> None:

@@ -26,6 +26,7 @@ from pairofcleats.search.plan import (
     candidate_counts,
     constraint_mask,
     path_mask,
+    path_relaxed_terms,
     path_scores,
     phrase_matches,
     plan_mode,
@@ -378,6 +379,16 @@ def search_mode(
                 SearchWarning(
                     "QUERY_RELAXED",
                     f"fewer than {opt.top} chunks match every term; ranking any-term matches",
+                    mode,
+                )
+            )
+    if match_mode == "all":
+        for text in path_relaxed_terms(source, plan):
+            relaxed.append("path")
+            warnings.append(
+                SearchWarning(
+                    "QUERY_RELAXED",
+                    f"{text!r} also matches the chunks of the files whose path contains it",
                     mode,
                 )
             )

@@ -30,6 +30,7 @@ __all__ = [
     "SubwordPlan",
     "path_mask",
     "path_needle",
+    "path_relaxed_terms",
     "path_scores",
     "plan_mode",
 ]
@@ -60,6 +61,9 @@ class ModePlan:
     positive_phrases: list[Phrase] = field(default_factory=list)
     has_implicit_and: bool = False  # a relaxable implicit AND (see plan_mode)
     path_terms: list[Term] = field(default_factory=list)  # soft positive path-like terms
+    # id(path term) -> chunks of the files whose path contains it (only terms naming a file)
+    path_files: dict[int, BoolMask] = field(default_factory=dict)
+    strict: bool = False
 
     def query_tokens(self) -> list[QueryToken]:
         """Distinct positive sub-words with query frequency, for BM25 (first seen first)."""
@@ -146,7 +150,7 @@ def _subword_alternatives(source: SparseSource, sub: str) -> tuple[tuple[str, fl
 def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
     """Tokenize every term and phrase of ``ast`` for ``source.mode``; expand typos in soft
     positive terms unless ``strict``."""
-    plan = ModePlan(source.mode, ast)
+    plan = ModePlan(source.mode, ast, strict=strict)
     chargram_n = (
         int(source.index.postings_settings.get("chargramMinN", 3)),
         int(source.index.postings_settings.get("chargramMaxN", 5)),
@@ -185,6 +189,9 @@ def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
                     plan.has_implicit_and = True
                 if soft_path and is_path_token(node.text):
                     plan.path_terms.append(node)
+                    files = _path_files(source, node.text)
+                    if files is not None:
+                        plan.path_files[id(node)] = files
         elif isinstance(node, Phrase):
             toks = tokenize.query_subwords(node.text, source.mode)
             plan.phrases[id(node)] = toks
@@ -206,6 +213,16 @@ def plan_mode(source: SparseSource, ast: Node, *, strict: bool) -> ModePlan:
         prefetch(words)
     _walk(ast, True, False, visit)
     return plan
+
+
+def _path_files(source: SparseSource, text: str) -> BoolMask | None:
+    """Chunks of the files whose path contains the path-like term ``text`` (None: no file,
+    or a needle under 3 characters)."""
+    needle = path_needle(text)
+    if len(needle) < 3:
+        return None
+    mask = file_contains_mask(source.filter_columns(), needle)
+    return mask if mask.any() else None
 
 
 def _fielded(source: SparseSource, doc: int) -> list[str]:
@@ -270,7 +287,11 @@ def constraint_mask(source: SparseSource, plan: ModePlan, match_mode: MatchMode)
 
     def ev(node: Node, hard: bool) -> BoolMask | None:
         if isinstance(node, Term):
-            return _term_mask(source, plan.terms.get(id(node), [])) if hard else None
+            if not hard:
+                return None
+            m = _term_mask(source, plan.terms.get(id(node), []))
+            files = None if plan.strict else plan.path_files.get(id(node))
+            return m if m is None or files is None else m | files
         if isinstance(node, Phrase):
             return phrase_mask(source, plan.phrases.get(id(node), []))
         if isinstance(node, Not):
@@ -357,18 +378,21 @@ def path_needle(text: str) -> str:
     return needle[2:] if needle.startswith("~/") else needle
 
 
-def _path_term_masks(source: SparseSource, plan: ModePlan) -> list[tuple[Term, BoolMask]]:
-    """Each path-like query term with the chunks whose file path contains it (terms naming
-    no file, or under 3 characters, are left out)."""
-    out: list[tuple[Term, BoolMask]] = []
-    cols = source.filter_columns()
-    for term in plan.path_terms:
-        needle = path_needle(term.text)
-        if len(needle) < 3:
-            continue
-        mask = file_contains_mask(cols, needle)
-        if mask.any():
-            out.append((term, mask))
+def _path_term_masks(plan: ModePlan) -> list[tuple[Term, BoolMask]]:
+    """Each path-like query term that names a file, with the chunks of those files."""
+    return [(t, plan.path_files[id(t)]) for t in plan.path_terms if id(t) in plan.path_files]
+
+
+def path_relaxed_terms(source: SparseSource, plan: ModePlan) -> list[str]:
+    """Path-like terms whose files hold chunks lacking the term's sub-words: under ``all``
+    those chunks match only through the path (a relaxation, off under ``--strict``)."""
+    if plan.strict:
+        return []
+    out: list[str] = []
+    for term, files in _path_term_masks(plan):
+        tokens = _term_mask(source, plan.terms.get(id(term), []))
+        if tokens is not None and (files & ~tokens).any():
+            out.append(term.text)
     return out
 
 
@@ -379,7 +403,7 @@ def path_mask(source: SparseSource, plan: ModePlan) -> BoolMask | None:
     a typed path says which file is wanted, while the sub-words it shares with other chunks
     (``config``, ``settings``) and embeddings of the path string say little.
     """
-    masks = _path_term_masks(source, plan)
+    masks = _path_term_masks(plan)
     if not masks:
         return None
     out = masks[0][1].copy()
@@ -397,7 +421,7 @@ def path_scores(source: SparseSource, plan: ModePlan, weight: float) -> F64 | No
     scores ``weight × Σ idf(sub-word)``, as if each sub-word occurred once, at average
     length, in a field of that weight (BM25 with tf 1 and dl = avgdl is exactly idf).
     """
-    masks = _path_term_masks(source, plan)
+    masks = _path_term_masks(plan)
     if not masks:
         return None
     n = source.count
