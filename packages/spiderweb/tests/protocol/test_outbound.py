@@ -141,3 +141,16 @@ def test_memory_event_and_history() -> None:
         "request": "r",
         "createdAtMs": 10,
     }
+
+
+def test_encode_pair_is_both_encodings_byte_for_byte() -> None:
+    frames: list[out.OutFrame] = [
+        out.SessionReceive('h\u00e9llo "quoted" \u2603', 3, "r", 17),
+        out.SessionAck("k1", "a", 1, ["history"], restored=True, replay="full"),
+        out.error(ErrorCode.BUSY, "busy", "r9"),
+        out.MemoryEvent("memory-manager", "k", "evict", "evicted", 2, "m", 1, 10, 0, 3),
+    ]
+    for frame in frames:
+        plain, stamped = out.encode_pair(frame, 41, 1_700_000_000_123)
+        assert plain == encode(frame)
+        assert stamped == encode(frame, seq=41, ts=1_700_000_000_123)

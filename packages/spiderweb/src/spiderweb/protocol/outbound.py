@@ -395,3 +395,15 @@ def encode(frame: OutFrame, *, seq: int | None = None, ts: int | None = None) ->
     if ts is not None:
         wire["ts"] = ts
     return orjson.dumps(wire).decode("utf-8")
+
+
+def encode_pair(frame: OutFrame, seq: int, ts: int) -> tuple[str, str]:
+    """``(encode(frame), encode(frame, seq=seq, ts=ts))`` with one serialization.
+
+    A protocol-1 connection gets the plain text while the replay ring keeps the
+    stamped one; orjson writes keys in insertion order with no spaces, so the
+    stamped text is the plain one with ``seq`` and ``ts`` appended (no frame
+    has fields of those names).
+    """
+    plain = orjson.dumps(frame.to_wire()).decode("utf-8")
+    return plain, f'{plain[:-1]},"seq":{seq:d},"ts":{ts:d}}}'

@@ -21,7 +21,7 @@ from spiderweb.memory.ram import RamLimits
 from spiderweb.memory.store import NewMessage
 from spiderweb.protocol import outbound as out
 from spiderweb.protocol.errors import ErrorCode
-from spiderweb.protocol.outbound import encode
+from spiderweb.protocol.outbound import encode, encode_pair
 from spiderweb.session.commands import (
     Command,
     CommitFailed,
@@ -200,13 +200,17 @@ class ActorCore:
                 items.append((item, False))
                 continue
             seq = self.state.take_seq()
-            stamped: str | None = None
-            if self._ring_enabled or (link is not None and link.proto == 2):
-                stamped = encode(item, seq=seq, ts=now)
+            proto = 0 if link is None else link.proto
+            text = stamped = ""
+            if proto == 1 and self._ring_enabled:  # one serialization for both texts
+                text, stamped = encode_pair(item, seq, now)
+            elif self._ring_enabled or proto == 2:
+                text = stamped = encode(item, seq=seq, ts=now)
+            elif link is not None:
+                text = encode(item)
             if not droppable:  # heartbeat telemetry is never replayed
-                self._ring.add(seq, stamped or "")
+                self._ring.add(seq, stamped)
             if link is not None:
-                text = stamped if link.proto == 2 and stamped is not None else encode(item)
                 items.append((text, droppable))
         return items
 
