@@ -8,6 +8,7 @@ it must stay free of tree-sitter and other heavy imports.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
@@ -22,7 +23,6 @@ MAX_PUNCT_PER_CHUNK = 20_000
 
 _WORD_RE = re.compile(r"[^\W_]+")
 _RAW_RE = re.compile(r"\w+")
-_SCAN_RE = re.compile(r"(?P<w>\w+)|(?P<p>[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:])")
 PUNCT_RE = re.compile(r"[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:]")
 
 
@@ -39,7 +39,6 @@ def _classes(word: str) -> list[int]:
     return out
 
 
-@lru_cache(maxsize=262_144)
 def _split_word(word: str) -> tuple[str, ...]:
     """Split one run of letters/digits at lower→upper and acronym ends.
 
@@ -65,14 +64,59 @@ def _split_word(word: str) -> tuple[str, ...]:
     return tuple(p.lower() for p in parts if p)
 
 
+class _Memo(dict[str, tuple[str, ...]]):
+    """Per-process memo of one word's sub-words: a build sees each distinct word
+    thousands of times, and ``map(memo.__getitem__, words)`` keeps hits in C."""
+
+    __slots__ = ()
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        parts = tuple(sys.intern(p) for p in _split_word(word))
+        self[word] = parts
+        return parts
+
+
+class _RawMemo(dict[str, tuple[str, ...]]):
+    """Memo of a raw ``\\w+`` code identifier's body sub-words (underscores split)."""
+
+    __slots__ = ()
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        if word.isalnum() and word.islower() and word.isascii():
+            parts: tuple[str, ...] = (sys.intern(word),)
+        else:
+            sub = _SUBWORDS
+            parts = tuple(itertools.chain.from_iterable(map(sub.__getitem__, _WORD_RE.findall(word))))
+        self[word] = parts
+        return parts
+
+
+class _LowerMemo(dict[str, str]):
+    """Memo of a keyword's interned lowercase form."""
+
+    __slots__ = ()
+
+    def __missing__(self, word: str) -> str:
+        low = sys.intern(word.lower())
+        self[word] = low
+        return low
+
+
+_MEMO_MAX = 1 << 19
+_SUBWORDS = _Memo()
+_RAW_SUBWORDS = _RawMemo()
+_LOWER = _LowerMemo()
+
+
 def split_id(text: str) -> list[str]:
     """Lowercase sub-words of ``text``: NFC, runs of letters/digits, camel/snake split."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    out: list[str] = []
-    for m in _WORD_RE.finditer(text):
-        out.extend(_split_word(m.group()))
-    return out
+    return list(itertools.chain.from_iterable(map(_SUBWORDS.__getitem__, _WORD_RE.findall(text))))
 
 
 def code_tokens(
@@ -81,30 +125,24 @@ def code_tokens(
     """Scan code into ``(body, keyword, operator)`` streams in text order.
 
     A raw identifier equal to a language keyword goes to ``keyword`` (lowercased);
-    punctuation runs go to ``operator`` (capped at 20,000 per chunk). ``findall``
-    plus a fast path for plain lowercase words keeps this off the profile's top.
+    punctuation runs go to ``operator`` (capped at 20,000 per chunk). Words and
+    punctuation share no character, so each stream is one ``findall`` of its own, and
+    per-word results are memoised: the per-occurrence work is C (``map`` over a dict).
+    Tokens are interned: each occurrence is otherwise its own str object (the bulk of a
+    build's memory), and pickling a worker's bundle shares repeated objects.
     """
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    body: list[str] = []
+    words = _RAW_RE.findall(text)
     kw: list[str] = []
-    ops: list[str] = []
-    split = _split_word
-    # Interned: each occurrence is otherwise its own str object (tens of bytes each, the
-    # bulk of a build's memory), and pickling a worker's bundle shares repeated objects.
-    intern = sys.intern
-    for w, p in _SCAN_RE.findall(text):
-        if w:
-            if w in keywords:
-                kw.append(intern(w.lower()))
-            elif w.isalnum() and w.islower() and w.isascii():
-                body.append(intern(w))
-            else:
-                for sub in _WORD_RE.findall(w):
-                    body.extend(split(sub))
-        elif len(ops) < MAX_PUNCT_PER_CHUNK:
-            ops.append(intern(p))
-    return body, kw, ops
+    if keywords and not keywords.isdisjoint(words):
+        kw = list(map(_LOWER.__getitem__, [w for w in words if w in keywords]))
+        words = [w for w in words if w not in keywords]
+    body = list(itertools.chain.from_iterable(map(_RAW_SUBWORDS.__getitem__, words)))
+    ops = PUNCT_RE.findall(text)
+    if len(ops) > MAX_PUNCT_PER_CHUNK:
+        del ops[MAX_PUNCT_PER_CHUNK:]
+    return body, kw, list(map(sys.intern, ops))
 
 
 def raw_identifiers(text: str) -> list[str]:
@@ -155,10 +193,26 @@ def _stemmer() -> Any:
     return module.EnglishStemmer()
 
 
-@lru_cache(maxsize=262_144)
+class _StemMemo(dict[str, str]):
+    """Per-process memo of stems (the pure-Python Snowball stemmer is ~20 µs a word)."""
+
+    __slots__ = ()
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        s = str(_stemmer().stemWord(token))
+        s = sys.intern(s)
+        self[token] = s
+        return s
+
+
+_STEMS = _StemMemo()
+
+
 def stem(token: str) -> str:
     """Snowball English stem of one lowercase token."""
-    return str(_stemmer().stemWord(token))
+    return _STEMS[token]
 
 
 def prose_tokens(text: str) -> list[str]:
@@ -169,12 +223,7 @@ def prose_tokens(text: str) -> list[str]:
 
 def stems_for(tokens: list[str]) -> list[str]:
     """The stems that differ from their token, in token order (extra postings)."""
-    out = []
-    for t in tokens:
-        s = stem(t)
-        if s != t:
-            out.append(s)
-    return out
+    return [s for t, s in zip(tokens, map(_STEMS.__getitem__, tokens)) if s != t]
 
 
 def is_punct(token: str) -> bool:
