@@ -42,6 +42,21 @@ def _vocab_and_ids(
     return vocab, tids, dids
 
 
+def _distinct(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sorted distinct ``keys``: what ``np.unique(keys)`` returns, ~40x faster.
+
+    numpy 2.x answers a plain ``np.unique`` of integers from a hash table and then
+    sorts it (profiled at 3-4 s for the medium corpus's 10M token keys); a sort and a
+    neighbour mask take 0.1 s.
+    """
+    if len(keys) < 2:
+        return keys.copy()
+    s = np.sort(keys)
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
 class PostingLists(Sequence[list[Any]]):
     """Per-token posting lists held as flat numpy arrays (CSR) rather than Python lists.
 
@@ -357,7 +372,7 @@ def chargram_postings(
     tids = np.fromiter(map(tindex.__getitem__, flat), dtype=np.int64, count=len(flat))
     dids = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
     stride = max(len(docs), 1)
-    pairs = np.unique(tids * stride + dids)
+    pairs = _distinct(tids * stride + dids)
     ptok = pairs // stride
     pdoc = pairs % stride
     reps = counts[ptok]
@@ -437,7 +452,7 @@ def _minhash_array(
     if not vocab:
         return out
     width = len(vocab)
-    keys = np.unique(dids * width + tids)
+    keys = _distinct(dids * width + tids)
     tids = keys % width
     lengths = np.bincount(keys // width, minlength=n).astype(np.int64)
     hashes = _token_hashes(vocab)
