@@ -57,6 +57,7 @@ def _distinct(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
 
+
 class PostingLists(Sequence[list[Any]]):
     """Per-token posting lists held as flat numpy arrays (CSR) rather than Python lists.
 

@@ -89,8 +89,8 @@ class _RawMemo(dict[str, tuple[str, ...]]):
         if word.isalnum() and word.islower() and word.isascii():
             parts: tuple[str, ...] = (sys.intern(word),)
         else:
-            sub = _SUBWORDS
-            parts = tuple(itertools.chain.from_iterable(map(sub.__getitem__, _WORD_RE.findall(word))))
+            subs = map(_SUBWORDS.__getitem__, _WORD_RE.findall(word))
+            parts = tuple(itertools.chain.from_iterable(subs))
         self[word] = parts
         return parts
 
@@ -223,7 +223,7 @@ def prose_tokens(text: str) -> list[str]:
 
 def stems_for(tokens: list[str]) -> list[str]:
     """The stems that differ from their token, in token order (extra postings)."""
-    return [s for t, s in zip(tokens, map(_STEMS.__getitem__, tokens)) if s != t]
+    return [s for t, s in zip(tokens, map(_STEMS.__getitem__, tokens), strict=True) if s != t]
 
 
 def is_punct(token: str) -> bool:

@@ -273,6 +273,7 @@ def _preorder(nodes: list[tree_sitter.Node]) -> list[tree_sitter.Node]:
         return [n for _, n in sorted(zip(spans, nodes, strict=True), key=lambda p: p[0])]
     return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte, _depth(n)))
 
+
 class _Chunker:
     """One file's pass: find definitions, walk once for relations, assign rows."""
 
