@@ -15,6 +15,11 @@ from typing import Any
 from spiderweb.client import SpiderwebClient
 
 SPIDERWEB = [sys.executable, "-c", "from spiderweb.cli import main; main()"]
+#: Bounds, not sleeps, sized for a loaded 2-core box: start (imports dominate), exit after a
+#: signal (10 s shutdown grace + persisting), one mock turn.
+STARTUP_S = 90
+EXIT_S = 90
+REPLY_S = 60
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -40,6 +45,9 @@ async def run_cli(home: Path, *args: str, timeout: float = 60) -> tuple[int, str
 
 @asynccontextmanager
 async def serving(home: Path, data: Path, *extra: str) -> AsyncIterator[Any]:
+    # stderr goes to a file: an unread pipe would fill and stall a chatty server.
+    log_path = home / f"serve-{len(list(home.glob('serve-*.log')))}.log"
+    log = log_path.open("wb")
     proc = await asyncio.create_subprocess_exec(
         *SPIDERWEB,
         "serve",
@@ -53,16 +61,20 @@ async def serving(home: Path, data: Path, *extra: str) -> AsyncIterator[Any]:
         *extra,
         env=cli_env(home),
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=log,
         stdin=asyncio.subprocess.DEVNULL,
     )
+    log.close()
     assert proc.stdout is not None
     try:  # a loaded 2-core box can take a while to import and start
-        line = await asyncio.wait_for(proc.stdout.readline(), 90)
+        line = await asyncio.wait_for(proc.stdout.readline(), STARTUP_S)
     except BaseException:
         proc.kill()  # never leak a server that was slow to start
         await proc.wait()
         raise
+    if not line:
+        code = await proc.wait()
+        raise AssertionError(f"serve exited {code}: {log_path.read_text()}")
     event = json.loads(line)
     assert event["event"] == "listening" and event["port"] > 0
     proc.url = event["url"]  # type: ignore[attr-defined]
@@ -98,7 +110,7 @@ async def test_serve_and_chat_send(tmp_path: Path) -> None:
             wire = await client.request("memory.recall")
         assert cli_items == wire["items"]
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
 
 
 async def test_chat_cannot_connect_exits_1(tmp_path: Path) -> None:
@@ -146,9 +158,9 @@ async def test_sigterm_saves_every_session_and_restart_restores(tmp_path: Path) 
                 lambda f: f.get("request") == rid and f.get("phase") == "workers.paused", 10
             )
         async with SpiderwebClient(proc.url, session="idle") as client:
-            await client.chat("hello", timeout=10)
+            await client.chat("hello", timeout=REPLY_S)
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
     state = json.loads((data / ".spiderweb-session-state.json").read_text())
     assert state["version"] == 2
     by_key = {s["session_id"]: s for s in state["sessions"]}
@@ -163,7 +175,7 @@ async def test_sigterm_saves_every_session_and_restart_restores(tmp_path: Path) 
             st = await client.request("agent.control", action="state")
             assert (st["queuedTasks"], st["activeTasks"], st["mode"]) == (2, 0, "paused")
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
 
 
 async def test_sigkill_loses_no_acknowledged_turn(tmp_path: Path) -> None:
@@ -189,7 +201,7 @@ async def test_sigkill_loses_no_acknowledged_turn(tmp_path: Path) -> None:
             history = await client.request("session.history", limit=100)
             assert len(history["items"]) == 2 * turns
         proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 30)
+        await asyncio.wait_for(proc.wait(), EXIT_S)
 
 
 async def test_config_and_identity_commands(tmp_path: Path) -> None:
@@ -220,9 +232,9 @@ async def test_sigint_exits_130_after_clean_shutdown(tmp_path: Path) -> None:
     data = tmp_path / "data"
     async with serving(tmp_path, data) as proc:
         async with SpiderwebClient(proc.url, session="int") as client:
-            await client.chat("hi", timeout=10)
+            await client.chat("hi", timeout=REPLY_S)
         proc.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(proc.wait(), 30) == 130
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 130
     state = json.loads((data / ".spiderweb-session-state.json").read_text())
     assert [s["session_id"] for s in state["sessions"]] == ["int"]
 

@@ -18,6 +18,10 @@ SPIDERWEB = [sys.executable, "-c", "from spiderweb.cli import main; main()"]
 Serving = Callable[..., AbstractAsyncContextManager[Any]]
 #: How long ``serve`` may take to print ``listening`` (imports dominate under load).
 STARTUP_S = 90
+#: How long a signalled server may take to exit (10 s shutdown grace + persisting, under load).
+EXIT_S = 90
+#: Upper bound for one mock turn on a loaded box; a bound, not a sleep (turns take ms).
+REPLY_S = 60
 
 
 def cli_env(home: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pytest
 from groundwork.llm.fake.server import FakeLLMServer
 from spiderweb.client import ClientError, ReconnectingClient, SpiderwebClient
 
-from .conftest import SPIDERWEB, Serving, cli_env
+from .conftest import EXIT_S, SPIDERWEB, Serving, cli_env
 
 Frame = dict[str, Any]
 
@@ -102,7 +102,7 @@ async def test_chat_reconnects_after_sigkill_and_keeps_every_message_once(
                 history = await chat.until(lambda f: f["type"] == "session.history.response")
                 assert proc.stdin is not None
                 proc.stdin.close()  # EOF: the client exits once nothing is pending
-                assert await asyncio.wait_for(proc.wait(), 30) == 0
+                assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
         finally:
             if proc.returncode is None:
                 proc.kill()

@@ -11,7 +11,7 @@ from typing import Any
 
 from spiderweb.client import SpiderwebClient
 
-from .conftest import SPIDERWEB, Serving, cli_env
+from .conftest import EXIT_S, SPIDERWEB, Serving, cli_env
 
 
 async def run(home: Path, *args: str) -> tuple[int, str, str]:
@@ -55,7 +55,7 @@ async def test_chat_send_then_reports_match_the_wire(serving: Serving, tmp_path:
             assert code == 0, (name, err)
             cli[name] = json.loads(out)
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
     assert cli["query"]["items"] == wire["query"]["items"]
     assert cli["topic"]["items"] == wire["topic"]["items"] and cli["topic"]["topic"] == "topic"
     assert cli["recall"]["items"] == wire["recall"]["items"]

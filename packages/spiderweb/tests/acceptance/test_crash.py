@@ -10,7 +10,7 @@ from pathlib import Path
 from spiderweb.client import SpiderwebClient
 from websockets.exceptions import ConnectionClosed
 
-from .conftest import Serving
+from .conftest import EXIT_S, REPLY_S, Serving
 
 SESSIONS = 8
 
@@ -29,7 +29,7 @@ async def chat_until_killed(client: SpiderwebClient, key: str, acked: Acked) -> 
         for i in range(10_000):
             rid = await client.send("chat.send", request_id=f"{key}-{i}", content=f"{key} #{i}")
             while True:
-                frame = await client.recv(30)
+                frame = await client.recv(REPLY_S)
                 if frame.get("request") != rid:
                     continue
                 if frame["type"] == "chat.ack":
@@ -61,7 +61,7 @@ async def test_sigkill_under_concurrent_load_loses_no_acknowledged_message(
             assert not any(t.done() for t in loops), "a client stopped before the kill"
         proc.send_signal(signal.SIGKILL)  # mid-flight: every session has a turn running
         assert await proc.wait() == -signal.SIGKILL
-        await asyncio.wait_for(asyncio.gather(*loops), 30)
+        await asyncio.wait_for(asyncio.gather(*loops), EXIT_S)
     async with serving(data, "--provider", "mock") as proc:
         for key, got in acked.items():
             async with SpiderwebClient(proc.url, session=key, proto=2) as client:
@@ -76,10 +76,10 @@ async def test_sigkill_under_concurrent_load_loses_no_acknowledged_message(
                 assert ids == sorted(set(ids)), f"{key}: memory ids repeat or go back"
                 # A re-sent acknowledged request is answered from the store: no second turn.
                 last = max(got.replies, key=lambda r: int(r.rsplit("-", 1)[1]))
-                again = await client.chat(f"{key} again", request_id=last, timeout=10)
+                again = await client.chat(f"{key} again", request_id=last, timeout=REPLY_S)
                 assert again[-1]["type"] == "session.receive"
                 assert again[-1]["content"] == got.replies[last]
                 after = await client.request("session.history", limit=500)
                 assert len(after["items"]) == len(items)
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0

@@ -12,7 +12,7 @@ import pytest
 from spiderweb.client import ClientError, SpiderwebClient
 from websockets.asyncio.client import connect as ws_connect
 
-from .conftest import SPIDERWEB, Serving, cli_env
+from .conftest import EXIT_S, REPLY_S, SPIDERWEB, Serving, cli_env
 
 
 async def test_serve_prints_its_url_and_the_first_frame_is_the_ack(
@@ -26,7 +26,7 @@ async def test_serve_prints_its_url_and_the_first_frame_is_the_ack(
         assert (ack["sessionKey"], ack["agentId"], ack["protocol"]) == ("k1", "a", 1)
         assert isinstance(ack["capabilities"], list) and "history" in ack["capabilities"]
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
 
 
 async def test_token_from_env_gates_the_upgrade(serving: Serving, tmp_path: Path) -> None:
@@ -39,9 +39,10 @@ async def test_token_from_env_gates_the_upgrade(serving: Serving, tmp_path: Path
             assert info.value.status == 401
         async with SpiderwebClient(proc.url, token="t0ken-value", session="in") as client:
             assert client.ack is not None and "auth" in client.ack["capabilities"]
-            assert (await client.chat("let me in", timeout=10))[-1]["type"] == "session.receive"
+            frames = await client.chat("let me in", timeout=REPLY_S)
+            assert frames[-1]["type"] == "session.receive"
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
 
 
 @pytest.mark.parametrize("bind", ["0.0.0.0", "::"])
@@ -85,8 +86,8 @@ async def test_data_dir_lock_refuses_a_second_server_and_is_taken_over_after_kil
         await first.wait()
     async with serving(data, "--provider", "mock") as second:
         async with SpiderwebClient(second.url, session="after-kill") as client:
-            assert (await client.chat("mine now", timeout=10))[-1]["type"] == "session.receive"
+            assert (await client.chat("mine now", timeout=REPLY_S))[-1]["type"] == "session.receive"
         second.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(second.wait(), 30) == 0
+        assert await asyncio.wait_for(second.wait(), EXIT_S) == 0
     log = second.log_path.read_text()
     assert "took over a stale data-dir lock" in log and str(first.pid) in log

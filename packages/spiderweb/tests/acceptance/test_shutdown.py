@@ -11,7 +11,7 @@ from typing import Any
 from groundwork.llm.fake.server import FakeLLMServer
 from spiderweb.client import SpiderwebClient
 
-from .conftest import Serving
+from .conftest import EXIT_S, Serving
 
 PLAN = {
     "tasks": [
@@ -58,7 +58,7 @@ async def test_sigterm_mid_goal_saves_it_and_restart_returns_it_paused(
         assert (state["queuedTasks"], state["activeTasks"]) == (1, 2)
         assert state["goalState"] == "running"
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
         code, _ = await client.closed(10)
         assert code == 1001
     saved = json.loads((data / ".spiderweb-session-state.json").read_text())
@@ -80,4 +80,4 @@ async def test_sigterm_mid_goal_saves_it_and_restart_returns_it_paused(
             assert (state["queuedTasks"], state["activeTasks"]) == (0, 0)
             assert state["goalState"] == "completed"
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
