@@ -7,6 +7,7 @@ than the caps, then reads the structure's size off the session actor.
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,25 @@ def test_state_json_matches_v2_and_caches_stay_bounded() -> None:
         assert orjson.loads(encoded) == st.to_v2()
     assert len(st.ram._enc_entries) == len(st.ram.entries) <= 6 + 5
     assert len(st.ram._enc_summaries) == len(st.ram.summaries) <= 4
+
+
+def test_kept_encodings_cost_their_length_not_orjsons_buffer() -> None:
+    """P9: each cached item encoding is ~200 bytes of JSON, so it must not pin 4 KiB."""
+    ram = Ram(RamLimits())
+    for i in range(48):
+        ram.update("user", f"message {i}", now_ms=i)
+    for e in ram.oldest_active(16):
+        ram.summarize(e.id, f"summary of {e.id}", now_ms=99)
+    tracemalloc.start()
+    try:
+        parts = ram.state_json_parts()
+        del parts
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    items = len(ram._enc_entries) + len(ram._enc_summaries)
+    assert items == 64
+    assert kept < items * 512, f"{kept / items:.0f} bytes per cached encoding"
 
 
 def test_state_json_refuses_what_orjson_cannot_write() -> None:
