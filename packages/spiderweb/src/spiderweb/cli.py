@@ -42,6 +42,7 @@ from spiderweb.identity import load_identity
 from spiderweb.memory.ram import Ram, RamLimits
 from spiderweb.memory.recall import query_items, recall_items
 from spiderweb.memory.store import LtmStore, StoreError, open_store
+from spiderweb.memtrace import MemTrace
 from spiderweb.transport.routing import is_valid_agent_id, is_valid_session_key
 
 app = typer.Typer(
@@ -184,8 +185,27 @@ def serve(
     logging.basicConfig(
         level=cfg.log.level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
-    code = asyncio.run(_serve(cfg, env, insecure_no_auth, as_json))
+    trace = _memtrace(env)
+    try:
+        code = asyncio.run(_serve(cfg, env, insecure_no_auth, as_json))
+    finally:
+        if trace is not None:
+            trace.stop()
     raise typer.Exit(code)
+
+
+def _memtrace(env: dict[str, str]) -> MemTrace | None:
+    """The debug snapshot hook, on only when ``SPIDERWEB_TRACEMALLOC_DIR`` is set."""
+    out = env.get("SPIDERWEB_TRACEMALLOC_DIR")
+    if not out:
+        return None
+    raw = env.get("SPIDERWEB_TRACEMALLOC_EVERY_S", "60")
+    try:
+        trace = MemTrace(Path(out), float(raw))
+    except ValueError:
+        _fail(f"bad SPIDERWEB_TRACEMALLOC_EVERY_S {raw!r}: use seconds > 0", 2)
+    trace.start()
+    return trace
 
 
 async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_json: bool) -> int:
