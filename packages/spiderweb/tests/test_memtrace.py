@@ -7,6 +7,7 @@ from itertools import takewhile
 from pathlib import Path
 
 import pytest
+import typer
 from spiderweb.memtrace import MemTrace, top_growth
 
 
@@ -32,3 +33,14 @@ def test_snapshots_show_what_grew(tmp_path: Path) -> None:
 def test_bad_period_is_refused(tmp_path: Path, every: float) -> None:
     with pytest.raises(ValueError):
         MemTrace(tmp_path, every_s=every)
+
+
+def test_serve_hook_is_off_by_default_and_refuses_a_bad_period(tmp_path: Path) -> None:
+    from spiderweb import cli
+
+    assert cli._memtrace({}) is None
+    env = {"SPIDERWEB_TRACEMALLOC_DIR": str(tmp_path), "SPIDERWEB_TRACEMALLOC_EVERY_S": "soon"}
+    with pytest.raises(typer.Exit) as exc:
+        cli._memtrace(env)
+    assert exc.value.exit_code == 2
+    assert not tracemalloc.is_tracing()
