@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from groundwork import jsonio
+from hypothesis import given
+from hypothesis import strategies as st
 from pairofcleats import api
 from pairofcleats.artifacts import IndexReader, read_current
 from pairofcleats.build.api import build_index
@@ -355,3 +357,11 @@ def test_no_change_needs_the_current_build_to_hold_the_cached_files(
     third = build_index(fixture_repo, stub_embeddings=True, env=build_env)
     assert "unchanged" not in third and third["buildId"] != second["buildId"]
     assert "greet_newer" in {c["name"] for c in _chunks(fixture_repo, build_env)}
+
+
+@given(st.binary(max_size=48) | st.text(alphabet='0123456789-:[, \n\tax".e', max_size=48))
+def test_long_int_fast_check_agrees_with_the_pattern(data: bytes | str) -> None:
+    from pairofcleats.build.incremental import _JSON_LONG_INT, may_hold_long_int
+
+    raw = data.encode() if isinstance(data, str) else data
+    assert may_hold_long_int(raw) == (_JSON_LONG_INT.search(raw) is not None)

@@ -44,6 +44,22 @@ CONTENT_SKIPS = frozenset({"binary", "oversize"})
 #: bundle through the slow exact parser (4.7 of 24 s of a one-file-changed slice build).
 #: Bundles are our own checksum-verified canon, so orjson is exact unless this matches.
 _JSON_LONG_INT = re.compile(rb"[:\[,\s](?:[0-9]{20}|-[0-9]{19})")
+#: ``bytes.translate`` table for the same test at C speed: digits → ``0``, value-position
+#: characters → ``:``, ``-`` stays, everything else → ``x``.
+_LONG_INT_TABLE = bytes(
+    0x30 if 0x30 <= b <= 0x39 else 0x3A if b in b":[, \t\n\r" else 0x2D if b == 0x2D else 0x78
+    for b in range(256)
+)
+_LONG_POS = b":" + b"0" * 20
+_LONG_NEG = b":-" + b"0" * 19
+
+
+def may_hold_long_int(raw: bytes) -> bool:
+    """Whether ``_JSON_LONG_INT`` can match ``raw`` (one translate and two finds: the regex,
+    whose first character class matches every comma, cost 7 s on a medium build's bundles)."""
+    t = raw.translate(_LONG_INT_TABLE)
+    return _LONG_POS in t or _LONG_NEG in t
+
 
 #: What ``bundle_name`` produces: no ``..``, no separator beyond the two, no absolute path.
 _BUNDLE_NAME = re.compile(r"bundles/[0-9a-f]{2}/[0-9a-f]+-[0-9a-f]{8}-[0-9a-f]{8}\.json")
@@ -180,10 +196,9 @@ class IncrementalStore:
         """The bundle of a verified entry, or None (and the entry dropped) if unusable."""
         bundle: dict[str, Any] | None = None
         try:
-            if _JSON_LONG_INT.search(v.raw) is None:
-                bundle = orjson.loads(v.raw)
-            else:  # an integer literal orjson would round: the exact, slower parser
-                bundle = jsonio.loads(v.raw)
+            # an integer literal orjson would round: the exact, slower parser
+            loads = jsonio.loads if may_hold_long_int(v.raw) else orjson.loads
+            bundle = loads(v.raw)
         except (orjson.JSONDecodeError, GroundworkError, ValueError):
             self.refused.append(f"{v.rel}: bundle unreadable")
             bundle = None

@@ -641,12 +641,15 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
             }
 
     reused: dict[str, dict[str, Any]] = {}
-    for cand, parts in verified.items():
-        parsed = [stores[m].parse(v, mtime) for m, v, mtime in parts]
-        if all(b is not None for b in parsed):
-            reused[cand.rel] = merge_bundles([b for b in parsed if b is not None])
-        else:
-            todo.append(cand)
+    # the parsed bundles are millions of small containers kept alive: with the cyclic GC
+    # on, its collections over that growing heap cost 4x the parsing itself (measured)
+    with gc_paused():
+        for cand, parts in verified.items():
+            parsed = [stores[m].parse(v, mtime) for m, v, mtime in parts]
+            if all(b is not None for b in parsed):
+                reused[cand.rel] = merge_bundles([b for b in parsed if b is not None])
+            else:
+                todo.append(cand)
     disc.skipped.update(reused_skips)
 
     build_id = new_build_id(datetime.now(UTC), prov.commit, chash, layout.builds_dir)
