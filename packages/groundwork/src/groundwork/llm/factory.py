@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
-import httpx
-
-from groundwork.llm.anthropic import AnthropicProvider
 from groundwork.llm.base import Provider
 from groundwork.llm.errors import LLMConfigError, MissingAPIKey
 from groundwork.llm.faults import parse_script
 from groundwork.llm.mock import MockProvider
-from groundwork.llm.ollama import OllamaProvider
-from groundwork.llm.openai import OpenAIProvider
 from groundwork.llm.types import Options, Timeouts
+
+if TYPE_CHECKING:  # the HTTP providers import httpx (~0.4 s): only when one is built
+    import httpx
 
 ProviderType: TypeAlias = Literal["openai", "openai-compatible", "anthropic", "ollama", "mock"]
 PROVIDER_TYPES: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "ollama", "mock")
@@ -105,6 +103,8 @@ def make_provider(
         raise LLMConfigError(f"provider {spec.label!r} (openai-compatible) needs a base_url")
     key = resolve_api_key(spec, env)
     if kind in ("openai", "openai-compatible"):
+        from groundwork.llm.openai import OpenAIProvider
+
         return OpenAIProvider(
             model=spec.model,
             base_url=spec.base_url,
@@ -116,6 +116,8 @@ def make_provider(
             transport=transport,
         )
     if kind == "anthropic":
+        from groundwork.llm.anthropic import AnthropicProvider
+
         return AnthropicProvider(
             model=spec.model,
             base_url=spec.base_url,
@@ -125,6 +127,8 @@ def make_provider(
             options=spec.options,
             transport=transport,
         )
+    from groundwork.llm.ollama import OllamaProvider
+
     return OllamaProvider(
         model=spec.model,
         base_url=spec.base_url,
