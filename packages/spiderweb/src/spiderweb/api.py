@@ -32,7 +32,7 @@ from spiderweb.brain.turns import LlmGate, TurnPolicy
 from spiderweb.brain.workers import WorkerRunner, WorkItem
 from spiderweb.client import ClientError, SpiderwebClient
 from spiderweb.clock import Clock, SystemClock
-from spiderweb.config import SpiderwebConfig
+from spiderweb.config import LOCK_NAME, SpiderwebConfig
 from spiderweb.identity import IdentityLoader
 from spiderweb.integrations import optional_tools
 from spiderweb.memory.legacy import STATE_FILE_NAME, write_state_file
@@ -66,7 +66,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOCK_NAME = ".spiderweb.lock"
 # Bound on each startup/shutdown store step (open+migrate, legacy import, prune, state file):
 # generous because a large data dir takes a while, finite so a wedged disk fails the start
 # (exit 1 naming the step) instead of hanging it (§2: every DB await has a timeout).

@@ -18,32 +18,23 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from groundwork import jsonio
-from groundwork.config import ConfigError
-from groundwork.fsio import atomic_write, read_lock
-from pydantic import ValidationError
+from groundwork.fsio import atomic_write
 
 from spiderweb import __version__
-from spiderweb.api import LOCK_NAME, ServeError, SpiderwebServer
-from spiderweb.client import ClientError, Frame, ReconnectingClient
-from spiderweb.config import (
-    SpiderwebConfig,
-    config_path,
-    data_dir_of,
-    edit,
-    key_warning,
-    load_settings,
-    write_raw,
-)
-from spiderweb.identity import load_identity
-from spiderweb.memory.ram import Ram, RamLimits
-from spiderweb.memory.recall import query_items, recall_items
-from spiderweb.memory.store import LtmStore, StoreError, open_store
-from spiderweb.memtrace import MemTrace
 from spiderweb.transport.routing import is_valid_agent_id, is_valid_session_key
+
+# The server, store, client and pydantic config are imported inside the commands
+# that use them: ``--help``, ``--version`` and usage errors stay fast (§ CLI).
+if TYPE_CHECKING:
+    from spiderweb.client import Frame, ReconnectingClient
+    from spiderweb.config import SpiderwebConfig
+    from spiderweb.memory.ram import Ram
+    from spiderweb.memory.store import LtmStore
+    from spiderweb.memtrace import MemTrace
 
 app = typer.Typer(
     name="spiderweb",
@@ -109,6 +100,10 @@ def _root(
 
 # -- config loading --------------------------------------------------------------------------
 def _load(config: str | None, overrides: dict[str, Any] | None = None) -> SpiderwebConfig:
+    from groundwork.config import ConfigError
+
+    from spiderweb.config import config_path, key_warning, load_settings
+
     path = config_path(_env(), config)
     try:
         cfg = load_settings(path, overrides)
@@ -130,6 +125,8 @@ def _key(key: str, what: str = "session key") -> str:
 
 
 def _data_dir(config: str | None, data_dir: str | None) -> Path:
+    from spiderweb.config import data_dir_of
+
     if data_dir:
         return Path(data_dir).expanduser()
     return data_dir_of(_load(config), _env())
@@ -137,6 +134,11 @@ def _data_dir(config: str | None, data_dir: str | None) -> Path:
 
 @contextlib.contextmanager
 def _store(data_dir: Path, *, writing: bool = False) -> Iterator[LtmStore]:
+    from groundwork.fsio import read_lock
+
+    from spiderweb.config import LOCK_NAME
+    from spiderweb.memory.store import StoreError, open_store
+
     if writing:
         status = read_lock(data_dir / LOCK_NAME)
         if status.held:
@@ -170,6 +172,8 @@ def serve(
     as_json: bool = JsonOpt,
 ) -> None:
     """Run the gateway until SIGTERM/SIGINT; prints `listening ws://HOST:PORT` when ready."""
+    from spiderweb.config import config_path, write_raw
+
     env = _env()
     path = config_path(env, config)
     if not path.exists():
@@ -196,6 +200,8 @@ def serve(
 
 def _memtrace(env: dict[str, str]) -> MemTrace | None:
     """The debug snapshot hook, on only when ``SPIDERWEB_TRACEMALLOC_DIR`` is set."""
+    from spiderweb.memtrace import MemTrace
+
     out = env.get("SPIDERWEB_TRACEMALLOC_DIR")
     if not out:
         return None
@@ -209,6 +215,9 @@ def _memtrace(env: dict[str, str]) -> MemTrace | None:
 
 
 async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_json: bool) -> int:
+    from spiderweb.api import ServeError, SpiderwebServer
+    from spiderweb.config import data_dir_of
+
     server = SpiderwebServer(
         cfg, data_dir=data_dir_of(cfg, env), env=env, insecure_no_auth=insecure
     )
@@ -344,6 +353,8 @@ async def _chat(
     sends: list[str],
     as_json: bool,
 ) -> int:
+    from spiderweb.client import ClientError, ReconnectingClient
+
     client = ReconnectingClient(
         url,
         agent=agent,
@@ -577,6 +588,8 @@ def sessions_delete(
 
 # -- memory ----------------------------------------------------------------------------------
 def _ram_of(store: LtmStore, key: str) -> Ram:
+    from spiderweb.memory.ram import Ram, RamLimits
+
     state = store.get_state(key)
     if state is None:
         return Ram(RamLimits())
@@ -596,6 +609,8 @@ def memory_recall(
     as_json: bool = JsonOpt,
 ) -> None:
     """Like `memory.recall`: RAM summaries and entries, then LTM snapshots."""
+    from spiderweb.memory.recall import recall_items
+
     _key(key)
     with _store(_data_dir(config, data_dir)) as store:
         items = recall_items(
@@ -616,6 +631,8 @@ def memory_query(
     as_json: bool = JsonOpt,
 ) -> None:
     """Like `memory.query`: tombstones and LTM entries too, filtered by kind/topic/ids."""
+    from spiderweb.memory.recall import query_items
+
     _key(key)
     if kind not in ("summary", "entry", "all"):
         _fail(f"bad --kind {kind!r}: use summary, entry or all", 2)
@@ -710,6 +727,8 @@ def memory_import_legacy(
 @config_app.command("path")
 def config_path_cmd(config: str | None = ConfigOpt, as_json: bool = JsonOpt) -> None:
     """Print the config file path."""
+    from spiderweb.config import config_path
+
     path = config_path(_env(), config)
     _emit({"path": str(path), "exists": path.exists()}, as_json, str(path))
 
@@ -726,6 +745,8 @@ def config_show(config: str | None = ConfigOpt, as_json: bool = JsonOpt) -> None
 
 def _why(exc: ValueError) -> str:
     """The first problem of a failed config edit as ``section.key: message (got X)``."""
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError) and exc.errors():
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -735,6 +756,8 @@ def _why(exc: ValueError) -> str:
 
 
 def _edit(config: str | None, section: str, values: dict[str, Any], as_json: bool) -> None:
+    from spiderweb.config import config_path, edit
+
     path = config_path(_env(), config)
     try:
         edit(path, section, values)
@@ -772,6 +795,8 @@ def config_set_key(
     as_json: bool = JsonOpt,
 ) -> None:
     """Store provider.api_key in the config file (mode 0600)."""
+    from spiderweb.config import config_path, edit
+
     path = config_path(_env(), config)
     try:
         edit(path, "provider", {"api_key": key})
@@ -799,6 +824,8 @@ def identity_show(
     as_json: bool = JsonOpt,
 ) -> None:
     """Print the merged persona (SOUL > AGENT > IDENTITY > USER) and shadow warnings."""
+    from spiderweb.identity import load_identity
+
     root = _data_dir(config, data_dir)
     try:
         identity = load_identity(root, agent)

@@ -149,6 +149,10 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base).expanduser() / "spiderweb"
 
 
+#: The data directory's single-server lock file (``serve`` holds it; offline writers check it).
+LOCK_NAME = ".spiderweb.lock"
+
+
 def data_dir_of(config: SpiderwebConfig, env: Mapping[str, str]) -> Path:
     if config.storage.data_dir:
         return Path(config.storage.data_dir).expanduser()
