@@ -100,7 +100,7 @@ class SessionActor(GoalOps):
         self._answered = OrderedDict()
         self._task = None
         self._inflight = deque()
-        self._flusher = None
+        self._drained = None
         self._identity = None
         self.stopped = False
 

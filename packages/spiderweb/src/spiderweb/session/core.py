@@ -10,6 +10,7 @@ The other ``session/*_ops`` modules add behaviour on top, one responsibility eac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
@@ -64,6 +65,9 @@ class _Batch:
     future: Future[Any] | None
     link: Link | None
     items: list[tuple[str, bool]]
+    #: Fires ``db_timeout_s`` after the submit; a batch past it fails when it is next in line.
+    timer: asyncio.TimerHandle | None = None
+    timed_out: bool = False
 
 
 @dataclass(slots=True)
@@ -116,7 +120,7 @@ class ActorCore:
     _answered: OrderedDict[str, _Answered]
     _task: asyncio.Task[None] | None
     _inflight: deque[_Batch]
-    _flusher: asyncio.Task[None] | None
+    _drained: asyncio.Future[None] | None
     _identity: str | None
 
     @property
@@ -152,10 +156,10 @@ class ActorCore:
         """Persist the state if it changed; its frames go out once that commit is durable.
 
         Commits are pipelined: the actor submits the write and moves on, and
-        the flusher sends each batch of frames, in order, after its commit (the
-        writer is FIFO and groups queued writes into one transaction). So no
-        frame reports a change before it is committed, yet consecutive
-        commands of a turn can share one transaction.
+        :meth:`_flush_ready` sends each batch of frames, in order, after its
+        commit (the writer is FIFO and groups queued writes into one
+        transaction). So no frame reports a change before it is committed, yet
+        consecutive commands of a turn can share one transaction.
         """
         st = self.state
         p = self._p
@@ -186,9 +190,10 @@ class ActorCore:
         if future is None and not self._inflight:
             self._deliver(self.link, items)
             return
-        self._inflight.append(_Batch(future, self.link, items))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = _spawn(self._flush_loop(), f"flush-{st.key}")
+        batch = _Batch(future, self.link, items)
+        self._inflight.append(batch)
+        if future is not None:
+            self._watch(batch, future)
 
     def _stamp(self, frames: list[tuple[out.OutFrame | str, bool]]) -> list[tuple[str, bool]]:
         """Give each frame its seq (protocol 2) and text; keep it in the replay ring."""
@@ -221,27 +226,63 @@ class ActorCore:
         for text, droppable in items:
             link.deliver(text, droppable=droppable)
 
-    async def _flush_loop(self) -> None:
-        while self._inflight:
-            batch = self._inflight[0]
-            if batch.future is not None:
-                try:
-                    # A timeout stops waiting, never the write (the shield); asyncio.timeout
-                    # instead of wait_for saves a task per commit on 3.11.
-                    async with asyncio.timeout(self.s.db_timeout_s):
-                        await asyncio.shield(asyncio.wrap_future(batch.future))
-                except Exception as exc:
-                    self._inflight.popleft()
-                    log.error("session %s: commit failed: %s", self.key, exc)
-                    self._post_later(CommitFailed(str(exc)))
+    def _watch(self, batch: _Batch, future: Future[Any]) -> None:
+        """Flush when the writer resolves ``future``; give up on it after ``db_timeout_s``.
+
+        The writer thread's done-callback schedules :meth:`_flush_ready` on the
+        loop directly: no flusher task, ``wrap_future`` or ``shield`` in between,
+        which cost three loop iterations per commit (P2). Nothing here can
+        cancel the write itself.
+        """
+        loop = asyncio.get_running_loop()
+        batch.timer = loop.call_later(self.s.db_timeout_s, self._commit_timed_out, batch)
+
+        def resolved(_: Future[Any]) -> None:  # the writer thread (or here, if already done)
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+                loop.call_soon_threadsafe(self._flush_ready)
+
+        future.add_done_callback(resolved)
+
+    def _commit_timed_out(self, batch: _Batch) -> None:
+        batch.timed_out = True
+        self._flush_ready()
+
+    def _flush_ready(self) -> None:
+        """Hand over, in order, every batch at the head whose commit has resolved."""
+        inflight = self._inflight
+        while inflight:
+            batch = inflight[0]
+            future = batch.future
+            if future is not None:
+                if future.done():
+                    error: BaseException | None = (
+                        RuntimeError("commit cancelled")
+                        if future.cancelled()
+                        else future.exception()
+                    )
+                elif batch.timed_out:
+                    error = TimeoutError(f"no commit after {self.s.db_timeout_s:g} s")
+                else:
+                    break
+                if batch.timer is not None:
+                    batch.timer.cancel()
+                if error is not None:
+                    inflight.popleft()
+                    log.error("session %s: commit failed: %s", self.key, error)
+                    self._post_later(CommitFailed(str(error)))
                     continue
-            self._inflight.popleft()
+            inflight.popleft()
             self._deliver(batch.link, batch.items)
+        idle = self._drained
+        if not inflight and idle is not None and not idle.done():
+            idle.set_result(None)
 
     async def _drain(self) -> None:
         """Wait until every submitted commit resolved and its frames were handed over."""
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.shield(self._flusher)
+        while self._inflight:
+            self._drained = asyncio.get_running_loop().create_future()
+            self._flush_ready()
+            await self._drained
 
     async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.s.db_timeout_s)
