@@ -52,6 +52,23 @@ def test_reader_detects_corruption_and_missing(tmp_path: Path) -> None:
         reader.entry("token_postings")
 
 
+def test_verify_file_streams_the_same_checks(tmp_path: Path) -> None:
+    idir = _write(tmp_path)
+    reader = IndexReader(idir)
+    reader.verify_file("file_meta")  # intact: no error
+    p = idir / "file_meta.json"
+    good = p.read_bytes()
+    p.write_bytes(good.replace(b"0", b"1"))  # same size, other bytes
+    with pytest.raises(PieceCorrupt, match="checksum"):
+        reader.verify_file("file_meta")
+    p.write_bytes(good + b" ")
+    with pytest.raises(PieceCorrupt, match="bytes"):
+        reader.verify_file("file_meta")
+    p.unlink()
+    with pytest.raises(PieceCorrupt, match="unreadable"):
+        reader.verify_file("file_meta")
+
+
 def test_manifest_paths_cannot_escape(tmp_path: Path) -> None:
     idir = _write(tmp_path)
     mpath = idir / "pieces" / "manifest.json"

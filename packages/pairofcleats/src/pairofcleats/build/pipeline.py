@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +46,7 @@ from pairofcleats.build.incremental import (
     merge_bundles,
     mode_bundle,
 )
+from pairofcleats.build.memory import release_free_memory
 from pairofcleats.build.process import process_file
 from pairofcleats.build.retention import apply_retention
 from pairofcleats.build.reverify import reverify_build
@@ -742,6 +743,103 @@ def _stages(
     report: Reporter,
 ) -> dict[str, Any]:
     layout = req.layout
+    env = req.env
+    stage_name = _write_build(
+        req,
+        disc,
+        todo,
+        reused,
+        stores,
+        state,
+        save_state,
+        phases,
+        build_root,
+        build_id,
+        key,
+        inputs,
+        emb_key,
+        report,
+    )
+    # Everything validation needs is on disk now and the in-memory build (bundles, chunk
+    # records, postings) died with _write_build's frame: hand its heap back so validation's
+    # parsed pieces do not stack on top of it.
+    gc.collect()
+    release_free_memory()
+
+    checkpoint(req)
+    phases.start("validate")
+    report("task:start", {"taskId": "validate", "stage": "validate"})
+    rep = validate_build(build_root, req.modes, key, req.sqlite and req.stage >= 4)
+    if env.get(TEST_FAIL_VALIDATION_ENV):
+        rep["issues"].append(
+            {
+                "mode": None,
+                "artifact": None,
+                "code": "TEST_HOOK",
+                "message": "validation failed by test hook",
+            }
+        )
+        rep["ok"] = False
+        rep["issueCount"] = len(rep["issues"])
+    issues = rep.pop("warnings", [])
+    del issues
+    state["validation"] = rep
+    phases.end("validate", "ok" if rep["ok"] else "failed")
+    report("task:end", {"taskId": "validate", "status": "ok" if rep["ok"] else "failed"})
+    if not rep["ok"]:
+        state["status"] = "failed"
+        save_state()
+        raise ValidationFailed(
+            f"build {build_id} failed validation with {rep['issueCount']} issue(s);"
+            " current.json unchanged",
+            hint=f"see {build_root / 'build_state.json'}",
+            errors=rep["issues"],
+        )
+    state["status"] = "validated"
+    save_state()
+    for store in stores.values():
+        store.save()
+
+    return {
+        "ok": True,
+        "buildId": build_id,
+        "buildRoot": state["buildRoot"],
+        "repo": str(layout.repo_root),
+        "repoId": layout.repo_id,
+        "stage": stage_name,
+        "modes": req.modes,
+        "counts": state["counts"],
+        "discovery": state["discovery"],
+        "incremental": state["incremental"],
+        "validation": rep,
+        "promoted": False,
+        "warnings": req.warnings,
+        "_state": state,
+        "_save_state": save_state,
+        "_build_root": build_root,
+        "_phases": phases,
+    }
+
+
+def _write_build(
+    req: BuildRequest,
+    disc: Any,
+    todo: list[Candidate],
+    reused: dict[str, dict[str, Any]],
+    stores: dict[str, IncrementalStore],
+    state: dict[str, Any],
+    save_state: Callable[[], None],
+    phases: _Phases,
+    build_root: Path,
+    build_id: str,
+    key: str,
+    inputs: dict[str, Any],
+    emb_key: str | None,
+    report: Reporter,
+) -> str:
+    """Stages 1-4, the manifests and index states and the bundle store; returns the
+    stage name. Every in-memory structure of the build is local here (§13 RSS)."""
+    layout = req.layout
     cfg = req.cfg
     env = req.env
     modes_t = tuple(req.modes)
@@ -783,6 +881,7 @@ def _stages(
         w = PieceWriter(index_dir(build_root, mode))
         write_stage1(w, data, cfg.indexing.postings, cfg.indexing.postings.fielded)
         datas[mode], writers[mode] = data, w
+        release_free_memory()  # the postings builders' temporaries
         report("task:end", {"taskId": f"stage1:{mode}", "status": "ok", "chunks": len(data.chunks)})
     phases.end("stage1")
     report("task:end", {"taskId": "stage1", "status": "ok"})
@@ -817,6 +916,12 @@ def _stages(
         phases.end("stage3")
         report("task:end", {"taskId": "stage3", "status": "ok"})
         save_state()
+
+    # Stage 3 was the last reader of the bundles' per-mode parts: store them now and drop
+    # what stage 4 does not read, so the SQLite load does not stack on top of it (§13 RSS).
+    _store_bundles(req.modes, stores, bundles, reused_rels, datas)
+    _shed_assembled(bundles, datas.values())
+    release_free_memory()
 
     stage_name = f"stage{req.stage}"
     sqlite_infos: dict[str, dict[str, Any]] = {
@@ -859,6 +964,7 @@ def _stages(
                 meta={"compatibilityKey": key, "repoId": layout.repo_id},
                 field_tokens=d.field_tokens,
             )
+            release_free_memory()  # the load's page cache and row lists
             digest = hash_file(path, "xxh64")
             size = path.stat().st_size
             sw.entries.append(
@@ -916,8 +1022,19 @@ def _stages(
             ),
         )
     fsync_dir(build_root)
+    return stage_name
 
-    for mode in req.modes:
+
+def _store_bundles(
+    modes: list[str],
+    stores: Mapping[str, IncrementalStore],
+    bundles: list[dict[str, Any]],
+    reused_rels: Collection[str],
+    datas: Mapping[str, ModeData],
+) -> None:
+    """Write each mode's bundles to its incremental store (the manifest waits for
+    validation); a reused bundle whose vectors did not change is already there."""
+    for mode in modes:
         store = stores[mode]
         for b in bundles:
             if mode in b["modes"]:
@@ -925,64 +1042,20 @@ def _stages(
                 if rel in reused_rels and rel in store.new and rel not in datas[mode].fresh_vectors:
                     continue
                 store.put(mode_bundle(b, mode))
-    # Everything validation needs is on disk now: drop the in-memory build (bundles,
-    # chunk records, postings) so validation's parsed pieces do not stack on top of it.
-    del processed, by_rel, bundles, datas, writers, dense
-    gc.collect()
 
-    checkpoint(req)
-    phases.start("validate")
-    report("task:start", {"taskId": "validate", "stage": "validate"})
-    rep = validate_build(build_root, req.modes, key, req.sqlite and req.stage >= 4)
-    if env.get(TEST_FAIL_VALIDATION_ENV):
-        rep["issues"].append(
-            {
-                "mode": None,
-                "artifact": None,
-                "code": "TEST_HOOK",
-                "message": "validation failed by test hook",
-            }
-        )
-        rep["ok"] = False
-        rep["issueCount"] = len(rep["issues"])
-    issues = rep.pop("warnings", [])
-    del issues
-    state["validation"] = rep
-    phases.end("validate", "ok" if rep["ok"] else "failed")
-    report("task:end", {"taskId": "validate", "status": "ok" if rep["ok"] else "failed"})
-    if not rep["ok"]:
-        state["status"] = "failed"
-        save_state()
-        raise ValidationFailed(
-            f"build {build_id} failed validation with {rep['issueCount']} issue(s);"
-            " current.json unchanged",
-            hint=f"see {build_root / 'build_state.json'}",
-            errors=rep["issues"],
-        )
-    state["status"] = "validated"
-    save_state()
-    for store in stores.values():
-        store.save()
 
-    return {
-        "ok": True,
-        "buildId": build_id,
-        "buildRoot": state["buildRoot"],
-        "repo": str(layout.repo_root),
-        "repoId": layout.repo_id,
-        "stage": stage_name,
-        "modes": req.modes,
-        "counts": state["counts"],
-        "discovery": state["discovery"],
-        "incremental": state["incremental"],
-        "validation": rep,
-        "promoted": False,
-        "warnings": req.warnings,
-        "_state": state,
-        "_save_state": save_state,
-        "_build_root": build_root,
-        "_phases": phases,
-    }
+def _shed_assembled(bundles: list[dict[str, Any]], datas: Iterable[ModeData]) -> None:
+    """Drop the parts of the assembled build that stage 4 and the state files never read:
+    the bundles' per-mode records (their original chunk dicts, embedding inputs, hex vector
+    rows) and each mode's embedding inputs, relations and repo map."""
+    for b in bundles:
+        b["modes"] = {}
+        b["repoMap"] = []
+        b["relations"] = {}
+    for d in datas:
+        d.embed_text = []
+        d.relations = []
+        d.repo_map = []
 
 
 def promote(req: BuildRequest, result: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pairofcleats.artifacts.reader import IndexReader
 from pairofcleats.artifacts.schema import IndexState, PiecesManifest, shape_problem
 from pairofcleats.artifacts.writer import checksum
+from pairofcleats.build.memory import release_free_memory
 from pairofcleats.errors import IndexInvalid
 from pairofcleats.paths import index_dir, sqlite_dir
 from pairofcleats.postings import MINHASH_SEEDS
@@ -300,6 +301,7 @@ def validate_build(
     counts: dict[str, int | None] = {}
     for mode in modes:
         counts[mode] = _validate_mode(rep, build_root, mode, key)
+        release_free_memory()  # the mode's parsed pieces
     if check_sqlite_dbs:
         sdir = sqlite_dir(build_root)
         try:
@@ -314,7 +316,7 @@ def validate_build(
                     rep.add(mode, name, "PIECE_MISSING", "sqlite db not in the sqlite manifest")
                     continue
                 try:
-                    sreader.read_bytes(name, verify=True)
+                    sreader.verify_file(name)  # streamed: dbs are large
                 except IndexInvalid as exc:
                     rep.add(mode, name, "PIECE_CHECKSUM", exc.message)
                     continue
