@@ -47,7 +47,7 @@ def test_punctuation_becomes_op_hex_and_multi_token_terms_phrases() -> None:
 
 def test_operator_words_inside_terms_are_plain_strings() -> None:
     q = compile_match(parse_query("NEAR(a b) x:y"), subwords, fts_token)
-    assert q.terms == ("near op28 a", "b op29", "x op3a y")
+    assert q.terms == ("near a", "b", "x y")  # words only: see the punctuation test below
     assert q.match is not None
     assert "NEAR(" not in q.match
 
@@ -89,3 +89,15 @@ def test_compiled_literals_match_the_stored_row(fts_db: sqlite3.Connection) -> N
         q = compile_match(parse_query(raw), subwords, fts_token)
         rows = fts_db.execute("SELECT rowid FROM t WHERE t MATCH ?", (q.match,)).fetchall()
         assert rows == [(1,)], raw
+
+
+def test_a_term_with_punctuation_matches_on_its_words() -> None:
+    # the tokens column is the field streams in turn: the operator stream (op2e) comes last
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(tokens, tokenize='unicode61')")
+    db.execute("INSERT INTO t VALUES ('greeter greet self str op28 op29 op2e')")
+    q = compile_match(parse_query("Greeter.greet"), subwords, fts_token)
+    assert q.match == '("greeter greet")'
+    assert db.execute("SELECT rowid FROM t WHERE t MATCH ?", (q.match,)).fetchall() == [(1,)]
+    both = compile_match(parse_query("&& x.y"), subwords, fts_token)
+    assert both.match == '("op2626" OR "x y")'  # a punctuation-only term keeps its token

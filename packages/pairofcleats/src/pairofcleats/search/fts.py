@@ -39,8 +39,17 @@ def quote_literal(text: str) -> str:
 def _literal(
     text: str, subwords: Callable[[str], list[str]], fts_token: Callable[[str], str]
 ) -> str | None:
-    tokens = [fts_token(t) for t in subwords(text)]
-    tokens = [t for t in tokens if t]
+    """A term's tokens as one FTS phrase; punctuation only for a punctuation-only term.
+
+    The ``tokens`` column is the field streams one after another, so a term's punctuation
+    (the ``.`` of ``Greeter.greet``) sits in the operator stream at the end, never between
+    its words: ``"greeter greet op2e"`` would match no chunk. The words alone are the phrase
+    (as FTS5's own tokenizer reads ``Greeter.greet``); the allowed-id set still requires the
+    punctuation where the term is a hard constraint.
+    """
+    raw = [t for t in subwords(text) if t]
+    words = [t for t in raw if t[0].isalnum()]
+    tokens = [t for t in (fts_token(w) for w in (words or raw)) if t]
     return " ".join(tokens) if tokens else None
 
 
