@@ -186,3 +186,29 @@ def test_weights_of_reads_few_rows_and_equals_the_full_column(search_index: Buil
     many = np.arange(full.size, dtype=np.int64)
     assert src.weights_of(many).tolist() == full.tolist()
     assert np.array_equal(src.weights_of(few), full[few])
+
+
+def test_weights_column_equals_the_memory_index_and_null_is_one(
+    search_index: BuiltIndex, tmp_path: Path
+) -> None:
+    """``weights()`` reads one group_concat row per distinct weight: the column must equal
+    the memory index's weights, and a NULL weight reads as 1."""
+    import shutil
+    import sqlite3
+
+    code = Searcher(search_index.repo, env=search_index.env).mode_index("code")
+    assert code is not None
+    db = sqlite_path(code.dir.parent, "code")
+    full = SqliteSource(code, db).weights()
+    assert full.tolist() == [float(w) for w in code.weights]
+    assert len(set(full.tolist())) > 1  # the fixture has more than one distinct weight
+    copy = tmp_path / db.name
+    shutil.copyfile(db, copy)
+    con = sqlite3.connect(copy)
+    con.execute("UPDATE chunks SET weight = NULL WHERE id IN (0, ?)", (full.size - 1,))
+    con.commit()
+    con.close()
+    nulled = SqliteSource(code, copy).weights()
+    want = full.copy()
+    want[[0, full.size - 1]] = 1.0
+    assert nulled.tolist() == want.tolist()
