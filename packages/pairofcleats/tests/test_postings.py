@@ -13,6 +13,7 @@ from pairofcleats.postings import (
     minhash_signatures,
     phrase_ngrams,
     phrase_postings,
+    token_field_postings_and_minhash,
     token_postings,
     token_postings_and_minhash,
 )
@@ -132,6 +133,38 @@ def test_token_postings_and_minhash_equal_the_separate_builders(docs: list[list[
     assert tp == token_postings(docs)
     assert sigs == minhash_signatures(docs)
     assert sigs == [minhash_signatures([d])[0] for d in docs]
+
+
+_words = st.lists(st.sampled_from(["a", "bb", "c", "\u00e9", "Z"]), max_size=5)
+
+
+@given(
+    st.lists(st.tuples(_words, _words, _words), max_size=8),
+    st.sampled_from(["tiled", "stems", "mixed-keys", "not-tiled"]),
+)
+def test_field_postings_equal_per_field_token_postings(
+    rows: list[tuple[list[str], list[str], list[str]]], shape: str
+) -> None:
+    """Fields cut from the unfielded ids (tiled streams) equal building each field alone."""
+    field_tokens: list[dict[str, list[str]]] = []
+    docs: list[list[str]] = []
+    for i, (name, body, extra) in enumerate(rows):
+        ft = {"name": name, "body": body}
+        if shape == "mixed-keys" and i % 2:
+            ft = {"body": body, "name": name}
+        field_tokens.append(ft)
+        unf = [t for v in ft.values() for t in v]
+        if shape == "stems":
+            unf += extra
+        elif shape == "not-tiled":
+            unf = extra + unf
+        docs.append(unf)
+    tp, sigs, fields = token_field_postings_and_minhash(docs, field_tokens)
+    assert (tp, sigs) == token_postings_and_minhash(docs)
+    names = sorted({k for ft in field_tokens for k in ft})
+    assert fields == {f: token_postings([ft.get(f, []) for ft in field_tokens]) for f in names}
+    assert fields is not None
+    assert list(fields) == names
 
 
 _json_values = st.recursive(

@@ -10,7 +10,7 @@ per-token dict lookups dominate, so the counting and grouping run as one
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -354,10 +354,11 @@ def chargram_postings(
     then expands to its grams' ids with numpy, instead of hashing and looking up
     every gram occurrence as a string.
     """
-    flat = [t for t in itertools.chain.from_iterable(docs) if len(t) <= max_len]
-    lengths = [sum(1 for t in d if len(t) <= max_len) for d in docs]
+    flat = list(itertools.chain.from_iterable(docs))
+    lengths = list(map(len, docs))
     utoks = list(dict.fromkeys(flat))
-    tgrams = [token_chargrams(t, min_n, max_n) for t in utoks]
+    # a token over max_len has no grams, so its (token, doc) pairs expand to nothing
+    tgrams = [token_chargrams(t, min_n, max_n) if len(t) <= max_len else () for t in utoks]
     vocab = sorted(set(itertools.chain.from_iterable(tgrams)))
     if not vocab:
         return {"vocab": [], "postings": []}
@@ -427,6 +428,24 @@ def token_postings_and_minhash(
 
     ``compact``: postings as ``PostingLists`` and signatures as ``Signatures``.
     """
+    tp, sigs, _ = token_field_postings_and_minhash(docs, None, compact=compact)
+    return tp, sigs
+
+
+def token_field_postings_and_minhash(
+    docs: Sequence[Sequence[str]],
+    field_tokens: Sequence[Mapping[str, Sequence[str]]] | None,
+    *,
+    compact: bool = False,
+) -> tuple[dict[str, Any], Any, dict[str, dict[str, Any]] | None]:
+    """``token_postings_and_minhash(docs)`` plus, given ``field_tokens``, every field's
+    ``token_postings`` (``{field: …}``, fields in sorted order).
+
+    A doc's unfielded stream is its field streams concatenated (prose adds stems after
+    them), so when that holds for every doc each field's token ids are slices of the
+    unfielded ids: no per-field vocabulary, sort or dict lookups. Otherwise each field
+    is built on its own.
+    """
     vocab, tids, dids = _vocab_and_ids(docs)
     lengths = [len(d) for d in docs]
     n = len(docs)
@@ -438,7 +457,76 @@ def token_postings_and_minhash(
         "totalDocs": n,
     }
     sigs = Signatures(_minhash_array(vocab, tids, dids, n))
-    return tp, (sigs if compact else sigs.tolist())
+    fields = None
+    if field_tokens is not None:
+        fields = _sliced_fields(docs, field_tokens, vocab, tids, lengths, compact)
+        if fields is None:
+            names = sorted(dict.fromkeys(k for ft in field_tokens for k in ft))
+            fields = {
+                f: token_postings([ft.get(f, []) for ft in field_tokens], compact=compact)
+                for f in names
+            }
+    return tp, (sigs if compact else sigs.tolist()), fields
+
+
+def _prefix_tiles(ft: Mapping[str, Sequence[str]], toks: Sequence[str]) -> bool:
+    """True when ``toks`` starts with ``ft``'s streams concatenated in key order."""
+    i = 0
+    for v in ft.values():
+        j = i + len(v)
+        if toks[i:j] != v:
+            return False
+        i = j
+    return True
+
+
+def _sliced_fields(
+    docs: Sequence[Sequence[str]],
+    field_tokens: Sequence[Mapping[str, Sequence[str]]],
+    vocab: list[str],
+    tids: npt.NDArray[np.int64],
+    lengths: list[int],
+    compact: bool,
+) -> dict[str, dict[str, Any]] | None:
+    """Per-field ``token_postings`` cut out of the unfielded ids (``None``: not tiled)."""
+    n = len(docs)
+    if not n or len(field_tokens) != n:
+        return None
+    keys = tuple(field_tokens[0])
+    if not keys or any(tuple(ft) != keys for ft in field_tokens):
+        return None
+    if not all(map(_prefix_tiles, field_tokens, docs)):
+        return None
+    width = len(keys)
+    flens = np.fromiter(
+        map(len, itertools.chain.from_iterable(ft.values() for ft in field_tokens)),
+        dtype=np.int64,
+        count=n * width,
+    ).reshape(n, width)
+    doc_start = np.concatenate(([0], np.cumsum(np.asarray(lengths, dtype=np.int64))[:-1]))
+    field_start = doc_start[:, None] + np.cumsum(flens, axis=1) - flens
+    doc_ids = np.arange(n, dtype=np.int64)
+    out: dict[str, dict[str, Any]] = {}
+    for k in sorted(range(width), key=lambda i: keys[i]):
+        lens = flens[:, k]
+        total = int(lens.sum())
+        ends = np.cumsum(lens)
+        pos = np.repeat(field_start[:, k] - (ends - lens), lens) + np.arange(total, dtype=np.int64)
+        gids = tids[pos]
+        present = _distinct(gids)
+        local = np.searchsorted(present, gids).astype(np.int64)
+        fvocab = list(map(vocab.__getitem__, present.tolist()))
+        flist = lens.tolist()
+        out[keys[k]] = {
+            "vocab": fvocab,
+            "postings": _out(
+                _group(fvocab, local, np.repeat(doc_ids, lens), n, with_tf=True), compact
+            ),
+            "docLengths": flist,
+            "avgDocLen": sum(flist) / n,
+            "totalDocs": n,
+        }
+    return out
 
 
 def _minhash_array(

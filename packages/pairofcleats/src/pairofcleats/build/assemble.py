@@ -17,8 +17,7 @@ from pairofcleats.config import PostingsConfig
 from pairofcleats.postings import (
     chargram_postings,
     phrase_postings,
-    token_postings,
-    token_postings_and_minhash,
+    token_field_postings_and_minhash,
 )
 
 PHRASE_FIELDS = ("name", "signature", "doc", "comment")
@@ -82,22 +81,15 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
     weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
     w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
     w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
-    tp, sigs = token_postings_and_minhash(data.tokens, compact=True)
+    tp, sigs, fields = token_field_postings_and_minhash(
+        data.tokens, data.field_tokens if fielded else None, compact=True
+    )
     data.vocab_size = len(tp["vocab"])
     w.write_json(
         "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
     )
     data.stage1["token_postings"] = tp
-    if fielded:
-        names: list[str] = []
-        for ft in data.field_tokens:
-            for k in ft:
-                if k not in names:
-                    names.append(k)
-        fields = {
-            f: token_postings([ft.get(f, []) for ft in data.field_tokens], compact=True)
-            for f in sorted(names)
-        }
+    if fields is not None:
         avg_plain = all(plain_float(v["avgDocLen"]) for v in fields.values())
         w.write_json(
             "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
