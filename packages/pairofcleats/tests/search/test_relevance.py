@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pairofcleats.search.plan import path_needle
-from pairofcleats.search.query import Or, operator_words, parse_query, words_reading
+from pairofcleats.search.query import Or, operator_words, parse_query
 from pairofcleats.search.rank import name_match_factor
 from pairofcleats.search.searcher import Searcher, SearchRequest
 from pairofcleats.tokenize import split_id
@@ -206,31 +206,12 @@ def test_operator_words_are_case_insensitive_and_recorded() -> None:
     assert parse_query("a AND b") == parse_query("a and b")
 
 
-def test_prose_query_reads_lowercase_operator_words_as_words_when_empty(
-    searcher: Searcher,
-) -> None:
+def test_empty_result_names_the_operator_word(searcher: Searcher) -> None:
     query = "keep a value between a low and a high bound"
-    # as operators ("low AND a") nothing matches: under --strict that stands, and is named
-    strict = searcher.search(SearchRequest(query=query, mode="code", ann=False, strict=True))
-    assert strict["code"] == []  # explicit AND never relaxes
-    warned = [w for w in strict["warnings"] if w["code"] == "QUERY_OPERATOR_WORDS"]
-    assert warned and "'and' at position 27" in warned[0]["message"]
-    # a prose query then reads the lower-case "and" as a word and ranks like the other words
-    res = searcher.search(SearchRequest(query=query, mode="code", ann=False, explain=True))
-    assert res["code"]
+    res = searcher.search(SearchRequest(query=query, mode="code", ann=False))
+    assert res["code"] == []  # "low AND a": no chunk holds both; explicit AND never relaxes
     warned = [w for w in res["warnings"] if w["code"] == "QUERY_OPERATOR_WORDS"]
-    assert warned and "as a word" in warned[0]["message"]
-    assert res["stats"]["explain"]["relaxed"]["code"]["steps"][0] == "operator-words"
-    # a capitalised AND, a code query, or hits under the operator reading keep the operator
-    assert _hits(searcher, query.replace(" and ", " AND ")) == []
-    assert _hits(searcher, "add_numbers and nonexistentword") == []  # code intent
+    assert warned and "'and' at position 27" in warned[0]["message"]
+    assert _hits(searcher, query.replace(" and ", " "))  # without the operator it ranks
     ok = searcher.search(SearchRequest(query="greet AND name", mode="code", ann=False))
     assert ok["code"] and not [w for w in ok["warnings"] if w["code"] == "QUERY_OPERATOR_WORDS"]
-
-
-def test_words_reading_only_for_lowercase_operator_words() -> None:
-    node = parse_query("low and high Or x NOT y")
-    alt = words_reading("low and high Or x NOT y", node)
-    assert alt is not None and [w for w, _ in operator_words(alt)] == ["Or", "NOT"]
-    assert words_reading("a AND b", parse_query("a AND b")) is None
-    assert words_reading("greet", parse_query("greet")) is None

@@ -34,14 +34,7 @@ from pairofcleats.search.plan import (
 from pairofcleats.search.query import Node, operator_words
 from pairofcleats.search.source import SparseSource
 
-__all__ = [
-    "CandidateSet",
-    "ModeResult",
-    "SearchOptions",
-    "SearchWarning",
-    "prefer_words_reading",
-    "search_mode",
-]
+__all__ = ["CandidateSet", "ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
 
 BoolMask = npt.NDArray[np.bool_]
 QueryVector = Callable[[str, str, int], npt.NDArray[np.float32] | None]
@@ -332,26 +325,6 @@ def _operator_word_warning(ast: Node, mode: str, warnings: list[SearchWarning]) 
             mode,
         )
     )
-
-
-def prefer_words_reading(operators: ModeResult, words: ModeResult, ast: Node) -> ModeResult:
-    """The mode result of a prose query whose operator reading found nothing: the words
-    reading (:func:`~pairofcleats.search.query.words_reading`) when it has hits, warned as
-    ``QUERY_OPERATOR_WORDS`` and recorded as relaxation step ``operator-words``; else the
-    empty operator result with its own warning."""
-    if not words.hits:
-        return operators
-    listed = ", ".join(f"{w!r} at position {p}" for w, p in operator_words(ast) if w.islower())
-    warning = SearchWarning(
-        "QUERY_OPERATOR_WORDS",
-        f"no hits with {listed} as an operator; ranked the query with it as a word "
-        "(write AND/OR/NOT in capitals, or pass --strict, to keep the operator)",
-        words.mode,
-    )
-    explain = dict(words.explain)
-    steps = list(explain.get("relaxed", {}).get("steps", []))
-    explain["relaxed"] = {"steps": ["operator-words", *steps]}
-    return ModeResult(words.mode, words.hits, [warning, *words.warnings], explain)
 
 
 def search_mode(

@@ -35,7 +35,6 @@ __all__ = [
     "iter_positive",
     "operator_words",
     "parse_query",
-    "words_reading",
 ]
 
 
@@ -103,7 +102,7 @@ def _negatable_follow(query: str, i: int) -> bool:
     return nxt.isalnum() or nxt == "_" or nxt in _NEGATABLE_START
 
 
-def _lex(query: str, *, lowercase_as_words: bool = False) -> list[_Tok]:
+def _lex(query: str) -> list[_Tok]:
     toks: list[_Tok] = []
     n = len(query)
     i = 0
@@ -154,8 +153,6 @@ def _lex(query: str, *, lowercase_as_words: bool = False) -> list[_Tok]:
             i += 1
         text = query[start:i]
         op = _OPERATOR_WORDS.get(text.lower())
-        if op and lowercase_as_words and text.islower():
-            op = None
         toks.append(_Tok(op, text, start) if op else _Tok("term", text, start))
     return toks
 
@@ -295,16 +292,13 @@ def operator_words(node: Node) -> list[tuple[str, int]]:
     return sorted(out, key=lambda w: w[1])
 
 
-def parse_query(query: str, *, lowercase_as_words: bool = False) -> Node:
+def parse_query(query: str) -> Node:
     """Parse ``query`` into an AST; raises ``InvalidRequest`` (exit 2 / HTTP 400) if malformed.
-
-    ``lowercase_as_words`` reads operator words written in lower case (``and``, ``or``,
-    ``not``) as plain terms: the natural-language reading :func:`words_reading` offers.
 
     A query whose every item is negated has no positive item and is rejected too: there would
     be nothing to rank.
     """
-    node = _Parser(query, _lex(query, lowercase_as_words=lowercase_as_words)).parse()
+    node = _Parser(query, _lex(query)).parse()
     if not iter_positive(node):
         raise InvalidRequest(
             "the query has no positive term (only negations)",
@@ -312,20 +306,3 @@ def parse_query(query: str, *, lowercase_as_words: bool = False) -> Node:
             position=0,
         )
     return node
-
-
-def words_reading(query: str, node: Node) -> Node | None:
-    """The query with its lower-case operator words read as words, or None when it has none
-    (or that reading does not parse).
-
-    A sentence such as ``keep a value between a low and a high bound`` parses as ``low AND a``
-    (operator words are case-insensitive, §9.1) and finds nothing; the search falls back to
-    this reading for prose-intent queries only then (never for a capitalised ``AND``, nor
-    under ``--strict``).
-    """
-    if not any(word.islower() for word, _pos in operator_words(node)):
-        return None
-    try:
-        return parse_query(query, lowercase_as_words=True)
-    except InvalidRequest:
-        return None

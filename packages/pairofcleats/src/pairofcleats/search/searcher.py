@@ -37,17 +37,11 @@ from pairofcleats.search.backends import (
     choose_backend,
     make_source,
 )
-from pairofcleats.search.engine import (
-    ModeResult,
-    SearchOptions,
-    SearchWarning,
-    prefer_words_reading,
-    search_mode,
-)
+from pairofcleats.search.engine import ModeResult, SearchOptions, SearchWarning, search_mode
 from pairofcleats.search.filters import Filters
 from pairofcleats.search.index import ModeIndex
 from pairofcleats.search.intent import classify_intent
-from pairofcleats.search.query import Phrase, iter_positive, parse_query, words_reading
+from pairofcleats.search.query import Phrase, iter_positive, parse_query
 from pairofcleats.search.sqlite_source import fts_weights
 
 __all__ = ["MODE_KEYS", "SearchRequest", "Searcher", "resolve_modes"]
@@ -353,19 +347,11 @@ class Searcher:
             req.fts_profile or self.config.search.fts_profile,
             self.config.search.fts_weights.model_dump(),
         )
-        # a prose query whose lower-case "and"/"or"/"not" leaves a mode empty reads them as words
-        words_ast = (
-            words_reading(req.query, ast) if intent.type == "prose" and not opt.strict else None
-        )
         results: dict[str, ModeResult] = {}
         fts_explain: dict[str, Any] = {}
         for mode, idx in indexes.items():
             source, effective = make_source(chosen, idx, loaded.roots[mode], fts_w, warnings)
-            use_fts = effective == "sqlite-fts"
-            res = search_mode(source, ast, intent, opt, qvec, use_fts=use_fts)
-            if not res.hits and words_ast is not None:
-                words = search_mode(source, words_ast, intent, opt, qvec, use_fts=use_fts)
-                res = prefer_words_reading(res, words, ast)
+            res = search_mode(source, ast, intent, opt, qvec, use_fts=effective == "sqlite-fts")
             results[mode] = res
             warnings.extend(res.warnings)
             if "ftsMatch" in res.explain:
