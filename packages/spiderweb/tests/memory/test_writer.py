@@ -92,3 +92,22 @@ async def test_async_run_and_timeout_does_not_cancel(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT v FROM t").fetchall() == [(3,)]
     conn.close()
+
+
+def test_a_lone_failing_write_leaves_nothing_and_the_next_commits(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    commits: list[int] = []
+    writer = WriterThread(lambda: _connect(db), on_commit=lambda: commits.append(1))
+
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (1)")
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        writer.submit(half_then_fail).result(5)
+    assert writer.submit(lambda c: c.execute("INSERT INTO t VALUES (2)").rowcount).result(5) == 1
+    writer.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT v FROM t").fetchall() == [(2,)]
+    conn.close()
+    assert commits == [1]  # only the transaction that committed counts

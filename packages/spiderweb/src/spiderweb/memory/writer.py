@@ -115,7 +115,12 @@ class WriterThread:
 
     @staticmethod
     def _commit(conn: sqlite3.Connection, work: list[tuple[WriteOp[Any], Future[Any]]]) -> bool:
-        """Run ``work`` in one transaction; ``True`` if it committed."""
+        """Run ``work`` in one transaction; ``True`` if it committed.
+
+        A lone operation (every commit of a single session's turn, P2) needs no
+        savepoint: if it fails, rolling the whole transaction back is the same.
+        That saves two statements on the reply path.
+        """
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -123,6 +128,8 @@ class WriterThread:
             for _, fut in work:
                 fut.set_exception(exc)
             return False
+        if len(work) == 1:
+            return WriterThread._commit_one(conn, *work[0])
         for idx, (op, fut) in enumerate(work):
             if not fut.set_running_or_notify_cancel():
                 continue
@@ -160,4 +167,21 @@ class WriterThread:
                 fut.set_exception(error)
             else:
                 fut.set_result(result)
+        return True
+
+    @staticmethod
+    def _commit_one(conn: sqlite3.Connection, op: WriteOp[Any], fut: Future[Any]) -> bool:
+        """The transaction ``_commit`` opened holds only ``op``: commit it or roll it all back."""
+        if not fut.set_running_or_notify_cancel():
+            conn.execute("ROLLBACK")
+            return False
+        try:
+            result = op(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            fut.set_exception(exc)
+            return False
+        fut.set_result(result)
         return True
