@@ -9,6 +9,8 @@ from pairofcleats.tokenize import (
     code_tokens,
     fts_token,
     prose_tokens,
+    raw_identifiers,
+    raw_words,
     split_id,
     stem,
     stems_for,
@@ -100,3 +102,37 @@ def test_split_id_tokens_are_lowercase_alnum(text: str) -> None:
 @given(st.lists(st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True), min_size=1, max_size=6))
 def test_snake_case_round_trip(words: list[str]) -> None:
     assert split_id("_".join(words)) == words
+
+
+def _scan_reference(text: str, keywords: frozenset[str]) -> tuple[list[str], list[str], list[str]]:
+    """The one-regex scan code_tokens replaced: words and punctuation in one pass."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text)
+    scan = re.compile(r"(?P<w>\w+)|(?P<p>[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:])")
+    body: list[str] = []
+    kw: list[str] = []
+    ops: list[str] = []
+    for w, p in scan.findall(text):
+        if w:
+            if w in keywords:
+                kw.append(w.lower())
+            else:
+                for sub in re.findall(r"[^\W_]+", w):
+                    body.extend(split_id(sub))
+        elif len(ops) < 20_000:
+            ops.append(p)
+    return body, kw, ops
+
+
+@given(st.text(alphabet="aZ9_é .:=<>(){}-\n\r\tIfif", max_size=60))
+def test_code_tokens_match_the_single_scan(text: str) -> None:
+    """Separate word/punctuation scans (and a shared word list) equal one combined scan."""
+    keywords = frozenset({"if", "If"})
+    expected = _scan_reference(text, keywords)
+    assert code_tokens(text, keywords) == expected
+    if text.isascii():
+        words = raw_words(text)
+        assert code_tokens(text, keywords, words) == expected
+        assert raw_identifiers(text, words) == raw_identifiers(text)

@@ -119,8 +119,13 @@ def split_id(text: str) -> list[str]:
     return list(itertools.chain.from_iterable(map(_SUBWORDS.__getitem__, _WORD_RE.findall(text))))
 
 
+def raw_words(text: str) -> list[str]:
+    """The ``\\w+`` runs of ``text``: what ``code_tokens`` and ``raw_identifiers`` scan."""
+    return _RAW_RE.findall(text)
+
+
 def code_tokens(
-    text: str, keywords: frozenset[str] = frozenset()
+    text: str, keywords: frozenset[str] = frozenset(), words: list[str] | None = None
 ) -> tuple[list[str], list[str], list[str]]:
     """Scan code into ``(body, keyword, operator)`` streams in text order.
 
@@ -130,10 +135,13 @@ def code_tokens(
     per-word results are memoised: the per-occurrence work is C (``map`` over a dict).
     Tokens are interned: each occurrence is otherwise its own str object (the bulk of a
     build's memory), and pickling a worker's bundle shares repeated objects.
+    ``words``: ``raw_words(text)`` when the caller already has it (ASCII text only).
     """
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    words = _RAW_RE.findall(text)
+        words = None
+    if words is None:
+        words = _RAW_RE.findall(text)
     kw: list[str] = []
     if keywords and not keywords.isdisjoint(words):
         kw = list(map(_LOWER.__getitem__, [w for w in words if w in keywords]))
@@ -145,9 +153,29 @@ def code_tokens(
     return body, kw, list(map(sys.intern, ops))
 
 
-def raw_identifiers(text: str) -> list[str]:
-    """Distinct raw identifiers in first-occurrence order (for ``usages``)."""
-    return [sys.intern(w) for w in dict.fromkeys(_RAW_RE.findall(text)) if not w[0].isdigit()]
+class _UsageMemo(dict[str, str | None]):
+    """Memo of a raw word as an interned usage (``None``: starts with a digit)."""
+
+    __slots__ = ()
+
+    def __missing__(self, word: str) -> str | None:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        use = None if word[0].isdigit() else sys.intern(word)
+        self[word] = use
+        return use
+
+
+_USAGES = _UsageMemo()
+
+
+def raw_identifiers(text: str, words: list[str] | None = None) -> list[str]:
+    """Distinct raw identifiers in first-occurrence order (for ``usages``).
+
+    ``words``: ``raw_words(text)`` when the caller already has it.
+    """
+    found = dict.fromkeys(_RAW_RE.findall(text) if words is None else words)
+    return [u for u in map(_USAGES.__getitem__, found) if u is not None]
 
 
 @lru_cache(maxsize=1)

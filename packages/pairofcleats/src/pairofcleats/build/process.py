@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,6 +27,7 @@ from pairofcleats.tokenize import (
     code_tokens,
     prose_tokens,
     raw_identifiers,
+    raw_words,
     split_id,
     stems_for,
     stopwords,
@@ -115,6 +117,10 @@ def _uid_hash(label: str, text: str) -> str:
     return xxh64_hex((label + "\0" + _norm_nl(text)).encode("utf-8", "surrogatepass"))
 
 
+def _plus_newline(total: int, length: int) -> int:
+    return total + length + 1
+
+
 def _utf16_len(s: str) -> int:
     if s.isascii():
         return len(s)
@@ -126,14 +132,13 @@ class _Offsets:
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
-        self.u16: list[int] = []
-        self.cp: list[int] = []
-        u = c = 0
-        for line in lines:
-            self.u16.append(u)
-            self.cp.append(c)
-            u += _utf16_len(line) + 1
-            c += len(line) + 1
+        self.cp: list[int] = list(itertools.accumulate(map(len, lines), _plus_newline, initial=0))
+        self.cp.pop()
+        if all(map(str.isascii, lines)):
+            self.u16: list[int] = self.cp  # one unit per code point: the same offsets
+        else:
+            self.u16 = list(itertools.accumulate(map(_utf16_len, lines), _plus_newline, initial=0))
+            self.u16.pop()
 
     def span(self, s: int, e: int) -> tuple[int, int, int, int]:
         """(start16, end16, startCp, endCp) of rows s..e, end excluding the newline/CR."""
@@ -202,9 +207,11 @@ def _blank_rows(lines: list[str], s: int, e: int, rows: tuple[tuple[int, int], .
     return "\n".join(lines[r] for r in range(s, e + 1) if r not in skip)
 
 
-def _code_fields(d: ChunkDraft, lines: list[str], keywords: frozenset[str]) -> dict[str, list[str]]:
+def _code_fields(
+    d: ChunkDraft, lines: list[str], keywords: frozenset[str], words: list[str] | None
+) -> dict[str, list[str]]:
     body_text = _blank_rows(lines, d.start_row, d.end_row, d.comment_rows)
-    body, kw, ops = code_tokens(body_text, keywords)
+    body, kw, ops = code_tokens(body_text, keywords, words)
     sig_body, _, _ = code_tokens(d.signature, keywords)
     return {
         "name": split_id(d.name),
@@ -325,8 +332,12 @@ def _records(
                 "end": seg_end16,
             }
             virtual = f"{src.rel}#seg:{seg_uid}"
+        words = None
+        if mode == "code" and not d.comment_rows and span_text.isascii():
+            # the body text is then these rows as well (bar a final \r): one scan for both
+            words = raw_words(span_text)
         if mode == "code":
-            fields = _code_fields(d, lines, kw)
+            fields = _code_fields(d, lines, kw, words)
         elif mode == "extracted-prose":
             fields = _prose_fields(d.name, d.doc)
         else:
@@ -334,7 +345,7 @@ def _records(
         unf = _unfielded(fields, prose)
         usages: list[str] = []
         if mode == "code":
-            usages = [w for w in raw_identifiers(span_text) if w not in kw][:MAX_USAGES]
+            usages = [w for w in raw_identifiers(span_text, words) if w not in kw][:MAX_USAGES]
         headline = headline_for(d.doc, d.name, unf)
         meta: dict[str, Any] = {
             "chunkId": _chunk_id(

@@ -54,11 +54,12 @@ def window_bounds(
 def split_oversize(draft: ChunkDraft, lines: list[str], limits: ChunkingLimits) -> list[ChunkDraft]:
     """The draft itself, or its line windows with spanIndex 0..k when over a limit."""
     n_lines = draft.end_row - draft.start_row + 1
-    n_bytes = sum(
-        len(lines[r].encode("utf-8")) + 1 for r in range(draft.start_row, draft.end_row + 1)
-    )
-    if n_lines <= limits.max_lines and n_bytes <= limits.max_bytes:
-        return [draft]
+    if n_lines <= limits.max_lines:
+        # UTF-8 bytes of the rows, each with its newline (one join, not a loop per row)
+        body = "\n".join(lines[draft.start_row : draft.end_row + 1])
+        n_bytes = (len(body) if body.isascii() else len(body.encode("utf-8"))) + 1
+        if n_bytes <= limits.max_bytes:
+            return [draft]
     bounds = window_bounds(
         lines, draft.start_row, draft.end_row, limits.window_lines, limits.max_bytes
     )
