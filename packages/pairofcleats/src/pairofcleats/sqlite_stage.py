@@ -39,16 +39,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from functools import lru_cache
-from itertools import chain, repeat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from groundwork import jsonio
 from groundwork.fsio import fsync_dir
 
 from pairofcleats.artifacts.schema import SQLITE_SCHEMA_VERSION
+from pairofcleats.sqlite_bulk import DocBlobs, insert_columns, posting_columns
 from pairofcleats.tokenize import fts_token
 
 _TABLES = """
@@ -116,38 +117,33 @@ TABLE_NAMES = (
 )
 
 
-@lru_cache(maxsize=262_144)
-def fts_column_token(token: str) -> str:
-    """``fts_token`` memoised: the same few thousand tokens repeat across chunks."""
-    return fts_token(token)
+def fts_stream(vocab: list[str]) -> Callable[[list[str]], str]:
+    """``tokens`` column text of one stream whose tokens are all in ``vocab``.
+
+    Only punctuation tokens change under ``fts_token`` (1.7k of 87k on a medium repo), so
+    they go in a dict and ``map(dict.get, toks, toks)`` rewrites a stream without a Python
+    call per token (half the cost of a memoised ``fts_token`` per token)."""
+    enc = {t: e for t in vocab if (e := fts_token(t)) != t}
+    get = enc.get
+    if not enc:
+        return " ".join
+    return lambda toks: " ".join(map(get, toks, toks))
+
+
+def _meta_json(meta: dict[str, Any]) -> str:
+    """metaV2 as canonical JSON. It holds no floats (chunk_meta is written with orjson on
+    the same premise), so orjson's sorted output is the canonical spelling; jsonio would
+    re-encode nearly every record with the stdlib (any digit before an ``e`` in a hash
+    trips its exponent-float check), 3x slower. Anything orjson refuses goes to jsonio."""
+    try:
+        return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return jsonio.dumps(meta).decode("utf-8")
 
 
 def db_name(mode: str) -> str:
     """``index-<mode>.db``."""
     return f"index-{mode}.db"
-
-
-def _flat_postings(postings: list[Any]) -> tuple[list[int], list[int], list[int]]:
-    """``[[docId, tf], …]`` per token → parallel ``token_id, doc_id, tf`` lists.
-
-    Flattening through ``itertools.chain`` and slicing stays in C, so ``executemany`` over
-    ``zip`` of the three lists costs no Python frame per posting row."""
-    lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
-    tids: list[int] = np.repeat(np.arange(len(postings), dtype=np.int64), lengths).tolist()
-    flat = list(chain.from_iterable(chain.from_iterable(postings)))
-    return tids, flat[0::2], flat[1::2]
-
-
-def _doc_blobs(postings: list[Any]) -> list[memoryview]:
-    """One ``<u4`` blob of ascending doc ids per entry: all lists are packed into one
-    buffer in C and handed to SQLite as memoryview slices (no per-entry numpy call)."""
-    lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
-    ends = np.cumsum(lengths) * 4
-    total = int(lengths.sum())
-    flat = np.fromiter(chain.from_iterable(postings), dtype="<u4", count=total)
-    view = memoryview(flat.tobytes())
-    starts = (ends - lengths * 4).tolist()
-    return [view[a:b] for a, b in zip(starts, ends.tolist(), strict=True)]
 
 
 def encode_streams(row: dict[str, list[str]]) -> str:
@@ -222,7 +218,7 @@ def build_sqlite(
                     c["metaV2"].get("signature") or "",
                     c["headline"],
                     c["weight"],
-                    jsonio.dumps(c["metaV2"]).decode("utf-8"),
+                    _meta_json(c["metaV2"]),
                     c["fileId"],
                 )
                 for c in chunks
@@ -231,6 +227,7 @@ def build_sqlite(
         # FTS5 merges level-0 segments as they accumulate (automerge); during a one-shot
         # load that rewrites the index several times, so merging waits for one optimize
         con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0)")
+        stream = fts_stream(token_postings["vocab"])  # the vocabulary of ``tokens``
         con.executemany(
             "INSERT INTO chunks_fts(rowid, file, name, signature, kind, headline, doc, tokens)"
             " VALUES (?,?,?,?,?,?,?,?)",
@@ -243,7 +240,7 @@ def build_sqlite(
                     c["kind"],
                     c["headline"],
                     c["metaV2"].get("doc") or "",
-                    " ".join(map(fts_column_token, toks)),
+                    stream(toks),
                 )
                 for c, toks in zip(chunks, tokens, strict=True)
             ),
@@ -253,16 +250,10 @@ def build_sqlite(
         # vocabularies are sorted and unique, so keyed by the text they append in key order
         # and need no separate index
         vocab = token_postings["vocab"]
-        con.executemany(
-            "INSERT INTO token_vocab VALUES (?, ?)", zip(vocab, range(len(vocab)), strict=True)
-        )
-        con.executemany(
-            "INSERT INTO token_postings VALUES (?,?,?)",
-            zip(*_flat_postings(token_postings["postings"]), strict=True),
-        )
-        con.executemany(
-            "INSERT INTO doc_lengths VALUES (?, ?)", enumerate(token_postings["docLengths"])
-        )
+        insert_columns(con, "token_vocab", [vocab, range(len(vocab))])
+        insert_columns(con, "token_postings", posting_columns(token_postings["postings"]))
+        lengths = token_postings["docLengths"]
+        insert_columns(con, "doc_lengths", [range(len(lengths)), lengths])
         con.executemany(
             "INSERT INTO token_stats VALUES (?, ?)",
             [
@@ -274,14 +265,11 @@ def build_sqlite(
             for field in sorted(field_postings["fields"]):
                 fp = field_postings["fields"][field]
                 fvocab = fp["vocab"]
-                con.executemany(
-                    "INSERT INTO field_vocab VALUES (?,?,?)",
-                    zip(repeat(field), fvocab, range(len(fvocab))),
+                insert_columns(
+                    con, "field_vocab", [[field] * len(fvocab), fvocab, range(len(fvocab))]
                 )
-                con.executemany(
-                    "INSERT INTO field_postings VALUES (?,?,?,?)",
-                    zip(repeat(field), *_flat_postings(fp["postings"])),
-                )
+                cols = posting_columns(fp["postings"])
+                insert_columns(con, "field_postings", [[field] * len(cols[0]), *cols])
                 con.execute(
                     "INSERT INTO field_stats VALUES (?,?,?,?)",
                     (
@@ -292,21 +280,18 @@ def build_sqlite(
                     ),
                 )
         if field_tokens is not None:
-            con.executemany(
-                "INSERT INTO field_tokens VALUES (?, ?)",
-                enumerate(map(encode_streams, field_tokens)),
+            insert_columns(
+                con,
+                "field_tokens",
+                [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
             )
         for table, data in (("phrase", phrase_ngrams), ("chargram", chargram_postings)):
             if data is None:
                 continue
             tv = data["vocab"]
-            con.executemany(
-                f"INSERT INTO {table}_vocab VALUES (?, ?)", zip(tv, range(len(tv)), strict=True)
-            )
-            con.executemany(
-                f"INSERT INTO {table}_postings VALUES (?, ?)",
-                enumerate(_doc_blobs(data["postings"])),
-            )
+            insert_columns(con, f"{table}_vocab", [tv, range(len(tv))])
+            blobs = DocBlobs(data["postings"])
+            insert_columns(con, f"{table}_postings", [range(len(blobs)), blobs])
         if minhash:
             sig = np.asarray(minhash, dtype="<u4")
             view, width = memoryview(sig.tobytes()), sig.shape[1] * 4
