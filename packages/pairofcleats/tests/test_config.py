@@ -128,3 +128,17 @@ def test_every_known_key_round_trips_into_effective_config() -> None:
         for part in leaf.split("."):
             assert part in node, leaf
             node = node[part]
+
+
+def test_flat_values_equal_model_dump() -> None:
+    """The search reads field and FTS weights through ``flat_values`` (no schema build): it
+    must equal ``model_dump`` for defaults and for configured values."""
+    from pairofcleats.config import FieldWeights, FtsWeights, flat_values
+
+    cfg = load(Path("/nonexistent-repo"), {})
+    for model in (cfg.search.fts_weights, FtsWeights.model_validate({"name": 2.5, "file": 0})):
+        assert flat_values(model) == model.model_dump()
+    fw = cfg.search.field_weights
+    assert not isinstance(fw, bool)
+    for model in (fw, FieldWeights.model_validate({"name": 3.0, "body": 0.5})):
+        assert flat_values(model) == model.model_dump()

@@ -224,7 +224,7 @@ class Searcher:
         if fw is False:
             fielded = False
         else:
-            custom = {k: v for k, v in fw.model_dump().items() if v is not None}
+            custom = {k: v for k, v in poc_config.flat_values(fw).items() if v is not None}
             field_weights = custom or None
         match_mode = req.match_mode or cfg.match_mode
         if match_mode not in ("auto", "all", "any"):
@@ -345,7 +345,7 @@ class Searcher:
         qvec = self._embedders.for_query(req.query, req.stub_embeddings)
         fts_w = fts_weights(
             req.fts_profile or self.config.search.fts_profile,
-            self.config.search.fts_weights.model_dump(),
+            poc_config.flat_values(self.config.search.fts_weights),
         )
         results: dict[str, ModeResult] = {}
         fts_explain: dict[str, Any] = {}
