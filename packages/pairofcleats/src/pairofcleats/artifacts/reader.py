@@ -21,6 +21,7 @@ from groundwork.errors import GroundworkError
 from groundwork.fsio import safe_join
 from pydantic import ValidationError
 
+from pairofcleats.artifacts import trusted
 from pairofcleats.artifacts.schema import CurrentPointer, IndexState, PiecesManifest
 from pairofcleats.errors import IndexInvalid
 
@@ -52,7 +53,7 @@ def read_current(current_json: Path) -> CurrentState:
         return CurrentState(None, None, None)
     try:
         raw = jsonio.loads(current_json.read_bytes(), path=str(current_json))
-        ptr = CurrentPointer.model_validate(raw)
+        ptr = trusted.current_pointer(raw) or CurrentPointer.model_validate(raw)
     except (OSError, GroundworkError, ValidationError, ValueError) as exc:
         return CurrentState(None, None, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     repo_dir = current_json.parent.parent
@@ -83,7 +84,7 @@ class IndexReader:
         except (OSError, GroundworkError, ValueError) as exc:
             raise IndexInvalid(f"unreadable pieces manifest {mpath}: {exc}") from exc
         try:
-            self.manifest = PiecesManifest.model_validate(raw)
+            self.manifest = trusted.pieces_manifest(raw) or PiecesManifest.model_validate(raw)
         except ValidationError as exc:
             raise IndexInvalid(
                 f"invalid pieces manifest {mpath}: {exc.errors()[0]['msg']}"
