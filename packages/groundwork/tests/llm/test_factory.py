@@ -1,7 +1,12 @@
 import pytest
 from groundwork.llm.anthropic import AnthropicProvider
 from groundwork.llm.errors import LLMConfigError, MissingAPIKey, RateLimited
-from groundwork.llm.factory import ProviderSpec, make_provider, resolve_api_key
+from groundwork.llm.factory import (
+    CONFIGURED_MOCK_KEEP_CALLS,
+    ProviderSpec,
+    make_provider,
+    resolve_api_key,
+)
 from groundwork.llm.mock import MockProvider
 from groundwork.llm.ollama import OllamaProvider
 from groundwork.llm.openai import OpenAIProvider
@@ -74,3 +79,12 @@ async def test_mock_from_spec() -> None:
     with pytest.raises(RateLimited):
         await p.complete([Message.user("x")])
     assert (await p.complete([Message.user("x")])).text.startswith("Mock reply")
+
+
+async def test_configured_mock_keeps_only_the_latest_calls() -> None:
+    p = make_provider(ProviderSpec(type="mock"))
+    assert isinstance(p, MockProvider)
+    for i in range(CONFIGURED_MOCK_KEEP_CALLS + 5):
+        await p.complete([Message.user(f"q{i}")])
+    assert len(p.calls) == CONFIGURED_MOCK_KEEP_CALLS
+    assert p.calls[-1][-1].content == f"q{CONFIGURED_MOCK_KEEP_CALLS + 4}"
