@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from groundwork import jsonio
 from hypothesis import given
@@ -365,3 +366,41 @@ def test_long_int_fast_check_agrees_with_the_pattern(data: bytes | str) -> None:
 
     raw = data.encode() if isinstance(data, str) else data
     assert may_hold_long_int(raw) == (_JSON_LONG_INT.search(raw) is not None)
+
+
+def _stored(tmp_path: Path, modes: dict) -> tuple[Any, Any, int]:
+    from pairofcleats.build.incremental import IncrementalStore
+
+    root = tmp_path / "repo"
+    root.mkdir(exist_ok=True)
+    (root / "a.py").write_text("x = 1\n")
+    st = (root / "a.py").stat()
+    mtime_ms = st.st_mtime_ns // 1_000_000
+    bundle = {"file": "a.py", "hash": "xxh64:0011223344556677", "size": st.st_size,
+              "mtimeMs": mtime_ms, "modes": modes}  # fmt: skip
+    store = IncrementalStore(tmp_path / "inc", "c" * 40, "k", reuse=True)
+    store.put(bundle)
+    store.save()
+    again = IncrementalStore(tmp_path / "inc", "c" * 40, "k", reuse=True)
+    v = again.verify(root, "a.py", st.st_size, mtime_ms)
+    assert v is not None
+    return again, v, mtime_ms
+
+
+def test_parsed_bundle_tokens_share_one_str_per_token(tmp_path: Path) -> None:
+    """Reused bundles hold one object per distinct token, like the workers' output."""
+    modes = {"code": {"tokens": [["alpha", "beta"], ["alpha"]],
+                      "fieldTokens": [{"name": ["alpha"]}, {"doc": ["beta"]}]}}  # fmt: skip
+    store, v, mtime_ms = _stored(tmp_path, modes)
+    got = store.parse(v, mtime_ms)
+    assert got is not None and got["modes"] == modes
+    m = got["modes"]["code"]
+    assert m["tokens"][0][0] is m["tokens"][1][0] is m["fieldTokens"][0]["name"][0]
+    assert m["tokens"][0][1] is m["fieldTokens"][1]["doc"][0]
+
+
+def test_bundle_with_a_non_string_token_is_refused(tmp_path: Path) -> None:
+    store, v, mtime_ms = _stored(tmp_path, {"code": {"tokens": [["ok", 7]]}})
+    assert store.parse(v, mtime_ms) is None
+    assert any("a.py: bundle mismatched" in r for r in store.refused)
+    assert "a.py" not in store.new
