@@ -73,3 +73,24 @@ def test_store_writer_leaves_checkpoints_to_the_thread(tmp_path: Path) -> None:
         assert mode.result(5) == 0
     finally:
         store.close()
+
+
+def test_a_writer_that_never_pauses_still_gets_the_wal_restarted(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    cp = Checkpointer(
+        lambda: sqlite3.connect(db, isolation_level=None),
+        every_commits=4,
+        min_interval_s=0,
+        restart_frames=16,
+    )
+    writer = WriterThread(lambda: _writer_conn(db), on_commit=cp.committed)
+    try:
+        deadline = time.monotonic() + 10
+        while cp.restarts == 0 and time.monotonic() < deadline:
+            futures = [writer.submit(_insert) for _ in range(8)]
+            for fut in futures:
+                fut.result(5)
+        assert cp.restarts >= 1
+    finally:
+        cp.close()
+        writer.close()

@@ -6,10 +6,12 @@ it, paid two fsyncs and a 4 MB copy, about one turn in 73 under P2 (the p99).
 The writer connection turns it off; this thread runs ``PASSIVE`` checkpoints
 on its own connection instead, which never block the writer or readers.
 
-A passive checkpoint racing a busy writer may never see the WAL fully copied,
-so the writer would never restart it from the top and the file would grow:
-once the WAL holds ``restart_frames``, a ``RESTART`` checkpoint (which briefly
-holds writers off) brings it back to the start.
+The writer restarts the WAL from the top only if it begins a transaction when
+every frame is already copied; a writer that never pauses never sees that, and
+the WAL would grow without bound (measured: 1.3 GB in 6 s of back-to-back group
+commits). So once the WAL holds ``restart_frames``, the passive checkpoint is
+followed by a ``RESTART`` one: little is left to copy, and it holds writers off
+only until the next one starts at the top.
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ class Checkpointer:
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.checkpoints += 1
-            if frames >= self._restart_frames and copied < frames:
+            if frames >= self._restart_frames:
                 conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 self.restarts += 1
         except sqlite3.Error as exc:
