@@ -237,6 +237,9 @@ def test_search_sys_modules_stay_light(built_fixture: Any, tmp_path: Path) -> No
     # no progress context, no config file or env values, nothing verified or written
     assert not modules & {"groundwork.progress", "groundwork.config", "groundwork.hashing"}
     assert "pairofcleats.artifacts.writer" not in modules
+    # with --repo no git runs; no packaged-resource or plugin machinery, no Typer
+    assert not modules & {"subprocess", "importlib.resources", "importlib.metadata", "zipfile"}
+    assert not roots & {"typer", "click"}
     assert not {m for m in modules if m.startswith(("pairofcleats.build", "pairofcleats.lang"))}
 
 

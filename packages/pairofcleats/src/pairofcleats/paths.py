@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pairofcleats.scm import git_text
-
 CONFIG_FILE = ".pairofcleats.json"
 CACHE_VERSION_DIR = "cache-v1"
 BUILD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -28,6 +26,8 @@ def resolve_repo_root(
     """``--repo``; else the git toplevel; else the nearest ``.pairofcleats.json``; else cwd."""
     if repo is not None:
         return Path(os.path.realpath(Path(cwd, repo)))
+    from pairofcleats.scm import git_text  # subprocess only when git is asked
+
     top = git_text(["rev-parse", "--show-toplevel"], cwd, env)
     if top:
         return Path(os.path.realpath(top))
