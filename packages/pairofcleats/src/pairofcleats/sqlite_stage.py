@@ -191,7 +191,7 @@ def build_sqlite(
         con.execute("PRAGMA journal_mode=OFF")
         con.execute("PRAGMA synchronous=OFF")
         con.execute("PRAGMA temp_store=MEMORY")
-        con.execute("PRAGMA cache_size=-262144")  # 256 MiB while loading; not persisted
+        con.execute("PRAGMA cache_size=-65536")  # 64 MiB while loading; not persisted
         con.execute("PRAGMA locking_mode=EXCLUSIVE")
         con.execute("BEGIN")
         for stmt in _TABLES.split(";"):
