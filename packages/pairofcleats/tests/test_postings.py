@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from groundwork import jsonio
 from hypothesis import given
 from hypothesis import strategies as st
@@ -125,6 +126,19 @@ def test_chargram_postings_equal_the_string_path(
 ) -> None:
     expected = doc_postings([chargrams(d, min_n, max_n, max_len) for d in docs])
     assert chargram_postings(docs, min_n, max_n, max_len) == expected
+
+
+def test_chargram_postings_blocked_expansion_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few gram occurrences (many blocks, docs split nowhere) give the same
+    postings as the string path: a gram repeated across tokens of one doc stays one."""
+    import pairofcleats.postings as postings_mod
+
+    words = ["alpha", "alphabet", "bet", "x" * 9, "beta", "\u00e9t\u00e9", "alp"]
+    docs = [[words[(i * 7 + j * 3) % len(words)] for j in range(i % 6)] for i in range(40)]
+    expected = doc_postings([chargrams(d, 2, 4, 8) for d in docs])
+    for block in (1, 5, 64):
+        monkeypatch.setattr(postings_mod, "CHARGRAM_BLOCK", block)
+        assert chargram_postings(docs, 2, 4, 8) == expected
 
 
 @given(st.lists(st.lists(st.sampled_from(["a", "bb", "c", "\u00e9", "\U0001f600"]), max_size=9)))

@@ -345,6 +345,12 @@ def chargrams(tokens: Iterable[str], min_n: int, max_n: int, max_len: int) -> li
     return list(itertools.chain.from_iterable(token_chargrams(t, min_n, max_n) for t in uniq))
 
 
+#: Gram occurrences expanded at once by ``chargram_postings``: its expansion arrays are
+#: this many int64s each, instead of every (token, doc) pair's grams at once (~1 GB of
+#: temporaries on the medium corpus's code mode).
+CHARGRAM_BLOCK = 1 << 21
+
+
 def chargram_postings(
     docs: Sequence[Sequence[str]], min_n: int, max_n: int, max_len: int, *, compact: bool = False
 ) -> dict[str, Any]:
@@ -374,14 +380,37 @@ def chargram_postings(
     tids = np.fromiter(map(tindex.__getitem__, flat), dtype=np.int64, count=len(flat))
     dids = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
     stride = max(len(docs), 1)
-    pairs = _distinct(tids * stride + dids)
-    ptok = pairs // stride
-    pdoc = pairs % stride
+    ntok = max(len(utoks), 1)
+    # doc-major (doc, token) pairs: every repeat of a (gram, doc) posting lies inside one
+    # doc, so expanding and deduplicating a block of whole docs at a time is exact
+    pairs = _distinct(dids * ntok + tids)
+    del flat, tids, dids
+    pdoc = pairs // ntok
+    ptok = pairs % ntok
+    del pairs
     reps = counts[ptok]
-    total = int(reps.sum())
-    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
-    gids = csr[np.repeat(offs[ptok], reps) + within]
-    grouped = _group(vocab, gids, np.repeat(pdoc, reps), stride, False)
+    ends = np.cumsum(reps)
+    blocks: list[npt.NDArray[np.int64]] = []
+    lo = 0
+    while lo < len(ptok):
+        start = int(ends[lo] - reps[lo])
+        hi = max(int(np.searchsorted(ends, start + CHARGRAM_BLOCK, side="right")), lo + 1)
+        hi = int(np.searchsorted(pdoc, pdoc[hi - 1], side="right"))  # whole docs only
+        r = reps[lo:hi]
+        within = np.arange(int(ends[hi - 1]) - start, dtype=np.int64) - np.repeat(
+            np.cumsum(r) - r, r
+        )
+        gids = csr[np.repeat(offs[ptok[lo:hi]], r) + within]
+        blocks.append(_distinct(gids * stride + np.repeat(pdoc[lo:hi], r)))
+        lo = hi
+    keys = np.sort(np.concatenate(blocks)) if blocks else np.zeros(0, np.int64)
+    del blocks
+    gram = keys // stride
+    grouped = PostingLists(
+        np.searchsorted(gram, np.arange(len(vocab) + 1)).astype(np.int64),
+        (keys % stride).astype(np.int32),
+        None,
+    )
     return {"vocab": vocab, "postings": _out(grouped, compact)}
 
 
