@@ -145,11 +145,16 @@ def _group(
     if not len(vocab):
         return PostingLists(np.zeros(1, np.int64), np.zeros(0, np.int32), None)
     stride = max(n_docs, 1)
+    if not with_tf:  # doc lists only: no counts array, and the sort-based distinct
+        keys = _distinct(tids * stride + dids)
+        tok = keys // stride
+        bounds = np.searchsorted(tok, np.arange(len(vocab) + 1)).astype(np.int64)
+        return PostingLists(bounds, (keys % stride).astype(np.int32), None)
     keys, counts = np.unique(tids * stride + dids, return_counts=True)
     tok = keys // stride
     doc = (keys % stride).astype(np.int32)
     bounds = np.searchsorted(tok, np.arange(len(vocab) + 1)).astype(np.int64)
-    return PostingLists(bounds, doc, counts.astype(np.int32) if with_tf else None)
+    return PostingLists(bounds, doc, counts.astype(np.int32))
 
 
 def _out(p: PostingLists, compact: bool) -> Any:
@@ -302,28 +307,39 @@ def phrase_postings(
             break
         pos = np.flatnonzero(sid[: size - n + 1] == sid[n - 1 :]).astype(np.int64)
         starts.append(pos)
-        ns.append(np.full(len(pos), n, dtype=np.int64))
+        ns.append(np.full(len(pos), n, dtype=np.int8))  # n <= max_n: int8 is plenty
     if not starts or not sum(len(p) for p in starts):
         return {"vocab": [], "postings": []}
+    # Every array below has one entry per n-gram occurrence (tens of millions on a real
+    # repo), so each is dropped as soon as it is used: together they were ~1 GB of the
+    # build's peak RSS on the medium corpus.
     start = np.concatenate(starts)
     glen = np.concatenate(ns)
+    del starts, ns
     padded = np.concatenate((ranks, np.zeros(width, dtype=np.int64)))
+    del ranks
     base = len(tvocab) + 1
     key = np.zeros(len(start), dtype=np.int64)
     for k in range(width):
         col = np.where(glen > k, padded[start + k], 0)
         if k and (int(key.max()) + 1) * base >= 1 << 62:
             key = _dense_rank(key)  # re-rank only when the next column would overflow
-        key = key * base + col
+        key *= base
+        key += col
+        del col
+    del padded
     _, gid = np.unique(key, return_inverse=True)
-    gid = gid.reshape(-1).astype(np.int64)
+    del key
+    gid = gid.reshape(-1).astype(np.int64, copy=False)
     rep = np.empty(int(gid.max()) + 1, dtype=np.int64)
     rep[gid] = np.arange(len(gid), dtype=np.int64)  # any occurrence spells its gram
     vocab = [
         " ".join(flat[p : p + n])
         for p, n in zip(start[rep].tolist(), glen[rep].tolist(), strict=True)
     ]
+    del rep, glen, flat
     docs = sdoc[sid[start]]
+    del start, sid
     grouped = _group(vocab, gid, docs, len(streams), with_tf=False)
     return {"vocab": vocab, "postings": _out(grouped, compact)}
 
