@@ -404,3 +404,23 @@ def test_bundle_with_a_non_string_token_is_refused(tmp_path: Path) -> None:
     assert store.parse(v, mtime_ms) is None
     assert any("a.py: bundle mismatched" in r for r in store.refused)
     assert "a.py" not in store.new
+
+
+def test_corrupted_bundle_with_unchanged_stats_is_reported_once_and_rebuilt(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """Stats all match (the lean, bytes-dropping verification runs first), but a bundle is
+    bad: the build falls back to a real one, reusing the good bundles, refusing this once."""
+    first = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    layout = _layout(fixture_repo, build_env)
+    man = jsonio.read_json(layout.incremental_dir("code") / "manifest.json")
+    bpath = layout.incremental_dir("code") / man["files"]["src/greet.py"]["bundle"]
+    bpath.write_bytes(bpath.read_bytes().replace(b"greet", b"GREET", 1))
+    res = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert "unchanged" not in res and res["promoted"]
+    assert res["incremental"]["processed"] == 1
+    assert res["incremental"]["reused"] == first["incremental"]["processed"] - 1
+    refused = [w for w in res["warnings"] if w["code"] == "WARN_INCREMENTAL_REUSE_REFUSED"]
+    assert len(refused) == 1 and "src/greet.py" in refused[0]["message"]
+    names = {c["name"] for c in _chunks(fixture_repo, build_env)}
+    assert "greet" in names and "GREET" not in names

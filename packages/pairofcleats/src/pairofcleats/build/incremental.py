@@ -153,11 +153,19 @@ class IncrementalStore:
     def known(self, rel: str) -> bool:
         return rel in self.old
 
-    def verify(self, root: Path, rel: str, size: int, mtime_ms: int) -> Verified | None:
+    def stat_matches(self, rel: str, size: int, mtime_ms: int) -> bool:
+        """Whether the previous manifest has ``rel`` with this size and mtime (a hint only)."""
+        entry = self.old.get(rel)
+        return entry is not None and entry.get("size") == size and entry.get("mtimeMs") == mtime_ms
+
+    def verify(
+        self, root: Path, rel: str, size: int, mtime_ms: int, keep: bool = True
+    ) -> Verified | None:
         """The checksum-verified bundle bytes (or remembered skip) of ``rel``, or None.
 
         Nothing is parsed here: a no-change build only needs the verification (B1), and
-        parsing every bundle is most of the cost of reusing them.
+        parsing every bundle is most of the cost of reusing them. ``keep=False`` verifies
+        without returning the bytes (``raw`` empty), for a build expected to be a no-op.
         """
         entry = self.old.get(rel)
         if entry is None or entry.get("size") != size:
@@ -191,7 +199,7 @@ class IncrementalStore:
             self.refused.append(f"{rel}: bundle checksum mismatch")
             return None
         self.new[rel] = {**entry, "mtimeMs": mtime_ms}
-        return Verified(rel, raw)
+        return Verified(rel, raw if keep else b"")
 
     def parse(self, v: Verified, mtime_ms: int) -> dict[str, Any] | None:
         """The bundle of a verified entry, or None (and the entry dropped) if unusable."""

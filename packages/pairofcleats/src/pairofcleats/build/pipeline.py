@@ -515,13 +515,36 @@ def _file_modes(
 _Parts = list[tuple[str, Verified, int]]
 
 
-def _verify_reuse(
+def _stats_match(
     req: BuildRequest, stores: Mapping[str, IncrementalStore], cands: list[Candidate]
+) -> bool:
+    """Every candidate has the size and mtime its stores remember: likely a no-op build."""
+    root = req.layout.repo_root
+    for cand in cands:
+        try:
+            st = os.lstat(root / cand.rel)
+        except OSError:
+            return False
+        mtime_ms = st.st_mtime_ns // 1_000_000
+        fmodes = _file_modes(req, stores, cand)
+        if not fmodes or not all(
+            stores[m].stat_matches(cand.rel, st.st_size, mtime_ms) for m in fmodes
+        ):
+            return False
+    return True
+
+
+def _verify_reuse(
+    req: BuildRequest,
+    stores: Mapping[str, IncrementalStore],
+    cands: list[Candidate],
+    keep: bool = True,
 ) -> tuple[dict[Candidate, _Parts], list[Candidate], Counter[str]]:
     """Split candidates into checksum-verified reuse, files to process and remembered skips.
 
     Only stats, (re)hashes of files whose mtime moved and xxh64 of bundle bytes: nothing is
     parsed, so deciding that nothing changed costs a fraction of a build (§15 B1).
+    ``keep=False`` drops the verified bytes (see ``_locked_build``).
     """
     root = req.layout.repo_root
     verified: dict[Candidate, _Parts] = {}
@@ -539,7 +562,7 @@ def _verify_reuse(
             stores[m].note_stat(cand.rel, st.st_size, mtime_ms)
         parts: _Parts = []
         for m in fmodes:
-            v = stores[m].verify(root, cand.rel, st.st_size, mtime_ms)
+            v = stores[m].verify(root, cand.rel, st.st_size, mtime_ms, keep)
             if v is None:
                 break
             parts.append((m, v, mtime_ms))
@@ -598,14 +621,18 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
         )
         for m in req.modes
     }
-    verified, todo, reused_skips = _verify_reuse(req, stores, disc.candidates)
+    present = {c.rel for c in disc.candidates}
+    removed = sum(1 for m in req.modes for rel in stores[m].old if rel not in present)
+    # A build whose stats all match is most likely a no-op, which needs only the bundles'
+    # checksums: holding every bundle's bytes until the decision was ~600 MB on medium. If it
+    # turns out not to be one, the bundles are verified again, keeping the bytes.
+    lean = not removed and _stats_match(req, stores, disc.candidates)
+    verified, todo, reused_skips = _verify_reuse(req, stores, disc.candidates, keep=not lean)
     for m, store in stores.items():
         for reason in store.refused[:5]:
             req.warnings.append(
                 {"code": "WARN_INCREMENTAL_REUSE_REFUSED", "mode": m, "message": reason}
             )
-    present = {c.rel for c in disc.candidates}
-    removed = sum(1 for m in req.modes for rel in stores[m].old if rel not in present)
 
     if (
         not todo
@@ -640,6 +667,12 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
                 "durationMs": int((time.monotonic() - started) * 1000),
                 "warnings": req.warnings,
             }
+
+    if lean:  # not a no-op after all: verify again, keeping the bytes this time
+        marks = {m: len(store.refused) for m, store in stores.items()}
+        verified, todo, reused_skips = _verify_reuse(req, stores, disc.candidates)
+        for m, store in stores.items():
+            del store.refused[marks[m] :]  # the same refusals again, already reported
 
     reused: dict[str, dict[str, Any]] = {}
     # The parsed bundles are millions of small containers kept alive: with the cyclic GC
