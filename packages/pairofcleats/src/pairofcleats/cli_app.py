@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click import exceptions as click_exc  # Typer vendors click here (typer >= 0.20)
 
 from pairofcleats import __version__
 from pairofcleats.cli_search import report
@@ -247,8 +246,9 @@ def service_mcp_cmd(
     raise typer.Exit(code)
 
 
-def _usage_line(err: click_exc.UsageError) -> str:
-    cmd = err.ctx.command_path if err.ctx is not None else "pairofcleats"
+def _usage_line(err: typer.TyperException) -> str:
+    ctx = getattr(err, "ctx", None)
+    cmd = ctx.command_path if ctx is not None else "pairofcleats"
     return f"{cmd}: {err.format_message()} (see {cmd} --help)"
 
 
@@ -257,19 +257,21 @@ def run(args: list[str]) -> int:
     try:
         root = search_app if args[:1] == ["search"] else app
         rv: Any = root(args=args, prog_name="pairofcleats", standalone_mode=False)
-    except click_exc.NoArgsIsHelpError as err:
-        ctx = err.ctx
-        sys.stdout.write((ctx.get_help() if ctx is not None else "") + "\n")
-        return 0
-    except click_exc.UsageError as err:
-        sys.stderr.write(_usage_line(err) + "\n")
-        return 2
     except typer.Exit as err:
         return int(err.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("pairofcleats: cancelled\n")
         return 130
-    except click_exc.ClickException as err:
+    except typer.TyperException as err:
+        # Typer vendors click privately (typer >= 0.29): its errors are caught through the
+        # public base class; a usage error carries exit_code 2.
+        ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError":
+            sys.stdout.write((ctx.get_help() if ctx is not None else "") + "\n")
+            return 0
+        if err.exit_code == 2:
+            sys.stderr.write(_usage_line(err) + "\n")
+            return 2
         sys.stderr.write(f"pairofcleats: {err.format_message()}\n")
         return int(err.exit_code)
     except InvalidRequest as err:  # raised outside a command (should not happen)
