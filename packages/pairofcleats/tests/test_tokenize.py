@@ -136,3 +136,21 @@ def test_code_tokens_match_the_single_scan(text: str) -> None:
         words = raw_words(text)
         assert code_tokens(text, keywords, words) == expected
         assert raw_identifiers(text, words) == raw_identifiers(text)
+
+
+def test_pystemmer_stems_match_pure_snowball() -> None:
+    """The C stemmer used at build and query time gives the pure-Python Snowball stems, so
+    indexes built with either agree (a divergence would silently break prose matching)."""
+    from pairofcleats import tokenize
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    fast = tokenize._stemmer()
+    assert type(fast).__module__ == "Stemmer", "PyStemmer is a dependency and must be preferred"
+    words = [
+        "running", "generously", "caresses", "ponies", "relational", "conditional",
+        "hopefully", "sensibilities", "dying", "skies", "news", "atlas", "cosmos",
+        "generalizations", "oscillators", "timeouts", "retrying", "serialized", "café",
+        "naïvely", "x", "", "ab", "analyses", "indexes", "configuration", "heartbeats",
+    ]  # fmt: skip
+    slow = EnglishStemmer()
+    assert fast.stemWords(words) == [slow.stemWord(w) for w in words]
