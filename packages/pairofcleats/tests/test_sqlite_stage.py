@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pairofcleats.artifacts import IndexReader, read_current
 from pairofcleats.paths import RepoLayout
+from pairofcleats.postings import doc_postings
+from pairofcleats.sqlite_bulk import PHRASE_BLOCK, insert_columns, phrase_blocks
 from pairofcleats.sqlite_stage import (
+    _TABLES,
+    PHRASE_BLOCK_SQL,
     TABLE_NAMES,
     check_sqlite,
+    decode_phrase_block,
     decode_streams,
     encode_streams,
     open_readonly,
@@ -22,6 +29,49 @@ def _db(built: Any, mode: str = "code") -> Path:
     ptr = read_current(layout.current_json).pointer
     assert ptr is not None
     return layout.repo_dir / ptr.buildRoot / "index-sqlite" / f"index-{mode}.db"
+
+
+def _assert_phrase_blocks(con: sqlite3.Connection, vocab: list[str], postings: Any) -> None:
+    """Blocks concatenate to the vocabulary and doc lists, each keyed by its first phrase,
+    and a lookup finds every phrase's docs and nothing for phrases between or outside."""
+    rows = con.execute(
+        "SELECT v.phrase, v.phrase_id, p.phrases, p.bounds, p.doc_ids FROM phrase_vocab v"
+        " JOIN phrase_postings p USING(phrase_id) ORDER BY v.phrase"
+    ).fetchall()
+    assert [r[1] for r in rows] == list(range(len(rows)))
+    assert [r[0] for r in rows] == vocab[::PHRASE_BLOCK]
+    names = [n for r in rows for n in r[2].split("\n")]
+    assert names == vocab
+    lists = []
+    for _first, _bid, text, bounds, docs in rows:
+        b, d = np.frombuffer(bounds, "<u4"), np.frombuffer(docs, "<u4")
+        assert len(b) == len(text.split("\n")) + 1 and b[0] == 0 and b[-1] == len(d)
+        lists.extend(d[x:y].tolist() for x, y in itertools.pairwise(b.tolist()))
+    want = [list(p) for p in postings]
+    assert lists == want
+    for phrase, docs in zip(vocab, want, strict=True):
+        got = decode_phrase_block(con.execute(PHRASE_BLOCK_SQL, (phrase,)).fetchone(), phrase)
+        assert got is not None and got.tolist() == docs
+    for absent in ("", vocab[0][:-1], vocab[-1] + "~", *(p + "\x21" for p in vocab[::97])):
+        if absent not in vocab:
+            row = con.execute(PHRASE_BLOCK_SQL, (absent,)).fetchone()
+            assert decode_phrase_block(row, absent) is None
+
+
+def test_phrase_blocks_round_trip_across_block_edges() -> None:
+    """Several blocks (the last one short), non-ASCII phrases, one and many docs each."""
+    grams = [[f"w{i % 700} \u00e9{i // 3}", f"w{(i * 7) % 700} z"] for i in range(900)]
+    data = doc_postings(grams, compact=True)
+    assert len(data["vocab"]) > 2 * PHRASE_BLOCK and len(data["vocab"]) % PHRASE_BLOCK
+    con = sqlite3.connect(":memory:")
+    for stmt in _TABLES.split(";"):
+        if "phrase_" in stmt:
+            con.execute(stmt)
+    bids, firsts, texts, bounds, docs = phrase_blocks(data["vocab"], data["postings"])
+    insert_columns(con, "phrase_vocab", [firsts, bids])
+    insert_columns(con, "phrase_postings", [bids, texts, bounds, docs])
+    _assert_phrase_blocks(con, data["vocab"], data["postings"])
+    assert decode_phrase_block(None, "w1 z") is None
 
 
 def test_schema_rows_and_meta(built_fixture: Any) -> None:
@@ -93,17 +143,16 @@ def test_doc_list_blobs_and_field_tokens_match_artifacts(built_fixture: Any) -> 
     db = _db(built_fixture)
     reader = IndexReader(db.parent.parent / "index-code")
     con = open_readonly(db)
-    for table, piece, col in (
-        ("phrase", "phrase_ngrams", "phrase"),
-        ("chargram", "chargram_postings", "gram"),
-    ):
-        data = reader.read_json(piece)
-        rows = con.execute(
-            f"SELECT v.{col}, p.doc_ids FROM {table}_vocab v JOIN {table}_postings p"
-            f" USING({table if table == 'phrase' else 'gram'}_id) ORDER BY v.{col}"
-        ).fetchall()
-        assert [r[0] for r in rows] == data["vocab"]
-        assert [np.frombuffer(r[1], "<u4").tolist() for r in rows] == data["postings"]
+    data = reader.read_json("chargram_postings")
+    rows = con.execute(
+        "SELECT v.gram, p.doc_ids FROM chargram_vocab v JOIN chargram_postings p"
+        " USING(gram_id) ORDER BY v.gram"
+    ).fetchall()
+    assert [r[0] for r in rows] == data["vocab"]
+    assert [np.frombuffer(r[1], "<u4").tolist() for r in rows] == data["postings"]
+    phrases = reader.read_json("phrase_ngrams")
+    assert phrases["vocab"]
+    _assert_phrase_blocks(con, phrases["vocab"], phrases["postings"])
     streams = [row.get("fields", row) for row in reader.iter_jsonl("field_tokens")]
     stored = con.execute("SELECT doc_id, streams FROM field_tokens ORDER BY doc_id").fetchall()
     assert [d for d, _ in stored] == list(range(len(streams)))

@@ -23,6 +23,10 @@ from pairofcleats.postings import PostingLists
 #: Rows per statement: past ~256 the gain flattens (measured 64: 0.185 s, 256: 0.162 s,
 #: 1024: 0.155 s for 723k rows).
 ROWS_PER_STMT = 512
+#: Phrases per ``phrase_postings`` block (a medium repo has ~3M phrases, most in one doc).
+PHRASE_BLOCK = 256
+#: Separator of a block's phrases: tokens never hold a character <= U+0020.
+PHRASE_SEP = "\n"
 #: Rows flattened to Python objects at once.
 BLOCK_ROWS = 65_536
 
@@ -122,3 +126,29 @@ class DocBlobs(Sequence[bytes]):
             raise IndexError("DocBlobs index out of range")
         a, b = self.edges[j : j + 2].tolist()
         return self.data[a:b]
+
+
+def phrase_blocks(
+    vocab: list[str], postings: Any
+) -> tuple[range, list[str], list[str], list[bytes], list[bytes]]:
+    """Phrase n-grams in blocks of :data:`PHRASE_BLOCK` consecutive (sorted) entries:
+    ``(block ids, first phrase of each block, PHRASE_SEP-joined phrases, <u4 bounds of
+    each phrase's doc ids within the block, <u4 doc ids)``.
+
+    Most phrases occur in one chunk, so a row per phrase (twice: vocab and postings) was
+    the largest load of a code db; per block, one vocab row keys the block by its first
+    phrase and a lookup reads the last block whose key is <= the phrase (see
+    ``decode_phrase_block``)."""
+    bounds, docs, _tfs = csr(postings)
+    data = np.ascontiguousarray(docs, dtype="<u4")
+    n = len(vocab)
+    starts = range(0, n, PHRASE_BLOCK)
+    firsts = [vocab[lo] for lo in starts]
+    texts = [PHRASE_SEP.join(vocab[lo : lo + PHRASE_BLOCK]) for lo in starts]
+    bnds: list[bytes] = []
+    blobs: list[bytes] = []
+    for lo in starts:
+        b = bounds[lo : min(lo + PHRASE_BLOCK, n) + 1]
+        bnds.append((b - b[0]).astype("<u4").tobytes())
+        blobs.append(data[b[0] : b[-1]].tobytes())
+    return range(len(firsts)), firsts, texts, bnds, blobs

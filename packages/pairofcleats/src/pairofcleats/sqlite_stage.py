@@ -15,7 +15,8 @@ Schema 1 (all SQL lives here; the search side reads the same tables)::
     field_postings(field, token_id, doc_id, tf) WITHOUT ROWID
     field_stats(field PK, avg_doc_len, total_docs, doc_lengths BLOB <u4)
     field_tokens(doc_id PK, streams)            field \x1f space-joined tokens, \x1e between
-    phrase_vocab(phrase PK, phrase_id) / phrase_postings(phrase_id PK, doc_ids BLOB <u4)
+    phrase_vocab(phrase PK, phrase_id)          first phrase of each block of PHRASE_BLOCK
+    phrase_postings(phrase_id PK, phrases, bounds BLOB <u4, doc_ids BLOB <u4)   one block
     chargram_vocab(gram PK, gram_id) / chargram_postings(gram_id PK, doc_ids BLOB <u4)
     minhash_signatures(doc_id PK, sig BLOB 128 x <u4)
     dense_vectors(doc_id PK, vec BLOB uint8) / dense_meta(key PK, value)
@@ -39,17 +40,26 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 from groundwork import jsonio
 from groundwork.fsio import fsync_dir
 
 from pairofcleats.artifacts.schema import SQLITE_SCHEMA_VERSION
-from pairofcleats.sqlite_bulk import DocBlobs, insert_columns, posting_columns
+from pairofcleats.errors import IndexInvalid
+from pairofcleats.sqlite_bulk import (
+    PHRASE_SEP,
+    DocBlobs,
+    insert_columns,
+    phrase_blocks,
+    posting_columns,
+)
 from pairofcleats.tokenize import fts_token
 
 _TABLES = """
@@ -72,7 +82,8 @@ CREATE TABLE field_stats(field TEXT PRIMARY KEY, avg_doc_len REAL, total_docs IN
   doc_lengths BLOB) WITHOUT ROWID;
 CREATE TABLE field_tokens(doc_id INTEGER PRIMARY KEY, streams TEXT);
 CREATE TABLE phrase_vocab(phrase TEXT PRIMARY KEY, phrase_id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE phrase_postings(phrase_id INTEGER PRIMARY KEY, doc_ids BLOB) WITHOUT ROWID;
+CREATE TABLE phrase_postings(phrase_id INTEGER PRIMARY KEY, phrases TEXT, bounds BLOB,
+  doc_ids BLOB) WITHOUT ROWID;
 CREATE TABLE chargram_vocab(gram TEXT PRIMARY KEY, gram_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE chargram_postings(gram_id INTEGER PRIMARY KEY, doc_ids BLOB) WITHOUT ROWID;
 CREATE TABLE minhash_signatures(doc_id INTEGER PRIMARY KEY, sig BLOB);
@@ -160,6 +171,33 @@ def decode_streams(text: str | None) -> dict[str, list[str]]:
         field, _, toks = part.partition(FIELD_SEP)
         out[field] = toks.split(" ") if toks else []
     return out
+
+
+#: The block holding a phrase: the last whose first phrase sorts <= it (BINARY collation
+#: compares UTF-8 bytes, which orders like Python's code-point ``sorted``).
+PHRASE_BLOCK_SQL = (
+    "SELECT p.phrases, p.bounds, p.doc_ids FROM phrase_vocab v CROSS JOIN phrase_postings p"
+    " ON p.phrase_id = v.phrase_id WHERE v.phrase <= ? ORDER BY v.phrase DESC LIMIT 1"
+)
+
+
+def decode_phrase_block(
+    row: tuple[str, bytes, bytes] | None, phrase: str
+) -> npt.NDArray[np.uint32] | None:
+    """``phrase``'s ascending doc ids from its ``PHRASE_BLOCK_SQL`` row; None if absent."""
+    if row is None:
+        return None
+    text, bounds, docs = row
+    names = text.split(PHRASE_SEP)
+    i = bisect_left(names, phrase)
+    if i == len(names) or names[i] != phrase:
+        return None
+    if len(bounds) != 4 * (len(names) + 1) or len(docs) % 4:
+        raise IndexInvalid(f"corrupt phrase block: {len(names)} phrases, {len(bounds)} bound bytes")
+    a, b = np.frombuffer(bounds, dtype="<u4")[i : i + 2].tolist()
+    if not a <= b <= len(docs) // 4:
+        raise IndexInvalid("corrupt phrase block: bounds out of range")
+    return np.frombuffer(docs, dtype="<u4", count=b - a, offset=4 * a).astype(np.uint32)
 
 
 def build_sqlite(
@@ -285,13 +323,17 @@ def build_sqlite(
                 "field_tokens",
                 [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
             )
-        for table, data in (("phrase", phrase_ngrams), ("chargram", chargram_postings)):
-            if data is None:
-                continue
-            tv = data["vocab"]
-            insert_columns(con, f"{table}_vocab", [tv, range(len(tv))])
-            blobs = DocBlobs(data["postings"])
-            insert_columns(con, f"{table}_postings", [range(len(blobs)), blobs])
+        if phrase_ngrams is not None:
+            block_ids, firsts, texts, bounds, docs = phrase_blocks(
+                phrase_ngrams["vocab"], phrase_ngrams["postings"]
+            )
+            insert_columns(con, "phrase_vocab", [firsts, block_ids])
+            insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs])
+        if chargram_postings is not None:
+            gv = chargram_postings["vocab"]
+            insert_columns(con, "chargram_vocab", [gv, range(len(gv))])
+            blobs = DocBlobs(chargram_postings["postings"])
+            insert_columns(con, "chargram_postings", [range(len(blobs)), blobs])
         if minhash:
             sig = np.asarray(minhash, dtype="<u4")
             view, width = memoryview(sig.tobytes()), sig.shape[1] * 4

@@ -29,7 +29,7 @@ from pairofcleats.search.index import DenseVectors, ModeIndex
 from pairofcleats.search.plan import ModePlan
 from pairofcleats.search.rank import FieldStats, Postings
 from pairofcleats.search.source import Lookup
-from pairofcleats.sqlite_stage import decode_streams
+from pairofcleats.sqlite_stage import PHRASE_BLOCK_SQL, decode_phrase_block, decode_streams
 
 __all__ = ["FTS_COLUMNS", "FTS_PROFILES", "SqliteSource", "SqliteUnavailable", "fts_weights"]
 
@@ -130,10 +130,10 @@ class SqliteSource:
         if missing:
             raise SqliteUnavailable(f"{db_path} lacks table(s) {', '.join(missing)}")
         self._tables = names
-        for table in ("phrase_postings", "chargram_postings"):
+        for table, col in (("phrase_postings", "phrases"), ("chargram_postings", "doc_ids")):
             if table in names:
                 cols = {r[1] for r in self.con.execute(f"PRAGMA table_info({table})")}
-                if "doc_ids" not in cols:
+                if col not in cols:
                     raise SqliteUnavailable(f"{db_path} has an older {table} layout; rebuild")
         self._lock = threading.RLock()
         self._cache: dict[tuple[str, str, str], Postings | None] = {}
@@ -179,17 +179,26 @@ class SqliteSource:
                 " WHERE v.field = ? AND v.token = ? ORDER BY p.doc_id",
                 (field, token),
             )
-        else:  # phrase / chargram: one blob of <u4 doc ids per entry
-            if f"{table}_vocab" not in self._tables:
+        elif table == "phrase":  # blocks of sorted phrases, keyed by their first
+            if "phrase_vocab" not in self._tables:
                 return None
-            col = "phrase" if table == "phrase" else "gram"
-            idcol = "phrase_id" if table == "phrase" else "gram_id"
+            with self._lock:
+                row = self.con.execute(PHRASE_BLOCK_SQL, (token,)).fetchone()
+            found = decode_phrase_block(row, token)
+            ids = None if found is None or not found.size else found.astype(np.int64)
+            phrase_result = None if ids is None else Postings(ids, np.ones_like(ids))
+            with self._lock:
+                self._cache[key] = phrase_result
+            return phrase_result
+        else:  # chargram: one blob of <u4 doc ids per entry
+            if "chargram_vocab" not in self._tables:
+                return None
             blob = self._one(
-                f"SELECT p.doc_ids FROM {table}_vocab v CROSS JOIN {table}_postings p"
-                f" ON p.{idcol} = v.{idcol} WHERE v.{col} = ?",
+                "SELECT p.doc_ids FROM chargram_vocab v CROSS JOIN chargram_postings p"
+                " ON p.gram_id = v.gram_id WHERE v.gram = ?",
                 (token,),
             )
-            docs = _doc_ids(blob, table)
+            docs = _doc_ids(blob, "chargram")
             doc_result = None if docs is None else Postings(docs, np.ones_like(docs))
             with self._lock:
                 self._cache[key] = doc_result
