@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -759,6 +759,62 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
     return result
 
 
+def _sqlite_mode(
+    sdir: Path,
+    mode: str,
+    d: ModeData,
+    dense: tuple[dict[str, Any], Any] | None,
+    key: str,
+    repo_id: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stage 4 for one mode: build ``index-<mode>.db``; its manifest entry and sqlite info."""
+    vals = d.stage1
+    file_rows = [
+        {
+            "file": f["bundle"]["file"],
+            "hash": f["bundle"]["hash"],
+            "mtimeMs": f["bundle"]["mtimeMs"],
+            "size": f["bundle"]["size"],
+            "chunkCount": len(f["chunkIds"]),
+        }
+        for f in d.files
+    ]
+    path = build_sqlite(
+        sdir,
+        mode,
+        chunks=d.chunks,
+        tokens=d.tokens,
+        token_postings=vals["token_postings"],
+        field_postings=vals.get("field_postings"),
+        phrase_ngrams=vals.get("phrase_ngrams"),
+        chargram_postings=vals.get("chargram_postings"),
+        minhash=vals["minhash_signatures"],
+        dense=dense,
+        files=file_rows,
+        # no buildId: equal inputs must give byte-identical dbs (§5)
+        meta={"compatibilityKey": key, "repoId": repo_id},
+        field_tokens=d.field_tokens,
+    )
+    digest = hash_file(path, "xxh64")
+    size = path.stat().st_size
+    entry = {
+        "type": "sqlite",
+        "name": db_name(mode),
+        "format": "sqlite",
+        "path": db_name(mode),
+        "bytes": size,
+        "checksum": "xxh64:" + digest.hex,
+        "count": len(d.chunks),
+    }
+    info = {
+        "ready": True,
+        "path": f"index-sqlite/{db_name(mode)}",  # relative to the build root
+        "schemaVersion": SQLITE_SCHEMA_VERSION,
+        "bytes": size,
+    }
+    return entry, info
+
+
 def _stages(
     req: BuildRequest,
     disc: Any,
@@ -967,57 +1023,22 @@ def _write_build(
         report("task:start", {"taskId": "stage4", "stage": "stage4"})
         sdir = sqlite_dir(build_root)
         sw = PieceWriter(sdir)
-        for mode in req.modes:
-            d = datas[mode]
-            w = writers[mode]
-            vals = d.stage1
-            file_rows = [
-                {
-                    "file": f["bundle"]["file"],
-                    "hash": f["bundle"]["hash"],
-                    "mtimeMs": f["bundle"]["mtimeMs"],
-                    "size": f["bundle"]["size"],
-                    "chunkCount": len(f["chunkIds"]),
-                }
-                for f in d.files
-            ]
-            path = build_sqlite(
-                sdir,
-                mode,
-                chunks=d.chunks,
-                tokens=d.tokens,
-                token_postings=vals["token_postings"],
-                field_postings=vals.get("field_postings"),
-                phrase_ngrams=vals.get("phrase_ngrams"),
-                chargram_postings=vals.get("chargram_postings"),
-                minhash=vals["minhash_signatures"],
-                dense=dense.get(mode),
-                files=file_rows,
-                # no buildId: equal inputs must give byte-identical dbs (§5)
-                meta={"compatibilityKey": key, "repoId": layout.repo_id},
-                field_tokens=d.field_tokens,
-            )
-            release_free_memory()  # the load's page cache and row lists
-            digest = hash_file(path, "xxh64")
-            size = path.stat().st_size
-            sw.entries.append(
-                {
-                    "type": "sqlite",
-                    "name": db_name(mode),
-                    "format": "sqlite",
-                    "path": db_name(mode),
-                    "bytes": size,
-                    "checksum": "xxh64:" + digest.hex,
-                    "count": len(d.chunks),
-                }
-            )
-            sqlite_infos[mode] = {
-                "ready": True,
-                "path": f"index-sqlite/{db_name(mode)}",  # relative to the build root
-                "schemaVersion": SQLITE_SCHEMA_VERSION,
-                "bytes": size,
+        # One thread per mode: sqlite3 releases the GIL while SQLite executes a statement,
+        # and the code and extracted-prose dbs are independent files.
+        workers = max(1, min(req.threads, len(req.modes)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stage4") as pool:
+            # the largest loads start first, so two big modes never queue behind each other
+            biggest_first = sorted(req.modes, key=lambda m: -sum(map(len, datas[m].tokens)))
+            futures = {
+                mode: pool.submit(
+                    _sqlite_mode, sdir, mode, datas[mode], dense.get(mode), key, layout.repo_id
+                )
+                for mode in biggest_first
             }
-            del w
+            for mode in req.modes:  # manifest entries in mode order, whatever finishes first
+                entry, sqlite_infos[mode] = futures[mode].result()
+                sw.entries.append(entry)
+        release_free_memory()  # the loads' page caches and row blocks
         sw.write_manifest(
             mode="sqlite",
             stage=stage_name,
