@@ -94,3 +94,27 @@ def test_a_writer_that_never_pauses_still_gets_the_wal_restarted(tmp_path: Path)
     finally:
         cp.close()
         writer.close()
+
+
+def test_a_large_wal_is_checkpointed_before_the_commit_count(tmp_path: Path) -> None:
+    """Big group commits must not wait for ``every_commits``: the WAL size makes it due."""
+    db = tmp_path / "c.db"
+    cp = Checkpointer(
+        lambda: sqlite3.connect(db, isolation_level=None),
+        every_commits=10_000,
+        wal_path=Path(f"{db}-wal"),
+        wal_bytes=64 * 1024,
+        stat_every=2,
+    )
+    writer = WriterThread(lambda: _writer_conn(db), on_commit=cp.committed)
+    try:
+        for _ in range(60):  # ~2 KB rows: the WAL passes 64 KiB long before 10,000 commits
+            writer.submit(_insert).result(5)
+        deadline = time.monotonic() + 5
+        while cp.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cp.checkpoints >= 1
+        assert _rows_in_main_file(db) >= 1
+    finally:
+        cp.close()
+        writer.close()

@@ -186,7 +186,9 @@ class LtmStore:
         self._all_readers: list[sqlite3.Connection] = []
         self._inline: sqlite3.Connection | None = None
         self._closed = False
-        self._checkpointer = Checkpointer(self._connect_checkpointer)
+        self._checkpointer = Checkpointer(
+            self._connect_checkpointer, wal_path=Path(f"{self.path}-wal")
+        )
         self._writer = WriterThread(self._connect_writer, on_commit=self._checkpointer.committed)
 
     # -- lifecycle -------------------------------------------------------------------------
