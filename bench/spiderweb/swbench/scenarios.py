@@ -402,7 +402,10 @@ async def p4(work: Path, z: Sizes) -> Result:
     """Reconnect storm: half drop mid-turn and return within 1 s; mixed pause/cancel."""
     keys = [f"p4-{i}" for i in range(z.p4_sessions)]
     size = max(1, math.ceil(len(keys) / max(1, z.generators)))
-    async with spiderweb(work, work / "p4-data", bench_config()) as sw:
+    # P4 measures reattachment, not the LLM gate (P8 does): every session's turn may
+    # wait for a slot instead of being answered `busy` when all 500 send at once.
+    config = bench_config(llm={"max_concurrency": 256, "max_waiting": z.p4_sessions})
+    async with spiderweb(work, work / "p4-data", config) as sw:
         # contiguous chunks keep each key's global index, so roles and droppers do not
         # depend on how many generators run
         specs = [
