@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from groundwork.llm import MockProvider
 from spiderweb.client import SpiderwebClient
 from spiderweb.session.services import TaskOutcome
 
@@ -86,3 +88,31 @@ async def test_cancel_stops_running_and_queued_tasks_and_stays_cancelled(
         assert not [f for f in frames if f.get("status") == "started"]
         state = await client.request("agent.control", action="state")
         assert state["mode"] == "cancelled" and state["goalState"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "reset",
+    [
+        {"type": "session.new"},
+        {"type": "session.reset"},
+        {"type": "chat.send", "content": "/new"},
+        {"type": "agent.control", "action": "clear"},
+    ],
+)
+async def test_a_turn_cut_off_by_a_reset_is_reported_interrupted(
+    make_server: Any, reset: dict[str, Any]
+) -> None:
+    """A turn in flight (and one queued behind it) that a reset/clear cancels gets
+    `execution/interrupted`, so a client waiting for its `session.receive` is not left hanging."""
+    server = await make_server(provider=MockProvider(latency_s=5.0))
+    async with SpiderwebClient(server.url, session="cut") as client:
+        running = await client.send("chat.send", content="first")
+        queued = await client.send("chat.send", content="second")
+        fields = dict(reset)
+        kind = fields.pop("type")
+        rid = await client.send(kind, **fields)
+        frames = await client.collect(lambda f: f.get("request") == rid, 10)
+        cut = [f for f in frames if f.get("status") == "interrupted"]
+        assert [f["request"] for f in cut] == [running, queued]
+        assert all(f["phase"] == "execution" and f["type"] == "agent.progress" for f in cut)
+        assert not [f for f in frames if f["type"] == "session.receive"]

@@ -78,12 +78,11 @@ def restore_progress(state: SessionState, source: str) -> out.AgentProgress:
     )
 
 
-def interrupted_progress(request: str, session_key: str) -> out.AgentProgress:
-    """A turn cut off by the last shutdown (reported once, on the next attach)."""
-    return out.progress(
-        request,
-        session_key,
-        "execution",
-        "interrupted",
-        "The turn was interrupted by a server shutdown; send it again.",
-    )
+def interrupted_progress(
+    request: str,
+    session_key: str,
+    message: str = "The turn was interrupted by a server shutdown; send it again.",
+) -> out.AgentProgress:
+    """A turn cut off by the last shutdown (reported once, on the next attach), or by a
+    reset/clear (reported at once)."""
+    return out.progress(request, session_key, "execution", "interrupted", message)

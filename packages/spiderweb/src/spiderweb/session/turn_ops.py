@@ -29,6 +29,8 @@ log = logging.getLogger("spiderweb.session.actor")
 #: the transcript (``find_request_now``). 512 made each session grow ~180 KB over its
 #: first 512 turns, which a soak counts as growth; a retry follows its original closely.
 RECENT_REQUESTS = 64
+#: ``execution/interrupted`` text for a turn that a reset or ``clear`` cancelled.
+RESET_INTERRUPTED = "The turn was interrupted by a session reset; send it again."
 
 
 class TurnOps(MemoryOps):
@@ -227,10 +229,16 @@ class TurnOps(MemoryOps):
         if goal is not None and not goal.finished:
             running = goal.cancel_all(self.s.clock.now_ms())
         self._cancel_goal_work()
-        if self._turn is not None and self._turn.task is not None:
-            self._turn.task.cancel()
+        cut = list(self._turn_queue)
+        if self._turn is not None:
+            if self._turn.task is not None:
+                self._turn.task.cancel()
+            cut.insert(0, self._turn)
         self._turn = None
         self._turn_queue.clear()
+        # Each cut-off turn still answers its request, or a client waits for it forever.
+        for turn in cut:
+            self._emit(interrupted_progress(turn.request, self.key, RESET_INTERRUPTED))
         return running
 
     async def _reset(self, rid: str, reply_type: str, *, archive: bool, reason: str) -> None:
