@@ -252,6 +252,12 @@ def _usage_line(err: typer.TyperException) -> str:
     return f"{cmd}: {err.format_message()} (see {cmd} --help)"
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Was ``--json`` given as an option (not after ``--``, where it is the query)?"""
+    options = args[: args.index("--")] if "--" in args else args
+    return "--json" in options
+
+
 def run(args: list[str]) -> int:
     """Run one command line; returns its exit code."""
     try:
@@ -270,6 +276,10 @@ def run(args: list[str]) -> int:
             sys.stdout.write((ctx.get_help() if ctx is not None else "") + "\n")
             return 0
         if err.exit_code == 2:
+            if _wants_json(args):  # §10: under --json stdout carries the error object too
+                cmd = ctx.command_path if ctx is not None else "pairofcleats"
+                hint = f"see {cmd} --help"
+                return report(InvalidRequest(err.format_message(), hint=hint), json_out=True)
             sys.stderr.write(_usage_line(err) + "\n")
             return 2
         sys.stderr.write(f"pairofcleats: {err.format_message()}\n")
