@@ -147,10 +147,46 @@ class McpState:
             return s
 
 
+#: Every tool argument's JSON schema (a name means the same thing in every tool).
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    k: v for tool in TOOLS for k, v in tool.input_schema["properties"].items()
+}
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "array": (list,),
+}
+
+
+def _is(value: Any, json_type: str) -> bool:
+    if json_type == "integer" and isinstance(value, bool):
+        return False  # True is an int to Python, not to JSON Schema
+    return isinstance(value, _JSON_TYPES[json_type])
+
+
 def _check_keys(args: Mapping[str, Any], allowed: set[str]) -> None:
+    """Unknown keys and values of the wrong type are ``INVALID_REQUEST`` (as in the HTTP
+    API): ``"strict": "false"`` must not turn strict on, nor ``"top": "abc"`` be an INTERNAL."""
     unknown = sorted(set(args) - allowed)
     if unknown:
         raise InvalidRequest(f"unknown argument(s): {', '.join(unknown)}")
+    for key, value in args.items():
+        if value is None:  # null is "not given", as args.get() reads it
+            continue
+        schema = _SCHEMAS[key]
+        declared = schema["type"]
+        types_ = declared if isinstance(declared, list) else [declared]
+        if not any(_is(value, t) for t in types_):
+            got = jsonio.dumps(value).decode("utf-8")
+            raise InvalidRequest(f"argument {key!r} must be {' or '.join(types_)}, not {got}")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise InvalidRequest(f"argument {key!r} must be a list of strings")
+        if "minimum" in schema and isinstance(value, int) and value < schema["minimum"]:
+            raise InvalidRequest(f"argument {key!r} must be at least {schema['minimum']}")
+        if "enum" in schema and value not in schema["enum"]:
+            choices = ", ".join(schema["enum"])
+            raise InvalidRequest(f"argument {key!r} must be one of {choices}, not {value!r}")
 
 
 def _search(state: McpState, args: Mapping[str, Any]) -> dict[str, Any]:
