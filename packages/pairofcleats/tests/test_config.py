@@ -142,3 +142,20 @@ def test_flat_values_equal_model_dump() -> None:
     assert not isinstance(fw, bool)
     for model in (fw, FieldWeights.model_validate({"name": 3.0, "body": 0.5})):
         assert flat_values(model) == model.model_dump()
+
+
+def test_invalid_value_hint_names_where_it_came_from(tmp_path: Path) -> None:
+    """A bad flag or env value points at the flag or variable, not at a config file that
+    does not exist; a bad file value points at the file."""
+    file = tmp_path / ".pairofcleats.json"
+    with pytest.raises(ConfigInvalid) as info:
+        load(tmp_path, {}, {"indexing": {"embeddings": {"provider": "nope"}}})
+    assert info.value.hint is not None
+    assert "flag" in info.value.hint and str(file) not in info.value.hint
+    with pytest.raises(ConfigInvalid) as info:
+        load(tmp_path, {"PAIROFCLEATS_EMBEDDINGS": "nope"})
+    assert info.value.hint is not None and "$PAIROFCLEATS_EMBEDDINGS" in info.value.hint
+    file.write_text('{"cache": {"keepBuilds": "many"}}')
+    with pytest.raises(ConfigInvalid) as info:
+        load(tmp_path, {})
+    assert info.value.hint is not None and str(file) in info.value.hint

@@ -298,9 +298,18 @@ def load(
             for i in exc.issues
         ]
         first = str(exc).splitlines()[0] if str(exc) else "invalid configuration"
-        raise ConfigInvalid(
-            first, hint=f"fix {path} (see docs/pairofcleats/config.md)", errors=issues
-        ) from exc
+        raise ConfigInvalid(first, hint=_fix_hint(issues, path), errors=issues) from exc
+
+
+def _fix_hint(issues: list[dict[str, Any]], path: Path) -> str:
+    """Point at what holds the first bad value: a flag, an environment variable or the file
+    (a bad ``--embeddings`` must not send the user to a config file that does not exist)."""
+    source = str(issues[0]["source"]) if issues else str(path)
+    if source == "flags":
+        return "fix the flag's value: see the command's --help"
+    if source in ENV_MAP:
+        return f"fix or unset ${source} (see docs/pairofcleats/config.md)"
+    return f"fix {path} (see docs/pairofcleats/config.md)"
 
 
 def apply_quality(cfg: PairOfCleatsConfig) -> PairOfCleatsConfig:
