@@ -221,6 +221,13 @@ PERMANENT_STATUS = frozenset({400, 401, 403, 404})
 DONE_MEMORY = 512
 
 
+#: Phases of a goal's own ``agent.state`` after which it is not answered now: it was planned
+#: while the workers were paused (it runs on ``resume``) or cancelled (it never runs).
+HALTED_PHASES = frozenset({"workers.paused", "workers.cancelled"})
+#: Controls whose reply means a pending goal will not be answered (soon, or ever).
+HALTING_ACTIONS = frozenset({"pause", "cancel", "clear"})
+
+
 def is_final(frame: Frame, want: frozenset[str]) -> bool:
     """Does ``frame`` end its request: a wanted type, an ``error``, or an interrupted turn?"""
     kind = frame.get("type")
@@ -228,6 +235,25 @@ def is_final(frame: Frame, want: frozenset[str]) -> bool:
         return True
     # A turn cut off by a server crash or shutdown is reported, not re-run (§6, §18).
     return kind == "agent.progress" and frame.get("status") == "interrupted"
+
+
+def _is_goal(type_: str, fields: dict[str, Any]) -> bool:
+    if type_ == "agent.control":
+        return fields.get("action") in (None, "goal", "plan")
+    content = fields.get("content", fields.get("text"))
+    return type_ in ("chat.send", "session.send") and (
+        content == "/goal" or (isinstance(content, str) and content.startswith("/goal "))
+    )
+
+
+def _halts_goals(type_: str, fields: dict[str, Any]) -> bool:
+    if type_ == "agent.control":
+        return fields.get("action") in HALTING_ACTIONS
+    if type_ in ("session.new", "session.reset"):
+        return True
+    return type_ in ("chat.send", "session.send") and (
+        fields.get("content", fields.get("text")) == "/new"
+    )
 
 
 class ReconnectingClient:
@@ -263,6 +289,10 @@ class ReconnectingClient:
         self.client = SpiderwebClient(url, agent=agent, session=session, proto=proto, token=token)
         #: Requests sent and not yet answered: id → (frame text, final reply types).
         self.pending: dict[str, tuple[str, frozenset[str]]] = {}
+        #: Pending goals (answered by the goal's ``session.receive``) and pending requests
+        #: whose reply halts them (pause, cancel, clear, a reset).
+        self._goals: set[str] = set()
+        self._halting: set[str] = set()
         self._done: dict[str, frozenset[str]] = {}
         self._up = asyncio.Event()
         self.reconnects = 0
@@ -288,6 +318,10 @@ class ReconnectingClient:
         rid = request_id or secrets.token_hex(8)
         text = orjson.dumps({"type": type_, "id": rid, **fields}).decode()
         self.pending[rid] = (text, want)
+        if _is_goal(type_, fields):
+            self._goals.add(rid)
+        elif _halts_goals(type_, fields):
+            self._halting.add(rid)
         if self._up.is_set():
             with contextlib.suppress(ConnectionClosed):
                 await self.client.send_raw(text)  # else re-sent after the reconnect
@@ -307,14 +341,34 @@ class ReconnectingClient:
             if not isinstance(rid, str):
                 return frame
             entry = self.pending.get(rid)
-            if entry is not None and is_final(frame, entry[1]):
-                del self.pending[rid]
+            if (
+                entry is not None
+                and rid in self._goals
+                and frame.get("type") == "agent.state"
+                and frame.get("phase") in HALTED_PHASES
+            ):
+                # Planned while paused/cancelled: that state is its answer for now. Not
+                # remembered as done, so the goal's answer after a ``resume`` still shows.
+                self._forget(rid)
+            elif entry is not None and is_final(frame, entry[1]):
+                halting = rid in self._halting
+                self._forget(rid)
                 self._done[rid] = entry[1]
                 while len(self._done) > DONE_MEMORY:
                     del self._done[next(iter(self._done))]
+                if halting:
+                    # Pending goals will not answer now (paused) or ever (cancelled,
+                    # cleared, reset): stop waiting for them, keep showing their frames.
+                    for goal in list(self._goals):
+                        self._forget(goal)
             elif entry is None and rid in self._done and is_final(frame, self._done[rid]):
                 continue  # answered already: a re-send got the stored answer again
             return frame
+
+    def _forget(self, rid: str) -> None:
+        self.pending.pop(rid, None)
+        self._goals.discard(rid)
+        self._halting.discard(rid)
 
     async def wait_for(self, rid: str, timeout: float) -> Frame:
         """Frames (reconnecting as needed) until the answer to ``rid``; returns that answer."""
