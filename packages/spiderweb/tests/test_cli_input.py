@@ -33,6 +33,7 @@ BAD = [
     ["memory", "prune", "--days", "-3"],
     ["config", "set-log", "LOUD"],
     ["config", "set-server", "--port", "99999"],
+    ["config", "set-server", "--bind", ""],
     ["config", "set-provider", "bogus"],
     ["identity", "show", "../etc"],
 ]
@@ -122,3 +123,13 @@ def test_reporting_commands_print_one_json_object(
     code, out, _ = run([*argv, *extra], tmp_path, monkeypatch, capsys)
     assert code == 0
     assert isinstance(json.loads(out), dict)  # exactly one JSON document on stdout
+
+
+def test_chat_help_lists_the_slash_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(["chat", "--help"], tmp_path, monkeypatch, capsys)
+    assert code == 0
+    for command in cli._CONTROL | {"/goal", "/new", "/recall", "/query", "/history", "/quit"}:
+        assert command in out, command

@@ -329,7 +329,12 @@ def chat(
     send: list[str] | None = SendOpt,
     as_json: bool = ChatJsonOpt,
 ) -> None:
-    """Terminal client: prints the session key, streams replies; `--send` for scripts."""
+    """Terminal client: prints the session key, streams replies; `--send` for scripts.
+
+    Type a message to chat, or a slash command: /goal TEXT (plan and run a goal), /new
+    (archive and start a fresh context), /pause, /resume, /cancel, /clear, /state,
+    /heartbeat, /recall [N], /query TOPIC, /history [N], /quit (or end of input).
+    """
     if not url.startswith(("ws://", "wss://")):
         _fail(f"bad URL {url!r}: use ws://HOST:PORT (as `spiderweb serve` prints it)", 2)
     if not is_valid_agent_id(agent):

@@ -33,7 +33,7 @@ class _Section(StrictModel):
 class ServerConfig(_Section):
     """Listening socket and who may connect (§3)."""
 
-    bind: str = "127.0.0.1"
+    bind: str = Field("127.0.0.1", min_length=1)
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
     auth_token_env: str = "SPIDERWEB_TOKEN"
     allow_query_token: bool = False
