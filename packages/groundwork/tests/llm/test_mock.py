@@ -1,3 +1,6 @@
+import hashlib
+import json
+
 import pytest
 from groundwork.llm import faults
 from groundwork.llm.base import Completer, Provider
@@ -14,6 +17,7 @@ from groundwork.llm.mock import (
     count_tokens,
     deterministic_reply,
     prompt_tokens,
+    request_digest,
     split_pieces,
 )
 from groundwork.llm.types import Delta, Done, Message, StreamEvent, Timeouts
@@ -170,3 +174,29 @@ def test_prompt_tokens_memo_matches_counting_every_time() -> None:
     assert prompt_tokens(msgs) == expected
     assert prompt_tokens(msgs) == expected  # memoized texts give the same counts
     assert prompt_tokens([Message.user("a b c")]) == 3
+
+
+def test_request_digest_is_sha256_of_the_compact_json_of_role_content_pairs() -> None:
+    big = 'é \u2028 "q" \\ ' * 1000  # past the memo size: encoded directly
+    msgs = [Message.system("You are a bot."), Message.user("héllo \U0001f600"), Message.user(big)]
+    for batch in (msgs, msgs[:1], msgs[1:]):
+        payload = json.dumps([[m.role, m.content] for m in batch], separators=(",", ":"))
+        expected = hashlib.sha256(payload.encode("ascii")).hexdigest()
+        assert request_digest(batch) == expected
+        assert request_digest(batch) == expected  # memoized parts give the same digest
+
+
+def test_count_tokens_equals_the_regex_on_every_ascii_character() -> None:
+    import random
+    import re
+    import string
+
+    token = re.compile(r"\w+|[^\w\s]")
+    rnd = random.Random(7)
+    alphabet = "".join(chr(i) for i in range(128)) + string.printable
+    samples = ["", " ", "a", "_", "a-b", "x\x1cy\x1f z", "é ü_1", "a\u2028b"]
+    samples += [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60))) for _ in range(3000)
+    ]
+    for text in samples:
+        assert count_tokens(text) == len(token.findall(text)), repr(text)
