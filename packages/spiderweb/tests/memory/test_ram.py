@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import hypothesis.strategies as st
+import orjson
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from spiderweb.memory.ram import (
@@ -300,6 +301,27 @@ class RamMachine(RuleBasedStateMachine):
     def state_roundtrips(self) -> None:
         assert Ram.from_state(self.ram.to_state()).to_state() == self.ram.to_state()
 
+    @rule()
+    def encoded_state_matches(self) -> None:
+        """The incrementally kept JSON equals encoding the lists from scratch (write-through)."""
+        entries, summaries = self.ram.state_json_parts()
+        state = self.ram.to_state()
+        assert orjson.loads(entries) == state["entries"]
+        assert orjson.loads(summaries) == state["summaries"]
+        restored = Ram.from_state(state, self.ram.limits)
+        assert orjson.loads(restored.state_json_parts()[0]) == restored.to_state()["entries"]
+
+    @rule()
+    def model_context_matches(self) -> None:
+        ctx = [(m.role, m.content) for m in self.ram.model_context("I am.")]
+        block = self.ram.summary_block()
+        expected = [("system", "I am.")] + ([("system", block)] if block is not None else [])
+        expected += [
+            (e.role if e.role in ("user", "assistant") else "system", e.content)
+            for e in self.ram.load()
+        ]
+        assert ctx == expected
+
 
 TestRamMachine = RamMachine.TestCase
 TestRamMachine.settings = settings(max_examples=40, stateful_step_count=120, deadline=None)
@@ -311,3 +333,30 @@ def test_lone_surrogates_are_replaced() -> None:
     assert entry.content == "a\ufffdb"
     assert ram.summarize(entry.id, "s\ud800") is not None
     assert ram.summaries[0].text == "s\ufffd"
+
+
+def test_model_context_cache_follows_every_change() -> None:
+    """The cached messages always equal a context built from scratch."""
+
+    def fresh(ram: Ram, identity: str) -> list[tuple[str, str]]:
+        out = [("system", identity)]
+        block = ram.summary_block()
+        if block is not None:
+            out.append(("system", block))
+        for e in ram.load():
+            out.append((e.role if e.role in ("user", "assistant") else "system", e.content))
+        return out
+
+    ram = Ram(RamLimits(max_context_messages=8, max_context_bytes=400, max_summaries=3))
+    for i in range(60):
+        identity = "You are X." if i < 30 else "You are Y."
+        ram.update("user" if i % 3 else "tool_result", f"message {i} " + "z" * (i % 7) * 9)
+        if i % 4 == 0:
+            oldest = ram.oldest_active(1)
+            if oldest:
+                ram.summarize(oldest[0].id, f"summary of {oldest[0].id}")
+        if i == 40:
+            ram.reset()
+        ctx = ram.model_context(identity)
+        assert [(m.role, m.content) for m in ctx] == fresh(ram, identity)
+        assert ram.model_context(identity) is not ctx  # a new list each call

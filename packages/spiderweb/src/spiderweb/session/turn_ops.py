@@ -138,7 +138,7 @@ class TurnOps(MemoryOps):
         self._turn = turn
         if self._identity is None:  # detached since start: load once (cached by mtime/size)
             self._identity = self.s.identity(self.state.agent_id)
-        context = [Message(m.role, m.content) for m in self.state.ram.model_context(self._identity)]
+        context = self.state.ram.model_context(self._identity)
         stream = self.link is not None and self.link.proto == 2
         turn.task = _spawn(self._turn_body(turn.id, context, stream), f"turn-{self.key}")
 
