@@ -19,6 +19,10 @@ import numpy.typing as npt
 from pairofcleats.errors import CapabilityMissing
 from pairofcleats.search import rank
 from pairofcleats.search.filters import Filters, filter_mask
+from pairofcleats.search.hits import SearchWarning
+from pairofcleats.search.hits import exported as _exported
+from pairofcleats.search.hits import hit_record as _hit
+from pairofcleats.search.hits import operator_word_warning as _operator_word_warning
 from pairofcleats.search.intent import Intent, field_weights, vector_variant
 from pairofcleats.search.plan import (
     MatchMode,
@@ -31,7 +35,7 @@ from pairofcleats.search.plan import (
     phrase_matches,
     plan_mode,
 )
-from pairofcleats.search.query import Node, operator_words
+from pairofcleats.search.query import Node
 from pairofcleats.search.source import SparseSource
 
 __all__ = ["CandidateSet", "ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
@@ -41,8 +45,6 @@ QueryVector = Callable[[str, str, int], npt.NDArray[np.float32] | None]
 CandidateSet = Callable[[SparseSource, ModePlan], "npt.NDArray[np.bool_] | None"]
 """``(source, plan) -> mask of admissible chunks`` (None: no restriction)."""
 """``(provider, model, dims) -> unit query vector`` or None when the provider is unavailable."""
-
-DOC_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +76,6 @@ class SearchOptions:
     dense_vector_mode: Literal["merged", "code", "doc", "auto"] = "auto"
     explain: bool = False
     filters: Filters = field(default_factory=Filters)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchWarning:
-    code: str
-    message: str
-    mode: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.mode is not None:
-            out["mode"] = self.mode
-        return out
 
 
 @dataclass(slots=True)
@@ -274,57 +263,6 @@ def _minhash_ranking(
     full[candidates] = sims
     ids = rank.top_k(full, None, limit)
     return [int(i) for i in ids], {int(i): float(full[i]) for i in ids}
-
-
-def _exported(chunk: Mapping[str, Any]) -> bool:
-    meta = chunk.get("metaV2") or {}
-    mods = meta.get("modifiers") if isinstance(meta, Mapping) else None
-    return bool(mods.get("exported")) if isinstance(mods, Mapping) else False
-
-
-def _hit(chunk: Mapping[str, Any], doc: int) -> dict[str, Any]:
-    meta = chunk.get("metaV2") or {}
-    doc_text = meta.get("doc") if isinstance(meta, Mapping) else None
-    return {
-        "id": doc,
-        "chunkId": meta.get("chunkId"),
-        "chunkUid": meta.get("chunkUid"),
-        "file": chunk.get("file"),
-        "start": chunk.get("start"),
-        "end": chunk.get("end"),
-        "startLine": chunk.get("startLine"),
-        "endLine": chunk.get("endLine"),
-        "ext": chunk.get("ext"),
-        "lang": chunk.get("lang"),
-        "kind": chunk.get("kind"),
-        "name": chunk.get("name"),
-        "headline": chunk.get("headline"),
-        "signature": meta.get("signature"),
-        "doc": doc_text[:DOC_MAX] if isinstance(doc_text, str) else doc_text,
-        "metaV2": meta,
-    }
-
-
-def _operator_word_warning(ast: Node, mode: str, warnings: list[SearchWarning]) -> None:
-    """Name the operator words of a query that found nothing (``QUERY_OPERATOR_WORDS``).
-
-    Operator words are case-insensitive and explicit operators never relax (§9.1), so in
-    ``keep a value between a low and a high bound`` the ``and`` demands both neighbours in
-    one chunk; the warning says so and how to search the word instead.
-    """
-    words = operator_words(ast)
-    if not words:
-        return
-    listed = ", ".join(f"{w!r} at position {p}" for w, p in words)
-    warnings.append(
-        SearchWarning(
-            "QUERY_OPERATOR_WORDS",
-            f"no hits: {listed} read as an operator (operator words are case-insensitive "
-            "and explicit operators never relax); drop it to rank the other words, or quote "
-            'it ("and") to require the word itself',
-            mode,
-        )
-    )
 
 
 def search_mode(

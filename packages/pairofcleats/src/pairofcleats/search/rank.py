@@ -8,15 +8,22 @@ same functions, which is why ``memory`` and ``sqlite`` agree to 1e-9.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from pairofcleats.tokenize import split_id
+from pairofcleats.search.scoring import (
+    EXPANSION_FACTOR,
+    RRF_K,
+    Bm25Params,
+    QueryToken,
+    idf,
+    name_match_factor,
+    phrase_factor,
+    symbol_factor,
+)
 
 __all__ = [
     "EXPANSION_FACTOR",
@@ -41,19 +48,7 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 BoolMask = npt.NDArray[np.bool_]
-
-RRF_K = 60
-EXPANSION_FACTOR = 0.8
-NAME_EXACT_FACTOR = 1.5
-NAME_SUBWORD_FACTOR = 1.25
-_NAME_SEP_RE = re.compile(r"\.|::|->|#")
-DEFINITION_KIND_MARKERS = ("Declaration", "Definition", "Initializer", "Deinitializer")
-
-
-@dataclass(frozen=True, slots=True)
-class Bm25Params:
-    k1: float = 1.2
-    b: float = 0.75
+_DEFAULT_PARAMS = Bm25Params()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,24 +68,6 @@ class FieldStats:
     total_docs: int
 
 
-@dataclass(frozen=True, slots=True)
-class QueryToken:
-    """One distinct query sub-word: its vocabulary alternatives with multipliers, and ``qf``.
-
-    An exact sub-word has one alternative ``(token, 1.0)``; a typo-expanded one has up to
-    three ``(expansion, 0.8)``. A chunk's contribution is the best alternative it contains.
-    """
-
-    text: str
-    alternatives: tuple[tuple[str, float], ...]
-    qf: int = 1
-
-
-def idf(total_docs: int, df: int) -> float:
-    """``ln(1 + (N − df + 0.5)/(df + 0.5))`` (never negative, unlike classic BM25)."""
-    return math.log(1.0 + (total_docs - df + 0.5) / (df + 0.5))
-
-
 def _term_contrib(postings: Postings, stats: FieldStats, params: Bm25Params) -> tuple[I64, F64]:
     tf = postings.tfs.astype(np.float64)
     dl = stats.doc_lengths[postings.doc_ids]
@@ -104,7 +81,7 @@ def bm25_scores(
     tokens: Sequence[QueryToken],
     lookup: Callable[[str], Postings | None],
     stats: FieldStats,
-    params: Bm25Params = Bm25Params(),
+    params: Bm25Params = _DEFAULT_PARAMS,
 ) -> F64:
     """Unfielded BM25 of every chunk (zeros where no query token occurs), before ``weight``."""
     scores = np.zeros(stats.total_docs, dtype=np.float64)
@@ -128,7 +105,7 @@ def fielded_bm25_scores(
     fields: Mapping[str, tuple[Callable[[str], Postings | None], FieldStats]],
     weights: Mapping[str, float],
     total_docs: int,
-    params: Bm25Params = Bm25Params(),
+    params: Bm25Params = _DEFAULT_PARAMS,
 ) -> F64:
     """``Σ_field weight_field × BM25_field`` with each field's own length statistics."""
     scores = np.zeros(total_docs, dtype=np.float64)
@@ -214,42 +191,3 @@ def blend_score(
         num += (min(1.0, max(-1.0, ann)) + 1.0) / 2.0 * ann_weight
         den += ann_weight
     return num / den if den > 0 else 0.0
-
-
-def phrase_factor(matches: int) -> float:
-    """Phrase boost: ``min(0.5, 0.1 × matches)``; the score becomes ``score·(1 + factor)``."""
-    return min(0.5, 0.1 * matches)
-
-
-def symbol_factor(
-    kind: str | None,
-    exported: bool,
-    definition_weight: float = 1.15,
-    export_weight: float = 1.1,
-) -> tuple[bool, bool, float]:
-    """``(isDefinition, isExported, factor)`` of the symbol boost."""
-    is_def = bool(kind) and any(m in str(kind) for m in DEFINITION_KIND_MARKERS)
-    factor = (definition_weight if is_def else 1.0) * (export_weight if exported else 1.0)
-    return is_def, exported, factor
-
-
-def name_match_factor(
-    query_names: Sequence[tuple[str, tuple[str, ...]]], name: str | None
-) -> tuple[str, float]:
-    """Definition-name boost for a chunk named ``name``.
-
-    ``("exact", 1.5)`` when a query term is the name or its last segment as written
-    (``Greeter.greet``; ``increment`` for ``Counter.increment``; ``Shape`` but not ``shape``);
-    ``("subwords", 1.25)`` when only the sub-words agree (``format_message`` vs
-    ``formatMessage``, ``main`` vs ``Main``); else ``("", 1.0)``. ``query_names`` are the
-    positive terms as ``(text, sub-words)``.
-    """
-    if not name or not query_names:
-        return "", 1.0
-    last = _NAME_SEP_RE.split(name)[-1]
-    if any(text in (name, last) for text, _subs in query_names):
-        return "exact", NAME_EXACT_FACTOR
-    wanted = {subs for _text, subs in query_names if subs}
-    if tuple(split_id(name)) in wanted or tuple(split_id(last)) in wanted:
-        return "subwords", NAME_SUBWORD_FACTOR
-    return "", 1.0
