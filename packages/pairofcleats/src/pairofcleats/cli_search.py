@@ -219,10 +219,7 @@ class _SearchProgress:
 def run(p: Mapping[str, Any]) -> int:
     """Search the promoted index with the parameters ``p`` (``parse``'s, or Typer's);
     returns the exit code after printing the result or the error."""
-    # One OpenBLAS thread (before numpy loads): a search's numpy work is a few small products,
-    # and starting the BLAS pool costs a cold search more than it saves. A user's value stays.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from pairofcleats import api
+    from pairofcleats.search import lite
     from pairofcleats.search.render import render_text
     from pairofcleats.service.stdout import stdout_guard
 
@@ -232,6 +229,21 @@ def run(p: Mapping[str, Any]) -> int:
     except PairOfCleatsError as err:
         return report(err, json_out=False)
     with stdout_guard(json_out) as guard:
+        # a plain sqlite query is answered without numpy or pydantic (identical results);
+        # everything else, errors included, goes through the full engine below
+        result = lite.search(p, os.environ)
+        if result is not None:
+            events.end(None, result)
+            if json_out:
+                guard.emit(result)
+            else:
+                guard.write_text(render_text(result, explain=bool(p["explain"])))
+            return 0
+        # One OpenBLAS thread (before numpy loads): a search's numpy work is a few small
+        # products, and starting the BLAS pool costs a cold search more than it saves.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        from pairofcleats import api
+
         try:
             filters = api.make_filters(
                 {key: p[key] for key in _FILTER_PARAMS},

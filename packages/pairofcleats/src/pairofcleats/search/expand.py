@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from pairofcleats.search.rank import Postings
+if TYPE_CHECKING:
+    from pairofcleats.search.rank import Postings
 
 __all__ = [
     "Expansion",
@@ -94,9 +94,17 @@ def wrapped_chargrams(token: str, min_n: int = 3, max_n: int = 5) -> list[str]:
     return out
 
 
+#: ``(grams, chargram_lookup, total_docs) -> candidate chunk ids`` (see ``_candidate_docs``).
+CandidateDocs = Callable[[Iterable[str], Callable[[str], Any], int], list[int]]
+
+
 def _candidate_docs(
     grams: Iterable[str], chargram_lookup: Callable[[str], Postings | None], total_docs: int
 ) -> list[int]:
+    """The chunks sharing the most chargrams with the sub-word: every chunk hit, in id order,
+    or the ``CANDIDATE_DOCS`` with the most hits (most first, ties by id)."""
+    import numpy as np  # only a query that needs typo expansion pays for numpy here
+
     lists = [p.doc_ids for g in dict.fromkeys(grams) if (p := chargram_lookup(g)) is not None]
     if not lists or total_docs <= 0:
         return []
@@ -116,16 +124,19 @@ def expand_subword(
     df: Callable[[str], int],
     total_docs: int,
     gram_sizes: tuple[int, int] = (3, 5),
+    candidate_docs: CandidateDocs | None = None,
 ) -> list[Expansion]:
     """Up to 3 vocabulary tokens standing in for ``subword`` (empty if none qualify).
 
     ``doc_tokens(id)`` yields the fielded tokens of a chunk (the streams chargrams were built
     from); ``df`` is the unfielded document frequency, 0 for tokens not in the vocabulary.
+    ``candidate_docs`` replaces the numpy ``_candidate_docs`` (same ids, same order).
     """
     if len(subword) < 2:
         return []
     limit = 2 if len(subword) >= 7 else 1
-    docs = _candidate_docs(wrapped_chargrams(subword, *gram_sizes), chargram_lookup, total_docs)
+    pick = candidate_docs if candidate_docs is not None else _candidate_docs
+    docs = pick(wrapped_chargrams(subword, *gram_sizes), chargram_lookup, total_docs)
     seen: set[str] = set()
     found: list[Expansion] = []
     for doc in docs:

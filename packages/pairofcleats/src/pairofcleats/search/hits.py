@@ -9,9 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from groundwork import jsonio
+
 from pairofcleats.search.query import Node, operator_words
 
-__all__ = ["DOC_MAX", "SearchWarning", "exported", "hit_record", "operator_word_warning"]
+__all__ = [
+    "DOC_MAX",
+    "SearchWarning",
+    "chunk_from_row",
+    "exported",
+    "hit_record",
+    "operator_word_warning",
+]
 
 DOC_MAX = 500
 
@@ -78,3 +87,26 @@ def operator_word_warning(ast: Node, mode: str, warnings: list[SearchWarning]) -
             mode,
         )
     )
+
+
+def chunk_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of an ``index-<mode>.db`` ``chunks`` table (``SELECT *``) as a chunk record."""
+    (cid, _chunk_id, _uid, file, start, end, sl, el, ext, lang, kind, name, _sig, head,
+     weight, meta_json, file_id) = row  # fmt: skip
+    meta = jsonio.loads(meta_json) if meta_json else {}
+    return {
+        "id": int(cid),
+        "fileId": file_id,
+        "file": file,
+        "ext": ext,
+        "lang": lang,
+        "start": start,
+        "end": end,
+        "startLine": sl,
+        "endLine": el,
+        "kind": kind,
+        "name": name,
+        "headline": head,
+        "weight": weight,
+        "metaV2": meta,
+    }

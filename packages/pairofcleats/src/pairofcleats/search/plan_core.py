@@ -163,6 +163,7 @@ def plan_mode(source: Any, ast: Node, *, strict: bool) -> ModePlan:
                             df=source.df,
                             total_docs=source.count,
                             gram_sizes=chargram_n,
+                            candidate_docs=getattr(source, "candidate_docs", None),
                         )
                     )
                     alts = tuple((e.token, EXPANSION_FACTOR) for e in expansions)

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from groundwork import jsonio
 
 from pairofcleats import tokenize
 from pairofcleats.errors import IndexInvalid
 from pairofcleats.search.filters import ChunkColumns, build_columns
 from pairofcleats.search.fts import compile_match
+from pairofcleats.search.hits import chunk_from_row
 from pairofcleats.search.index import DenseVectors, ModeIndex
 from pairofcleats.search.plan import ModePlan
 from pairofcleats.search.rank import FieldStats, Postings
@@ -366,25 +366,7 @@ class SqliteSource:
         return np.fromiter((found.get(i, 1.0) for i in wanted), dtype=np.float64, count=len(wanted))
 
     def _row_to_chunk(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        (cid, _chunk_id, _uid, file, start, end, sl, el, ext, lang, kind, name, _sig, head,
-         weight, meta_json, file_id) = row  # fmt: skip
-        meta = jsonio.loads(meta_json) if meta_json else {}
-        return {
-            "id": int(cid),
-            "fileId": file_id,
-            "file": file,
-            "ext": ext,
-            "lang": lang,
-            "start": start,
-            "end": end,
-            "startLine": sl,
-            "endLine": el,
-            "kind": kind,
-            "name": name,
-            "headline": head,
-            "weight": weight,
-            "metaV2": meta,
-        }
+        return chunk_from_row(row)
 
     def chunk(self, doc: int) -> dict[str, Any]:
         with self._lock:
