@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,6 +157,8 @@ def report(
     """Report ``err`` once (its JSON object on stdout under ``--json``, else one stderr line)
     and return its exit code. ``emit`` writes past an active stdout guard."""
     if verbose:
+        import traceback
+
         traceback.print_exception(err, file=sys.stderr)
     if json_out:
         if emit is not None:

@@ -17,8 +17,8 @@ the memory backend, or any unexpected error.
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import sqlite3
 import sys
 from array import array
@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from groundwork import jsonio
-from groundwork.fsio.paths import safe_join
 
 from pairofcleats import paths
 from pairofcleats.artifacts.plain import current_pointer_ok, pieces_manifest_ok
@@ -219,17 +218,6 @@ _FILE_SPEC = _object(
 )
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise Unsupported("duplicate config key")
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise Unsupported(f"config constant {name}")
-
-
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -253,13 +241,9 @@ def load_settings(repo_root: Path, env: Mapping[str, str]) -> tuple[dict[str, An
         return SEARCH_DEFAULTS, None
     except OSError as err:
         raise Unsupported("config unreadable") from err
-    try:
-        doc = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-        )
-    except (UnicodeDecodeError, ValueError) as err:  # JSONC comments, BOM, …: the real loader
+    try:  # the loader's parser too (orjson), so plain JSON reads identically
+        doc = jsonio.loads(raw)
+    except ValueError as err:  # JSONC comments, a BOM, an empty file…: the real loader
         raise Unsupported("config not plain JSON") from err
     checked = _FILE_SPEC(doc)
     settings = _merge(SEARCH_DEFAULTS, checked.get("search", {}))
@@ -267,6 +251,19 @@ def load_settings(repo_root: Path, env: Mapping[str, str]) -> tuple[dict[str, An
 
 
 # -- the index ----------------------------------------------------------------------------
+
+
+def _inside(root: Path, rel: str) -> Path:
+    """``groundwork.fsio.safe_join(root, rel)`` for plainly safe ``rel`` (without importing
+    the fsio package); any escape is left to the engine, which reports it."""
+    parts = [part for part in rel.split("/") if part not in ("", ".")]
+    if "\x00" in rel or rel.startswith("/") or ".." in parts:
+        raise Unsupported("root escapes the repo cache dir")
+    joined = Path(root, *parts)
+    real, real_root = os.path.realpath(joined), os.path.realpath(root)
+    if not (real == real_root or real.startswith(real_root.rstrip("/") + "/")):
+        raise Unsupported("root escapes the repo cache dir")
+    return joined
 
 
 def _read_json(path: Path) -> Any:
@@ -457,8 +454,8 @@ class LiteSource:
                     if docs:
                         found[str(gram)] = docs
         for gram in todo:
-            docs = found.get(gram)
-            self._cache[("chargram", "", gram)] = None if docs is None else (docs, [])
+            hit = found.get(gram)
+            self._cache[("chargram", "", gram)] = None if hit is None else (hit, [])
 
     def candidate_docs(
         self, grams: Any, lookup: Callable[[str], list[int] | None], total_docs: int
@@ -874,6 +871,11 @@ def _modes(mode: str | None) -> tuple[str, ...]:
     raise Unsupported("mode")
 
 
+def _db(build_root: Path, mode: str) -> Path:
+    """``backends.sqlite_path``: ``<buildRoot>/index-sqlite/index-<mode>.db``."""
+    return paths.sqlite_dir(build_root) / f"index-{mode}.db"
+
+
 def _compatible(states: Mapping[str, Mapping[str, Any]]) -> None:
     """``Searcher._check_compatible``: anything it would refuse is left to it."""
     keys: set[str] = set()
@@ -925,7 +927,7 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
     repo_root = paths.resolve_repo_root(repo, cwd, env)
     cfg, cache_root_cfg = load_settings(repo_root, env)
     backend = (p["backend"] or cfg["backend"]).lower()
-    if backend != "sqlite":
+    if backend not in ("sqlite", "auto"):
         raise Unsupported("backend")
     match_mode = p["match"] or cfg["matchMode"]
     dvm = p["dense_vector_mode"] or "auto"
@@ -969,14 +971,12 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
         raise Unsupported("current.json")
     repo_dir = layout.repo_dir
     for rel in [ptr["buildRoot"], *ptr["buildRoots"].values()]:
-        safe_join(repo_dir, rel)  # an escaping root raises: the engine reports it
-    roots = {
-        m: Path(safe_join(repo_dir, ptr["buildRoots"].get(m, ptr["buildRoot"])))
-        for m in ptr["modes"]
-    }
+        _inside(repo_dir, rel)
+    roots = {m: _inside(repo_dir, ptr["buildRoots"].get(m, ptr["buildRoot"])) for m in ptr["modes"]}
 
     warnings: list[SearchWarning] = []
     states: dict[str, dict[str, Any]] = {}
+    sizes: dict[str, int] = {}
     for mode in modes:
         root = roots.get(mode)
         directory = paths.index_dir(root, mode) if root is not None else None
@@ -989,6 +989,7 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
         if not pieces_manifest_ok(manifest):
             raise Unsupported("manifest")
         names = {piece["name"] for piece in manifest["pieces"]}
+        sizes[mode] = sum(int(piece["bytes"]) for piece in manifest["pieces"])
         if ann and (any(n in names for n in _DENSE_PIECES) or cfg["ann"]["minhashFallback"]):
             raise Unsupported("dense or MinHash ranking")
         state_path = directory / "index_state.json"
@@ -997,11 +998,19 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
     if not states:
         raise Unsupported("no indexed mode")
     _compatible(states)
+    if backend == "auto":  # backends.choose_backend: sqlite for a large index with its dbs
+        dbs = all(_db(roots[m], m).is_file() for m in states)
+        chunks = sum(st.get("counts", {}).get("chunks", 0) or 0 for st in states.values())
+        large = (
+            chunks > cfg["sqliteAutoChunkThreshold"]
+            or sum(sizes.values()) > cfg["sqliteAutoArtifactBytes"]
+        )
+        if not (dbs and large):
+            raise Unsupported("auto picks the memory backend")
 
     intent = classify_intent(p["query"], phrase_count=0, path_filter=False)
     sources = {
-        mode: LiteSource(mode, state, paths.sqlite_dir(roots[mode]) / f"index-{mode}.db")
-        for mode, state in states.items()
+        mode: LiteSource(mode, state, _db(roots[mode], mode)) for mode, state in states.items()
     }
     out: dict[str, Any] = {
         "ok": True,
