@@ -289,3 +289,29 @@ def test_a_config_file_is_honoured(built_fixture: Any, tmp_path: Path) -> None:
         got = lite.search(p, env)
         assert got is not None, query
         assert jsonio.dumps(got) == jsonio.dumps(_api(built, p)), query
+
+
+def test_cli_text_output_and_progress_events_match_the_engine(built_fixture: Any) -> None:
+    """Without ``--json`` the lite path prints the engine's text rendering, and
+    ``--progress jsonl`` still reports the search's job and task events on stderr."""
+    from pairofcleats.search.render import render_text
+
+    args = ["search", "greet", "--repo", str(built_fixture.repo), "--backend", "sqlite"]
+    args += ["--no-ann", "--progress", "jsonl"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pairofcleats.cli", *args],
+        env={**os.environ, **built_fixture.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    p = _params(built_fixture, "greet", [])
+    assert lite.search(p, built_fixture.env) is not None
+    want = render_text(_api(built_fixture, p))
+    assert proc.stdout == (want if want.endswith("\n") else want + "\n")
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events] == ["job:start", "task:start", "task:end", "job:end"]
+    result = _api(built_fixture, p)
+    hits = {k: len(result[k]) for k in ("code", "prose", "extractedProse")}
+    assert events[-1]["status"] == "ok" and events[-1]["result"] == {"hits": hits}
