@@ -249,3 +249,17 @@ async def test_world_readable_key_file_warns(tmp_path: Path) -> None:
     cfg.chmod(0o600)
     code, _, err = await run_cli(tmp_path, "config", "show", "--config", str(cfg), "--json")
     assert code == 0 and "readable by others" not in err
+
+
+async def test_serve_warns_about_a_missing_workspace(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    async with serving(tmp_path, tmp_path / "data", "--workspace", str(missing)) as proc:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
+    log = "".join(p.read_text() for p in tmp_path.glob("serve-*.log"))
+    assert f"tools.workspace {str(missing)!r} is not a directory" in log
+    async with serving(tmp_path, tmp_path / "data", "--workspace", str(tmp_path)) as proc:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
+    log = sorted(tmp_path.glob("serve-*.log"))[-1].read_text()
+    assert "is not a directory" not in log

@@ -189,6 +189,14 @@ def serve(
     logging.basicConfig(
         level=cfg.log.level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
+    from spiderweb.tools.registry import workspace_root
+
+    if cfg.tools.workspace and workspace_root(cfg.tools) is None:  # else silently no_workspace
+        typer.echo(
+            f"warning: tools.workspace {cfg.tools.workspace!r} is not a directory; "
+            "worker tools will answer no_workspace",
+            err=True,
+        )
     trace = _memtrace(env)
     try:
         code = asyncio.run(_serve(cfg, env, insecure_no_auth, as_json))
@@ -227,9 +235,6 @@ async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_j
         typer.echo(exc.message, err=True)
         return exc.exit_code
     _freeze_startup_heap()
-    url = f"ws://{cfg.server.bind}:{port}"
-    _emit({"event": "listening", "url": url, "port": port}, as_json, f"listening {url}")
-    sys.stdout.flush()
     stop = asyncio.Event()
     interrupted = False
     loop = asyncio.get_running_loop()
@@ -239,8 +244,12 @@ async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_j
         interrupted = interrupted or sig == signal.SIGINT
         stop.set()
 
+    # Before `listening`: a supervisor may send SIGTERM the moment it reads that line.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    url = f"ws://{cfg.server.bind}:{port}"
+    _emit({"event": "listening", "url": url, "port": port}, as_json, f"listening {url}")
+    sys.stdout.flush()
     await stop.wait()
     await server.stop()
     return 130 if interrupted else 0
