@@ -128,6 +128,38 @@ class DocBlobs(Sequence[bytes]):
         return self.data[a:b]
 
 
+class RowBlobs(Sequence[bytes]):
+    """Row ``i`` of a 2-d array as one blob of its bytes (``<u4`` MinHash signatures, uint8
+    vectors), cut from one buffer only for the slice being inserted."""
+
+    __slots__ = ("data", "rows", "width")
+
+    def __init__(self, matrix: npt.NDArray[Any]) -> None:
+        arr = np.ascontiguousarray(matrix)
+        self.rows = int(arr.shape[0])
+        self.width = int(arr.strides[0]) if arr.ndim == 2 and self.rows else 0
+        self.data = arr.tobytes()
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes]: ...
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
+        data, w = self.data, self.width
+        if isinstance(i, slice):
+            lo, hi, step = i.indices(self.rows)
+            if step != 1:
+                raise ValueError("RowBlobs slices are contiguous")
+            return [data[r * w : (r + 1) * w] for r in range(lo, hi)]
+        j = i + self.rows if i < 0 else i
+        if not 0 <= j < self.rows:
+            raise IndexError("RowBlobs index out of range")
+        return data[j * w : (j + 1) * w]
+
+
 def phrase_blocks(
     vocab: list[str], postings: Any
 ) -> tuple[range, list[str], list[str], list[bytes], list[bytes]]:

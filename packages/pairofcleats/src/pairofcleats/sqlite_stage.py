@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
@@ -56,19 +57,22 @@ from pairofcleats.errors import IndexInvalid
 from pairofcleats.sqlite_bulk import (
     PHRASE_SEP,
     DocBlobs,
+    RowBlobs,
     insert_columns,
     phrase_blocks,
     posting_columns,
 )
 from pairofcleats.tokenize import fts_token
 
-_TABLES = """
+_FTS_TABLE = """CREATE VIRTUAL TABLE chunks_fts USING fts5(file, name, signature, kind, headline,
+  doc, tokens, tokenize='unicode61 remove_diacritics 2', content='')"""
+
+_TABLES = (
+    """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE chunks(id INTEGER PRIMARY KEY, chunk_id TEXT, chunk_uid TEXT, file TEXT, start INTEGER,
   "end" INTEGER, startLine INTEGER, endLine INTEGER, ext TEXT, lang TEXT, kind TEXT, name TEXT,
   signature TEXT, headline TEXT, weight REAL, metaV2_json TEXT, file_id INTEGER);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(file, name, signature, kind, headline, doc, tokens,
-  tokenize='unicode61 remove_diacritics 2', content='');
 CREATE TABLE token_vocab(token TEXT PRIMARY KEY, token_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE token_postings(token_id INTEGER, doc_id INTEGER, tf INTEGER,
   PRIMARY KEY(token_id, doc_id)) WITHOUT ROWID;
@@ -92,6 +96,8 @@ CREATE TABLE dense_meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE file_manifest(file TEXT PRIMARY KEY, hash TEXT, mtimeMs INTEGER, size INTEGER,
   chunk_count INTEGER) WITHOUT ROWID;
 """
+    + _FTS_TABLE
+)
 
 _INDEXES = """
 CREATE INDEX chunks_file ON chunks(file);
@@ -204,6 +210,94 @@ def decode_phrase_block(
     return np.frombuffer(docs, dtype="<u4", count=b - a, offset=4 * a).astype(np.uint32)
 
 
+#: FTS5's shadow tables of ``chunks_fts`` (content='': no content table), copied from
+#: the side file where the FTS load ran, in this order.
+FTS_SHADOW_TABLES = ("data", "idx", "docsize", "config")
+
+
+def _load_pragmas(con: sqlite3.Connection) -> None:
+    """Settings of a one-shot load into a fresh file (nothing is persisted but page_size)."""
+    con.execute("PRAGMA page_size=8192")
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA temp_store=MEMORY")
+    con.execute("PRAGMA cache_size=-32768")  # 32 MiB per load; not persisted
+    con.execute("PRAGMA main.locking_mode=EXCLUSIVE")  # main only: not an attached side file
+
+
+def _remove(*paths: Path) -> None:
+    for p in paths:
+        if p.exists():
+            p.unlink()
+
+
+def load_fts(
+    con: sqlite3.Connection,
+    chunks: list[dict[str, Any]],
+    tokens: list[list[str]],
+    vocab: list[str],
+) -> None:
+    """Insert every chunk into ``chunks_fts`` (rowid = id) and merge the index once.
+
+    ``vocab`` is the vocabulary of ``tokens`` (the unfielded stream of each chunk)."""
+    # FTS5 merges level-0 segments as they accumulate (automerge); during a one-shot
+    # load that rewrites the index several times, so merging waits for one optimize
+    con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0)")
+    # FTS5 flushes a level-0 segment whenever its pending-terms hash passes 'hashsize'
+    # (1 MiB): 32 MiB cuts the flushes (and the optimize's rewrite) of a medium code db,
+    # ~25% of the FTS load's CPU, for 32 MiB held while loading
+    con.execute(f"INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', {FTS_HASH_LOAD})")
+    stream = fts_stream(vocab)
+    con.executemany(
+        "INSERT INTO chunks_fts(rowid, file, name, signature, kind, headline, doc, tokens)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (
+            (
+                c["id"],
+                c["file"],
+                c["name"],
+                c["metaV2"].get("signature") or "",
+                c["kind"],
+                c["headline"],
+                c["metaV2"].get("doc") or "",
+                stream(toks),
+            )
+            for c, toks in zip(chunks, tokens, strict=True)
+        ),
+    )
+    con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')")
+    con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 4)")
+    con.execute(f"INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', {FTS_HASH})")
+
+
+def _build_fts_file(
+    path: Path, chunks: list[dict[str, Any]], tokens: list[list[str]], vocab: list[str]
+) -> None:
+    """``chunks_fts`` alone in its own file (the side load of :func:`build_sqlite`)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        _load_pragmas(con)
+        # FTS5 buffers its terms in its own hash and writes segments in order: little cache
+        con.execute("PRAGMA cache_size=-8192")
+        con.execute("BEGIN")
+        con.execute(_FTS_TABLE)
+        load_fts(con, chunks, tokens, vocab)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def copy_fts(con: sqlite3.Connection, schema: str) -> None:
+    """Replace ``chunks_fts``'s shadow tables with those of attached db ``schema``.
+
+    A contentless FTS5 table is its shadow tables (segments and structure in ``_data``,
+    the segment index, per-row column sizes, config), so copying them row for row gives
+    the same index as loading it here; the freshly created table's initial rows go first."""
+    for part in FTS_SHADOW_TABLES:
+        con.execute(f"DELETE FROM main.chunks_fts_{part}")
+        con.execute(f"INSERT INTO main.chunks_fts_{part} SELECT * FROM {schema}.chunks_fts_{part}")
+
+
 def build_sqlite(
     out_dir: Path,
     mode: str,
@@ -220,158 +314,70 @@ def build_sqlite(
     meta: dict[str, str],
     field_tokens: list[dict[str, list[str]]] | None = None,
 ) -> Path:
-    """Write ``index-<mode>.db`` (tmp + rename) and return its path."""
+    """Write ``index-<mode>.db`` (tmp + rename) and return its path.
+
+    The FTS5 load (a third of the work, nearly all of it inside SQLite, which releases the
+    GIL) runs on a second thread into a side file while this thread loads the other tables;
+    its shadow tables are then copied in (a few MB of segment blobs). The statements each
+    file sees, and so the bytes of the db, do not depend on the timing."""
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / db_name(mode)
     tmp = out_dir / (db_name(mode) + ".tmp")
-    for p in (tmp, Path(str(tmp) + "-journal")):
-        if p.exists():
-            p.unlink()
+    fts_tmp = out_dir / (db_name(mode) + ".fts.tmp")
+    _remove(tmp, Path(str(tmp) + "-journal"), fts_tmp, Path(str(fts_tmp) + "-journal"))
+    fts_error: list[BaseException] = []
+
+    def side_load() -> None:
+        try:
+            _build_fts_file(fts_tmp, chunks, tokens, token_postings["vocab"])
+        except BaseException as exc:  # re-raised on the calling thread
+            fts_error.append(exc)
+
+    side = threading.Thread(target=side_load, name=f"fts-{mode}", daemon=True)
     con = sqlite3.connect(tmp, isolation_level=None)
     try:
-        con.execute("PRAGMA page_size=8192")
-        con.execute("PRAGMA journal_mode=OFF")
-        con.execute("PRAGMA synchronous=OFF")
-        con.execute("PRAGMA temp_store=MEMORY")
-        con.execute("PRAGMA cache_size=-32768")  # 32 MiB per load (two run at once); not persisted
-        con.execute("PRAGMA locking_mode=EXCLUSIVE")
-        con.execute("BEGIN")
-        for stmt in _TABLES.split(";"):
-            if stmt.strip():
-                con.execute(stmt)
-        full_meta = {"schemaVersion": str(SQLITE_SCHEMA_VERSION), "mode": mode, **meta}
-        con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(full_meta.items()))
-        con.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                (
-                    c["id"],
-                    c["metaV2"]["chunkId"],
-                    c["metaV2"]["chunkUid"],
-                    c["file"],
-                    c["start"],
-                    c["end"],
-                    c["startLine"],
-                    c["endLine"],
-                    c.get("ext"),
-                    c.get("lang"),
-                    c["kind"],
-                    c["name"],
-                    c["metaV2"].get("signature") or "",
-                    c["headline"],
-                    c["weight"],
-                    _meta_json(c["metaV2"]),
-                    c["fileId"],
-                )
-                for c in chunks
-            ),
-        )
-        # FTS5 merges level-0 segments as they accumulate (automerge); during a one-shot
-        # load that rewrites the index several times, so merging waits for one optimize
-        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0)")
-        # FTS5 flushes a level-0 segment whenever its pending-terms hash passes 'hashsize'
-        # (1 MiB): 32 MiB cuts the flushes (and the optimize's rewrite) of a medium code db,
-        # ~25% of the FTS load's CPU, for 32 MiB held while loading
-        con.execute(f"INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', {FTS_HASH_LOAD})")
-        stream = fts_stream(token_postings["vocab"])  # the vocabulary of ``tokens``
-        con.executemany(
-            "INSERT INTO chunks_fts(rowid, file, name, signature, kind, headline, doc, tokens)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (
-                (
-                    c["id"],
-                    c["file"],
-                    c["name"],
-                    c["metaV2"].get("signature") or "",
-                    c["kind"],
-                    c["headline"],
-                    c["metaV2"].get("doc") or "",
-                    stream(toks),
-                )
-                for c, toks in zip(chunks, tokens, strict=True)
-            ),
-        )
-        con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')")
-        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 4)")
-        con.execute(f"INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', {FTS_HASH})")
-        # vocabularies are sorted and unique, so keyed by the text they append in key order
-        # and need no separate index
-        vocab = token_postings["vocab"]
-        insert_columns(con, "token_vocab", [vocab, range(len(vocab))])
-        insert_columns(con, "token_postings", posting_columns(token_postings["postings"]))
-        lengths = token_postings["docLengths"]
-        insert_columns(con, "doc_lengths", [range(len(lengths)), lengths])
-        con.executemany(
-            "INSERT INTO token_stats VALUES (?, ?)",
-            [
-                ("avgDocLen", token_postings["avgDocLen"]),
-                ("totalDocs", token_postings["totalDocs"]),
-            ],
-        )
-        if field_postings is not None:
-            for field in sorted(field_postings["fields"]):
-                fp = field_postings["fields"][field]
-                fvocab = fp["vocab"]
-                insert_columns(
-                    con, "field_vocab", [[field] * len(fvocab), fvocab, range(len(fvocab))]
-                )
-                cols = posting_columns(fp["postings"])
-                insert_columns(con, "field_postings", [[field] * len(cols[0]), *cols])
-                con.execute(
-                    "INSERT INTO field_stats VALUES (?,?,?,?)",
-                    (
-                        field,
-                        fp["avgDocLen"],
-                        fp["totalDocs"],
-                        np.asarray(fp["docLengths"], dtype="<u4").tobytes(),
-                    ),
-                )
-        if field_tokens is not None:
-            insert_columns(
+        try:
+            _load_pragmas(con)
+            # attached (as an empty file) before the side load opens it, as ATTACH is
+            # refused inside a transaction; it is first read once the side load is closed
+            con.execute("ATTACH DATABASE ? AS fts_side", (str(fts_tmp),))
+            side.start()
+            con.execute("BEGIN")
+            for stmt in _TABLES.split(";"):
+                if stmt.strip():
+                    con.execute(stmt)
+            _load_tables(
                 con,
-                "field_tokens",
-                [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
+                mode,
+                chunks=chunks,
+                token_postings=token_postings,
+                field_postings=field_postings,
+                phrase_ngrams=phrase_ngrams,
+                chargram_postings=chargram_postings,
+                minhash=minhash,
+                dense=dense,
+                files=files,
+                meta=meta,
+                field_tokens=field_tokens,
             )
-        if phrase_ngrams is not None:
-            block_ids, firsts, texts, bounds, docs = phrase_blocks(
-                phrase_ngrams["vocab"], phrase_ngrams["postings"]
-            )
-            insert_columns(con, "phrase_vocab", [firsts, block_ids])
-            insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs])
-        if chargram_postings is not None:
-            gv = chargram_postings["vocab"]
-            insert_columns(con, "chargram_vocab", [gv, range(len(gv))])
-            blobs = DocBlobs(chargram_postings["postings"])
-            insert_columns(con, "chargram_postings", [range(len(blobs)), blobs])
-        if minhash:
-            sig = np.asarray(minhash, dtype="<u4")
-            view, width = memoryview(sig.tobytes()), sig.shape[1] * 4
-            con.executemany(
-                "INSERT INTO minhash_signatures VALUES (?, ?)",
-                ((i, view[i * width : (i + 1) * width]) for i in range(sig.shape[0])),
-            )
-        if dense is not None:
-            dmeta, mat = dense
-            con.executemany(
-                "INSERT INTO dense_vectors VALUES (?, ?)",
-                ((i, mat[i].tobytes()) for i in range(mat.shape[0])),
-            )
-            con.executemany(
-                "INSERT INTO dense_meta VALUES (?, ?)",
-                sorted((k, jsonio.dumps(v).decode("utf-8")) for k, v in dmeta.items()),
-            )
-        con.executemany(
-            "INSERT INTO file_manifest VALUES (?,?,?,?,?)",
-            ((f["file"], f["hash"], f["mtimeMs"], f["size"], f["chunkCount"]) for f in files),
-        )
+        finally:
+            if side.ident is not None:
+                side.join()
+        if fts_error:
+            raise fts_error[0]
+        copy_fts(con, "fts_side")
         for stmt in _INDEXES.split(";"):
             if stmt.strip():
                 con.execute(stmt)
         con.execute("COMMIT")
+        con.execute("DETACH DATABASE fts_side")
         con.execute("PRAGMA optimize")
         con.execute("PRAGMA journal_mode=DELETE")
     finally:
         con.close()
+        if side.ident is not None:
+            side.join()
+        _remove(fts_tmp, Path(str(fts_tmp) + "-journal"))
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -380,6 +386,112 @@ def build_sqlite(
     os.replace(tmp, final)
     fsync_dir(out_dir)
     return final
+
+
+def chunk_columns(chunks: list[dict[str, Any]]) -> list[list[Any]]:
+    """The ``chunks`` table's 17 columns, in order, one list each (for ``insert_columns``)."""
+    metas = [c["metaV2"] for c in chunks]
+    return [
+        [c["id"] for c in chunks],
+        [m["chunkId"] for m in metas],
+        [m["chunkUid"] for m in metas],
+        [c["file"] for c in chunks],
+        [c["start"] for c in chunks],
+        [c["end"] for c in chunks],
+        [c["startLine"] for c in chunks],
+        [c["endLine"] for c in chunks],
+        [c.get("ext") for c in chunks],
+        [c.get("lang") for c in chunks],
+        [c["kind"] for c in chunks],
+        [c["name"] for c in chunks],
+        [m.get("signature") or "" for m in metas],
+        [c["headline"] for c in chunks],
+        [c["weight"] for c in chunks],
+        list(map(_meta_json, metas)),
+        [c["fileId"] for c in chunks],
+    ]
+
+
+def _load_tables(
+    con: sqlite3.Connection,
+    mode: str,
+    *,
+    chunks: list[dict[str, Any]],
+    token_postings: dict[str, Any],
+    field_postings: dict[str, Any] | None,
+    phrase_ngrams: dict[str, Any] | None,
+    chargram_postings: dict[str, Any] | None,
+    minhash: list[list[int]],
+    dense: tuple[dict[str, Any], np.ndarray[Any, Any]] | None,
+    files: list[dict[str, Any]],
+    meta: dict[str, str],
+    field_tokens: list[dict[str, list[str]]] | None,
+) -> None:
+    """Every table but ``chunks_fts`` (created empty by ``_TABLES``)."""
+    full_meta = {"schemaVersion": str(SQLITE_SCHEMA_VERSION), "mode": mode, **meta}
+    con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(full_meta.items()))
+    insert_columns(con, "chunks", chunk_columns(chunks))
+    # vocabularies are sorted and unique, so keyed by the text they append in key order
+    # and need no separate index
+    vocab = token_postings["vocab"]
+    insert_columns(con, "token_vocab", [vocab, range(len(vocab))])
+    insert_columns(con, "token_postings", posting_columns(token_postings["postings"]))
+    lengths = token_postings["docLengths"]
+    insert_columns(con, "doc_lengths", [range(len(lengths)), lengths])
+    con.executemany(
+        "INSERT INTO token_stats VALUES (?, ?)",
+        [
+            ("avgDocLen", token_postings["avgDocLen"]),
+            ("totalDocs", token_postings["totalDocs"]),
+        ],
+    )
+    if field_postings is not None:
+        for field in sorted(field_postings["fields"]):
+            fp = field_postings["fields"][field]
+            fvocab = fp["vocab"]
+            insert_columns(con, "field_vocab", [[field] * len(fvocab), fvocab, range(len(fvocab))])
+            cols = posting_columns(fp["postings"])
+            insert_columns(con, "field_postings", [[field] * len(cols[0]), *cols])
+            con.execute(
+                "INSERT INTO field_stats VALUES (?,?,?,?)",
+                (
+                    field,
+                    fp["avgDocLen"],
+                    fp["totalDocs"],
+                    np.asarray(fp["docLengths"], dtype="<u4").tobytes(),
+                ),
+            )
+    if field_tokens is not None:
+        insert_columns(
+            con,
+            "field_tokens",
+            [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
+        )
+    if phrase_ngrams is not None:
+        block_ids, firsts, texts, bounds, docs = phrase_blocks(
+            phrase_ngrams["vocab"], phrase_ngrams["postings"]
+        )
+        insert_columns(con, "phrase_vocab", [firsts, block_ids])
+        insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs])
+    if chargram_postings is not None:
+        gv = chargram_postings["vocab"]
+        insert_columns(con, "chargram_vocab", [gv, range(len(gv))])
+        blobs = DocBlobs(chargram_postings["postings"])
+        insert_columns(con, "chargram_postings", [range(len(blobs)), blobs])
+    if minhash:
+        sig = np.asarray(minhash, dtype="<u4")
+        insert_columns(con, "minhash_signatures", [range(sig.shape[0]), RowBlobs(sig)])
+    if dense is not None:
+        dmeta, mat = dense
+        insert_columns(con, "dense_vectors", [range(mat.shape[0]), RowBlobs(mat)])
+        con.executemany(
+            "INSERT INTO dense_meta VALUES (?, ?)",
+            sorted((k, jsonio.dumps(v).decode("utf-8")) for k, v in dmeta.items()),
+        )
+    con.executemany(
+        "INSERT INTO file_manifest VALUES (?,?,?,?,?)",
+        ((f["file"], f["hash"], f["mtimeMs"], f["size"], f["chunkCount"]) for f in files),
+    )
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
