@@ -2,17 +2,17 @@
 
 A fresh ``pairofcleats search`` process spends most of its time importing: numpy (~60 ms)
 for the engine's score vectors, pydantic (~60 ms plus schema builds) for the config and the
-state files. :func:`search` answers the plain sqlite queries agents run most (bare terms, no
-filters, sparse only) from the db with the engine's own planning and scoring functions
+state files. :func:`search` answers sqlite queries (terms, phrases, ``AND``/``OR``/``NOT``,
+typo expansion, relaxation) from the db with the engine's own planning and scoring functions
 (:mod:`~pairofcleats.search.plan_core`, :mod:`~pairofcleats.search.scoring`,
-:mod:`~pairofcleats.search.hits`) over sparse dicts instead of arrays: the same float
-operations in the same order, so ids, scores and every other field are identical to
+:mod:`~pairofcleats.search.hits`) over sparse dicts and sets instead of arrays: the same
+float operations in the same order, so ids, scores and every other field are identical to
 :meth:`Searcher.search <pairofcleats.search.searcher.Searcher.search>` (tests compare the
 two). Anything else returns None and the caller runs the full engine, which then reports
-errors, warnings and fallbacks its own way: phrases, ``NOT``/``OR``/``AND``, path-like
-terms, filters, ``--explain``/``--stats``, dense or MinHash ranking, score
-blending, a config file or state file it cannot check plainly, a db that would fall back to
-the memory backend, or any unexpected error.
+errors, warnings and fallbacks its own way: path-like terms, filters,
+``--explain``/``--stats``, dense or MinHash ranking, score blending, the memory backend
+(or ``auto`` choosing it), a config file or state file it cannot check plainly, a db that
+would fall back to the memory backend, or any unexpected error.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pairofcleats.search.hits import (
 )
 from pairofcleats.search.intent import classify_intent, field_weights, is_path_token
 from pairofcleats.search.plan_core import ModePlan, plan_mode
-from pairofcleats.search.query import And, Node, Term, parse_query
+from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term, iter_positive, parse_query
 
 __all__ = ["SEARCH_DEFAULTS", "Unsupported", "search"]
 
@@ -472,10 +472,10 @@ class LiteSource:
         hit = sorted(counts)
         if len(hit) > CANDIDATE_DOCS:
             hit = sorted(hit, key=lambda d: (-counts[d], d))[:CANDIDATE_DOCS]
-        self._prefetch_streams(hit)
+        self.prefetch_streams(hit)
         return hit
 
-    def _prefetch_streams(self, docs: list[int]) -> None:
+    def prefetch_streams(self, docs: list[int]) -> None:
         if "field_tokens" not in self.tables:
             raise Unsupported("no field_tokens table")  # the engine parses the JSONL piece
         todo = [d for d in docs if d not in self._streams]
@@ -493,7 +493,7 @@ class LiteSource:
     def field_tokens(self, doc: int) -> dict[str, list[str]]:
         """``SqliteSource.field_tokens``: one chunk's field streams."""
         if doc not in self._streams:
-            self._prefetch_streams([doc])
+            self.prefetch_streams([doc])
         return self._streams[doc]
 
     def filter_columns(self) -> Any:
@@ -669,19 +669,79 @@ def _term_docs(source: LiteSource, plan: ModePlan, term: Term) -> set[int] | Non
     return out
 
 
+def _contains_run(stream: list[str], toks: list[str]) -> bool:
+    """``plan._contains_run``: ``toks`` consecutive somewhere in ``stream``."""
+    k = len(toks)
+    first = toks[0]
+    return any(stream[i] == first and stream[i : i + k] == toks for i in range(len(stream) - k + 1))
+
+
+def _phrase_docs(source: LiteSource, toks: list[str]) -> set[int] | None:
+    """``plan.phrase_mask`` as a set: postings prefilter, then the field streams."""
+    if not toks:
+        return None
+    cand: set[int] | None = None
+    for tok in dict.fromkeys(toks):
+        p = source.lookup(tok)
+        docs = set(p[0]) if p is not None else set()
+        cand = docs if cand is None else cand & docs
+    assert cand is not None
+    if len(toks) == 1:
+        return cand
+    ordered = sorted(cand)
+    source.prefetch_streams(ordered)
+    return {
+        d for d in ordered if any(_contains_run(s, toks) for s in source.field_tokens(d).values())
+    }
+
+
 def _constraint(source: LiteSource, plan: ModePlan, match_mode: str) -> set[int] | None:
-    """``plan.constraint_mask`` for an AST of bare terms (None: nothing constrains)."""
-    if match_mode != "all":
-        return None  # bare terms under "any" rank only
-    ast = plan.ast
-    terms = [ast] if isinstance(ast, Term) else list(ast.children)  # type: ignore[union-attr]
-    acc: set[int] | None = None
-    for term in terms:
-        assert isinstance(term, Term)
-        m = _term_docs(source, plan, term)
-        if m is not None:
-            acc = set(m) if acc is None else acc & m
-    return acc
+    """``plan.constraint_mask`` over sets (None: nothing constrains); the plan has no path
+    terms (those are left to the engine)."""
+    n = source.count
+
+    def ev(node: Node, hard: bool) -> set[int] | None:
+        if isinstance(node, Term):
+            return _term_docs(source, plan, node) if hard else None
+        if isinstance(node, Phrase):
+            return _phrase_docs(source, plan.phrases.get(id(node), []))
+        if isinstance(node, Not):
+            inner = ev(node.child, True)
+            return None if inner is None else set(range(n)) - inner
+        if isinstance(node, Or):
+            acc: set[int] | None = None
+            for child in node.children:
+                m = ev(child, True)
+                if m is not None:
+                    acc = set(m) if acc is None else acc | m
+            return acc
+        assert isinstance(node, And)
+        if node.explicit or match_mode == "all":
+            acc = None
+            for child in node.children:
+                m = ev(child, True)
+                if m is not None:
+                    acc = set(m) if acc is None else acc & m
+            return acc
+        # implicit AND under "any": terms rank only; hard children still constrain; in a hard
+        # context (under OR/NOT) the group must still match one of its terms
+        hard_acc: set[int] | None = None
+        soft_any: set[int] | None = None
+        for child in node.children:
+            if isinstance(child, Term):
+                if hard:
+                    m = ev(child, True)
+                    if m is not None:
+                        soft_any = set(m) if soft_any is None else soft_any | m
+                continue
+            m = ev(child, hard)
+            if m is not None:
+                hard_acc = set(m) if hard_acc is None else hard_acc & m
+        if soft_any is not None:
+            hard_acc = soft_any if hard_acc is None else hard_acc & soft_any
+        return hard_acc
+
+    return ev(plan.ast, match_mode == "all")
 
 
 def _top_weighted(
@@ -850,15 +910,15 @@ def _search_mode(
 # -- the request --------------------------------------------------------------------------
 
 
-def _bare_terms(ast: Node) -> bool:
-    """A lone term or an implicit AND of terms, none of them path-like."""
-    if isinstance(ast, Term):
-        terms: list[Node] = [ast]
-    elif isinstance(ast, And) and not ast.explicit:
-        terms = list(ast.children)
-    else:
+def _path_like(node: Node) -> bool:
+    """Whether any term of the query is path-like (path terms are left to the engine)."""
+    if isinstance(node, Term):
+        return is_path_token(node.text)
+    if isinstance(node, Phrase):
         return False
-    return all(isinstance(t, Term) and not is_path_token(t.text) for t in terms)
+    if isinstance(node, Not):
+        return _path_like(node.child)
+    return any(_path_like(child) for child in node.children)
 
 
 def _modes(mode: str | None) -> tuple[str, ...]:
@@ -918,8 +978,8 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
     if any(p[name] for name in _FILTER_PARAMS):
         raise Unsupported("filters")
     ast = parse_query(p["query"])  # a bad query raises: the engine reports it
-    if not _bare_terms(ast):
-        raise Unsupported("query shape")
+    if _path_like(ast):
+        raise Unsupported("path-like term")
     modes = _modes(p["mode"])
     repo = p["repo"]
     if repo is not None and not Path(cwd, repo).is_dir():
@@ -1008,7 +1068,8 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
         if not (dbs and large):
             raise Unsupported("auto picks the memory backend")
 
-    intent = classify_intent(p["query"], phrase_count=0, path_filter=False)
+    phrases = [x for x in iter_positive(ast) if isinstance(x, Phrase)]
+    intent = classify_intent(p["query"], phrase_count=len(phrases), path_filter=False)
     sources = {
         mode: LiteSource(mode, state, _db(roots[mode], mode)) for mode, state in states.items()
     }
