@@ -200,3 +200,19 @@ def test_count_tokens_equals_the_regex_on_every_ascii_character() -> None:
     ]
     for text in samples:
         assert count_tokens(text) == len(token.findall(text)), repr(text)
+
+
+async def test_provider_reply_and_usage_equal_the_public_functions() -> None:
+    msgs = [
+        Message.system("be brief " * 10),
+        Message.user("héllo, there!"),
+        Message.user("x" * 5000),
+    ]
+    p = MockProvider()
+    c = await p.complete(msgs)
+    assert c.text == deterministic_reply(msgs)
+    assert c.usage.prompt_tokens == prompt_tokens(msgs)
+    events = await collect(p, msgs)
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert done.completion.text == c.text and done.completion.usage == c.usage

@@ -119,3 +119,41 @@ async def test_gate_wait_timeout_is_busy() -> None:
             pass
     release.set()
     await asyncio.wait_for(holder, 5)
+
+
+async def test_gate_hands_slots_to_waiters_in_order_and_counts_them_back() -> None:
+    gate = LlmGate(max_concurrency=2, max_waiting=8, wait_s=5)
+    order: list[int] = []
+    release = asyncio.Event()
+
+    async def use(i: int) -> None:
+        async with gate.slot():
+            order.append(i)
+            await release.wait()
+
+    first = [asyncio.create_task(use(i)) for i in range(2)]
+    while len(order) < 2:
+        await asyncio.sleep(0)
+    queued = [asyncio.create_task(use(i)) for i in range(2, 6)]
+    while gate.waiting < 4:
+        await asyncio.sleep(0)
+    assert gate.free == 0 and not gate.try_acquire()
+    queued[1].cancel()  # a cancelled waiter gives up its place, not a slot
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*first, *queued, return_exceptions=True), 5)
+    assert order == [0, 1, 2, 4, 5]
+    assert gate.free == 2 and gate.waiting == 0 and gate.try_acquire()
+    gate.release()
+
+
+async def test_gate_slot_handed_to_a_cancelled_waiter_goes_back() -> None:
+    gate = LlmGate(max_concurrency=1, max_waiting=2, wait_s=5)
+    assert gate.try_acquire()
+    waiter = asyncio.create_task(gate.acquire())
+    while gate.waiting == 0:
+        await asyncio.sleep(0)
+    gate.release()  # handed to the waiter...
+    waiter.cancel()  # ...which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert gate.free == 1 and gate.waiting == 0

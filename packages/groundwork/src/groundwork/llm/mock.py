@@ -57,12 +57,20 @@ def request_digest(messages: Sequence[Message]) -> str:
         else _message_json(m.role, m.content)
         for m in messages
     ]
+    return _digest(parts)
+
+
+def _digest(parts: list[bytes]) -> str:
     return hashlib.sha256(b"[" + b",".join(parts) + b"]").hexdigest()
 
 
 def deterministic_reply(messages: Sequence[Message]) -> str:
     """``Mock reply <12 hex>: <start of the last user message>``."""
-    digest = request_digest(messages)[:12]
+    return _reply_with(messages, request_digest(messages))
+
+
+def _reply_with(messages: Sequence[Message], digest_hex: str) -> str:
+    digest = digest_hex[:12]
     last = next((m.content for m in reversed(messages) if m.role == "user"), "")
     snippet = " ".join(last.split())
     if len(snippet) > 60:
@@ -124,6 +132,17 @@ def prompt_tokens(messages: Sequence[Message]) -> int:
         else count_tokens(m.content)
         for m in messages
     )
+
+
+def _request_facts(messages: Sequence[Message]) -> tuple[str, int]:
+    """:func:`request_digest` and :func:`prompt_tokens` of ``messages`` in one pass."""
+    facts = [
+        _facts(m.role, m.content)
+        if len(m.content) <= _MEMO_MAX_CHARS
+        else (_message_json(m.role, m.content), count_tokens(m.content))
+        for m in messages
+    ]
+    return _digest([f[0] for f in facts]), sum([f[1] for f in facts])
 
 
 def split_pieces(text: str, *, per_char: bool = False) -> list[str]:
@@ -223,9 +242,22 @@ class MockProvider:
             )
         return None
 
-    def _completion(self, msgs: Sequence[Message], text: str, clock: CallClock) -> Completion:
+    def _answer(self, msgs: Sequence[Message], text: str | None) -> tuple[str, int | None]:
+        """The reply (scripted ``text``, else :meth:`reply_for`) and, if known, prompt tokens.
+
+        The default reply's digest and the prompt usage walk the same memoized
+        messages, so they are computed in one pass.
+        """
+        if text is None and self._reply is None:
+            digest, prompt = _request_facts(msgs)
+            return _reply_with(msgs, digest), prompt
+        return (text if text is not None else self.reply_for(msgs)), None
+
+    def _completion(
+        self, msgs: Sequence[Message], text: str, clock: CallClock, prompt: int | None = None
+    ) -> Completion:
         usage = Usage(
-            prompt_tokens=prompt_tokens(msgs),
+            prompt_tokens=prompt_tokens(msgs) if prompt is None else prompt,
             completion_tokens=count_tokens(text),
         )
         return Completion(text, self._model, usage, "stop", clock.elapsed_ms())
@@ -245,7 +277,8 @@ class MockProvider:
         if err is not None:
             raise err
         text = action.text if action.kind == "text" and action.text is not None else None
-        return self._completion(msgs, text if text is not None else self.reply_for(msgs), clock)
+        reply, prompt = self._answer(msgs, text)
+        return self._completion(msgs, reply, clock, prompt)
 
     async def stream(
         self, messages: Sequence[Message], options: Options | None = None
@@ -263,7 +296,7 @@ class MockProvider:
             if err is not None:
                 raise err
         text = action.text if action.kind == "text" and action.text is not None else None
-        reply = text if text is not None else self.reply_for(msgs)
+        reply, prompt = self._answer(msgs, text)
         pieces = split_pieces(reply, per_char=action.kind == "chunked")
         sent: list[str] = []
         cut = None
@@ -287,7 +320,7 @@ class MockProvider:
             sent.append(pieces[i])
             clock.mark_first()
             yield Delta(pieces[i])
-        yield Done(self._completion(msgs, reply, clock))
+        yield Done(self._completion(msgs, reply, clock, prompt))
 
     async def list_models(self) -> list[str]:
         return [self._model]
