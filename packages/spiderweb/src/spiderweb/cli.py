@@ -255,15 +255,25 @@ async def _serve(cfg: SpiderwebConfig, env: dict[str, str], insecure: bool, as_j
     return 130 if interrupted else 0
 
 
+#: ``gc.set_threshold`` while serving (docs/adr/0006-serve-gc-thresholds.md). A turn
+#: leaves ~65 net container allocations behind, so the default 700 ran a young
+#: collection every ~11 turns and a full one every few seconds (30-60 ms each at
+#: 200 sessions); under P3 that was ~15 % of the loop thread's CPU.
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
 def _freeze_startup_heap() -> None:
     """Move what startup allocated (imports, config, restored sessions) out of the GC's sight.
 
     Otherwise the first full collections walk that whole heap while a turn
     waits: a 70 ms stall around turn 700 of P2. ``gc.freeze`` is for exactly
     this: objects alive after start-up stay alive, so scanning them finds nothing.
+    Then collections run less often (:data:`GC_THRESHOLDS`): refcounting frees
+    almost everything a turn allocates, so young collections found little.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 # -- chat ------------------------------------------------------------------------------------
