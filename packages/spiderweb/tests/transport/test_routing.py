@@ -50,3 +50,10 @@ def test_invalid_upgrades_are_400(target: str) -> None:
 @given(st.text(max_size=80))
 def test_any_target_routes_or_rejects(target: str) -> None:
     assert isinstance(route("/" + target), Healthz | Stream | Reject)
+
+
+@pytest.mark.parametrize(
+    "target", ["//[", "//[x]/v1/agents/a/stream", "/v1/agents/a/stream?x=1#//["]
+)
+def test_targets_urlsplit_refuses_are_rejected_not_raised(target: str) -> None:
+    assert isinstance(route(target), Healthz | Stream | Reject)

@@ -51,7 +51,10 @@ def is_valid_session_key(key: str) -> bool:
 
 def route(target: str) -> Healthz | Stream | Reject:
     """Classify a request target (path plus query) into a route or an HTTP rejection."""
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "//[x": a netloc that is not a valid IPv6 literal
+        return Reject(404, "not found: connect to /v1/agents/{agentId}/stream")
     if parts.path == "/healthz":
         return Healthz()
     match = _STREAM_RE.fullmatch(parts.path)
