@@ -168,8 +168,10 @@ def db_name(mode: str) -> str:
 
 
 def encode_streams(row: dict[str, list[str]]) -> str:
-    """A ``field_tokens`` row as one text: ``field \\x1f tokens…`` joined by ``\\x1e``."""
-    return STREAM_SEP.join(f + FIELD_SEP + " ".join(toks) for f, toks in row.items())
+    """A ``field_tokens`` row as one text: ``field \\x1f tokens…`` joined by ``\\x1e``, fields
+    in sorted order as in the ``field_tokens`` piece (a worker's and a parsed bundle's dicts
+    order them differently, so the db of an incremental build differed from a full one's)."""
+    return STREAM_SEP.join(f + FIELD_SEP + " ".join(toks) for f, toks in sorted(row.items()))
 
 
 def decode_streams(text: str | None) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,10 @@ class ModeData:
     stage1: dict[str, Any] = field(default_factory=dict)
     #: Files whose vectors were computed (not reused) at stage 3.
     fresh_vectors: set[str] = field(default_factory=set)
+    #: xxh64 of this mode's stage-1 inputs (``build.reuse.stage1_digest``), once known.
+    digest: str | None = None
+    #: Whether the derived stage-1 pieces were linked from the current build.
+    reused: bool = False
 
 
 def collect(mode: str, bundles: Sequence[dict[str, Any]]) -> ModeData:
@@ -76,24 +80,45 @@ def collect(mode: str, bundles: Sequence[dict[str, Any]]) -> ModeData:
     return data
 
 
-def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bool) -> None:
-    """chunk_meta, field_tokens, token/field postings, phrase n-grams, chargrams, MinHash."""
+def write_stage1(
+    w: PieceWriter,
+    data: ModeData,
+    pc: PostingsConfig,
+    fielded: bool,
+    reuse: Callable[[], bool] | None = None,
+) -> None:
+    """chunk_meta, field_tokens, token/field postings, phrase n-grams, chargrams, MinHash.
+
+    ``reuse`` runs once ``chunk_meta`` and ``field_tokens`` are written; when it returns
+    True it has supplied the derived pieces (see ``build.reuse``) and nothing is computed.
+    """
     weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
     w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
     w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
+    if reuse is not None and reuse():
+        return
+    stage1_values(data, pc, fielded, w)
+
+
+def stage1_values(
+    data: ModeData, pc: PostingsConfig, fielded: bool, w: PieceWriter | None = None
+) -> None:
+    """The derived stage-1 structures into ``data.stage1``, each written to ``w`` if given."""
     tp, sigs, fields = token_field_postings_and_minhash(
         data.tokens, data.field_tokens if fielded else None, compact=True
     )
     data.vocab_size = len(tp["vocab"])
-    w.write_json(
-        "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
-    )
+    if w is not None:
+        w.write_json(
+            "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
+        )
     data.stage1["token_postings"] = tp
     if fields is not None:
         avg_plain = all(plain_float(v["avgDocLen"]) for v in fields.values())
-        w.write_json(
-            "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
-        )
+        if w is not None:
+            w.write_json(
+                "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
+            )
         data.stage1["field_postings"] = {"fields": fields}
     if pc.enable_phrase_ngrams:
         pn = phrase_postings(
@@ -102,7 +127,8 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
             pc.phrase_max_n,
             compact=True,
         )
-        w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
+        if w is not None:
+            w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
         data.stage1["phrase_ngrams"] = pn
     if pc.enable_chargrams:
         cp = chargram_postings(
@@ -112,9 +138,11 @@ def write_stage1(w: PieceWriter, data: ModeData, pc: PostingsConfig, fielded: bo
             pc.chargram_max_token_length,
             compact=True,
         )
-        w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
+        if w is not None:
+            w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
         data.stage1["chargram_postings"] = cp
-    w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs), plain_floats=True)
+    if w is not None:
+        w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs), plain_floats=True)
     data.stage1["minhash_signatures"] = sigs
 
 

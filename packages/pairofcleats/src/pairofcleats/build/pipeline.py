@@ -33,7 +33,13 @@ from pairofcleats.artifacts.reader import read_current
 from pairofcleats.artifacts.schema import ARTIFACT_SURFACE_VERSION, SQLITE_SCHEMA_VERSION
 from pairofcleats.artifacts.writer import PieceWriter, write_state
 from pairofcleats.build.annotate import annotate
-from pairofcleats.build.assemble import ModeData, collect, write_stage1, write_stage2
+from pairofcleats.build.assemble import (
+    ModeData,
+    collect,
+    stage1_values,
+    write_stage1,
+    write_stage2,
+)
 from pairofcleats.build.compat import (
     compatibility_inputs,
     compatibility_key,
@@ -49,6 +55,17 @@ from pairofcleats.build.incremental import (
 from pairofcleats.build.memory import release_free_memory
 from pairofcleats.build.process import process_file
 from pairofcleats.build.retention import apply_retention
+from pairofcleats.build.reuse import (
+    DENSE_BIN,
+    DERIVED_PIECES,
+    DIGEST_KEY,
+    PrevMode,
+    link_pieces,
+    previous_modes,
+    reuse_sqlite,
+    stage1_digest,
+    trusted_pieces,
+)
 from pairofcleats.build.reverify import reverify_build
 from pairofcleats.build.validate import validate_build
 from pairofcleats.config import PairOfCleatsConfig, config_hash
@@ -760,15 +777,18 @@ def _locked_build(req: BuildRequest) -> dict[str, Any]:
 
 
 def _sqlite_mode(
+    req: BuildRequest,
     sdir: Path,
     mode: str,
     d: ModeData,
     dense: tuple[dict[str, Any], Any] | None,
     key: str,
-    repo_id: str,
+    prev: PrevMode | None,
+    dense_checksum: str | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Stage 4 for one mode: build ``index-<mode>.db``; its manifest entry and sqlite info."""
-    vals = d.stage1
+    """Stage 4 for one mode: build ``index-<mode>.db`` (or, for a mode whose stage-1 pieces
+    were reused with the same vectors, patch the current build's); its manifest entry and
+    sqlite info."""
     file_rows = [
         {
             "file": f["bundle"]["file"],
@@ -779,22 +799,16 @@ def _sqlite_mode(
         }
         for f in d.files
     ]
-    path = build_sqlite(
-        sdir,
-        mode,
-        chunks=d.chunks,
-        tokens=d.tokens,
-        token_postings=vals["token_postings"],
-        field_postings=vals.get("field_postings"),
-        phrase_ngrams=vals.get("phrase_ngrams"),
-        chargram_postings=vals.get("chargram_postings"),
-        minhash=vals["minhash_signatures"],
-        dense=dense,
-        files=file_rows,
-        # no buildId: equal inputs must give byte-identical dbs (§5)
-        meta={"compatibilityKey": key, "repoId": repo_id},
-        field_tokens=d.field_tokens,
-    )
+    path: Path | None = None
+    if d.reused and prev is not None:
+        prev_dense = prev.pieces.get(DENSE_BIN, {}).get("checksum")
+        if prev_dense == dense_checksum:
+            rows = [
+                (r["file"], r["hash"], r["mtimeMs"], r["size"], r["chunkCount"]) for r in file_rows
+            ]
+            path = reuse_sqlite(prev, sdir, mode, rows)
+    if path is None:
+        path = _build_sqlite_mode(req, sdir, mode, d, dense, key, file_rows)
     digest = hash_file(path, "xxh64")
     size = path.stat().st_size
     entry = {
@@ -815,6 +829,37 @@ def _sqlite_mode(
     return entry, info
 
 
+def _build_sqlite_mode(
+    req: BuildRequest,
+    sdir: Path,
+    mode: str,
+    d: ModeData,
+    dense: tuple[dict[str, Any], Any] | None,
+    key: str,
+    file_rows: list[dict[str, Any]],
+) -> Path:
+    if not d.stage1:  # reused pieces, but the db could not be: derive what it loads
+        pc = req.cfg.indexing.postings
+        stage1_values(d, pc, pc.fielded)
+    vals = d.stage1
+    return build_sqlite(
+        sdir,
+        mode,
+        chunks=d.chunks,
+        tokens=d.tokens,
+        token_postings=vals["token_postings"],
+        field_postings=vals.get("field_postings"),
+        phrase_ngrams=vals.get("phrase_ngrams"),
+        chargram_postings=vals.get("chargram_postings"),
+        minhash=vals["minhash_signatures"],
+        dense=dense,
+        files=file_rows,
+        # no buildId: equal inputs must give byte-identical dbs (§5)
+        meta={"compatibilityKey": key, "repoId": req.layout.repo_id},
+        field_tokens=d.field_tokens,
+    )
+
+
 def _stages(
     req: BuildRequest,
     disc: Any,
@@ -833,6 +878,11 @@ def _stages(
 ) -> dict[str, Any]:
     layout = req.layout
     env = req.env
+    prev: dict[str, PrevMode] = {}
+    if req.incremental and not req.cache_rebuild and req.cfg.indexing.incremental:
+        prev = previous_modes(
+            layout, read_current(layout.current_json), req.modes, key, state["configHash"]
+        )
     stage_name = _write_build(
         req,
         disc,
@@ -848,6 +898,7 @@ def _stages(
         inputs,
         emb_key,
         report,
+        prev,
     )
     # Everything validation needs is on disk now and the in-memory build (bundles, chunk
     # records, postings) died with _write_build's frame: hand its heap back so validation's
@@ -858,7 +909,9 @@ def _stages(
     checkpoint(req)
     phases.start("validate")
     report("task:start", {"taskId": "validate", "stage": "validate"})
-    rep = validate_build(build_root, req.modes, key, req.sqlite and req.stage >= 4)
+    rep = validate_build(
+        build_root, req.modes, key, req.sqlite and req.stage >= 4, trusted_pieces(prev)
+    )
     if env.get(TEST_FAIL_VALIDATION_ENV):
         rep["issues"].append(
             {
@@ -925,6 +978,7 @@ def _write_build(
     inputs: dict[str, Any],
     emb_key: str | None,
     report: Reporter,
+    prev: Mapping[str, PrevMode],
 ) -> str:
     """Stages 1-4, the manifests and index states and the bundle store; returns the
     stage name. Every in-memory structure of the build is local here (§13 RSS)."""
@@ -968,7 +1022,13 @@ def _write_build(
         report("task:start", {"taskId": f"stage1:{mode}", "stage": "stage1", "mode": mode})
         data = collect(mode, bundles)
         w = PieceWriter(index_dir(build_root, mode))
-        write_stage1(w, data, cfg.indexing.postings, cfg.indexing.postings.fielded)
+        write_stage1(
+            w,
+            data,
+            cfg.indexing.postings,
+            cfg.indexing.postings.fielded,
+            _reuse_hook(w, data, prev.get(mode), key, state["configHash"], emb_key),
+        )
         datas[mode], writers[mode] = data, w
         release_free_memory()  # the postings builders' temporaries
         report("task:end", {"taskId": f"stage1:{mode}", "status": "ok", "chunks": len(data.chunks)})
@@ -1031,7 +1091,15 @@ def _write_build(
             biggest_first = sorted(req.modes, key=lambda m: -sum(map(len, datas[m].tokens)))
             futures = {
                 mode: pool.submit(
-                    _sqlite_mode, sdir, mode, datas[mode], dense.get(mode), key, layout.repo_id
+                    _sqlite_mode,
+                    req,
+                    sdir,
+                    mode,
+                    datas[mode],
+                    dense.get(mode),
+                    key,
+                    prev.get(mode),
+                    _checksum_of(writers[mode], DENSE_BIN),
                 )
                 for mode in biggest_first
             }
@@ -1058,6 +1126,7 @@ def _write_build(
             repo_id=layout.repo_id,
             build_id=build_id,
             compatibility_key=key,
+            extensions={DIGEST_KEY: d.digest} if d.digest is not None else None,
         )
         hnsw = any(e["name"] == "dense_vectors_hnsw" for e in w.entries)
         write_state(
@@ -1077,6 +1146,37 @@ def _write_build(
         )
     fsync_dir(build_root)
     return stage_name
+
+
+def _reuse_hook(
+    w: PieceWriter,
+    data: ModeData,
+    prev: PrevMode | None,
+    key: str,
+    chash: str,
+    emb_key: str | None,
+) -> Callable[[], bool]:
+    """``write_stage1``'s ``reuse``: record the mode's stage-1 input digest and, when the
+    current build's equals it, link that build's verified derived pieces (``build.reuse``)."""
+
+    def reuse() -> bool:
+        data.digest = stage1_digest(key, chash, emb_key, w.entries, data.tokens, data.embed_text)
+        if prev is None or prev.digest != data.digest:
+            return False
+        entries = link_pieces(prev, w.dir, DERIVED_PIECES)
+        tp = next((e for e in entries or () if e["name"] == "token_postings"), None)
+        if entries is None or tp is None or not isinstance(tp.get("count"), int):
+            return False
+        w.entries.extend(entries)
+        data.vocab_size = tp["count"]
+        data.reused = True
+        return True
+
+    return reuse
+
+
+def _checksum_of(w: PieceWriter, name: str) -> str | None:
+    return next((e["checksum"] for e in w.entries if e["name"] == name), None)
 
 
 def _store_bundles(

@@ -7,8 +7,9 @@ into ``build_state.validation`` and decides promotion.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -24,6 +25,9 @@ from pairofcleats.errors import IndexInvalid
 from pairofcleats.paths import index_dir, sqlite_dir
 from pairofcleats.postings import MINHASH_SEEDS
 from pairofcleats.sqlite_stage import check_sqlite, db_name
+
+if TYPE_CHECKING:
+    from pairofcleats.build.reuse import Trusted
 
 
 def _loads(data: bytes) -> Any:
@@ -103,8 +107,11 @@ def _is_chunk_piece(name: str) -> bool:
     return name == "chunk_meta" or name.startswith("chunk_meta.")
 
 
-def _load_piece(rep: _Report, reader: IndexReader, mode: str, entry: Any) -> tuple[bool, Any]:
-    """Read, size/checksum-verify and parse one piece; ``(False, None)`` after an issue."""
+def _load_piece(
+    rep: _Report, reader: IndexReader, mode: str, entry: Any, parse: bool = True
+) -> tuple[bool, Any]:
+    """Read, size/checksum-verify and parse one piece; ``(False, None)`` after an issue.
+    ``parse=False`` stops after the checksum (the value is then None)."""
     name = entry.name
     try:
         data = reader.read_bytes(name)
@@ -117,6 +124,8 @@ def _load_piece(rep: _Report, reader: IndexReader, mode: str, entry: Any) -> tup
     if checksum(data) != entry.checksum:
         rep.add(mode, name, "PIECE_CHECKSUM", "xxh64 checksum does not match the manifest")
         return False, None
+    if not parse:
+        return True, None
     if entry.format == "json":
         try:
             value = _loads(data)
@@ -201,11 +210,19 @@ def _check_content(rep: _Report, mode: str, name: str, value: Any, n: int) -> No
             rep.add(mode, "minhash_signatures", "MINHASH_INVALID", "a signature is not 128 values")
 
 
-def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int | None:
+def _validate_mode(
+    rep: _Report, root: Path, mode: str, key: str | None, trusted: Trusted | None = None
+) -> int | None:
     """Check ``index-<mode>``; returns its chunk count (None if unreadable).
 
     Pieces are parsed and checked one at a time and dropped at once: holding every
     parsed piece of a mode together made validation the build's memory peak.
+
+    ``trusted`` holds the checksums of pieces a validated build of the same compatibilityKey
+    and tool version had for this mode, with its chunk count. Validation is a pure function
+    of a piece's bytes and the chunk count, so a piece whose bytes verify against its manifest
+    checksum and equal a trusted one (same name, same count of chunks) passed these checks
+    already: it is checksum-verified here but not parsed again.
     """
     idir = index_dir(root, mode)
     try:
@@ -219,6 +236,17 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
     except IndexInvalid as exc:
         rep.add(mode, "index_state.json", "INDEX_STATE_INVALID", exc.message)
     entries = list(reader.manifest.pieces)
+
+    def same(entry: Any) -> bool:
+        return trusted is not None and trusted.pieces.get(entry.name) == entry.checksum
+
+    chunk_entries = [e for e in entries if _is_chunk_piece(e.name)]
+    if trusted is not None and chunk_entries and all(same(e) for e in chunk_entries):
+        # the validated build's chunk_meta bytes: its ids and counts held for its chunk count
+        if all(_load_piece(rep, reader, mode, e, parse=False)[0] for e in chunk_entries):
+            n = trusted.chunks
+            return _validate_rest(rep, reader, state, mode, key, entries, n, trusted)
+        return None
     chunk_values: dict[str, Any] = {}
     for entry in entries:
         if _is_chunk_piece(entry.name):
@@ -253,11 +281,35 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
                     mode, entry.name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}"
                 )
     del chunks, chunk_values
+    return _validate_rest(rep, reader, state, mode, key, entries, n, trusted)
+
+
+def _validate_rest(
+    rep: _Report,
+    reader: IndexReader,
+    state: IndexState | None,
+    mode: str,
+    key: str | None,
+    entries: list[Any],
+    n: int,
+    trusted: Trusted | None,
+) -> int:
+    """The pieces other than chunk_meta against the chunk count ``n``, and the keys."""
+    from pairofcleats.build.reuse import TRUSTABLE
+
     dense_meta: dict[str, Any] = {}
     bin_bytes: dict[str, int] = {}
     for entry in entries:
         name = entry.name
         if _is_chunk_piece(name):
+            continue
+        if (
+            trusted is not None
+            and trusted.chunks == n
+            and name in TRUSTABLE
+            and trusted.pieces.get(name) == entry.checksum
+        ):
+            _load_piece(rep, reader, mode, entry, parse=False)
             continue
         ok, value = _load_piece(rep, reader, mode, entry)
         if not ok:
@@ -294,13 +346,22 @@ def _validate_mode(rep: _Report, root: Path, mode: str, key: str | None) -> int 
 
 
 def validate_build(
-    build_root: Path, modes: list[str], key: str | None, check_sqlite_dbs: bool
+    build_root: Path,
+    modes: list[str],
+    key: str | None,
+    check_sqlite_dbs: bool,
+    trusted: Mapping[str, Trusted] | None = None,
 ) -> dict[str, Any]:
-    """``{ok, checkedAt, issueCount, warningCount, issues[], warnings[]}`` for a build dir."""
+    """``{ok, checkedAt, issueCount, warningCount, issues[], warnings[]}`` for a build dir.
+
+    ``trusted`` (per mode, see ``_validate_mode``) comes from a validated build of the same
+    ``key``; a SQLite db with a trusted checksum, verified, skips the integrity checks.
+    """
     rep = _Report()
     counts: dict[str, int | None] = {}
+    trusted = trusted or {}
     for mode in modes:
-        counts[mode] = _validate_mode(rep, build_root, mode, key)
+        counts[mode] = _validate_mode(rep, build_root, mode, key, trusted.get(mode))
         release_free_memory()  # the mode's parsed pieces
     if check_sqlite_dbs:
         sdir = sqlite_dir(build_root)
@@ -321,6 +382,13 @@ def validate_build(
                     rep.add(mode, name, "PIECE_CHECKSUM", exc.message)
                     continue
                 n = counts.get(mode)
+                t = trusted.get(mode)
+                if (
+                    t is not None
+                    and n == t.chunks
+                    and t.dbs.get(name) == sreader.entry(name).checksum
+                ):
+                    continue
                 for code, msg in check_sqlite(
                     sreader.path(name), n if n is not None else -1, key or ""
                 ):
