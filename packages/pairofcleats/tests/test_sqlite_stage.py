@@ -11,7 +11,13 @@ import numpy as np
 from pairofcleats.artifacts import IndexReader, read_current
 from pairofcleats.paths import RepoLayout
 from pairofcleats.postings import doc_postings
-from pairofcleats.sqlite_bulk import PHRASE_BLOCK, insert_columns, phrase_blocks
+from pairofcleats.sqlite_bulk import (
+    PACKED_ROWS,
+    PHRASE_BLOCK,
+    insert_columns,
+    insert_packed,
+    phrase_blocks,
+)
 from pairofcleats.sqlite_stage import (
     _FTS_TABLE,
     _TABLES,
@@ -229,3 +235,28 @@ def test_build_leaves_no_side_file_and_fts_is_intact(built_fixture: Any, tmp_pat
         == (con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
     )
     con.close()
+
+
+def test_insert_packed_equals_insert_columns_and_falls_back_when_too_wide() -> None:
+    """Packed rows (json_each, shifts and masks) equal the multi-row VALUES load, with a
+    constant leading column, across blocks, and for columns too wide or negative to pack."""
+    rng = np.random.default_rng(7)
+    n = PACKED_ROWS + 1234
+    cases = [
+        [np.sort(rng.integers(0, 90_000, n)), np.arange(n), rng.integers(1, 3_000, n)],
+        [np.arange(n), np.arange(n) * (1 << 40), rng.integers(0, 2, n)],  # 63+ bits
+        [np.arange(n), rng.integers(-5, 5, n), np.zeros(n, dtype=np.int32)],  # negative
+        [np.arange(n, dtype=np.uint32), np.full(n, 0), np.full(n, 1)],  # a zero-width column
+    ]
+    for cols in cases:
+        con = sqlite3.connect(":memory:")
+        for t in ("a", "b"):
+            con.execute(f"CREATE TABLE {t}(f TEXT, x INTEGER, y INTEGER, z INTEGER)")
+        assert insert_columns(con, "a", [["body"] * n, *cols]) == n
+        assert insert_packed(con, "b", cols, ("body",)) == n
+        sql = "SELECT f, x, y, z, typeof(x), typeof(z) FROM {} ORDER BY rowid"
+        assert con.execute(sql.format("a")).fetchall() == con.execute(sql.format("b")).fetchall()
+        con.close()
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE e(x INTEGER)")
+    assert insert_packed(con, "e", [np.empty(0, dtype=np.int64)]) == 0

@@ -59,6 +59,7 @@ from pairofcleats.sqlite_bulk import (
     DocBlobs,
     RowBlobs,
     insert_columns,
+    insert_packed,
     phrase_blocks,
     posting_columns,
 )
@@ -437,7 +438,8 @@ def _load_tables(
     # and need no separate index
     vocab = token_postings["vocab"]
     insert_columns(con, "token_vocab", [vocab, range(len(vocab))])
-    insert_columns(con, "token_postings", posting_columns(token_postings["postings"]))
+    # one row per posting (§8): the largest loads, packed so SQLite reads them itself
+    insert_packed(con, "token_postings", posting_columns(token_postings["postings"]))
     lengths = token_postings["docLengths"]
     insert_columns(con, "doc_lengths", [range(len(lengths)), lengths])
     con.executemany(
@@ -452,8 +454,7 @@ def _load_tables(
             fp = field_postings["fields"][field]
             fvocab = fp["vocab"]
             insert_columns(con, "field_vocab", [[field] * len(fvocab), fvocab, range(len(fvocab))])
-            cols = posting_columns(fp["postings"])
-            insert_columns(con, "field_postings", [[field] * len(cols[0]), *cols])
+            insert_packed(con, "field_postings", posting_columns(fp["postings"]), (field,))
             con.execute(
                 "INSERT INTO field_stats VALUES (?,?,?,?)",
                 (
