@@ -17,6 +17,7 @@ from groundwork.hashing import (
     hash_file,
     hash_json,
     new_hasher,
+    xxh64_hex,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,6 +54,12 @@ def test_int_is_xxhash_intdigest(data: bytes) -> None:
     assert hash_bytes(data, "xxh3_64").int == xxhash.xxh3_64_intdigest(data)
     assert hash_bytes(data, "xxh3_128").int == xxhash.xxh3_128_intdigest(data)
     assert hash_bytes(data, "sha256").bytes == hashlib.sha256(data).digest()
+
+
+@given(st.binary(max_size=2000))
+def test_xxh64_hex_is_hash_bytes_hex(data: bytes) -> None:
+    assert xxh64_hex(data) == hash_bytes(data, "xxh64").hex
+    assert xxh64_hex(memoryview(data)) == hash_bytes(data, "xxh64").hex
 
 
 @given(st.lists(st.binary(max_size=300), max_size=8), st.sampled_from(ALGORITHMS))

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from groundwork.hashing import hash_bytes
+from groundwork.hashing import xxh64_hex as _xxh64_hex
 
 from pairofcleats.config import IndexingConfig
 from pairofcleats.discover import Candidate, Skipped, SourceFile, read_source
@@ -106,19 +106,20 @@ _C_LIKE_EXTS = frozenset(
 
 def xxh64_hex(data: bytes) -> str:
     """16-hex xxh64 (seed 0)."""
-    return hash_bytes(data, "xxh64").hex
+    return _xxh64_hex(data)
 
 
 def _norm_nl(text: str) -> str:
+    if "\r" not in text:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _uid_hash(label: str, text: str) -> str:
-    return xxh64_hex((label + "\0" + _norm_nl(text)).encode("utf-8", "surrogatepass"))
+    return _xxh64_hex((label + "\0" + _norm_nl(text)).encode("utf-8", "surrogatepass"))
 
 
-def _plus_newline(total: int, length: int) -> int:
-    return total + length + 1
+_ONE_MORE = (1).__add__  # a row's length plus its newline, as a C-level callable
 
 
 def _utf16_len(s: str) -> int:
@@ -132,12 +133,15 @@ class _Offsets:
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
-        self.cp: list[int] = list(itertools.accumulate(map(len, lines), _plus_newline, initial=0))
+        # accumulate/map over C callables: no Python frame per row
+        self.cp: list[int] = list(itertools.accumulate(map(_ONE_MORE, map(len, lines)), initial=0))
         self.cp.pop()
         if all(map(str.isascii, lines)):
             self.u16: list[int] = self.cp  # one unit per code point: the same offsets
         else:
-            self.u16 = list(itertools.accumulate(map(_utf16_len, lines), _plus_newline, initial=0))
+            self.u16 = list(
+                itertools.accumulate(map(_ONE_MORE, map(_utf16_len, lines)), initial=0)
+            )
             self.u16.pop()
 
     def span(self, s: int, e: int) -> tuple[int, int, int, int]:
