@@ -20,6 +20,9 @@ import orjson
 
 MINHASH_SEEDS = 128
 MINHASH_EMPTY = 0xFFFFFFFF
+#: (doc, token) pairs whose hash rows ``_minhash_array`` reduces at once: 2,048 rows of
+#: 512 bytes stay in cache (65,536 was 2.5x slower on the medium corpus's code mode).
+MINHASH_BLOCK = 2048
 _CHARGRAM_START = "\u0002"
 _CHARGRAM_END = "\u0003"
 
@@ -459,7 +462,7 @@ def _token_hashes(vocab: Sequence[str]) -> npt.NDArray[np.uint32]:
 
 
 def minhash_signatures(
-    docs: Sequence[Sequence[str]], batch_tokens: int = 65_536
+    docs: Sequence[Sequence[str]], batch_tokens: int = MINHASH_BLOCK
 ) -> list[list[int]]:
     """Per-doc 128 per-seed minima over distinct tokens; empty docs are all ``2^32-1``."""
     vocab, tids, dids = _vocab_and_ids(docs)
@@ -581,30 +584,35 @@ def _minhash_array(
     tids: npt.NDArray[np.int64],
     dids: npt.NDArray[np.int64],
     n: int,
-    batch_tokens: int = 65_536,
+    batch_tokens: int = MINHASH_BLOCK,
 ) -> npt.NDArray[np.uint32]:
-    """MinHash rows from token-occurrence ids, distinct per doc and grouped by doc."""
+    """MinHash rows from token-occurrence ids, distinct per doc and grouped by doc.
+
+    The ``(pairs, 128)`` hash rows are gathered and min-reduced a block of whole docs
+    (about ``batch_tokens`` pairs) at a time: a block that stays in cache, and block
+    bounds found with ``searchsorted`` rather than a Python loop over every doc.
+    """
     out = np.full((n, MINHASH_SEEDS), MINHASH_EMPTY, dtype=np.uint32)
-    if not vocab:
+    if not vocab or not len(tids):
         return out
     width = len(vocab)
     keys = _distinct(dids * width + tids)
     tids = keys % width
-    lengths = np.bincount(keys // width, minlength=n).astype(np.int64)
+    docs = keys // width
+    del keys
     hashes = _token_hashes(vocab)
-    offsets = np.concatenate(([0], np.cumsum(lengths)))
-    d = 0
-    while d < n:
-        start = d
-        budget = 0
-        while d < n and (budget == 0 or budget + lengths[d] <= batch_tokens):
-            budget += int(lengths[d])
-            d += 1
-        rows = [i for i in range(start, d) if lengths[i] > 0]
-        if not rows:
+    # where each doc's run of distinct tokens starts (docs without tokens have no run)
+    starts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+    rows = docs[starts]
+    del docs
+    runs = len(starts)
+    cuts = np.searchsorted(starts, np.arange(0, len(tids), max(batch_tokens, 1)), side="left")
+    bounds: list[int] = np.unique(np.concatenate((cuts, [runs]))).tolist()
+    for a, b in itertools.pairwise(bounds):
+        if a == b:
             continue
-        lo, hi = int(offsets[start]), int(offsets[d])
+        lo = int(starts[a])
+        hi = int(starts[b]) if b < runs else len(tids)
         block = hashes[tids[lo:hi]]
-        seg = (offsets[rows] - lo).astype(np.int64)
-        out[rows] = np.minimum.reduceat(block, seg, axis=0)
+        out[rows[a:b]] = np.minimum.reduceat(block, starts[a:b] - lo, axis=0)
     return out
