@@ -139,9 +139,7 @@ class _Offsets:
         if all(map(str.isascii, lines)):
             self.u16: list[int] = self.cp  # one unit per code point: the same offsets
         else:
-            self.u16 = list(
-                itertools.accumulate(map(_ONE_MORE, map(_utf16_len, lines)), initial=0)
-            )
+            self.u16 = list(itertools.accumulate(map(_ONE_MORE, map(_utf16_len, lines)), initial=0))
             self.u16.pop()
 
     def span(self, s: int, e: int) -> tuple[int, int, int, int]:
