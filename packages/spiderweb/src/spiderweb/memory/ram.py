@@ -218,8 +218,9 @@ class Ram:
         "_active_bytes",
         "_active_count",
         "_ctx_block",
-        "_ctx_entries",
         "_ctx_identity",
+        "_ctx_ids",
+        "_ctx_msgs",
         "_enc_entries",
         "_enc_new_entries",
         "_enc_new_summaries",
@@ -245,7 +246,8 @@ class Ram:
         self._enc_new_summaries: list[Summary] = []
         # The model-context message of each active entry, of the identity and of the
         # summary block, with the value each was made from (see model_context).
-        self._ctx_entries: dict[int, tuple[Entry, Message]] = {}
+        self._ctx_ids: list[int] = []  # the active entries' ids, in order
+        self._ctx_msgs: list[Message] = []  # and their model-context messages
         self._ctx_identity: Message | None = None
         self._ctx_block: tuple[tuple[int, int, int], Message | None] | None = None
 
@@ -318,6 +320,8 @@ class Ram:
         entry = Entry(self._take_id(), role, stored, "active", None, now_ms)
         self._entries.append(entry)
         self._enc_new_entries.append(entry)
+        self._ctx_ids.append(entry.id)
+        self._ctx_msgs.append(_context_message(entry))
         self._active_count += 1
         self._active_bytes += utf8_len(stored)
         evicted = self._enforce_limits(now_ms)
@@ -342,6 +346,7 @@ class Ram:
             if e.state == "active":
                 del self._entries[i]
                 self._forget_entry(e)
+                self._forget_context(e.id)
                 self._active_count -= 1
                 self._active_bytes -= utf8_len(e.content)
                 text = f"[evicted:{e.id}] {EVICTED_TEXT}"
@@ -364,6 +369,7 @@ class Ram:
             return None
         e = self._entries.pop(idx)
         self._forget_entry(e)
+        self._forget_context(e.id)
         self._active_count -= 1
         self._active_bytes -= utf8_len(e.content)
         bounded, _ = truncate_entry(clean_text(text), self.limits.max_entry_bytes)
@@ -392,6 +398,12 @@ class Ram:
         """Drop a removed entry's encoding (or, if not encoded yet, its pending place)."""
         if self._enc_entries.pop(e.id, None) is None and e in self._enc_new_entries:
             self._enc_new_entries.remove(e)
+
+    def _forget_context(self, entry_id: int) -> None:
+        """Drop a no longer active entry's model-context message."""
+        i = self._ctx_ids.index(entry_id)
+        del self._ctx_ids[i]
+        del self._ctx_msgs[i]
 
     def _forget_summary(self, s: Summary) -> None:
         if self._enc_summaries.pop(s.id, None) is None and s in self._enc_new_summaries:
@@ -427,6 +439,9 @@ class Ram:
         self._enc_summaries = {}
         self._enc_new_entries = list(self._entries)
         self._enc_new_summaries = list(self._summaries)
+        actives = [e for e in self._entries if e.state == "active"]
+        self._ctx_ids = [e.id for e in actives]
+        self._ctx_msgs = [_context_message(e) for e in actives]
 
     # -- model context ---------------------------------------------------------------------
     def model_context(self, identity: str) -> list[Message]:
@@ -434,9 +449,10 @@ class Ram:
 
         Every turn sends the whole context, and building ~66 frozen messages
         each time was ~10 % of a turn's CPU (P3). Entries are immutable, so each
-        active entry's message is made once and kept while the entry is active
-        (the cache holds exactly the active entries); the identity's and the
-        summary block's are kept until they change. The list is new each call.
+        active entry's message is made when it is appended and kept, in order,
+        while the entry is active (every change of the lists updates it); the
+        identity's and the summary block's are kept until they change. The list
+        is new each call.
         """
         head = self._ctx_identity
         if head is None or head.content != identity:
@@ -445,19 +461,7 @@ class Ram:
         block = self._summary_message()
         if block is not None:
             out.append(block)
-        old = self._ctx_entries
-        cache: dict[int, tuple[Entry, Message]] = {}
-        for e in self._entries:
-            if e.state != "active":
-                continue
-            hit = old.get(e.id)
-            if hit is None or hit[0] is not e:
-                role: Literal["system", "user", "assistant"]
-                role = e.role if e.role in ("user", "assistant") else "system"
-                hit = (e, Message(role, e.content))
-            cache[e.id] = hit
-            out.append(hit[1])
-        self._ctx_entries = cache
+        out += self._ctx_msgs
         return out
 
     def _summary_message(self) -> Message | None:
@@ -612,6 +616,13 @@ class Ram:
         self._reset_encodings()
         self._drop_oldest_tombstones()
         self._enforce_limits(0)
+
+
+def _context_message(e: Entry) -> Message:
+    """An entry as the model sees it: tool and system roles are sent as ``system``."""
+    role: Literal["system", "user", "assistant"]
+    role = e.role if e.role in ("user", "assistant") else "system"
+    return Message(role, e.content)
 
 
 def summary_item(s: Summary, source: Literal["ram", "ltm"]) -> dict[str, Any]:
