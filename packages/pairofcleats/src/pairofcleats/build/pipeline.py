@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +81,7 @@ LOCK_HEARTBEAT_S = 30.0
 LOCK_STALE_S = 1800.0
 PROCESS_CHUNKSIZE = 8
 HNSW_ADD_THREADS = 1
+HNSW_COPY_BLOCK = 1 << 20
 
 Reporter = Callable[[str, dict[str, Any]], None]
 
@@ -358,40 +359,53 @@ def _model_id(provider: str | None) -> str:
 def _write_hnsw(writer: PieceWriter, mat: np.ndarray[Any, Any], dims: int, ef_search: int) -> None:
     from usearch.index import Index
 
-    f = (mat.astype(np.float32) * (2.0 / 255.0)) - 1.0
+    # in place: one float32 copy of the matrix (a medium code mode's is ~200 MB, and each
+    # out-of-place step held two of them at once on top of the index being built)
+    f = mat.astype(np.float32)
+    f *= 2.0 / 255.0
+    f -= 1.0
     norms = np.linalg.norm(f, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    f = (f / norms).astype(np.float32)
+    f /= norms
+    del norms
+    count = int(f.shape[0])
     index = Index(
         ndim=dims, metric="cos", connectivity=16, expansion_add=200, expansion_search=ef_search
     )
     # One insertion thread: usearch's parallel add (threads=0, every core) links nodes in
     # whatever order the threads race to, so the graph bytes depended on the machine's
     # scheduling; sequential insertion in id order is byte-identical for any --threads.
-    index.add(np.arange(f.shape[0], dtype=np.uint64), f, threads=HNSW_ADD_THREADS)
+    index.add(np.arange(count, dtype=np.uint64), f, threads=HNSW_ADD_THREADS)
+    del f
     tmp = writer.dir / "dense_vectors_hnsw.usearch.tmp"
     index.save(str(tmp))
-    data = tmp.read_bytes()
-    tmp.unlink()
-    writer.write_bytes(
+    del index  # its vectors and graph: the saved file is streamed, never held whole
+
+    def saved() -> Iterator[bytes]:
+        with tmp.open("rb") as fh:
+            while block := fh.read(HNSW_COPY_BLOCK):
+                yield block
+
+    writer.write_stream(
         "dense_vectors_hnsw",
         "dense_vectors_hnsw.usearch",
-        data,
+        saved(),
         type="embeddings",
         format="usearch",
-        count=int(f.shape[0]),
+        count=count,
     )
+    tmp.unlink()
     writer.write_json(
         "dense_vectors_hnsw_meta",
         {
             "dims": dims,
-            "count": int(f.shape[0]),
+            "count": count,
             "space": "cosine",
             "m": 16,
             "efConstruction": 200,
             "efSearch": ef_search,
         },
-        count=int(f.shape[0]),
+        count=count,
     )
 
 
