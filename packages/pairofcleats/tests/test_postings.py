@@ -116,6 +116,44 @@ def test_phrase_postings_integer_path_order(streams: list[list[list[str]]]) -> N
 
 
 @given(
+    st.lists(
+        st.lists(
+            st.lists(st.sampled_from(["a", "ab", "b", "\u00e9", "\U0001f600", "z~"]), max_size=9)
+        ),
+        max_size=10,
+    ),
+    st.integers(min_value=1, max_value=5),
+    st.integers(min_value=1, max_value=3),
+)
+def test_compact_phrase_vocab_reads_and_writes_as_the_list(
+    streams: list[list[list[str]]], batch: int, spell_batch: int
+) -> None:
+    """The build's blob-backed phrase vocabulary (``compact``) reads, slices, iterates and
+    serialises exactly as the list form, whatever the batch boundaries."""
+    from pairofcleats import postings as mod
+    from pairofcleats.artifacts.writer import canon_piece
+    from pairofcleats.postings import StrTable
+
+    plain = phrase_postings(streams, 1, 3)
+    old = (StrTable.BATCH, mod.PHRASE_SPELL_BATCH)
+    StrTable.BATCH, mod.PHRASE_SPELL_BATCH = batch, spell_batch
+    try:
+        packed = phrase_postings(streams, 1, 3, compact=True)
+        vocab = packed["vocab"]
+        want = plain["vocab"]
+        if want:
+            assert isinstance(vocab, StrTable)
+        assert vocab == want and list(vocab) == want and len(vocab) == len(want)
+        assert [vocab[i] for i in range(len(vocab))] == want
+        assert vocab[1:] == want[1:] and vocab[::2] == want[::2] and vocab[2:2] == []
+        if want:
+            assert vocab[-1] == want[-1]
+        assert canon_piece(packed, True) == canon(plain, True)
+    finally:
+        StrTable.BATCH, mod.PHRASE_SPELL_BATCH = old
+
+
+@given(
     st.lists(st.lists(st.sampled_from(["ab", "abc", "bcd", "", "x" * 7, "\u00e9t\u00e9"]))),
     st.integers(min_value=1, max_value=4),
     st.integers(min_value=1, max_value=6),

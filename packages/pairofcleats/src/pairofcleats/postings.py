@@ -25,6 +25,8 @@ MINHASH_EMPTY = 0xFFFFFFFF
 MINHASH_BLOCK = 2048
 _CHARGRAM_START = "\u0002"
 _CHARGRAM_END = "\u0003"
+#: Distinct phrase n-grams spelled (joined) at once by ``phrase_postings``.
+PHRASE_SPELL_BATCH = 65_536
 
 
 def _vocab_and_ids(
@@ -44,7 +46,7 @@ def _vocab_and_ids(
     return vocab, tids, dids
 
 
-def _distinct(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _distinct(keys: npt.NDArray[np.int64], owned: bool = False) -> npt.NDArray[np.int64]:
     """Sorted distinct ``keys``: what ``np.unique(keys)`` returns, ~40x faster.
 
     numpy 2.x answers a plain ``np.unique`` of integers from a hash table and then
@@ -52,11 +54,16 @@ def _distinct(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     neighbour mask take 0.1 s. The sort is numpy's stable one (timsort for int64):
     the build's keys come doc-major or as concatenated sorted blocks, runs timsort
     merges, and it was 2-3x faster than the default introsort on them (an integer
-    sort's output is the same either way).
+    sort's output is the same either way). ``owned``: ``keys`` is a temporary of the
+    caller's, sorted in place instead of copied (one array of its size less at the peak).
     """
     if len(keys) < 2:
         return keys.copy()
-    s = np.sort(keys, kind="stable")
+    if owned:
+        keys.sort(kind="stable")
+        s = keys
+    else:
+        s = np.sort(keys, kind="stable")
     keep = np.empty(len(s), dtype=bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
@@ -64,12 +71,17 @@ def _distinct(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 
 def _distinct_counts(
-    keys: npt.NDArray[np.int64],
+    keys: npt.NDArray[np.int64], owned: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """``np.unique(keys, return_counts=True)`` with ``_distinct``'s stable sort."""
+    """``np.unique(keys, return_counts=True)`` with ``_distinct``'s stable sort (in place
+    when ``owned``)."""
     if not len(keys):
         return keys.copy(), np.zeros(0, np.int64)
-    s = np.sort(keys, kind="stable")
+    if owned:
+        keys.sort(kind="stable")
+        s = keys
+    else:
+        s = np.sort(keys, kind="stable")
     keep = np.empty(len(s), dtype=bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
@@ -93,6 +105,18 @@ def _distinct_inverse(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     del s
     inv[perm] = np.cumsum(keep) - 1
     return inv
+
+
+def _key_bounds(keys: npt.NDArray[np.int64], size: int, stride: int) -> npt.NDArray[np.int64]:
+    """CSR bounds of sorted ``id * stride + doc`` keys for ids ``0..size-1``: where each id's
+    keys start (``keys >= id * stride``), without an array of ``keys // stride``."""
+    return np.searchsorted(keys, np.arange(size + 1, dtype=np.int64) * stride).astype(np.int64)
+
+
+def _key_docs(keys: npt.NDArray[np.int64], stride: int) -> npt.NDArray[np.int32]:
+    """The doc of every ``id * stride + doc`` key as int32; ``keys`` is consumed."""
+    np.remainder(keys, stride, out=keys)
+    return keys.astype(np.int32)
 
 
 class PostingLists(Sequence[list[Any]]):
@@ -171,8 +195,97 @@ class PostingLists(Sequence[list[Any]]):
         return b"".join(self.json_chunks())
 
 
+class StrTable(Sequence[str]):
+    """A sorted vocabulary of strings held as one UTF-8 blob, each entry ended by ``\\n``.
+
+    The phrase vocabulary of a medium build was millions of Python strs (~70 bytes each:
+    the object header dwarfs the text); here each entry costs its UTF-8 bytes plus one
+    offset. Entries must hold no ``\\n`` (phrases never hold a character <= U+0020).
+    Slices decode one span of the blob at once; ``json_chunks`` writes the same bytes as
+    the list's canonical JSON, batch by batch.
+    """
+
+    __slots__ = ("blob", "ends")
+    BATCH = 4096
+    SEP = "\n"
+
+    def __init__(self, blob: bytes, ends: npt.NDArray[np.int64]) -> None:
+        self.blob = blob
+        #: ``ends[i]``: the offset of entry i's terminating ``\n`` in ``blob``.
+        self.ends = ends
+
+    @classmethod
+    def from_batches(cls, batches: Iterable[Sequence[str]]) -> StrTable:
+        """Build from successive lists of entries (each dropped once encoded)."""
+        parts: list[bytes] = []
+        for batch in batches:
+            if batch:
+                parts.append((cls.SEP.join(batch) + cls.SEP).encode("utf-8", "surrogatepass"))
+        blob = b"".join(parts)
+        del parts
+        ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 10).astype(np.int64)
+        return cls(blob, ends)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def _span(self, lo: int, hi: int) -> list[str]:
+        """Entries ``lo..hi-1`` (0 <= lo < hi <= len)."""
+        a = int(self.ends[lo - 1]) + 1 if lo else 0
+        b = int(self.ends[hi - 1])
+        return self.blob[a:b].decode("utf-8", "surrogatepass").split(self.SEP)
+
+    def __getitem__(self, i: Any) -> Any:
+        n = len(self)
+        if isinstance(i, slice):
+            lo, hi, step = i.indices(n)
+            out = self._span(lo, hi) if hi > lo else []
+            return out if step == 1 else out[::step]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("string table index out of range")
+        return self._span(i, i + 1)[0]
+
+    def __iter__(self) -> Iterator[str]:
+        n = len(self)
+        for lo in range(0, n, self.BATCH):
+            yield from self._span(lo, min(lo + self.BATCH, n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StrTable | list):
+            same: bool = len(self) == len(other) and self.tolist() == list(other)
+            return same
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def tolist(self) -> list[str]:
+        """Every entry as a str."""
+        return self._span(0, len(self)) if len(self) else []
+
+    def json_chunks(self) -> Iterator[bytes]:
+        """Canonical JSON of ``tolist()`` as the writer spells a list of strs: orjson's
+        bytes, and jsonio's verdict on a batch orjson refuses."""
+        from groundwork import jsonio
+
+        yield b"["
+        for lo in range(0, len(self), self.BATCH):
+            batch = self._span(lo, min(lo + self.BATCH, len(self)))
+            try:
+                part = orjson.dumps(batch)[1:-1]
+            except (orjson.JSONEncodeError, TypeError):
+                part = jsonio.dumps(batch)[1:-1]
+            yield part if lo == 0 else b"," + part
+        yield b"]"
+
+    def json_bytes(self) -> bytes:
+        """``json_chunks`` joined."""
+        return b"".join(self.json_chunks())
+
+
 def _group(
-    vocab: list[str],
+    vocab: Sequence[str],
     tids: npt.NDArray[np.int64],
     dids: npt.NDArray[np.int64],
     n_docs: int,
@@ -182,15 +295,14 @@ def _group(
     if not len(vocab):
         return PostingLists(np.zeros(1, np.int64), np.zeros(0, np.int32), None)
     stride = max(n_docs, 1)
-    if not with_tf:  # doc lists only: no counts array, and the sort-based distinct
-        keys = _distinct(tids * stride + dids)
-        tok = keys // stride
-        bounds = np.searchsorted(tok, np.arange(len(vocab) + 1)).astype(np.int64)
-        return PostingLists(bounds, (keys % stride).astype(np.int32), None)
-    keys, counts = _distinct_counts(tids * stride + dids)
-    tok = keys // stride
-    doc = (keys % stride).astype(np.int32)
-    bounds = np.searchsorted(tok, np.arange(len(vocab) + 1)).astype(np.int64)
+    if not with_tf:  # doc lists only: no counts array
+        keys = _distinct(tids * stride + dids, owned=True)
+        bounds = _key_bounds(keys, len(vocab), stride)
+        return PostingLists(bounds, _key_docs(keys, stride), None)
+    keys, counts = _distinct_counts(tids * stride + dids, owned=True)
+    bounds = _key_bounds(keys, len(vocab), stride)
+    doc = _key_docs(keys, stride)
+    del keys
     return PostingLists(bounds, doc, counts.astype(np.int32))
 
 
@@ -367,16 +479,32 @@ def phrase_postings(
     gid = _distinct_inverse(key)
     del key
     rep = np.empty(int(gid.max()) + 1, dtype=np.int64)
-    rep[gid] = np.arange(len(gid), dtype=np.int64)  # any occurrence spells its gram
-    vocab = [
-        " ".join(flat[p : p + n])
-        for p, n in zip(start[rep].tolist(), glen[rep].tolist(), strict=True)
-    ]
-    del rep, glen, flat
+    rep[gid] = np.arange(len(gid), dtype=np.int64)
+    first = start[rep]  # any occurrence spells its gram
+    width_of = glen[rep]
+    del rep, glen
+
+    # spelled a block at a time: the whole vocabulary as strs (and its spans as Python
+    # ints) was the largest structure a code-mode build held; see StrTable
+    blocks = _spell_blocks(flat, first, width_of)
+    vocab: Sequence[str] = (
+        StrTable.from_batches(blocks) if compact else list(itertools.chain.from_iterable(blocks))
+    )
+    del blocks, first, width_of, flat
     docs = sdoc[sid[start]]
     del start, sid
     grouped = _group(vocab, gid, docs, len(streams), with_tf=False)
     return {"vocab": vocab, "postings": _out(grouped, compact)}
+
+
+def _spell_blocks(
+    flat: list[str], first: npt.NDArray[np.int64], width: npt.NDArray[np.integer[Any]]
+) -> Iterator[list[str]]:
+    """The space-joined grams ``flat[first[i] : first[i] + width[i]]``, a block at a time."""
+    for lo in range(0, len(first), PHRASE_SPELL_BATCH):
+        hi = lo + PHRASE_SPELL_BATCH
+        spans = zip(first[lo:hi].tolist(), width[lo:hi].tolist(), strict=True)
+        yield [" ".join(flat[p : p + n]) for p, n in spans]
 
 
 @lru_cache(maxsize=262_144)
@@ -434,8 +562,8 @@ def chargram_postings(
     ntok = max(len(utoks), 1)
     # doc-major (doc, token) pairs: every repeat of a (gram, doc) posting lies inside one
     # doc, so expanding and deduplicating a block of whole docs at a time is exact
-    pairs = _distinct(dids * ntok + tids)
-    del flat, tids, dids
+    pairs = _distinct(dids * ntok + tids, owned=True)
+    del flat, tids, dids, tindex, gindex, tgrams, utoks
     pdoc = pairs // ntok
     ptok = pairs % ntok
     del pairs
@@ -452,17 +580,19 @@ def chargram_postings(
             np.cumsum(r) - r, r
         )
         gids = csr[np.repeat(offs[ptok[lo:hi]], r) + within]
-        blocks.append(_distinct(gids * stride + np.repeat(pdoc[lo:hi], r)))
+        del within
+        gids *= stride
+        gids += np.repeat(pdoc[lo:hi], r)
+        blocks.append(_distinct(gids, owned=True))
+        del gids
         lo = hi
-    # sorted blocks: timsort merges the runs
-    keys = np.sort(np.concatenate(blocks), kind="stable") if blocks else np.zeros(0, np.int64)
+    del pdoc, ptok, reps, ends, csr, offs, counts
+    keys = np.concatenate(blocks) if blocks else np.zeros(0, np.int64)
     del blocks
-    gram = keys // stride
-    grouped = PostingLists(
-        np.searchsorted(gram, np.arange(len(vocab) + 1)).astype(np.int64),
-        (keys % stride).astype(np.int32),
-        None,
-    )
+    keys.sort(kind="stable")  # sorted blocks: timsort merges the runs
+    bounds = _key_bounds(keys, len(vocab), stride)
+    grouped = PostingLists(bounds, _key_docs(keys, stride), None)
+    del keys
     return {"vocab": vocab, "postings": _out(grouped, compact)}
 
 
@@ -597,9 +727,12 @@ def _sliced_fields(
         ends = np.cumsum(lens)
         pos = np.repeat(field_start[:, k] - (ends - lens), lens) + np.arange(total, dtype=np.int64)
         gids = tids[pos]
+        del pos
         present = _distinct(gids)
         local = np.searchsorted(present, gids).astype(np.int64)
+        del gids
         fvocab = list(map(vocab.__getitem__, present.tolist()))
+        del present
         flist = lens.tolist()
         out[keys[k]] = {
             "vocab": fvocab,
@@ -630,7 +763,7 @@ def _minhash_array(
     if not vocab or not len(tids):
         return out
     width = len(vocab)
-    keys = _distinct(dids * width + tids)
+    keys = _distinct(dids * width + tids, owned=True)
     tids = keys % width
     docs = keys // width
     del keys
@@ -649,4 +782,5 @@ def _minhash_array(
         hi = int(starts[b]) if b < runs else len(tids)
         block = hashes[tids[lo:hi]]
         out[rows[a:b]] = np.minimum.reduceat(block, starts[a:b] - lo, axis=0)
+        del block  # else the next block is gathered while this one is alive
     return out

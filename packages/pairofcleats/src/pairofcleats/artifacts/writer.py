@@ -18,14 +18,14 @@ from pairofcleats.artifacts.schema import (
     PIECE_SHAPES,
     PiecesManifest,
 )
-from pairofcleats.postings import PostingLists, Signatures
+from pairofcleats.postings import PostingLists, Signatures, StrTable
 
 CHUNK_META_SHARD_RECORDS = 100_000
 
 
-#: Values that write their own canonical JSON bytes: numpy-backed postings and MinHash
-#: rows, never materialised as Python lists all at once.
-_COMPACT = (PostingLists, Signatures)
+#: Values that write their own canonical JSON bytes: numpy-backed postings, MinHash rows
+#: and blob-backed vocabularies, never materialised as Python lists all at once.
+_COMPACT = (PostingLists, Signatures, StrTable)
 
 
 def _holds_compact(value: dict[Any, Any]) -> bool:
