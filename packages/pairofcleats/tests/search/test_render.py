@@ -34,3 +34,18 @@ def test_text_lines() -> None:
         "warning QUERY_RELAXED: relaxed",
     ]
     assert render_text({"code": [], "prose": [], "extractedProse": []}) == "no results"
+
+
+def test_text_warnings_once_per_code_with_their_modes() -> None:
+    warn = [
+        {"code": "QUERY_RELAXED", "message": "relaxed", "mode": "code"},
+        {"code": "QUERY_RELAXED", "message": "relaxed", "mode": "prose"},
+        {"code": "QUERY_RELAXED", "message": "relaxed", "mode": "prose"},
+        {"code": "HNSW_UNAVAILABLE", "message": "no HNSW index; using exact", "mode": "code"},
+    ]
+    text = render_text({"code": [], "prose": [], "extractedProse": [], "warnings": warn})
+    assert text.splitlines() == [
+        "no results",
+        "warning QUERY_RELAXED (code, prose): relaxed",
+        "warning HNSW_UNAVAILABLE (code): no HNSW index; using exact",
+    ]

@@ -71,6 +71,24 @@ def render_text(result: Mapping[str, Any], *, explain: bool = False) -> str:
                 lines.append(f"    {sel['type']} {_score(sel['score'])}")
     if not lines:
         lines.append("no results")
-    for w in result.get("warnings") or []:
-        lines.append(f"warning {w.get('code')}: {w.get('message')}")
+    lines.extend(_warning_lines(result.get("warnings") or []))
     return "\n".join(lines)
+
+
+def _warning_lines(warnings: list[Mapping[str, Any]]) -> list[str]:
+    """One line per distinct warning, naming the modes it came from.
+
+    The engine warns per mode, so a three-mode search would otherwise print the same
+    ``QUERY_RELAXED`` line three times without saying which mode each one is about."""
+    modes: dict[tuple[str, str], list[str]] = {}
+    for w in warnings:
+        key = (str(w.get("code")), str(w.get("message")))
+        names = modes.setdefault(key, [])
+        mode = w.get("mode")
+        if mode is not None and str(mode) not in names:
+            names.append(str(mode))
+    lines = []
+    for (code, message), names in modes.items():
+        where = f" ({', '.join(names)})" if names else ""
+        lines.append(f"warning {code}{where}: {message}")
+    return lines
