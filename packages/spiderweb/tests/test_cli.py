@@ -263,3 +263,19 @@ async def test_serve_warns_about_a_missing_workspace(tmp_path: Path) -> None:
         assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0
     log = sorted(tmp_path.glob("serve-*.log"))[-1].read_text()
     assert "is not a directory" not in log
+
+
+async def test_chat_help_is_answered_by_the_client_not_sent(tmp_path: Path) -> None:
+    async with serving(tmp_path, tmp_path / "data") as proc:
+        code, out, err = await run_cli(
+            tmp_path, "chat", proc.url, "--session", "k2", "--send", "/help", "--send", "hi"
+        )
+        assert code == 0, err
+        assert "/goal TEXT" in out and "/quit" in out
+        assert out.splitlines()[-1].endswith(": hi")
+        code, out, _ = await run_cli(
+            tmp_path, "sessions", "list", "--data-dir", str(tmp_path / "data"), "--json"
+        )
+        assert [s["message_count"] for s in json.loads(out)["sessions"]] == [2]  # hi + reply
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), EXIT_S) == 0

@@ -278,6 +278,14 @@ def _freeze_startup_heap() -> None:
 
 # -- chat ------------------------------------------------------------------------------------
 _CONTROL = {"/pause", "/resume", "/cancel", "/clear", "/state", "/heartbeat"}
+#: What ``/help`` prints; answered by the client itself, never sent to the agent.
+CHAT_HELP = """\
+/goal TEXT     plan and run a goal          /new          archive, start a fresh context
+/pause /resume /cancel /clear               control the running goal
+/state         the agent's state            /heartbeat    one heartbeat now
+/recall [N]    the last N memories          /query TOPIC  memories about TOPIC
+/history [N]   the last N messages          /quit         leave (or end of input)
+anything else is sent to the agent as a chat message"""
 
 
 def _command(line: str) -> tuple[str, dict[str, Any], frozenset[str]]:
@@ -352,7 +360,7 @@ def chat(
 
     Type a message to chat, or a slash command: /goal TEXT (plan and run a goal), /new
     (archive and start a fresh context), /pause, /resume, /cancel, /clear, /state,
-    /heartbeat, /recall [N], /query TOPIC, /history [N], /quit (or end of input).
+    /heartbeat, /recall [N], /query TOPIC, /history [N], /help, /quit (or end of input).
     """
     if not url.startswith(("ws://", "wss://")):
         _fail(f"bad URL {url!r}: use ws://HOST:PORT (as `spiderweb serve` prints it)", 2)
@@ -417,6 +425,9 @@ async def _send_all(client: ReconnectingClient, sends: list[str], as_json: bool)
     """Send each line and wait (reconnecting if needed) for its answer; exit 1 on an error."""
     status = 0
     for line in sends:
+        if line.strip() == "/help":
+            typer.echo(CHAT_HELP)
+            continue
         type_, fields, want = _command(line)
         rid = await client.send(type_, want, **fields)
         try:
@@ -483,7 +494,9 @@ async def _interactive(client: ReconnectingClient, as_json: bool) -> int:
                             await asyncio.sleep(0.1)
                 return 0
             line = line.strip()
-            if line:
+            if line == "/help":
+                typer.echo(CHAT_HELP)
+            elif line:
                 type_, fields, want = _command(line)
                 await client.send(type_, want, **fields)
     finally:
