@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ MINHASH_BLOCK = 2048
 _CHARGRAM_START = "\u0002"
 _CHARGRAM_END = "\u0003"
 #: Distinct phrase n-grams spelled (joined) at once by ``phrase_postings``.
+_T = TypeVar("_T")
 PHRASE_SPELL_BATCH = 65_536
 
 
@@ -119,7 +120,52 @@ def _key_docs(keys: npt.NDArray[np.int64], stride: int) -> npt.NDArray[np.int32]
     return keys.astype(np.int32)
 
 
-class PostingLists(Sequence[list[Any]]):
+class _BatchedSeq(Sequence[_T]):
+    """A read-only sequence whose items are decoded ``BATCH`` at a time by ``_range``.
+
+    The postings and the phrase vocabulary keep their items packed (numpy arrays, one
+    blob) and only materialise the span being read, so indexing, iteration, equality and
+    ``tolist`` are the same code over ``_range``."""
+
+    __slots__ = ()
+    BATCH = 4096
+    _WHAT = "sequence"
+
+    def _range(self, lo: int, hi: int) -> list[_T]:
+        """Items ``lo..hi-1`` (0 <= lo < hi <= len)."""
+        raise NotImplementedError
+
+    def __getitem__(self, i: Any) -> Any:
+        n = len(self)
+        if isinstance(i, slice):
+            lo, hi, step = i.indices(n)
+            out = self._range(lo, hi) if hi > lo else []
+            return out if step == 1 else out[::step]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"{self._WHAT} index out of range")
+        return self._range(i, i + 1)[0]
+
+    def __iter__(self) -> Iterator[_T]:
+        n = len(self)
+        for lo in range(0, n, self.BATCH):
+            yield from self._range(lo, min(lo + self.BATCH, n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, type(self) | list):
+            same: bool = len(self) == len(other) and self.tolist() == list(other)
+            return same
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def tolist(self) -> list[_T]:
+        """Every item as plain Python objects."""
+        return self._range(0, len(self)) if len(self) else []
+
+
+class PostingLists(_BatchedSeq[list[Any]]):
     """Per-token posting lists held as flat numpy arrays (CSR) rather than Python lists.
 
     A medium build's postings as nested lists of Python ints were gigabytes; this keeps
@@ -128,7 +174,7 @@ class PostingLists(Sequence[list[Any]]):
     """
 
     __slots__ = ("bounds", "docs", "tfs")
-    BATCH = 4096
+    _WHAT = "posting list"
 
     def __init__(
         self,
@@ -143,7 +189,7 @@ class PostingLists(Sequence[list[Any]]):
     def __len__(self) -> int:
         return max(len(self.bounds) - 1, 0)
 
-    def _lists(self, lo: int, hi: int) -> list[list[Any]]:
+    def _range(self, lo: int, hi: int) -> list[list[Any]]:
         """Tokens ``lo..hi-1`` as ``[[docId, tf]…]`` (or ``[docId…]``) lists."""
         bounds: list[int] = self.bounds[lo : hi + 1].tolist()
         a, b = bounds[0], bounds[-1]
@@ -153,40 +199,11 @@ class PostingLists(Sequence[list[Any]]):
             flat = self.docs[a:b].tolist()
         return [flat[x - a : y - a] for x, y in itertools.pairwise(bounds)]
 
-    def __getitem__(self, i: Any) -> Any:
-        n = len(self)
-        if isinstance(i, slice):
-            lo, hi, step = i.indices(n)
-            out = self._lists(lo, hi) if hi > lo else []
-            return out if step == 1 else out[::step]
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("posting list index out of range")
-        return self._lists(i, i + 1)[0]
-
-    def __iter__(self) -> Iterator[list[Any]]:
-        n = len(self)
-        for lo in range(0, n, self.BATCH):
-            yield from self._lists(lo, min(lo + self.BATCH, n))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, PostingLists | list):
-            same: bool = len(self) == len(other) and self.tolist() == list(other)
-            return same
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def tolist(self) -> list[list[Any]]:
-        """Every posting list as plain Python lists."""
-        return self._lists(0, len(self)) if len(self) else []
-
     def json_chunks(self) -> Iterator[bytes]:
         """Canonical JSON of ``tolist()`` (orjson spelling), one batch of tokens at a time."""
         yield b"["
         for lo in range(0, len(self), self.BATCH):
-            part = orjson.dumps(self._lists(lo, min(lo + self.BATCH, len(self))))[1:-1]
+            part = orjson.dumps(self._range(lo, min(lo + self.BATCH, len(self))))[1:-1]
             yield part if lo == 0 else b"," + part
         yield b"]"
 
@@ -195,7 +212,7 @@ class PostingLists(Sequence[list[Any]]):
         return b"".join(self.json_chunks())
 
 
-class StrTable(Sequence[str]):
+class StrTable(_BatchedSeq[str]):
     """A sorted vocabulary of strings held as one UTF-8 blob, each entry ended by ``\\n``.
 
     The phrase vocabulary of a medium build was millions of Python strs (~70 bytes each:
@@ -206,7 +223,7 @@ class StrTable(Sequence[str]):
     """
 
     __slots__ = ("blob", "ends")
-    BATCH = 4096
+    _WHAT = "string table"
     SEP = "\n"
 
     def __init__(self, blob: bytes, ends: npt.NDArray[np.int64]) -> None:
@@ -229,40 +246,11 @@ class StrTable(Sequence[str]):
     def __len__(self) -> int:
         return len(self.ends)
 
-    def _span(self, lo: int, hi: int) -> list[str]:
+    def _range(self, lo: int, hi: int) -> list[str]:
         """Entries ``lo..hi-1`` (0 <= lo < hi <= len)."""
         a = int(self.ends[lo - 1]) + 1 if lo else 0
         b = int(self.ends[hi - 1])
         return self.blob[a:b].decode("utf-8", "surrogatepass").split(self.SEP)
-
-    def __getitem__(self, i: Any) -> Any:
-        n = len(self)
-        if isinstance(i, slice):
-            lo, hi, step = i.indices(n)
-            out = self._span(lo, hi) if hi > lo else []
-            return out if step == 1 else out[::step]
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("string table index out of range")
-        return self._span(i, i + 1)[0]
-
-    def __iter__(self) -> Iterator[str]:
-        n = len(self)
-        for lo in range(0, n, self.BATCH):
-            yield from self._span(lo, min(lo + self.BATCH, n))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, StrTable | list):
-            same: bool = len(self) == len(other) and self.tolist() == list(other)
-            return same
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def tolist(self) -> list[str]:
-        """Every entry as a str."""
-        return self._span(0, len(self)) if len(self) else []
 
     def json_chunks(self) -> Iterator[bytes]:
         """Canonical JSON of ``tolist()`` as the writer spells a list of strs: orjson's
@@ -271,7 +259,7 @@ class StrTable(Sequence[str]):
 
         yield b"["
         for lo in range(0, len(self), self.BATCH):
-            batch = self._span(lo, min(lo + self.BATCH, len(self)))
+            batch = self._range(lo, min(lo + self.BATCH, len(self)))
             try:
                 part = orjson.dumps(batch)[1:-1]
             except (orjson.JSONEncodeError, TypeError):
