@@ -16,9 +16,12 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pairofcleats.errors import InvalidRequest, PairOfCleatsError
+
+if TYPE_CHECKING:
+    from pairofcleats.service.stdout import StdoutGuard
 
 __all__ = ["DEFAULTS", "FLAGS", "PROGRESS_CONTEXT_VARS", "VALUE_OPTIONS", "parse", "report", "run"]
 
@@ -217,11 +220,22 @@ class _SearchProgress:
             )
 
 
+def _print_result(
+    guard: StdoutGuard, result: Mapping[str, Any], json_out: bool, *, explain: bool
+) -> None:
+    """The result as the one JSON document (``--json``) or as text lines."""
+    if json_out:
+        guard.emit(result)
+    else:
+        from pairofcleats.search.render import render_text
+
+        guard.write_text(render_text(result, explain=explain))
+
+
 def run(p: Mapping[str, Any]) -> int:
     """Search the promoted index with the parameters ``p`` (``parse``'s, or Typer's);
     returns the exit code after printing the result or the error."""
     from pairofcleats.search import lite
-    from pairofcleats.search.render import render_text
     from pairofcleats.service.stdout import stdout_guard
 
     json_out, verbose = bool(p["json_out"]), bool(p["verbose"])
@@ -235,10 +249,7 @@ def run(p: Mapping[str, Any]) -> int:
         result = lite.search(p, os.environ)
         if result is not None:
             events.end(None, result)
-            if json_out:
-                guard.emit(result)
-            else:
-                guard.write_text(render_text(result, explain=bool(p["explain"])))
+            _print_result(guard, result, json_out, explain=bool(p["explain"]))
             return 0
         # One OpenBLAS thread (before numpy loads): a search's numpy work is a few small
         # products, and starting the BLAS pool costs a cold search more than it saves.
@@ -284,8 +295,5 @@ def run(p: Mapping[str, Any]) -> int:
             events.end(internal)
             return report(internal, json_out=json_out, verbose=verbose, emit=guard.emit)
         events.end(None, result)
-        if json_out:
-            guard.emit(result)
-        else:
-            guard.write_text(render_text(result, explain=bool(p["explain"])))
+        _print_result(guard, result, json_out, explain=bool(p["explain"]))
     return 0

@@ -10,6 +10,7 @@ per-token dict lookups dominate, so the counting and grouping run as one
 from __future__ import annotations
 
 import itertools
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -60,6 +61,15 @@ def _distinct(keys: npt.NDArray[np.int64], owned: bool = False) -> npt.NDArray[n
     """
     if len(keys) < 2:
         return keys.copy()
+    s, keep = _sorted_firsts(keys, owned)
+    return s[keep]
+
+
+def _sorted_firsts(
+    keys: npt.NDArray[np.int64], owned: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """``keys`` stably sorted (in place when ``owned``) and the mask of each run's first
+    element (``keys`` is not empty)."""
     if owned:
         keys.sort(kind="stable")
         s = keys
@@ -68,7 +78,7 @@ def _distinct(keys: npt.NDArray[np.int64], owned: bool = False) -> npt.NDArray[n
     keep = np.empty(len(s), dtype=bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
+    return s, keep
 
 
 def _distinct_counts(
@@ -78,14 +88,7 @@ def _distinct_counts(
     when ``owned``)."""
     if not len(keys):
         return keys.copy(), np.zeros(0, np.int64)
-    if owned:
-        keys.sort(kind="stable")
-        s = keys
-    else:
-        s = np.sort(keys, kind="stable")
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    s, keep = _sorted_firsts(keys, owned)
     firsts = np.flatnonzero(keep)
     counts = np.diff(firsts, append=len(s))
     return s[firsts], counts
@@ -131,9 +134,9 @@ class _BatchedSeq(Sequence[_T]):
     BATCH = 4096
     _WHAT = "sequence"
 
+    @abstractmethod
     def _range(self, lo: int, hi: int) -> list[_T]:
         """Items ``lo..hi-1`` (0 <= lo < hi <= len)."""
-        raise NotImplementedError
 
     def __getitem__(self, i: Any) -> Any:
         n = len(self)
