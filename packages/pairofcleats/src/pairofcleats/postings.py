@@ -203,7 +203,61 @@ class PostingLists(_BatchedSeq[list[Any]]):
         return [flat[x - a : y - a] for x, y in itertools.pairwise(bounds)]
 
     def json_chunks(self) -> Iterator[bytes]:
-        """Canonical JSON of ``tolist()`` (orjson spelling), one batch of tokens at a time."""
+        """Canonical JSON of ``tolist()`` (orjson spelling), a batch of tokens at a time.
+
+        Each batch is orjson's dump of the flat numpy entries with the per-token
+        brackets inserted where the token boundaries fall (``_bracketed``): no Python
+        int or list per entry (the list form was ~40 % of the parent's stage-1 time).
+        """
+        n = len(self)
+        if n and not bool(np.all(self.bounds[1:] > self.bounds[:-1])):
+            yield from self._json_chunks_lists()  # an empty list: spelled the slow way
+            return
+        yield b"["
+        lo = 0
+        while lo < n:
+            # about JSON_ENTRIES entries a batch, at least one token
+            hi = int(np.searchsorted(self.bounds, self.bounds[lo] + self.JSON_ENTRIES, "right"))
+            hi = min(max(hi - 1, lo + 1), n)
+            part = self._bracketed(lo, hi)
+            yield part if lo == 0 else b"," + part
+            lo = hi
+        yield b"]"
+
+    #: Posting entries spelled by one ``_bracketed`` call.
+    JSON_ENTRIES = 1 << 20
+
+    def _bracketed(self, lo: int, hi: int) -> bytes:
+        """``orjson.dumps(self._range(lo, hi))[1:-1]`` for tokens with non-empty lists."""
+        a, b = int(self.bounds[lo]), int(self.bounds[hi])
+        if self.tfs is not None:
+            flat = orjson.dumps(
+                np.column_stack((self.docs[a:b], self.tfs[a:b])), option=orjson.OPT_SERIALIZE_NUMPY
+            )[1:-1]  # [d,t],[d,t],...
+            raw = np.frombuffer(flat, dtype=np.uint8)
+            starts = np.flatnonzero(raw == 0x5B)  # '[' opens each entry
+            ends = np.flatnonzero(raw == 0x5D) + 1  # just past each entry's ']'
+        else:
+            flat = orjson.dumps(
+                np.ascontiguousarray(self.docs[a:b]), option=orjson.OPT_SERIALIZE_NUMPY
+            )[1:-1]  # d,d,...
+            raw = np.frombuffer(flat, dtype=np.uint8)
+            commas = np.flatnonzero(raw == 0x2C)
+            starts = np.concatenate(([0], commas + 1))
+            ends = np.concatenate((commas, [len(raw)]))
+        rel = self.bounds[lo : hi + 1] - a
+        opens = starts[rel[:-1]]
+        closes = ends[rel[1:] - 1]
+        count = hi - lo
+        at = np.empty(2 * count, dtype=np.int64)
+        at[0::2] = opens
+        at[1::2] = closes
+        marks = np.empty(2 * count, dtype=np.uint8)
+        marks[0::2] = 0x5B
+        marks[1::2] = 0x5D
+        return np.insert(raw, at, marks).tobytes()
+
+    def _json_chunks_lists(self) -> Iterator[bytes]:
         yield b"["
         for lo in range(0, len(self), self.BATCH):
             part = orjson.dumps(self._range(lo, min(lo + self.BATCH, len(self))))[1:-1]
@@ -348,7 +402,8 @@ class Signatures(Sequence[list[int]]):
         """Canonical JSON of ``tolist()``, one batch of rows at a time."""
         yield b"["
         for lo in range(0, len(self), 4096):
-            part = orjson.dumps(self.array[lo : lo + 4096].tolist())[1:-1]
+            rows = np.ascontiguousarray(self.array[lo : lo + 4096])
+            part = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
             yield part if lo == 0 else b"," + part
         yield b"]"
 
