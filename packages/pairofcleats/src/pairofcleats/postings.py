@@ -619,7 +619,10 @@ def chargram_postings(
     lengths = list(map(len, docs))
     utoks = list(dict.fromkeys(flat))
     # a token over max_len has no grams, so its (token, doc) pairs expand to nothing
-    tgrams = [token_chargrams(t, min_n, max_n) if len(t) <= max_len else () for t in utoks]
+    # uncached: every token here is distinct, and the cache would keep the build's grams
+    # alive (and their arenas pinned) long after the build
+    grams_of = token_chargrams.__wrapped__
+    tgrams = [grams_of(t, min_n, max_n) if len(t) <= max_len else () for t in utoks]
     vocab = sorted(set(itertools.chain.from_iterable(tgrams)))
     if not vocab:
         return {"vocab": [], "postings": []}

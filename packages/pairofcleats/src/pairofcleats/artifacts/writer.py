@@ -147,14 +147,24 @@ class PieceWriter:
         return entry
 
     def write_json(
-        self, name: str, value: Any, count: int | None = None, plain_floats: bool = False
+        self,
+        name: str,
+        value: Any,
+        count: int | None = None,
+        plain_floats: bool = False,
+        *,
+        compact: bool = True,
     ) -> dict[str, Any]:
-        """A §5 JSON piece as canonical JSON (byte-identical for equal inputs)."""
+        """A §5 JSON piece as canonical JSON (byte-identical for equal inputs).
+
+        ``compact=False``: ``value`` holds no ``PostingLists``/``Signatures``/``StrTable``
+        (its dicts are not searched for them: a filter index has ~10^5 keys).
+        """
         type_, _fmt, _ = PIECE_SHAPES.get(name, ("other", "json", ""))
         return self.write_stream(
             name,
             f"{name}.json",
-            canon_chunks(value, plain_floats),
+            canon_chunks(value, plain_floats) if compact else iter((canon(value, plain_floats),)),
             type=type_,
             format="json",
             count=count,

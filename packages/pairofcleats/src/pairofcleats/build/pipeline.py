@@ -37,6 +37,7 @@ from pairofcleats.build.assemble import (
     ModeData,
     collect,
     stage1_values,
+    stripped_ids,
     write_stage1,
     write_stage2,
 )
@@ -1209,7 +1210,8 @@ def _store_bundles(
                 rel = b["file"]
                 if rel in reused_rels and rel in store.new and rel not in datas[mode].fresh_vectors:
                     continue
-                store.put(mode_bundle(b, mode))
+                with stripped_ids(b):
+                    store.put(mode_bundle(b, mode))
 
 
 def _shed_assembled(bundles: list[dict[str, Any]], datas: Iterable[ModeData]) -> None:
