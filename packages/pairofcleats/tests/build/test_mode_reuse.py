@@ -7,6 +7,7 @@ output of both backends must be equal.
 
 from __future__ import annotations
 
+import copy
 import os
 import sqlite3
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 from pairofcleats import api
 from pairofcleats.artifacts import read_current
 from pairofcleats.artifacts.reader import IndexReader
+from pairofcleats.build import pipeline
 from pairofcleats.build.api import build_index
-from pairofcleats.build.reuse import DIGEST_KEY
+from pairofcleats.build.reuse import DIGEST_KEY, previous_modes, reuse_sqlite
 from pairofcleats.paths import RepoLayout
 from poc_fixtures.repo import make_env
 
@@ -119,6 +121,92 @@ def test_a_mode_whose_chunks_did_not_change_links_its_pieces(
     assert h == meta["src/touched.py"]
     assert IndexReader(after / "index-code").manifest.extensions[DIGEST_KEY].startswith("xxh64:")
     _assert_equals_full(fixture_repo, build_env, tmp_path / "full")
+
+
+def test_chunk_records_that_change_without_their_tokens_keep_the_derived_pieces(
+    fixture_repo: Path, build_env: dict[str, str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The bench's one-file edit: a function appended to a short module whose docstring is
+    its only extracted-prose chunk. That chunk's ``chunkUid`` post-context changes (so its
+    ``chunk_meta`` record does) while its tokens do not: the derived pieces are linked, the
+    db is copied with its ``chunks`` row rewritten, and the result equals a full build."""
+    mod = fixture_repo / "src" / "short.py"
+    mod.write_text('"""Short module about widgets."""\n\nVERSION = "1"\n')
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    before = _root(fixture_repo, build_env)
+    uid_before = _uid(before, "src/short.py")
+    built: list[str] = []
+    real = pipeline._build_sqlite_mode
+
+    def counting(req: Any, sdir: Path, mode: str, *rest: Any) -> Path:
+        built.append(mode)
+        return real(req, sdir, mode, *rest)
+
+    monkeypatch.setattr(pipeline, "_build_sqlite_mode", counting)
+    _touch(mod, mod.read_text() + "\n\ndef bench_touched_function() -> int:\n    return 1\n")
+    res = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert res["incremental"]["processed"] == 1 and res["validation"]["ok"]
+    assert built == ["code"]  # extracted-prose's db was the current one, patched
+    monkeypatch.undo()
+    after = _root(fixture_repo, build_env)
+    assert _uid(after, "src/short.py") != uid_before  # the record changed ...
+    for name in ("token_postings.json", "phrase_ngrams.json", "minhash_signatures.json"):
+        # ... its tokens did not: the derived pieces are the current build's files
+        assert _inode(after, "extracted-prose", name) == _inode(before, "extracted-prose", name)
+    assert (
+        _pieces(after, "extracted-prose")["chunk_meta"]
+        != _pieces(before, "extracted-prose")["chunk_meta"]
+    )
+    db = after / "index-sqlite" / "index-extracted-prose.db"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        (uid,) = con.execute("SELECT chunk_uid FROM chunks WHERE file = 'src/short.py'").fetchone()
+    finally:
+        con.close()
+    assert uid == _uid(after, "src/short.py")
+    _assert_equals_full(fixture_repo, build_env, tmp_path / "full")
+
+
+def test_a_changed_record_is_patched_only_while_its_fts_columns_stay(
+    fixture_repo: Path, build_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``reuse_sqlite`` rewrites ``chunks`` rows in place only while what FTS5 and the
+    indexes hold stays equal; any other change makes it decline (the db is then built)."""
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    layout = _layout(fixture_repo, build_env)
+    current = read_current(layout.current_json)
+    assert current.pointer is not None
+    key, chash = current.pointer.compatibilityKey, current.pointer.configHash
+    prev = previous_modes(layout, current, ["extracted-prose"], key, chash)["extracted-prose"]
+    recs = IndexReader(prev.index_dir).chunk_meta()
+    con = sqlite3.connect(f"file:{prev.db}?mode=ro", uri=True)
+    try:
+        files = con.execute("SELECT * FROM file_manifest ORDER BY file").fetchall()
+    finally:
+        con.close()
+    uid_only = copy.deepcopy(recs)
+    uid_only[0]["metaV2"]["chunkUid"] += ":x"
+    out = reuse_sqlite(prev, tmp_path / "a", "extracted-prose", files, uid_only)
+    assert out is not None
+    con = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
+    try:
+        got = con.execute("SELECT chunk_uid FROM chunks WHERE id = 0").fetchone()[0]
+    finally:
+        con.close()
+    assert got == uid_only[0]["metaV2"]["chunkUid"]
+    for field, value in (("name", "renamed"), ("headline", "other words"), ("weight", 9.5)):
+        changed = copy.deepcopy(recs)
+        changed[0][field] = value
+        assert reuse_sqlite(prev, tmp_path / field, "extracted-prose", files, changed) is None
+    doc = copy.deepcopy(recs)
+    doc[0]["metaV2"]["doc"] = "another docstring"
+    assert reuse_sqlite(prev, tmp_path / "doc", "extracted-prose", files, doc) is None
+    assert reuse_sqlite(prev, tmp_path / "short", "extracted-prose", files, recs[1:]) is None
+
+
+def _uid(root: Path, rel: str) -> str:
+    recs = IndexReader(root / "index-extracted-prose").chunk_meta()
+    return next(str(c["metaV2"]["chunkUid"]) for c in recs if c["file"] == rel)
 
 
 def test_changed_added_and_deleted_files_equal_a_full_build(

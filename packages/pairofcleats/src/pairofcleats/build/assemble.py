@@ -47,6 +47,8 @@ class ModeData:
     digest: str | None = None
     #: Whether the derived stage-1 pieces were linked from the current build.
     reused: bool = False
+    #: ... and whether its ``chunk_meta`` was byte-identical too (else its db's rows differ).
+    chunks_reused: bool = False
 
 
 def collect(mode: str, bundles: Sequence[dict[str, Any]]) -> ModeData:

@@ -64,6 +64,7 @@ from pairofcleats.build.reuse import (
     link_pieces,
     previous_modes,
     reuse_sqlite,
+    same_chunk_pieces,
     stage1_digest,
     trusted_pieces,
 )
@@ -821,7 +822,7 @@ def _sqlite_mode(
             rows = [
                 (r["file"], r["hash"], r["mtimeMs"], r["size"], r["chunkCount"]) for r in file_rows
             ]
-            path = reuse_sqlite(prev, sdir, mode, rows)
+            path = reuse_sqlite(prev, sdir, mode, rows, None if d.chunks_reused else d.chunks)
     if path is None:
         path = _build_sqlite_mode(req, sdir, mode, d, dense, key, file_rows)
     digest = hash_file(path, "xxh64")
@@ -1042,7 +1043,7 @@ def _write_build(
             data,
             cfg.indexing.postings,
             cfg.indexing.postings.fielded,
-            _reuse_hook(w, data, prev.get(mode), key, state["configHash"], emb_key),
+            _reuse_hook(w, data, prev.get(mode), key, state["configHash"]),
         )
         datas[mode], writers[mode] = data, w
         release_free_memory()  # the postings builders' temporaries
@@ -1169,13 +1170,12 @@ def _reuse_hook(
     prev: PrevMode | None,
     key: str,
     chash: str,
-    emb_key: str | None,
 ) -> Callable[[], bool]:
     """``write_stage1``'s ``reuse``: record the mode's stage-1 input digest and, when the
     current build's equals it, link that build's verified derived pieces (``build.reuse``)."""
 
     def reuse() -> bool:
-        data.digest = stage1_digest(key, chash, emb_key, w.entries, data.tokens, data.embed_text)
+        data.digest = stage1_digest(key, chash, w.entries, data.tokens)
         if prev is None or prev.digest != data.digest:
             return False
         entries = link_pieces(prev, w.dir, DERIVED_PIECES)
@@ -1185,6 +1185,7 @@ def _reuse_hook(
         w.entries.extend(entries)
         data.vocab_size = tp["count"]
         data.reused = True
+        data.chunks_reused = same_chunk_pieces(prev, w.entries)
         return True
 
     return reuse

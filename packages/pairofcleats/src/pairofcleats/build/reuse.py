@@ -1,15 +1,15 @@
 """Per-mode reuse of the current build's stage-1 pieces and SQLite db (§6 incremental).
 
-A mode's stage-1 pieces (postings, field postings, phrase n-grams, chargrams, MinHash) are a
-pure function of its chunk records, field streams and tokens in id order and of the config.
-A build records a digest of exactly those inputs (plus what its SQLite db and vectors depend
-on) in the mode manifest's ``extensions``; the next build computes the same digest after
-assembling the mode (``collect`` and the ``chunk_meta``/``field_tokens`` pieces it writes
-anyway) and, when it equals the current build's, hard-links that build's pieces instead of
-re-deriving them: an edit that leaves a mode's chunks alone (a new function without comments
-for ``extracted-prose``, any code edit for ``prose``) no longer re-assembles that mode's
-postings. The bytes are what re-assembly produces (builds are deterministic, §5), so the
-result equals a full build's.
+A mode's derived stage-1 pieces (postings, field postings, phrase n-grams, chargrams, MinHash)
+are a pure function of its field streams and tokens in id order and of the config. A build
+records a digest of exactly those inputs in the mode manifest's ``extensions``; the next
+build computes the same digest after assembling the mode (``collect`` and the
+``chunk_meta``/``field_tokens`` pieces it writes anyway) and, when it equals the current
+build's, hard-links that build's pieces instead of re-deriving them: an edit that leaves a
+mode's tokens alone (a new function without comments for ``extracted-prose``, even when it
+moves a docstring chunk's ``chunkUid`` post-context; any code edit for ``prose``) no longer
+re-assembles that mode's postings. The bytes are what re-assembly produces (builds are
+deterministic, §5), so the result equals a full build's (ADR 0007).
 
 Trust is earned, never assumed (§15 B1): the source build must be the promoted current build,
 its validation passed, written by this tool version with the same compatibilityKey and
@@ -19,10 +19,13 @@ validation gate still verifies every piece's bytes against them; it skips re-par
 pieces whose bytes equal those the source build's validation passed (``validate_build``'s
 ``trusted``), with the same chunk count.
 
-The SQLite db of such a mode differs from the current one only in ``file_manifest`` (the
-changed files' hash, size and mtime): it is copied to ``*.db.tmp``, those rows are rewritten
-in one transaction, fsynced and renamed; an identical manifest hard-links the db. A patched
-db is fully checked by validation (integrity, FTS integrity, counts, key).
+The SQLite db of such a mode, when its vectors are byte-identical too, differs from the
+current one only in ``file_manifest`` (the changed files' hash, size and mtime) and in the
+``chunks`` rows of records that changed without their tokens: it is copied to ``*.db.tmp``,
+those rows are rewritten in one transaction, fsynced and renamed; nothing to rewrite
+hard-links the db. A changed record that differs in what FTS5 or an index holds makes the
+caller build the db instead. A patched db is fully checked by validation (integrity, FTS
+integrity, counts, key).
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ from groundwork.hashing import hash_file, new_hasher
 from pydantic import ValidationError
 
 from pairofcleats import __version__
-from pairofcleats.artifacts.reader import CurrentState
+from pairofcleats.artifacts.reader import CurrentState, IndexReader
 from pairofcleats.artifacts.schema import BuildState, PiecesManifest
+from pairofcleats.errors import IndexInvalid
 from pairofcleats.paths import RepoLayout, index_dir, sqlite_dir
-from pairofcleats.sqlite_stage import db_name
+from pairofcleats.sqlite_stage import chunk_columns, db_name
 
 #: The manifest ``extensions`` key holding the stage-1 input digest.
 DIGEST_KEY = "stage1InputDigest"
@@ -174,29 +178,79 @@ def trusted_pieces(prev: Mapping[str, PrevMode]) -> dict[str, Trusted]:
 def stage1_digest(
     key: str,
     chash: str,
-    emb_key: str | None,
     entries: Iterable[Mapping[str, Any]],
     tokens: Iterable[list[str]],
-    embed_text: list[str],
 ) -> str:
-    """xxh64 of everything a mode's stage-1 pieces, vectors and db rows derive from: keys,
-    the written ``chunk_meta``/``field_tokens`` checksums, the tokens and embedding inputs."""
+    """xxh64 of everything a mode's derived stage-1 pieces are a function of: the keys, the
+    written ``field_tokens`` checksum and the unfielded tokens in id order.
+
+    ``chunk_meta`` is not an input of any of them (``assemble.stage1_values`` reads only
+    ``tokens`` and ``field_tokens``): a chunk record that changes while its tokens do not
+    (a docstring's ``chunkUid`` post-context after a function is appended below it) keeps
+    the derived pieces, and ``reuse_sqlite`` rewrites its ``chunks`` row."""
     h = new_hasher("xxh64")
     head = [
         key,
         chash,
-        emb_key,
-        sorted(
-            (e["name"], e["checksum"])
-            for e in entries
-            if e["name"] == "field_tokens" or e["name"].startswith("chunk_meta")
-        ),
+        sorted((e["name"], e["checksum"]) for e in entries if e["name"] == "field_tokens"),
     ]
     h.update(orjson.dumps(head))
     for toks in tokens:
         h.update(orjson.dumps(toks))
-    h.update(orjson.dumps(embed_text))
     return "xxh64:" + h.digest().hex
+
+
+def same_chunk_pieces(prev: PrevMode, entries: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the ``chunk_meta`` pieces just written equal ``prev``'s byte for byte."""
+    mine = {e["name"]: e["checksum"] for e in entries if _is_chunk_piece(e["name"])}
+    theirs = {n: e["checksum"] for n, e in prev.pieces.items() if _is_chunk_piece(n)}
+    return bool(mine) and mine == theirs
+
+
+def _is_chunk_piece(name: str) -> bool:
+    return name == "chunk_meta" or name.startswith("chunk_meta.")
+
+
+#: ``chunks`` columns that feed ``chunks_fts`` or an index of the db (``sqlite_stage``):
+#: a row may be rewritten in place only while these stay equal (``doc``, the other FTS
+#: column taken from the record, is compared separately).
+_FIXED_COLUMNS = ("id", "file", "kind", "name", "signature", "headline", "weight")
+
+
+def _chunk_updates(
+    prev: PrevMode, chunks: list[dict[str, Any]], columns: list[str]
+) -> list[tuple[Any, ...]] | None:
+    """``(values…, id)`` rows turning ``prev``'s ``chunks`` table into that of ``chunks``,
+    or None when a record differs in what FTS5 or an index holds (the db is then built).
+
+    ``prev``'s records come from its checksum-verified ``chunk_meta``; both sides go through
+    ``chunk_columns``, the function a full build inserts the table with."""
+    if any(c not in columns for c in _FIXED_COLUMNS):
+        return None
+    try:
+        old = IndexReader(prev.index_dir).chunk_meta(verify=True)
+    except IndexInvalid:
+        return None
+    if len(old) != len(chunks):
+        return None
+    fixed = [columns.index(c) for c in _FIXED_COLUMNS]
+    try:
+        old_rows = list(zip(*chunk_columns(old), strict=True))
+        new_rows = list(zip(*chunk_columns(chunks), strict=True))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if any(len(r) != len(columns) for r in new_rows[:1]):
+        return None
+    out: list[tuple[Any, ...]] = []
+    for i, (a, b) in enumerate(zip(old_rows, new_rows, strict=True)):
+        if a == b:
+            continue
+        if any(a[k] != b[k] for k in fixed) or (old[i]["metaV2"].get("doc") or "") != (
+            chunks[i]["metaV2"].get("doc") or ""
+        ):
+            return None
+        out.append((*b[1:], b[0]))
+    return out
 
 
 def _intact(path: Path, entry: Mapping[str, Any]) -> bool:
@@ -232,10 +286,16 @@ def link_pieces(prev: PrevMode, out_dir: Path, names: Iterable[str]) -> list[dic
 
 
 def reuse_sqlite(
-    prev: PrevMode, out_dir: Path, mode: str, files: list[tuple[str, str, int, int, int]]
+    prev: PrevMode,
+    out_dir: Path,
+    mode: str,
+    files: list[tuple[str, str, int, int, int]],
+    chunks: list[dict[str, Any]] | None = None,
 ) -> Path | None:
     """``index-<mode>.db`` from the current build's db with ``file_manifest`` set to
-    ``files``; None when that db does not verify (the caller builds one)."""
+    ``files`` and, given ``chunks`` (records that differ from ``prev``'s), the ``chunks``
+    rows that changed rewritten; None when that db does not verify or a changed record
+    touches what FTS5 or an index holds (the caller builds one)."""
     if prev.db is None or prev.db_entry is None or not _intact(prev.db, prev.db_entry):
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -246,12 +306,19 @@ def reuse_sqlite(
             have = con.execute(
                 "SELECT file, hash, mtimeMs, size, chunk_count FROM file_manifest ORDER BY file"
             ).fetchall()
+            columns = [r[1] for r in con.execute("PRAGMA table_info(chunks)")]
         finally:
             con.close()
     except sqlite3.Error:
         return None
+    updates: list[tuple[Any, ...]] = []
+    if chunks is not None:
+        got = _chunk_updates(prev, chunks, columns)
+        if got is None:
+            return None
+        updates = got
     want = sorted(files)
-    if have == want:
+    if have == want and not updates:
         _link(prev.db, final)
         return final
     tmp = out_dir / (db_name(mode) + ".tmp")
@@ -268,6 +335,9 @@ def reuse_sqlite(
         con.executemany("DELETE FROM file_manifest WHERE file = ?", [(f,) for f in stale])
         changed = sorted(set(want) - set(have))
         con.executemany("INSERT OR REPLACE INTO file_manifest VALUES (?,?,?,?,?)", changed)
+        if updates:
+            sets = ", ".join(f'"{c}" = ?' for c in columns[1:])
+            con.executemany(f"UPDATE chunks SET {sets} WHERE id = ?", updates)
         con.execute("COMMIT")
         con.execute("PRAGMA journal_mode=DELETE")
     finally:
