@@ -295,6 +295,17 @@ def test_bundle_parse_is_exact_for_long_integers_and_hex_rows(tmp_path: Path) ->
     assert v is not None and v.skipped is None
     assert again.parse(v, mtime_ms) == bundle
     assert again.lookup(root, "a.py", st.st_size + 1, mtime_ms) is None  # size moved
+    # the scan's answer is recorded beside the checksum; an entry without it (an older
+    # manifest) is scanned again, and either way the parse is exact
+    assert again.old["a.py"]["longInts"] is True
+    del again.old["a.py"]["longInts"]
+    v = again.verify(root, "a.py", st.st_size, mtime_ms)
+    assert v is not None and "longInts" not in again.new["a.py"]
+    assert again.parse(v, mtime_ms) == bundle
+    plain = dict(bundle, big=[1, 2], file="b.py", hash="xxh64:ab", row="ab")
+    (root / "b.py").write_text("x = 1\n")
+    again.put(plain)
+    assert again.new["b.py"]["longInts"] is False
 
 
 def test_long_integer_check_flags_only_what_orjson_cannot_hold() -> None:

@@ -1,10 +1,11 @@
 """Incremental bundles (§6): reuse a file's processed output only after verifying it.
 
 ``incremental/<mode>/manifest.json`` = ``{version:1, configHash, compatibilityKey,
-files{path: {hash, mtimeMs, size, bundle, bundleChecksum}}}``. A bundle is reused only when
-size+mtime match (or the content hash matches after a rehash), the bundle file exists, its
+files{path: {hash, mtimeMs, size, bundle, bundleChecksum, longInts}}}``. A bundle is reused
+only when size+mtime match (or the content hash matches after a rehash), the bundle file exists, its
 xxh64 equals ``bundleChecksum`` and the manifest's keys are current (§15 B1). Anything else
-reprocesses the file.
+reprocesses the file. ``longInts`` (ours, beside the checksum) says whether the bundle's bytes
+may hold an integer orjson would round (``may_hold_long_int``), so reuse need not scan them.
 
 Bundle names are ``bundles/<xx>/<fileHash>-<pathHash8>-<configHash8>.json``: the spec's
 ``<fileHash>-<configHash8>`` plus 8 hex of the xxh64 of the relative path. A bundle holds its
@@ -205,8 +206,13 @@ class IncrementalStore:
         """The bundle of a verified entry, or None (and the entry dropped) if unusable."""
         bundle: dict[str, Any] | None = None
         try:
-            # an integer literal orjson would round: the exact, slower parser
-            loads = jsonio.loads if may_hold_long_int(v.raw) else orjson.loads
+            # an integer literal orjson would round: the exact, slower parser. ``put``
+            # records the answer for the bytes it wrote (``longInts``): those bytes were just
+            # verified against the checksum beside it, so only older entries scan again
+            long_ints = self.new.get(v.rel, {}).get("longInts")
+            if not isinstance(long_ints, bool):
+                long_ints = may_hold_long_int(v.raw)
+            loads = jsonio.loads if long_ints else orjson.loads
             bundle = loads(v.raw)
         except (orjson.JSONDecodeError, GroundworkError, ValueError):
             self.refused.append(f"{v.rel}: bundle unreadable")
@@ -251,6 +257,7 @@ class IncrementalStore:
             "size": bundle["size"],
             "bundle": rel_bundle,
             "bundleChecksum": checksum(data),
+            "longInts": may_hold_long_int(data),
         }
 
     def note_stat(self, rel: str, size: int, mtime_ms: int) -> None:
