@@ -7,6 +7,7 @@ into ``build_state.validation`` and decides promotion.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,10 @@ def _check_vocab(rep: _Report, mode: str, name: str, vocab: Any) -> None:
     if not isinstance(vocab, list):
         rep.add(mode, name, "VOCAB_INVALID", "vocab is not a list")
         return
+    # one C-level pass (a Python loop over pairs was most of this check); the pair that
+    # breaks the order is looked for only when there is one
+    if all(map(operator.lt, vocab, itertools.islice(vocab, 1, None))):
+        return
     for a, b in itertools.pairwise(vocab):
         if not a < b:
             rep.add(mode, name, "VOCAB_UNSORTED", f"vocab not sorted/unique at {a!r}, {b!r}")
@@ -72,12 +77,12 @@ def _check_postings(
         lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
         total = int(lengths.sum())
         if with_tf:
-            flat = list(chain(postings))
-            plens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+            plens = np.fromiter(map(len, chain(postings)), dtype=np.int64, count=total)
             if bool((plens != 2).any()):
                 raise ValueError("posting is not a [docId, tf] pair")
-            pairs = np.fromiter(chain(flat), dtype=np.int64, count=2 * total).reshape(-1, 2)
-            docs = pairs[:, 0]
+            del plens
+            pairs = np.fromiter(chain(chain(postings)), dtype=np.int64, count=2 * total)
+            docs = pairs[0::2]
         else:
             docs = np.fromiter(chain(postings), dtype=np.int64, count=total)
     except (TypeError, ValueError):
@@ -85,18 +90,22 @@ def _check_postings(
         return
     if docs.size == 0:
         return
-    if docs.size != int(lengths.sum()):
+    if docs.size != total:
         rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
         return
-    group = np.repeat(np.arange(len(postings), dtype=np.int64), lengths)
-    bad = (np.diff(docs) <= 0) & (np.diff(group) == 0)
+    # where each list ends in ``docs``: a step from one list's last docId to the next
+    # list's first is not an order violation (no per-posting list-id array needed)
+    ends = np.cumsum(lengths)
+    bad = np.diff(docs) <= 0
+    starts = ends[:-1]
+    bad[starts[(starts > 0) & (starts < total)] - 1] = False
     if bool(bad.any()):
-        tid = int(group[int(np.argmax(bad)) + 1])
+        tid = int(np.searchsorted(ends, int(np.argmax(bad)) + 1, side="right"))
         rep.add(mode, name, "POSTINGS_ORDER", f"token {tid}: docIds not strictly ascending")
         return
-    outside = (docs < 0) | (docs >= n)
-    if bool(outside.any()):
-        tid = int(group[int(np.argmax(outside))])
+    if int(docs.min()) < 0 or int(docs.max()) >= n:
+        outside = (docs < 0) | (docs >= n)
+        tid = int(np.searchsorted(ends, int(np.argmax(outside)), side="right"))
         rep.add(mode, name, "POSTINGS_RANGE", f"token {tid}: docId outside 0..{n - 1}")
 
 
