@@ -42,7 +42,8 @@ import os
 import sqlite3
 import threading
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ CREATE INDEX chunks_weight ON chunks(weight);
 # scores many chunks reads a few hundred KiB instead of every wide chunks row.
 
 #: FTS5 pending-terms hash size while loading, and its default restored afterwards.
-FTS_HASH_LOAD = 32 * 1024 * 1024
+FTS_HASH_LOAD = 48 * 1024 * 1024
 FTS_HASH = 1024 * 1024
 
 #: ``field_tokens.streams`` separators: tokens never hold a character <= U+0020 (the
@@ -217,6 +218,17 @@ def decode_phrase_block(
 #: the side file where the FTS load ran, in this order.
 FTS_SHADOW_TABLES = ("data", "idx", "docsize", "config")
 
+#: Tables loaded in the side file with ``chunks_fts`` and copied in, in this order: few
+#: rows for their load's CPU (1.9 s to load on a medium code db, 0.5 s to copy), which
+#: splits the CPU of a db's two loads about evenly.
+SIDE_TABLES = ("chunks", "field_tokens", "phrase_vocab", "phrase_postings")
+
+
+def _create_sql(table: str) -> str:
+    """The ``CREATE TABLE`` statement of ``table`` in ``_TABLES``."""
+    head = f"CREATE TABLE {table}("
+    return next(s.strip() for s in _TABLES.split(";") if s.strip().startswith(head))
+
 
 def _load_pragmas(con: sqlite3.Connection) -> None:
     """Settings of a one-shot load into a fresh file (nothing is persisted but page_size)."""
@@ -247,8 +259,9 @@ def load_fts(
     # load that rewrites the index several times, so merging waits for one optimize
     con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0)")
     # FTS5 flushes a level-0 segment whenever its pending-terms hash passes 'hashsize'
-    # (1 MiB): 32 MiB cuts the flushes (and the optimize's rewrite) of a medium code db,
-    # ~25% of the FTS load's CPU, for 32 MiB held while loading
+    # (1 MiB): 48 MiB holds a medium code db's whole index (72 MB of text) until the one
+    # flush the optimize makes, so it writes one segment and merges nothing (32 MiB: a
+    # flush mid-load, a merge, and a 16% larger side file; ~0.2 s more FTS CPU)
     con.execute(f"INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', {FTS_HASH_LOAD})")
     stream = fts_stream(vocab)
     con.executemany(
@@ -274,20 +287,39 @@ def load_fts(
 
 
 def _build_fts_file(
-    path: Path, chunks: list[dict[str, Any]], tokens: list[list[str]], vocab: list[str]
+    path: Path,
+    chunks: list[dict[str, Any]],
+    tokens: list[list[str]],
+    vocab: list[str],
+    tables: Callable[[sqlite3.Connection], None] | None = None,
 ) -> None:
-    """``chunks_fts`` alone in its own file (the side load of :func:`build_sqlite`)."""
+    """``chunks_fts`` in its own file (the side load of :func:`build_sqlite`), after the
+    ``SIDE_TABLES`` that ``tables`` loads (if given)."""
     con = sqlite3.connect(path, isolation_level=None)
     try:
         _load_pragmas(con)
-        # FTS5 buffers its terms in its own hash and writes segments in order: little cache
+        # FTS5 buffers its terms in its own hash and writes segments in order, and the
+        # other tables append in key order: little cache
         con.execute("PRAGMA cache_size=-8192")
         con.execute("BEGIN")
         con.execute(_FTS_TABLE)
+        if tables is not None:
+            for table in SIDE_TABLES:
+                con.execute(_create_sql(table))
+            tables(con)
         load_fts(con, chunks, tokens, vocab)
         con.execute("COMMIT")
     finally:
         con.close()
+
+
+def copy_side(con: sqlite3.Connection, schema: str) -> None:
+    """Copy in what the side load built in attached db ``schema``: the FTS index, then the
+    ``SIDE_TABLES``. ``INSERT … SELECT *`` between two tables of one definition into an
+    empty one is SQLite's transfer: records are appended as they are, not re-checked."""
+    copy_fts(con, schema)
+    for table in SIDE_TABLES:
+        con.execute(f"INSERT INTO main.{table} SELECT * FROM {schema}.{table}")
 
 
 def copy_fts(con: sqlite3.Connection, schema: str) -> None:
@@ -319,10 +351,12 @@ def build_sqlite(
 ) -> Path:
     """Write ``index-<mode>.db`` (tmp + rename) and return its path.
 
-    The FTS5 load (a third of the work, nearly all of it inside SQLite, which releases the
-    GIL) runs on a second thread into a side file while this thread loads the other tables;
-    its shadow tables are then copied in (a few MB of segment blobs). The statements each
-    file sees, and so the bytes of the db, do not depend on the timing."""
+    The FTS5 load and the ``SIDE_TABLES`` (half the work, mostly inside SQLite, which
+    releases the GIL) run on a second thread into a side file while this thread loads the
+    other tables; they are then copied in (FTS segment blobs and a few wide rows). With the
+    FTS load alone on the side, this thread held 2/3 of a code db's CPU and ran on by itself
+    once the smaller modes were done. The statements each file sees, and so the bytes of
+    the db, do not depend on the timing."""
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / db_name(mode)
     tmp = out_dir / (db_name(mode) + ".tmp")
@@ -332,7 +366,13 @@ def build_sqlite(
 
     def side_load() -> None:
         try:
-            _build_fts_file(fts_tmp, chunks, tokens, token_postings["vocab"])
+            _build_fts_file(
+                fts_tmp,
+                chunks,
+                tokens,
+                token_postings["vocab"],
+                lambda side_con: _load_side_tables(side_con, chunks, field_tokens, phrase_ngrams),
+            )
         except BaseException as exc:  # re-raised on the calling thread
             fts_error.append(exc)
 
@@ -352,23 +392,20 @@ def build_sqlite(
             _load_tables(
                 con,
                 mode,
-                chunks=chunks,
                 token_postings=token_postings,
                 field_postings=field_postings,
-                phrase_ngrams=phrase_ngrams,
                 chargram_postings=chargram_postings,
                 minhash=minhash,
                 dense=dense,
                 files=files,
                 meta=meta,
-                field_tokens=field_tokens,
             )
         finally:
             if side.ident is not None:
                 side.join()
         if fts_error:
             raise fts_error[0]
-        copy_fts(con, "fts_side")
+        copy_side(con, "fts_side")
         for stmt in _INDEXES.split(";"):
             if stmt.strip():
                 con.execute(stmt)
@@ -391,49 +428,82 @@ def build_sqlite(
     return final
 
 
-def chunk_columns(chunks: list[dict[str, Any]]) -> list[list[Any]]:
-    """The ``chunks`` table's 17 columns, in order, one list each (for ``insert_columns``)."""
-    metas = [c["metaV2"] for c in chunks]
+_CHUNK_KEYS = itemgetter(
+    "id", "file", "start", "end", "startLine", "endLine", "kind", "name", "headline", "weight",
+    "fileId", "metaV2",
+)  # fmt: skip
+_META_IDS = itemgetter("chunkId", "chunkUid")
+
+
+def chunk_columns(chunks: list[dict[str, Any]]) -> list[Sequence[Any]]:
+    """The ``chunks`` table's 17 columns, in order, one sequence each (for
+    ``insert_columns``): the required keys are pulled by ``itemgetter`` and transposed by
+    ``zip``, with no Python frame per chunk and field."""
+    if not chunks:
+        return [[] for _ in range(17)]
+    ids, files, starts, ends, slines, elines, kinds, names, heads, weights, fids, metas = zip(
+        *map(_CHUNK_KEYS, chunks), strict=True
+    )
+    cids, uids = zip(*map(_META_IDS, metas), strict=True)
     return [
-        [c["id"] for c in chunks],
-        [m["chunkId"] for m in metas],
-        [m["chunkUid"] for m in metas],
-        [c["file"] for c in chunks],
-        [c["start"] for c in chunks],
-        [c["end"] for c in chunks],
-        [c["startLine"] for c in chunks],
-        [c["endLine"] for c in chunks],
+        ids,
+        cids,
+        uids,
+        files,
+        starts,
+        ends,
+        slines,
+        elines,
         [c.get("ext") for c in chunks],
         [c.get("lang") for c in chunks],
-        [c["kind"] for c in chunks],
-        [c["name"] for c in chunks],
+        kinds,
+        names,
         [m.get("signature") or "" for m in metas],
-        [c["headline"] for c in chunks],
-        [c["weight"] for c in chunks],
+        heads,
+        weights,
         list(map(_meta_json, metas)),
-        [c["fileId"] for c in chunks],
+        fids,
     ]
+
+
+def _load_side_tables(
+    con: sqlite3.Connection,
+    chunks: list[dict[str, Any]],
+    field_tokens: list[dict[str, list[str]]] | None,
+    phrase_ngrams: dict[str, Any] | None,
+) -> None:
+    """The ``SIDE_TABLES`` (created empty by :func:`_build_fts_file`)."""
+    insert_columns(con, "chunks", chunk_columns(chunks))
+    if field_tokens is not None:
+        insert_columns(
+            con,
+            "field_tokens",
+            [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
+        )
+    if phrase_ngrams is not None:
+        block_ids, firsts, texts, bounds, docs = phrase_blocks(
+            phrase_ngrams["vocab"], phrase_ngrams["postings"]
+        )
+        insert_columns(con, "phrase_vocab", [firsts, block_ids])
+        insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs])
 
 
 def _load_tables(
     con: sqlite3.Connection,
     mode: str,
     *,
-    chunks: list[dict[str, Any]],
     token_postings: dict[str, Any],
     field_postings: dict[str, Any] | None,
-    phrase_ngrams: dict[str, Any] | None,
     chargram_postings: dict[str, Any] | None,
     minhash: list[list[int]],
     dense: tuple[dict[str, Any], np.ndarray[Any, Any]] | None,
     files: list[dict[str, Any]],
     meta: dict[str, str],
-    field_tokens: list[dict[str, list[str]]] | None,
 ) -> None:
-    """Every table but ``chunks_fts`` (created empty by ``_TABLES``)."""
+    """Every table but ``chunks_fts`` and the ``SIDE_TABLES`` (created empty by
+    ``_TABLES``; the side load fills them)."""
     full_meta = {"schemaVersion": str(SQLITE_SCHEMA_VERSION), "mode": mode, **meta}
     con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(full_meta.items()))
-    insert_columns(con, "chunks", chunk_columns(chunks))
     # vocabularies are sorted and unique, so keyed by the text they append in key order
     # and need no separate index
     vocab = token_postings["vocab"]
@@ -464,18 +534,6 @@ def _load_tables(
                     np.asarray(fp["docLengths"], dtype="<u4").tobytes(),
                 ),
             )
-    if field_tokens is not None:
-        insert_columns(
-            con,
-            "field_tokens",
-            [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
-        )
-    if phrase_ngrams is not None:
-        block_ids, firsts, texts, bounds, docs = phrase_blocks(
-            phrase_ngrams["vocab"], phrase_ngrams["postings"]
-        )
-        insert_columns(con, "phrase_vocab", [firsts, block_ids])
-        insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs])
     if chargram_postings is not None:
         gv = chargram_postings["vocab"]
         insert_columns(con, "chargram_vocab", [gv, range(len(gv))])
