@@ -521,22 +521,37 @@ def phrase_postings(
         key *= base
         key += col
         del col
-    gid = _distinct_inverse(key)
+    # One stable sort groups the occurrences by gram; within a gram they keep their
+    # stream order, which is doc order (one n per gram, and each n's windows were listed
+    # in position order), so the posting lists fall out of the same order: no gram ids,
+    # no second sort of (gram, doc) keys.
+    perm = np.argsort(key, kind="stable")
+    skey = key[perm]
     del key
-    rep = np.empty(int(gid.max()) + 1, dtype=np.int64)
-    rep[gid] = np.arange(len(gid), dtype=np.int64)
-    first = start[rep]  # any occurrence spells its gram
+    new_gram = np.empty(len(skey), dtype=bool)
+    new_gram[0] = True
+    np.not_equal(skey[1:], skey[:-1], out=new_gram[1:])
+    del skey
+    rep = perm[np.flatnonzero(new_gram)]  # each gram's first occurrence spells it
+    first = start[rep]
     width_of = glen[rep]
     del rep, glen
+    docs = sdoc[sid[start[perm]]]  # occurrence docs in gram order
+    del start, sid, perm
+    keep = new_gram.copy()
+    keep[1:] |= docs[1:] != docs[:-1]
+    pdocs = docs[keep].astype(np.int32)
+    del docs
+    bounds = np.flatnonzero(new_gram[keep]).astype(np.int64)
+    del new_gram, keep
+    bounds = np.concatenate((bounds, [len(pdocs)])).astype(np.int64)
 
     # spelled a block at a time: the whole vocabulary as strs (and its spans as Python
     # ints) was the largest structure a code-mode build held; see StrTable
     table = _spell_table(tvocab, padded, first, width_of)
     del padded, first, width_of, tvocab
     vocab: Sequence[str] = table if compact else table.tolist()
-    docs = sdoc[sid[start]]
-    del start, sid
-    grouped = _group(vocab, gid, docs, len(streams), with_tf=False)
+    grouped = PostingLists(bounds, pdocs, None)
     return {"vocab": vocab, "postings": _out(grouped, compact)}
 
 
@@ -807,9 +822,12 @@ def _sliced_fields(
         pos = np.repeat(field_start[:, k] - (ends - lens), lens) + np.arange(total, dtype=np.int64)
         gids = tids[pos]
         del pos
-        present = _distinct(gids)
-        local = np.searchsorted(present, gids).astype(np.int64)
-        del gids
+        # the field's vocabulary and its ids: a mask over the vocabulary, no sort
+        seen = np.zeros(len(vocab), dtype=bool)
+        seen[gids] = True
+        present = np.flatnonzero(seen)
+        local = (np.cumsum(seen, dtype=np.int64) - 1)[gids]
+        del gids, seen
         fvocab = list(map(vocab.__getitem__, present.tolist()))
         del present
         flist = lens.tolist()
