@@ -63,6 +63,29 @@ def test_dumps_equals_reference(value: Any) -> None:
     assert jsonio.dumps(value) == reference(value)
 
 
+digest_like = st.text('0123456789abcdef\\"', max_size=8)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(digest_like | finite, max_size=6))
+@settings(max_examples=400)
+@example(["xxh64:0e1f", 1e-05])
+@example(['0e5\\"', 1e20])
+def test_dumps_equals_reference_with_digests_beside_exponent_floats(value: list[Any]) -> None:
+    assert jsonio.dumps(value) == reference(value)
+
+
+def test_digest_strings_keep_orjson_fast_path() -> None:
+    # "0e" inside a string is no float spelling; only numbers outside strings count
+    assert not jsonio._float_spelling_differs(b'{"checksum":"xxh64:10e0e1","n":0.5}')
+    assert jsonio._float_spelling_differs(b'{"checksum":"xxh64:10e0e1","n":1e-5}')
+    assert jsonio._float_spelling_differs(b'["0.00001"]') is False
+    assert jsonio._float_spelling_differs(b"[0.00001]")
+    # escaped quotes and backslashes do not end a string; a string ending in \\ does
+    assert not jsonio._float_spelling_differs(b'["\\"0e1\\\\",0.5]')
+    assert jsonio._float_spelling_differs(b'["\\\\",1e-5,"0e"]')
+
+
 @given(json_values)
 @settings(max_examples=300)
 def test_orjson_bytes_match_canon_where_the_walk_allows_it(value: Any) -> None:
