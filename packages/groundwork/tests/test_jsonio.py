@@ -75,6 +75,17 @@ def test_dumps_equals_reference_with_digests_beside_exponent_floats(value: list[
     assert jsonio.dumps(value) == reference(value)
 
 
+def test_walk_judges_homogeneous_lists_by_element_types() -> None:
+    class Tag(str):
+        pass
+
+    assert jsonio._orjson_safe({"tokens": ["a", "b", None, True], "ids": [0, 2**64 - 1]})
+    assert not jsonio._orjson_safe([1, 2**64])
+    assert not jsonio._orjson_safe({"x": [[-(2**63) - 1, 5]]})
+    assert not jsonio._orjson_safe(["a", Tag("b")])
+    assert not jsonio._orjson_safe([1, True, 1e-5])
+
+
 def test_digest_strings_keep_orjson_fast_path() -> None:
     # "0e" inside a string is no float spelling; only numbers outside strings count
     assert not jsonio._float_spelling_differs(b'{"checksum":"xxh64:10e0e1","n":0.5}')

@@ -56,6 +56,9 @@ _U64_MAX: Final = 2**64 - 1
 # exponent spelling differs there (``1e-05`` vs ``0.00001``), so those go to json.
 _FLOAT_PLAIN_MIN: Final = 1e-4
 _FLOAT_PLAIN_MAX: Final = 1e16
+# Leaves orjson always spells as json does (exact types only: subclasses are walked).
+_LEAF_KINDS: Final = frozenset({str, bool, type(None)})
+_INT_KIND: Final = frozenset({int})
 _ORJSON_CANON: Final = (
     orjson.OPT_SORT_KEYS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -107,6 +110,15 @@ def _orjson_safe(value: Any) -> bool:
             seen.add(id(v))
             if t is not list and t is not tuple:
                 safe = False
+            # Token lists and id lists are most of a large value: judged by their set of
+            # element types (C speed) instead of one stack round-trip per element.
+            kinds = set(map(type, v))
+            if kinds <= _LEAF_KINDS:
+                continue
+            if kinds == _INT_KIND:
+                if min(v) < _I64_MIN or max(v) > _U64_MAX:
+                    safe = False
+                continue
             stack.extend(v)
         else:
             safe = False
