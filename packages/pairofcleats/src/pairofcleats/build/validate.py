@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,31 +64,97 @@ def _check_vocab(rep: _Report, mode: str, name: str, vocab: Any) -> None:
             return
 
 
+@dataclass(frozen=True, slots=True)
+class FlatPostings:
+    """docId lists as flat arrays: list lengths and all docIds in order."""
+
+    lengths: np.ndarray[Any, Any]
+    docs: np.ndarray[Any, Any]
+
+
+def _flat_docs(postings: list[Any]) -> FlatPostings:
+    """Raises TypeError/ValueError on lists that are not plain docId lists."""
+    # fromiter over chained iterators stays in C; np.asarray of nested lists was the
+    # slowest step of validation (profiled)
+    lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
+    count = int(lengths.sum())
+    docs = np.fromiter(itertools.chain.from_iterable(postings), dtype=np.int64, count=count)
+    return FlatPostings(lengths, docs)
+
+
+#: docId-list pieces parsed in slices: parsed whole, a medium code mode's phrase_ngrams
+#: (104 MB) became 722 MB of Python ints on top of the build, validation's memory peak.
+_SLICED = frozenset({"phrase_ngrams", "chargram_postings"})
+_SLICE_BYTES = 4 << 20
+_POSTINGS_HEAD = b'{"postings":['
+_VOCAB_SEP = b'],"vocab":'
+_LIST_CHARS = b"0123456789,[]"
+
+
+def _sliced(data: bytes) -> dict[str, Any] | None:
+    """``{"postings": FlatPostings, "vocab"}`` of a canon docId-list piece, parsed a few MB
+    of lists at a time; None when the bytes are not that plain layout (sorted keys put
+    ``postings`` first; only digits, commas and brackets in it), so the piece is parsed
+    whole and any problem is reported the usual way."""
+    cut = data.find(_VOCAB_SEP)
+    if not data.startswith(_POSTINGS_HEAD) or cut < 0 or not data.endswith(b"}"):
+        return None
+    lengths: list[np.ndarray[Any, Any]] = []
+    docs: list[np.ndarray[Any, Any]] = []
+    start = len(_POSTINGS_HEAD)
+    try:
+        while start < cut:
+            end = data.find(b"],[", start + _SLICE_BYTES, cut)
+            end = cut if end < 0 else end + 1
+            part = data[start:end]
+            if part.translate(None, _LIST_CHARS):
+                return None
+            flat = _flat_docs(orjson.loads(b"[" + part + b"]"))
+            lengths.append(flat.lengths)
+            docs.append(flat.docs)
+            start = end + 1
+        vocab = orjson.loads(data[cut + len(_VOCAB_SEP) : -1])
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        return None
+    empty = np.zeros(0, dtype=np.int64)
+    return {
+        "postings": FlatPostings(
+            np.concatenate(lengths) if lengths else empty,
+            np.concatenate(docs) if docs else empty,
+        ),
+        "vocab": vocab,
+    }
+
+
 def _check_postings(
     rep: _Report, mode: str, name: str, postings: Any, n: int, with_tf: bool
 ) -> None:
     """docIds strictly ascending per token and inside 0..n-1, checked as flat arrays."""
-    if not isinstance(postings, list):
+    if isinstance(postings, FlatPostings):
+        lengths, docs = postings.lengths, postings.docs
+        total = int(lengths.sum())
+    elif not isinstance(postings, list):
         rep.add(mode, name, "POSTINGS_INVALID", "postings is not a list")
         return
-    # fromiter over chained iterators stays in C; np.asarray of nested lists was the
-    # slowest step of validation (profiled)
-    chain = itertools.chain.from_iterable
-    try:
-        lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
-        total = int(lengths.sum())
-        if with_tf:
-            plens = np.fromiter(map(len, chain(postings)), dtype=np.int64, count=total)
-            if bool((plens != 2).any()):
-                raise ValueError("posting is not a [docId, tf] pair")
-            del plens
-            pairs = np.fromiter(chain(chain(postings)), dtype=np.int64, count=2 * total)
-            docs = pairs[0::2]
-        else:
-            docs = np.fromiter(chain(postings), dtype=np.int64, count=total)
-    except (TypeError, ValueError):
-        rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
-        return
+    else:
+        chain = itertools.chain.from_iterable
+        try:
+            if with_tf:
+                lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
+                total = int(lengths.sum())
+                plens = np.fromiter(map(len, chain(postings)), dtype=np.int64, count=total)
+                if bool((plens != 2).any()):
+                    raise ValueError("posting is not a [docId, tf] pair")
+                del plens
+                pairs = np.fromiter(chain(chain(postings)), dtype=np.int64, count=2 * total)
+                docs = pairs[0::2]
+            else:
+                flat = _flat_docs(postings)
+                lengths, docs = flat.lengths, flat.docs
+                total = int(lengths.sum())
+        except (TypeError, ValueError):
+            rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
+            return
     if docs.size == 0:
         return
     if docs.size != total:
@@ -136,6 +203,8 @@ def _load_piece(
     if not parse:
         return True, None
     if entry.format == "json":
+        if name in _SLICED and (lean := _sliced(data)) is not None:
+            return True, lean
         try:
             value = _loads(data)
         except (GroundworkError, ValueError, orjson.JSONDecodeError) as exc:
