@@ -72,14 +72,22 @@ class FlatPostings:
     docs: np.ndarray[Any, Any]
 
 
-def _flat_docs(postings: list[Any]) -> FlatPostings:
-    """Raises TypeError/ValueError on lists that are not plain docId lists."""
+def _flat_docs(postings: list[Any], with_tf: bool = False) -> FlatPostings:
+    """The docIds of ``postings`` (lists of docIds, or of ``[docId, tf]`` pairs when
+    ``with_tf``); raises TypeError/ValueError on anything else."""
     # fromiter over chained iterators stays in C; np.asarray of nested lists was the
     # slowest step of validation (profiled)
+    chain = itertools.chain.from_iterable
     lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
     count = int(lengths.sum())
-    docs = np.fromiter(itertools.chain.from_iterable(postings), dtype=np.int64, count=count)
-    return FlatPostings(lengths, docs)
+    if not with_tf:
+        return FlatPostings(lengths, np.fromiter(chain(postings), dtype=np.int64, count=count))
+    plens = np.fromiter(map(len, chain(postings)), dtype=np.int64, count=count)
+    if bool((plens != 2).any()):
+        raise ValueError("posting is not a [docId, tf] pair")
+    del plens
+    pairs = np.fromiter(chain(chain(postings)), dtype=np.int64, count=2 * count)
+    return FlatPostings(lengths, pairs[0::2])
 
 
 #: docId-list pieces parsed in slices: parsed whole, a medium code mode's phrase_ngrams
@@ -131,30 +139,18 @@ def _check_postings(
 ) -> None:
     """docIds strictly ascending per token and inside 0..n-1, checked as flat arrays."""
     if isinstance(postings, FlatPostings):
-        lengths, docs = postings.lengths, postings.docs
-        total = int(lengths.sum())
+        flat = postings
     elif not isinstance(postings, list):
         rep.add(mode, name, "POSTINGS_INVALID", "postings is not a list")
         return
     else:
-        chain = itertools.chain.from_iterable
         try:
-            if with_tf:
-                lengths = np.fromiter(map(len, postings), dtype=np.int64, count=len(postings))
-                total = int(lengths.sum())
-                plens = np.fromiter(map(len, chain(postings)), dtype=np.int64, count=total)
-                if bool((plens != 2).any()):
-                    raise ValueError("posting is not a [docId, tf] pair")
-                del plens
-                pairs = np.fromiter(chain(chain(postings)), dtype=np.int64, count=2 * total)
-                docs = pairs[0::2]
-            else:
-                flat = _flat_docs(postings)
-                lengths, docs = flat.lengths, flat.docs
-                total = int(lengths.sum())
+            flat = _flat_docs(postings, with_tf)
         except (TypeError, ValueError):
             rep.add(mode, name, "POSTINGS_INVALID", "malformed posting lists")
             return
+    lengths, docs = flat.lengths, flat.docs
+    total = int(lengths.sum())
     if docs.size == 0:
         return
     if docs.size != total:
