@@ -20,14 +20,23 @@ def _writer_conn(path: Path) -> sqlite3.Connection:
 
 
 def _rows_in_main_file(path: Path) -> int:
-    """Rows visible in the database file alone (``immutable`` ignores the WAL)."""
-    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
-    except sqlite3.OperationalError:  # the table itself is still only in the WAL
-        return 0
-    finally:
-        conn.close()
+    """Rows visible in the database file alone (``immutable`` ignores the WAL).
+
+    ``immutable`` also skips locking, so a read that overlaps a background checkpoint
+    copying pages can see a torn file ("malformed"): such a read is retried (bounded)."""
+    for _ in range(100):
+        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+        except sqlite3.OperationalError:  # the table itself is still only in the WAL
+            return 0
+        except sqlite3.DatabaseError as exc:
+            if "malformed" not in str(exc) and "not a database" not in str(exc):
+                raise
+            time.sleep(0.01)
+        finally:
+            conn.close()
+    raise AssertionError(f"{path} stayed malformed for a second")
 
 
 def _insert(conn: sqlite3.Connection) -> None:
