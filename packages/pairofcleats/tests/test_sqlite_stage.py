@@ -30,6 +30,7 @@ from pairofcleats.sqlite_stage import (
     decode_phrase_block,
     decode_streams,
     encode_streams,
+    fts_rows,
     load_fts,
     open_readonly,
 )
@@ -201,11 +202,11 @@ def test_fts_copied_from_side_file_equals_an_in_place_load(tmp_path: Path) -> No
     chunks, tokens = _fts_chunks(3000)
     vocab = sorted({t for toks in tokens for t in toks})
     side = tmp_path / "side.db"
-    _build_fts_file(side, chunks, tokens, vocab)
+    _build_fts_file(side, fts_rows(chunks, tokens, vocab))
     here = sqlite3.connect(tmp_path / "here.db", isolation_level=None)
     here.execute("BEGIN")  # one transaction, as the build loads it
     here.execute(_FTS_TABLE)
-    load_fts(here, chunks, tokens, vocab)
+    load_fts(here, fts_rows(chunks, tokens, vocab))
     here.execute("COMMIT")
     copied = sqlite3.connect(tmp_path / "copied.db", isolation_level=None)
     copied.execute(_FTS_TABLE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -30,6 +30,8 @@ PHRASE_BLOCK = 256
 PHRASE_SEP = "\n"
 #: Rows flattened to Python objects at once.
 BLOCK_ROWS = 65_536
+#: ... for rows of a few KB (phrase blocks, signatures, vectors): a few MB at once.
+WIDE_BLOCK_ROWS = 2048
 
 Column = Sequence[Any] | npt.NDArray[Any]
 
@@ -39,10 +41,17 @@ def _values(ncols: int, rows: int) -> str:
     return ",".join([one] * rows)
 
 
-def insert_columns(con: sqlite3.Connection, table: str, columns: Sequence[Column]) -> int:
+def insert_columns(
+    con: sqlite3.Connection,
+    table: str,
+    columns: Sequence[Column],
+    block_rows: int = BLOCK_ROWS,
+) -> int:
     """Insert ``zip(*columns)`` into ``table`` (all its columns, in order); returns rows.
 
-    A column is a list or a 1-d numpy array (converted to Python scalars per block)."""
+    A column is a list, a 1-d numpy array (converted to Python scalars per block) or any
+    sequence that makes a slice on demand (:class:`Slices`); ``block_rows`` rows are read
+    from the columns at once (fewer for wide rows, to hold less)."""
     ncols = len(columns)
     n = len(columns[0])
     if any(len(c) != n for c in columns):
@@ -51,7 +60,7 @@ def insert_columns(con: sqlite3.Connection, table: str, columns: Sequence[Column
     per = max(1, min(ROWS_PER_STMT, limit // ncols))
     step = per * ncols
     full_sql = f"INSERT INTO {table} VALUES {_values(ncols, per)}"
-    block = max(BLOCK_ROWS // per, 1) * per
+    block = max(block_rows // per, 1) * per
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         flat: list[Any] = [None] * ((hi - lo) * ncols)
@@ -92,18 +101,24 @@ def insert_packed(
     widths = [int(c.max()).bit_length() if ints and c.min() >= 0 else 64 for c in cols]
     if not ints or sum(widths) > 63:
         return insert_columns(con, table, [*([v] * n for v in const), *cols])
-    packed = np.zeros(n, dtype=np.int64)
+    shifts: list[int] = []
     exprs: list[str] = []
     shift = sum(widths)
-    for col, width in zip(cols, widths, strict=True):
+    for width in widths:
         shift -= width
-        packed |= col.astype(np.int64) << shift
+        shifts.append(shift)
         mask = (1 << width) - 1
         exprs.append(f"(value >> {shift}) & {mask}" if shift else f"value & {mask}")
     marks = ["?"] * len(const)
     sql = f"INSERT INTO {table} SELECT {', '.join([*marks, *exprs])} FROM json_each(?)"
     for lo in range(0, n, PACKED_ROWS):
-        text = orjson.dumps(packed[lo : lo + PACKED_ROWS], option=orjson.OPT_SERIALIZE_NUMPY)
+        # packed a block at a time: whole-column int64 temporaries were 4 arrays of the
+        # postings' size at a code db's peak
+        hi = min(lo + PACKED_ROWS, n)
+        packed = np.zeros(hi - lo, dtype=np.int64)
+        for col, sh in zip(cols, shifts, strict=True):
+            packed |= col[lo:hi].astype(np.int64) << sh
+        text = orjson.dumps(packed, option=orjson.OPT_SERIALIZE_NUMPY)
         con.execute(sql, (*const, text.decode("ascii")))
     return n
 
@@ -126,10 +141,11 @@ def csr(postings: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any], npt.NDA
     return bounds, flat, None
 
 
-def posting_columns(postings: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any], Any]:
+def posting_columns(postings: Any) -> tuple[npt.NDArray[Any], npt.NDArray[Any], Any]:
     """``token_id, doc_id, tf`` columns, one row per posting (token ids = list positions)."""
     bounds, docs, tfs = csr(postings)
-    tids = np.repeat(np.arange(len(bounds) - 1, dtype=np.int64), np.diff(bounds))
+    ids = np.arange(len(bounds) - 1, dtype=np.int32 if len(bounds) < 2**31 else np.int64)
+    tids = np.repeat(ids, np.diff(bounds))
     if tfs is None:
         if len(docs):
             raise ValueError("posting lists carry no term frequencies")
@@ -137,93 +153,119 @@ def posting_columns(postings: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[A
     return tids, docs, tfs
 
 
-class DocBlobs(Sequence[bytes]):
-    """One ``<u4`` blob of ascending doc ids per entry, cut from one packed buffer only for
-    the slice being inserted (``bytes`` slices: a memoryview slice costs ~1.5 µs each)."""
-
-    __slots__ = ("data", "edges")
-
-    def __init__(self, postings: Any) -> None:
-        bounds, docs, _tfs = csr(postings)
-        self.data = np.ascontiguousarray(docs, dtype="<u4").tobytes()
-        self.edges = bounds * 4
-
-    def __len__(self) -> int:
-        return max(len(self.edges) - 1, 0)
-
-    @overload
-    def __getitem__(self, i: int) -> bytes: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[bytes]: ...
-    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
-        if isinstance(i, slice):
-            lo, hi, step = i.indices(len(self))
-            if step != 1:
-                raise ValueError("DocBlobs slices are contiguous")
-            data = self.data
-            edges = self.edges[lo : max(hi, lo) + 1].tolist()
-            return [data[a:b] for a, b in itertools.pairwise(edges)]
-        n = len(self)
-        j = i + n if i < 0 else i
-        if not 0 <= j < n:
-            raise IndexError("DocBlobs index out of range")
-        a, b = self.edges[j : j + 2].tolist()
-        return self.data[a:b]
+def _span(i: int | slice, n: int, what: str) -> tuple[int, int]:
+    """``[lo, hi)`` of an index or a contiguous slice into a column of ``n`` values."""
+    if isinstance(i, slice):
+        lo, hi, step = i.indices(n)
+        if step != 1:
+            raise ValueError(f"{what} slices are contiguous")
+        return lo, max(hi, lo)
+    j = i + n if i < 0 else i
+    if not 0 <= j < n:
+        raise IndexError(f"{what} index out of range")
+    return j, j + 1
 
 
-class RowBlobs(Sequence[bytes]):
-    """Row ``i`` of a 2-d array as one blob of its bytes (``<u4`` MinHash signatures, uint8
-    vectors), cut from one buffer only for the slice being inserted."""
+def _as_u4(docs: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``docs`` as contiguous ``<u4`` (a view of 32-bit ids, the bytes ``astype`` gives)."""
+    a = np.ascontiguousarray(docs)
+    if a.dtype in (np.dtype("<u4"), np.dtype("<i4")):
+        return a.view("<u4")
+    return a.astype("<u4")
 
-    __slots__ = ("data", "rows", "width")
 
-    def __init__(self, matrix: npt.NDArray[Any]) -> None:
-        arr = np.ascontiguousarray(matrix)
-        self.rows = int(arr.shape[0])
-        self.width = int(arr.strides[0]) if arr.ndim == 2 and self.rows else 0
-        self.data = arr.tobytes()
+class Slices(Sequence[Any]):
+    """A column whose values are made a contiguous slice at a time, which is how
+    ``insert_columns`` reads it: a load holds one block of them, not the whole column."""
+
+    __slots__ = ("make", "n", "what")
+
+    def __init__(self, n: int, make: Callable[[int, int], list[Any]], what: str) -> None:
+        self.n, self.make, self.what = n, make, what
 
     def __len__(self) -> int:
-        return self.rows
+        return self.n
 
     @overload
-    def __getitem__(self, i: int) -> bytes: ...
+    def __getitem__(self, i: int) -> Any: ...
     @overload
-    def __getitem__(self, i: slice) -> list[bytes]: ...
-    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
-        data, w = self.data, self.width
-        if isinstance(i, slice):
-            lo, hi, step = i.indices(self.rows)
-            if step != 1:
-                raise ValueError("RowBlobs slices are contiguous")
-            return [data[r * w : (r + 1) * w] for r in range(lo, hi)]
-        j = i + self.rows if i < 0 else i
-        if not 0 <= j < self.rows:
-            raise IndexError("RowBlobs index out of range")
-        return data[j * w : (j + 1) * w]
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        lo, hi = _span(i, self.n, self.what)
+        part = self.make(lo, hi)
+        return part if isinstance(i, slice) else part[0]
+
+
+def _cut(data: bytes, offsets: list[int]) -> list[bytes]:
+    return [data[a:b] for a, b in itertools.pairwise(offsets)]
+
+
+def doc_blobs(postings: Any) -> Slices:
+    """One ``<u4`` blob of ascending doc ids per posting list. Blobs are cut (as ``bytes``
+    slices: a memoryview slice costs ~1.5 us each) from one ``tobytes`` of the slice being
+    inserted, so no copy of all the doc ids is held."""
+    bounds, docs, _tfs = csr(postings)
+    data = _as_u4(docs)
+
+    def make(lo: int, hi: int) -> list[bytes]:
+        edges = bounds[lo : hi + 1]
+        if not len(edges):
+            return []
+        e0 = int(edges[0])
+        return _cut(data[e0 : int(edges[-1])].tobytes(), ((edges - e0) * 4).tolist())
+
+    return Slices(max(len(bounds) - 1, 0), make, "doc blobs")
+
+
+def row_blobs(matrix: npt.NDArray[Any]) -> Slices:
+    """Row ``i`` of a 2-d array as one blob of its bytes (``<u4`` MinHash signatures,
+    uint8 vectors), cut from one ``tobytes`` of the slice being inserted."""
+    arr = np.ascontiguousarray(matrix)
+    rows = int(arr.shape[0])
+    width = int(arr.strides[0]) if arr.ndim == 2 and rows else 0
+
+    def make(lo: int, hi: int) -> list[bytes]:
+        return _cut(arr[lo:hi].tobytes(), list(range(0, (hi - lo) * width + 1, width or 1)))
+
+    return Slices(rows, make, "row blobs")
 
 
 def phrase_blocks(
     vocab: list[str], postings: Any
-) -> tuple[range, list[str], list[str], list[bytes], list[bytes]]:
+) -> tuple[range, list[str], Slices, Slices, Slices]:
     """Phrase n-grams in blocks of :data:`PHRASE_BLOCK` consecutive (sorted) entries:
     ``(block ids, first phrase of each block, PHRASE_SEP-joined phrases, <u4 bounds of
-    each phrase's doc ids within the block, <u4 doc ids)``.
+    each phrase's doc ids within the block, <u4 doc ids)``; the last three are made a
+    slice of blocks at a time (joined, they were ~130 MB of a medium code db's load).
 
     Most phrases occur in one chunk, so a row per phrase (twice: vocab and postings) was
     the largest load of a code db; per block, one vocab row keys the block by its first
     phrase and a lookup reads the last block whose key is <= the phrase (see
     ``decode_phrase_block``)."""
     bounds, docs, _tfs = csr(postings)
-    data = np.ascontiguousarray(docs, dtype="<u4")
+    data = _as_u4(docs)
     n = len(vocab)
     starts = range(0, n, PHRASE_BLOCK)
     firsts = [vocab[lo] for lo in starts]
-    texts = [PHRASE_SEP.join(vocab[lo : lo + PHRASE_BLOCK]) for lo in starts]
-    bnds: list[bytes] = []
-    blobs: list[bytes] = []
-    for lo in starts:
-        b = bounds[lo : min(lo + PHRASE_BLOCK, n) + 1]
-        bnds.append((b - b[0]).astype("<u4").tobytes())
-        blobs.append(data[b[0] : b[-1]].tobytes())
-    return range(len(firsts)), firsts, texts, bnds, blobs
+
+    def texts(lo: int, hi: int) -> list[str]:
+        return [PHRASE_SEP.join(vocab[s : s + PHRASE_BLOCK]) for s in starts[lo:hi]]
+
+    def block_bounds(lo: int, hi: int) -> list[bytes]:
+        out = []
+        for s in starts[lo:hi]:
+            b = bounds[s : min(s + PHRASE_BLOCK, n) + 1]
+            out.append((b - b[0]).astype("<u4").tobytes())
+        return out
+
+    def block_docs(lo: int, hi: int) -> list[bytes]:
+        return [data[bounds[s] : bounds[min(s + PHRASE_BLOCK, n)]].tobytes() for s in starts[lo:hi]]
+
+    k = len(firsts)
+    return (
+        range(k),
+        firsts,
+        Slices(k, texts, "phrase texts"),
+        Slices(k, block_bounds, "phrase bounds"),
+        Slices(k, block_docs, "phrase docs"),
+    )

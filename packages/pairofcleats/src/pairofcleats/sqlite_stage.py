@@ -42,7 +42,8 @@ import os
 import sqlite3
 import threading
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,14 @@ from pairofcleats.artifacts.schema import SQLITE_SCHEMA_VERSION
 from pairofcleats.errors import IndexInvalid
 from pairofcleats.sqlite_bulk import (
     PHRASE_SEP,
-    DocBlobs,
-    RowBlobs,
+    WIDE_BLOCK_ROWS,
+    Slices,
+    doc_blobs,
     insert_columns,
     insert_packed,
     phrase_blocks,
     posting_columns,
+    row_blobs,
 )
 from pairofcleats.tokenize import fts_token
 
@@ -246,15 +249,72 @@ def _remove(*paths: Path) -> None:
             p.unlink()
 
 
-def load_fts(
-    con: sqlite3.Connection,
-    chunks: list[dict[str, Any]],
-    tokens: list[list[str]],
-    vocab: list[str],
-) -> None:
-    """Insert every chunk into ``chunks_fts`` (rowid = id) and merge the index once.
+@dataclass(slots=True)
+class ChunkRows:
+    """A mode's chunk records, tokens and field streams as the rows stage 4 loads them,
+    each made a block at a time as the load reads it.
 
-    ``vocab`` is the vocabulary of ``tokens`` (the unfielded stream of each chunk)."""
+    Made whole up front, the rows (metaV2 JSON, token texts, field streams) were +177 MB
+    of a medium code db's load on top of the records they come from (§13 RSS)."""
+
+    #: The ``chunks`` table's columns (:func:`chunk_columns`, a block of chunks at once).
+    columns: list[Slices]
+    #: ``chunks_fts`` rows: ``(rowid, file, name, signature, kind, headline, doc, tokens)``.
+    fts: Iterable[tuple[Any, ...]]
+    #: ``field_tokens`` rows (:func:`encode_streams`), when the mode has field streams.
+    streams: Slices | None
+
+
+def fts_rows(
+    chunks: Sequence[dict[str, Any]], tokens: Sequence[list[str]], vocab: list[str]
+) -> Iterator[tuple[Any, ...]]:
+    """``chunks_fts`` rows of ``chunks``, one at a time; ``vocab`` is the vocabulary of
+    ``tokens`` (the unfielded stream of each chunk)."""
+    stream = fts_stream(vocab)
+    for c, toks in zip(chunks, tokens, strict=True):
+        meta = c["metaV2"]
+        yield (
+            c["id"],
+            c["file"],
+            c["name"],
+            meta.get("signature") or "",
+            c["kind"],
+            c["headline"],
+            meta.get("doc") or "",
+            stream(toks),
+        )
+
+
+def chunk_rows(
+    chunks: Sequence[dict[str, Any]],
+    tokens: Sequence[list[str]],
+    vocab: list[str],
+    field_tokens: Sequence[dict[str, list[str]]] | None,
+) -> ChunkRows:
+    """What stage 4 loads from ``chunks`` (with their ``tokens`` and ``field_tokens``)."""
+    n = len(chunks)
+    last: list[Any] = [None, None]  # the block all 17 column slices of one insert share
+
+    def block(lo: int, hi: int) -> list[Sequence[Any]]:
+        if last[0] != (lo, hi):
+            last[:] = [(lo, hi), chunk_columns(chunks[lo:hi])]
+        cols: list[Sequence[Any]] = last[1]
+        return cols
+
+    def column(j: int) -> Slices:
+        return Slices(n, lambda lo, hi: list(block(lo, hi)[j]), "chunk column")
+
+    streams = None
+    if field_tokens is not None:
+        ft = field_tokens
+        streams = Slices(
+            len(ft), lambda lo, hi: list(map(encode_streams, ft[lo:hi])), "field streams"
+        )
+    return ChunkRows([column(j) for j in range(17)], fts_rows(chunks, tokens, vocab), streams)
+
+
+def load_fts(con: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (:func:`fts_rows`) into ``chunks_fts`` and merge the index once."""
     # FTS5 merges level-0 segments as they accumulate (automerge); during a one-shot
     # load that rewrites the index several times, so merging waits for one optimize
     con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0)")
@@ -263,23 +323,10 @@ def load_fts(
     # flush the optimize makes, so it writes one segment and merges nothing (32 MiB: a
     # flush mid-load, a merge, and a 16% larger side file; ~0.2 s more FTS CPU)
     con.execute(f"INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', {FTS_HASH_LOAD})")
-    stream = fts_stream(vocab)
     con.executemany(
         "INSERT INTO chunks_fts(rowid, file, name, signature, kind, headline, doc, tokens)"
         " VALUES (?,?,?,?,?,?,?,?)",
-        (
-            (
-                c["id"],
-                c["file"],
-                c["name"],
-                c["metaV2"].get("signature") or "",
-                c["kind"],
-                c["headline"],
-                c["metaV2"].get("doc") or "",
-                stream(toks),
-            )
-            for c, toks in zip(chunks, tokens, strict=True)
-        ),
+        rows,
     )
     con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')")
     con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 4)")
@@ -288,9 +335,7 @@ def load_fts(
 
 def _build_fts_file(
     path: Path,
-    chunks: list[dict[str, Any]],
-    tokens: list[list[str]],
-    vocab: list[str],
+    rows: Iterable[tuple[Any, ...]],
     tables: Callable[[sqlite3.Connection], None] | None = None,
 ) -> None:
     """``chunks_fts`` in its own file (the side load of :func:`build_sqlite`), after the
@@ -307,7 +352,7 @@ def _build_fts_file(
             for table in SIDE_TABLES:
                 con.execute(_create_sql(table))
             tables(con)
-        load_fts(con, chunks, tokens, vocab)
+        load_fts(con, rows)
         con.execute("COMMIT")
     finally:
         con.close()
@@ -337,8 +382,7 @@ def build_sqlite(
     out_dir: Path,
     mode: str,
     *,
-    chunks: list[dict[str, Any]],
-    tokens: list[list[str]],
+    rows: ChunkRows,
     token_postings: dict[str, Any],
     field_postings: dict[str, Any] | None,
     phrase_ngrams: dict[str, Any] | None,
@@ -347,7 +391,6 @@ def build_sqlite(
     dense: tuple[dict[str, Any], np.ndarray[Any, Any]] | None,
     files: list[dict[str, Any]],
     meta: dict[str, str],
-    field_tokens: list[dict[str, list[str]]] | None = None,
 ) -> Path:
     """Write ``index-<mode>.db`` (tmp + rename) and return its path.
 
@@ -368,10 +411,8 @@ def build_sqlite(
         try:
             _build_fts_file(
                 fts_tmp,
-                chunks,
-                tokens,
-                token_postings["vocab"],
-                lambda side_con: _load_side_tables(side_con, chunks, field_tokens, phrase_ngrams),
+                rows.fts,
+                lambda side_con: _load_side_tables(side_con, rows, phrase_ngrams),
             )
         except BaseException as exc:  # re-raised on the calling thread
             fts_error.append(exc)
@@ -435,7 +476,7 @@ _CHUNK_KEYS = itemgetter(
 _META_IDS = itemgetter("chunkId", "chunkUid")
 
 
-def chunk_columns(chunks: list[dict[str, Any]]) -> list[Sequence[Any]]:
+def chunk_columns(chunks: Sequence[dict[str, Any]]) -> list[Sequence[Any]]:
     """The ``chunks`` table's 17 columns, in order, one sequence each (for
     ``insert_columns``): the required keys are pulled by ``itemgetter`` and transposed by
     ``zip``, with no Python frame per chunk and field."""
@@ -467,25 +508,20 @@ def chunk_columns(chunks: list[dict[str, Any]]) -> list[Sequence[Any]]:
 
 
 def _load_side_tables(
-    con: sqlite3.Connection,
-    chunks: list[dict[str, Any]],
-    field_tokens: list[dict[str, list[str]]] | None,
-    phrase_ngrams: dict[str, Any] | None,
+    con: sqlite3.Connection, rows: ChunkRows, phrase_ngrams: dict[str, Any] | None
 ) -> None:
     """The ``SIDE_TABLES`` (created empty by :func:`_build_fts_file`)."""
-    insert_columns(con, "chunks", chunk_columns(chunks))
-    if field_tokens is not None:
+    insert_columns(con, "chunks", rows.columns, WIDE_BLOCK_ROWS)
+    if rows.streams is not None:
         insert_columns(
-            con,
-            "field_tokens",
-            [range(len(field_tokens)), list(map(encode_streams, field_tokens))],
+            con, "field_tokens", [range(len(rows.streams)), rows.streams], WIDE_BLOCK_ROWS
         )
     if phrase_ngrams is not None:
         block_ids, firsts, texts, bounds, docs = phrase_blocks(
             phrase_ngrams["vocab"], phrase_ngrams["postings"]
         )
         insert_columns(con, "phrase_vocab", [firsts, block_ids])
-        insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs])
+        insert_columns(con, "phrase_postings", [block_ids, texts, bounds, docs], WIDE_BLOCK_ROWS)
 
 
 def _load_tables(
@@ -537,14 +573,16 @@ def _load_tables(
     if chargram_postings is not None:
         gv = chargram_postings["vocab"]
         insert_columns(con, "chargram_vocab", [gv, range(len(gv))])
-        blobs = DocBlobs(chargram_postings["postings"])
+        blobs = doc_blobs(chargram_postings["postings"])
         insert_columns(con, "chargram_postings", [range(len(blobs)), blobs])
     if minhash:
         sig = np.asarray(minhash, dtype="<u4")
-        insert_columns(con, "minhash_signatures", [range(sig.shape[0]), RowBlobs(sig)])
+        insert_columns(
+            con, "minhash_signatures", [range(sig.shape[0]), row_blobs(sig)], WIDE_BLOCK_ROWS
+        )
     if dense is not None:
         dmeta, mat = dense
-        insert_columns(con, "dense_vectors", [range(mat.shape[0]), RowBlobs(mat)])
+        insert_columns(con, "dense_vectors", [range(mat.shape[0]), row_blobs(mat)], WIDE_BLOCK_ROWS)
         con.executemany(
             "INSERT INTO dense_meta VALUES (?, ?)",
             sorted((k, jsonio.dumps(v).decode("utf-8")) for k, v in dmeta.items()),

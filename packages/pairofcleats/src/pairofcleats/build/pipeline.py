@@ -75,7 +75,7 @@ from pairofcleats.discover import Candidate, Skipped, discover
 from pairofcleats.errors import Cancelled, IndexLocked, InvalidRequest, ValidationFailed
 from pairofcleats.paths import RepoLayout, index_dir, new_build_id, sqlite_dir
 from pairofcleats.scm import RepoProvenance, provenance
-from pairofcleats.sqlite_stage import build_sqlite, db_name
+from pairofcleats.sqlite_stage import build_sqlite, chunk_rows, db_name
 
 TEST_HOLD_ENV = "PAIROFCLEATS_TEST_HOLD_STAGE"
 TEST_FAIL_VALIDATION_ENV = "PAIROFCLEATS_TEST_FAIL_VALIDATION"
@@ -867,11 +867,11 @@ def _build_sqlite_mode(
         pc = req.cfg.indexing.postings
         stage1_values(d, pc, pc.fielded)
     vals = d.stage1
+    rows = chunk_rows(d.chunks, d.tokens, vals["token_postings"]["vocab"], d.field_tokens)
     return build_sqlite(
         sdir,
         mode,
-        chunks=d.chunks,
-        tokens=d.tokens,
+        rows=rows,
         token_postings=vals["token_postings"],
         field_postings=vals.get("field_postings"),
         phrase_ngrams=vals.get("phrase_ngrams"),
@@ -881,7 +881,6 @@ def _build_sqlite_mode(
         files=file_rows,
         # no buildId: equal inputs must give byte-identical dbs (§5)
         meta={"compatibilityKey": key, "repoId": req.layout.repo_id},
-        field_tokens=d.field_tokens,
     )
 
 
@@ -1102,28 +1101,47 @@ def _write_build(
         m: {"ready": False, "path": None, "schemaVersion": SQLITE_SCHEMA_VERSION, "bytes": 0}
         for m in req.modes
     }
-    if req.stage >= 4 and req.sqlite:
+    sqlite = req.stage >= 4 and req.sqlite
+    if sqlite:
         checkpoint(req)
         phases.start("stage4")
         report("task:start", {"taskId": "stage4", "stage": "stage4"})
         sdir = sqlite_dir(build_root)
         sw = PieceWriter(sdir)
-        # One mode at a time: each db already loads on two threads (sqlite_stage's FTS
-        # side load), so a pool of modes bought no wall time on 2 cores (stage 4 10.7 s
-        # either way on medium) and held two loads at once: tree peak 1,883 -> 1,661 MB.
-        for mode in req.modes:
-            entry, sqlite_infos[mode] = _sqlite_mode(
+        db_entries: dict[str, dict[str, Any]] = {}
+    # One mode at a time, smallest first, each mode's records dropped once its db and state
+    # files are written: the largest mode's load then no longer stacks on the others'
+    # chunk records and postings (§13 RSS). Each db already loads on two threads
+    # (sqlite_stage's FTS side load), so a pool of modes bought no wall time on 2 cores.
+    for mode in sorted(req.modes, key=lambda m: _mode_weight(datas[m])):
+        d = datas[mode]
+        if sqlite:
+            db_entries[mode], sqlite_infos[mode] = _sqlite_mode(
                 req,
                 sdir,
                 mode,
-                datas[mode],
+                d,
                 dense.get(mode),
                 key,
                 prev.get(mode),
                 _checksum_of(writers[mode], DENSE_BIN),
             )
-            sw.entries.append(entry)
-            release_free_memory()  # this load's page caches and row blocks
+        _finish_mode(
+            req,
+            mode,
+            writers[mode],
+            d,
+            stage_name,
+            build_id,
+            key,
+            inputs,
+            dense.pop(mode, None),
+            sqlite_infos[mode],
+        )
+        del datas[mode]
+        release_free_memory()  # this mode's records, the load's page caches and row blocks
+    if sqlite:
+        sw.entries.extend(db_entries[m] for m in req.modes)
         sw.write_manifest(
             mode="sqlite",
             stage=stage_name,
@@ -1133,36 +1151,42 @@ def _write_build(
         )
         phases.end("stage4")
         report("task:end", {"taskId": "stage4", "status": "ok"})
-
-    for mode in req.modes:
-        d = datas[mode]
-        w = writers[mode]
-        w.write_manifest(
-            mode=mode,
-            stage=stage_name,
-            repo_id=layout.repo_id,
-            build_id=build_id,
-            compatibility_key=key,
-            extensions={DIGEST_KEY: d.digest} if d.digest is not None else None,
-        )
-        hnsw = any(e["name"] == "dense_vectors_hnsw" for e in w.entries)
-        write_state(
-            index_dir(build_root, mode) / "index_state.json",
-            _index_state(
-                req,
-                mode,
-                build_id,
-                stage_name,
-                d,
-                key,
-                inputs,
-                dense.get(mode),
-                sqlite_infos[mode],
-                hnsw,
-            ),
-        )
     fsync_dir(build_root)
     return stage_name
+
+
+def _mode_weight(d: ModeData) -> int:
+    """A mode's share of the parent's heap, to order stage 4 smallest first."""
+    return sum(map(len, d.tokens)) + len(d.chunks)
+
+
+def _finish_mode(
+    req: BuildRequest,
+    mode: str,
+    w: PieceWriter,
+    d: ModeData,
+    stage_name: str,
+    build_id: str,
+    key: str,
+    inputs: dict[str, Any],
+    dense: tuple[dict[str, Any], Any] | None,
+    sqlite_info: dict[str, Any],
+) -> None:
+    """The mode's pieces manifest and index_state.json (what the mode needs once its db,
+    if any, is built)."""
+    w.write_manifest(
+        mode=mode,
+        stage=stage_name,
+        repo_id=req.layout.repo_id,
+        build_id=build_id,
+        compatibility_key=key,
+        extensions={DIGEST_KEY: d.digest} if d.digest is not None else None,
+    )
+    hnsw = any(e["name"] == "dense_vectors_hnsw" for e in w.entries)
+    write_state(
+        w.dir / "index_state.json",
+        _index_state(req, mode, build_id, stage_name, d, key, inputs, dense, sqlite_info, hnsw),
+    )
 
 
 def _reuse_hook(
