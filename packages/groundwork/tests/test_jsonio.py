@@ -86,15 +86,17 @@ def test_walk_judges_homogeneous_lists_by_element_types() -> None:
     assert not jsonio._orjson_safe([1, True, 1e-5])
 
 
-def test_digest_strings_keep_orjson_fast_path() -> None:
-    # "0e" inside a string is no float spelling; only numbers outside strings count
-    assert not jsonio._float_spelling_differs(b'{"checksum":"xxh64:10e0e1","n":0.5}')
-    assert jsonio._float_spelling_differs(b'{"checksum":"xxh64:10e0e1","n":1e-5}')
-    assert jsonio._float_spelling_differs(b'["0.00001"]') is False
-    assert jsonio._float_spelling_differs(b"[0.00001]")
-    # escaped quotes and backslashes do not end a string; a string ending in \\ does
-    assert not jsonio._float_spelling_differs(b'["\\"0e1\\\\",0.5]')
-    assert jsonio._float_spelling_differs(b'["\\\\",1e-5,"0e"]')
+def test_float_walk_judges_only_floats() -> None:
+    digest = {"checksum": "xxh64:10e0e1", "segment": None}
+    assert jsonio._floats_canon({"a": [digest, digest], "n": 0.5, "t": ("x", 1, -0.0)})
+    assert not jsonio._floats_canon({"checksum": "xxh64:10e0e1", "n": 1e-5})
+    assert not jsonio._floats_canon([[1, [2, float("nan")]]])
+    assert not jsonio._floats_canon({"x": {"y": 1e16}})
+    assert jsonio._floats_canon(["0.00001", None, 1e-4])
+    # the digest case keeps orjson's bytes; a nulled NaN does not
+    assert jsonio.dumps(digest) == b'{"checksum":"xxh64:10e0e1","segment":null}'
+    with pytest.raises(JsonError):
+        jsonio.dumps({"x": [None, float("inf")]})
 
 
 @given(json_values)
