@@ -43,6 +43,10 @@ class ModeData:
     stage1: dict[str, Any] = field(default_factory=dict)
     #: Files whose vectors were computed (not reused) at stage 3.
     fresh_vectors: set[str] = field(default_factory=set)
+    #: Stage 3's uint8 matrix per embedding variant (rows in chunk id order), and the
+    #: embedding key they were made under: what the stored bundles' vectors come from.
+    vectors: dict[str, Any] = field(default_factory=dict)
+    vectors_key: str | None = None
     #: xxh64 of this mode's stage-1 inputs (``build.reuse.stage1_digest``), once known.
     digest: str | None = None
     #: Whether the derived stage-1 pieces were linked from the current build.

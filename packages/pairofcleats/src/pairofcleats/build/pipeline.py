@@ -290,7 +290,6 @@ def _embed_mode(
     dims = req.dims
     embedder = None
     merged_out: tuple[dict[str, Any], np.ndarray[Any, Any]] | None = None
-    all_rows: dict[str, list[bytes | None]] = {}
     fresh: set[int] = set()
     for variant in embedding_variants(req.cfg):
         rows: list[bytes | None] = [None] * n
@@ -342,20 +341,26 @@ def _embed_mode(
             merged_out = (meta, mat)
             if n >= req.cfg.search.ann.hnsw_min_vectors:
                 _write_hnsw(writer, mat, dims, req.cfg.search.ann.ef_search)
-        all_rows[variant] = rows
+        data.vectors[variant] = mat
+    data.vectors_key = emb_key
     for f in data.files:
         if fresh.intersection(f["chunkIds"]):
             data.fresh_vectors.add(f["bundle"]["file"])
-        m = f["bundle"]["modes"][data.mode]
-        order = _file_order(m)
-        vectors: dict[str, Any] = {}
-        for variant, rows in all_rows.items():
-            hexrows = [""] * len(order)
-            for cid, i in zip(f["chunkIds"], order, strict=True):
-                hexrows[i] = (rows[cid] or b"").hex()
-            vectors[variant] = {"key": emb_key, "rows": hexrows}
-        m["vectors"] = vectors
     return merged_out
+
+
+def _bundle_vectors(data: ModeData, f: dict[str, Any]) -> dict[str, Any]:
+    """A stored bundle's ``vectors`` of file ``f`` (rows in bundle order, hex), made from the
+    mode's matrices only as the bundle is written: held as hex for every file from stage 3
+    on, they were ~110 MB of the medium build's peak."""
+    order = _file_order(f["bundle"]["modes"][data.mode])
+    out: dict[str, Any] = {}
+    for variant, mat in data.vectors.items():
+        hexrows = [""] * len(order)
+        for cid, i in zip(f["chunkIds"], order, strict=True):
+            hexrows[i] = mat[cid].tobytes().hex()
+        out[variant] = {"key": data.vectors_key, "rows": hexrows}
+    return out
 
 
 def _model_id(provider: str | None) -> str:
@@ -1092,7 +1097,7 @@ def _write_build(
 
     # Stage 3 was the last reader of the bundles' per-mode parts: store them now and drop
     # what stage 4 does not read, so the SQLite load does not stack on top of it (§13 RSS).
-    _store_bundles(req.modes, stores, bundles, reused_rels, datas)
+    _store_bundles(req.modes, stores, reused_rels, datas)
     _shed_assembled(bundles, datas.values())
     release_free_memory()
 
@@ -1223,27 +1228,32 @@ def _checksum_of(w: PieceWriter, name: str) -> str | None:
 def _store_bundles(
     modes: list[str],
     stores: Mapping[str, IncrementalStore],
-    bundles: list[dict[str, Any]],
     reused_rels: Collection[str],
     datas: Mapping[str, ModeData],
 ) -> None:
-    """Write each mode's bundles to its incremental store (the manifest waits for
-    validation); a reused bundle whose vectors did not change is already there."""
+    """Write each mode's bundles, with this build's vectors, to its incremental store (the
+    manifest waits for validation); a reused bundle whose vectors did not change is already
+    there."""
     for mode in modes:
-        store = stores[mode]
-        for b in bundles:
-            if mode in b["modes"]:
-                rel = b["file"]
-                if rel in reused_rels and rel in store.new and rel not in datas[mode].fresh_vectors:
-                    continue
-                with stripped_ids(b):
-                    store.put(mode_bundle(b, mode))
+        store, data = stores[mode], datas[mode]
+        for f in data.files:
+            b = f["bundle"]
+            rel = b["file"]
+            if rel in reused_rels and rel in store.new and rel not in data.fresh_vectors:
+                continue
+            m = b["modes"][mode]
+            if data.vectors:
+                m["vectors"] = _bundle_vectors(data, f)
+            with stripped_ids(b):
+                store.put(mode_bundle(b, mode))
+            if data.vectors:
+                del m["vectors"]  # written; nothing after reads it
 
 
 def _shed_assembled(bundles: list[dict[str, Any]], datas: Iterable[ModeData]) -> None:
     """Drop the parts of the assembled build that stage 4 and the state files never read:
-    the bundles' per-mode records (their original chunk dicts, embedding inputs, hex vector
-    rows) and each mode's embedding inputs, relations and repo map."""
+    the bundles' per-mode records (their original chunk dicts, embedding inputs) and each
+    mode's embedding inputs, vector matrices, relations and repo map."""
     for b in bundles:
         b["modes"] = {}
         b["repoMap"] = []
@@ -1252,6 +1262,7 @@ def _shed_assembled(bundles: list[dict[str, Any]], datas: Iterable[ModeData]) ->
         d.embed_text = []
         d.relations = []
         d.repo_map = []
+        d.vectors = {}  # the merged matrix lives on in stage 4's ``dense``
 
 
 def promote(req: BuildRequest, result: dict[str, Any]) -> dict[str, Any]:
