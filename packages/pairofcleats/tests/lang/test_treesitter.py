@@ -140,6 +140,31 @@ def test_python_details() -> None:
     assert ("Comment", "greet") in kinds
 
 
+def test_python_strings_hide_their_calls() -> None:
+    """Calls inside f-string interpolations are not relations (the string is opaque); only
+    a string that is the first statement of a body is a docstring, and a non-first
+    statement string or a string argument is neither."""
+    src = (
+        "def f(x):\n"
+        '    """Doc of f."""\n'
+        '    g(f"{h(x)} and {k(x)!r}")\n'
+        '    "not a docstring"\n'
+        "    return m(x)\n"
+        "\n"
+        "\n"
+        'print(f"{n()}")\n'
+    )
+    spec = detect("src/strs.py")
+    assert spec is not None
+    fc = chunk_file("src/strs.py", src, spec, ChunkingLimits())
+    f = next(c for c in fc.chunks if c.name == "f")
+    assert f.doc == "Doc of f."
+    assert f.calls == ("g", "m")
+    module = next(c for c in fc.chunks if c.kind == "Module")
+    assert module.calls == ("print",)
+    assert [(c.kind, c.doc) for c in fc.extracted] == [("Docstring", "Doc of f.")]
+
+
 def test_rust_pub_and_doc_comment() -> None:
     spec = detect("src/lib.rs")
     assert spec is not None

@@ -38,6 +38,7 @@ _IMPORT_WORDS = (
 MAX_SIGNATURE = 300
 MAX_RELATIONS = 200
 MAX_EXTRACTED = 2000
+_INTERPOLATION = "interpolation"  # f-string parts (Python): inside a string
 
 
 @dataclass(slots=True)
@@ -244,17 +245,30 @@ def _node_kinds(lang: str) -> list[str]:
 
 @cache
 def _relations_query(lang: str) -> tree_sitter.Query | None:
-    """``[(kind) …] @n`` over the kinds the grammar has (named or anonymous)."""
+    """``[(kind) …] @n`` over the kinds the grammar has (named or anonymous).
+
+    Docstring languages capture only the strings that can be docstrings (a direct child
+    of an expression statement) and, as opaque regions, f-string interpolations: every
+    other string only hid the calls (and strings) inside its interpolations, and
+    capturing each of them was most of the query's nodes.
+    """
     grammar = language(lang)
+    docstrings = TABLES[lang].docstrings
     parts: list[str] = []
     for kind in dict.fromkeys(_node_kinds(lang)):
-        if grammar.id_for_node_kind(kind, True) is not None:
+        named = grammar.id_for_node_kind(kind, True) is not None
+        if named and not (docstrings and kind == "string"):
             parts.append(f"({kind})")
         if grammar.id_for_node_kind(kind, False) is not None:
             parts.append('"' + kind.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    if not parts:
+    patterns = ["[" + " ".join(parts) + "] @n"] if parts else []
+    if docstrings and grammar.id_for_node_kind("string", True) is not None:
+        patterns.append("(expression_statement (string) @n)")
+        if grammar.id_for_node_kind(_INTERPOLATION, True) is not None:
+            patterns.append(f"({_INTERPOLATION}) @n")
+    if not patterns:
         return None
-    return tree_sitter.Query(grammar, "[" + " ".join(parts) + "] @n")
+    return tree_sitter.Query(grammar, "\n".join(patterns))
 
 
 def _depth(node: tree_sitter.Node) -> int:
@@ -584,6 +598,8 @@ class _Chunker:
                             )
                         )
                 opaque_end = node.end_byte
+            elif t == _INTERPOLATION and table.docstrings:
+                opaque_end = node.end_byte  # inside a string: the walk never looked there
             elif t in table.calls:
                 callee = self._callee(node)
                 if callee:
