@@ -154,3 +154,55 @@ def test_pystemmer_stems_match_pure_snowball() -> None:
     ]  # fmt: skip
     slow = EnglishStemmer()
     assert fast.stemWords(words) == [slow.stemWord(w) for w in words]
+
+
+_OLD_PUNCT = r"[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:]"
+
+
+@given(st.text(alphabet="=<>!:+-*/%&|^~.?()[]{},;a _\n", max_size=80))
+def test_punct_re_matches_the_two_alternative_form(text: str) -> None:
+    """PUNCT_RE opens with one character class (fast scan); it finds what the plain
+    two-alternative pattern finds, and fullmatches the same tokens."""
+    import re
+
+    from pairofcleats.tokenize import PUNCT_RE
+
+    old = re.compile(_OLD_PUNCT)
+    assert PUNCT_RE.findall(text) == old.findall(text)
+    for tok in [*old.findall(text), text[:2], text[:5]]:
+        assert (PUNCT_RE.fullmatch(tok) is None) == (old.fullmatch(tok) is None)
+
+
+@given(st.text(alphabet="aZ9_é .:=-\n\rIfif", max_size=60))
+def test_split_id_equals_letter_digit_runs(text: str) -> None:
+    """split_id over \\w+ runs (memoised per raw word) equals the [^\\W_]+ definition."""
+    import re
+    import unicodedata
+
+    from pairofcleats.tokenize import _split_word
+
+    norm = unicodedata.normalize("NFC", text)
+    expected = [p for w in re.findall(r"[^\W_]+", norm) for p in _split_word(w)]
+    assert split_id(text) == expected
+
+
+@given(
+    st.lists(st.text(alphabet="aZ9_ .:=(){}-\rIfif#", max_size=12), min_size=1, max_size=8),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_code_tokens_ranges_equal_the_joined_kept_rows(rows: list[str], kept: list[bool]) -> None:
+    """Scanning row ranges in place equals code_tokens of the kept rows joined by newlines,
+    and the raw words of every range equal raw_words of the whole text."""
+    from pairofcleats.tokenize import code_tokens_ranges
+
+    text = "\n".join(rows)
+    ranges = []
+    pos = 0
+    for row, keep in zip(rows, kept, strict=False):
+        ranges.append((pos, pos + len(row), keep))
+        pos += len(row) + 1
+    keywords = frozenset({"if", "If"})
+    joined = "\n".join(r for r, (_, _, k) in zip(rows, ranges, strict=True) if k)
+    body, kw, ops, every = code_tokens_ranges(text, ranges, keywords)
+    assert (body, kw, ops) == code_tokens(joined, keywords)
+    assert every == raw_words(text)

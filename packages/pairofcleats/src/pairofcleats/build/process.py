@@ -25,6 +25,7 @@ from pairofcleats.lang.dispatch import split_lines
 from pairofcleats.lang.registry import detect, language_by_id
 from pairofcleats.tokenize import (
     code_tokens,
+    code_tokens_ranges,
     prose_tokens,
     raw_identifiers,
     raw_words,
@@ -209,25 +210,64 @@ def _blank_rows(lines: list[str], s: int, e: int, rows: tuple[tuple[int, int], .
     return "\n".join(lines[r] for r in range(s, e + 1) if r not in skip)
 
 
+def _row_ranges(
+    offsets: _Offsets, s: int, e: int, rows: tuple[tuple[int, int], ...]
+) -> list[tuple[int, int, bool]]:
+    """Code-point ranges of rows ``s..e`` in order, ``kept`` False for the blanked ``rows``."""
+    blank = sorted((max(a, s), min(b, e)) for a, b in rows if max(a, s) <= min(b, e))
+    cp = offsets.cp
+    lines = offsets.lines
+    out: list[tuple[int, int, bool]] = []
+    cur = s
+    for a, b in blank:
+        if b < cur:
+            continue
+        if a > cur:
+            out.append((cp[cur], cp[a - 1] + len(lines[a - 1]), True))
+        else:
+            a = cur
+        out.append((cp[a], cp[b] + len(lines[b]), False))
+        cur = b + 1
+    if cur <= e:
+        out.append((cp[cur], cp[e] + len(lines[e]), True))
+    return out
+
+
+class _DocWords(dict[str, list[str]]):
+    """One file's ``split_id`` of doc texts: a docstring is a code chunk's ``doc`` and its
+    own extracted-prose chunk, and every window of a split chunk repeats its doc."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> list[str]:
+        words = self[text] = split_id(text)
+        return words
+
+
 def _code_fields(
-    d: ChunkDraft, lines: list[str], keywords: frozenset[str], words: list[str] | None
+    d: ChunkDraft,
+    keywords: frozenset[str],
+    streams: tuple[list[str], list[str], list[str]],
+    docs: _DocWords,
 ) -> dict[str, list[str]]:
-    body_text = _blank_rows(lines, d.start_row, d.end_row, d.comment_rows)
-    body, kw, ops = code_tokens(body_text, keywords, words)
+    body, kw, ops = streams
     sig_body, _, _ = code_tokens(d.signature, keywords)
     return {
         "name": split_id(d.name),
         "signature": sig_body,
-        "doc": split_id(d.doc),
-        "comment": split_id(d.comment),
+        "doc": docs[d.doc].copy() if d.doc else [],
+        "comment": split_id(d.comment) if d.comment else [],
         "body": body,
         "keyword": kw,
         "operator": ops,
     }
 
 
-def _prose_fields(name: str, text: str) -> dict[str, list[str]]:
-    return {"name": prose_tokens(name), "body": prose_tokens(text)}
+def _prose_fields(name: str, text: str, docs: _DocWords | None = None) -> dict[str, list[str]]:
+    if docs is None:
+        return {"name": prose_tokens(name), "body": prose_tokens(text)}
+    body = list(itertools.filterfalse(stopwords().__contains__, docs[text])) if text else []
+    return {"name": prose_tokens(name), "body": body}
 
 
 def _unfielded(fields: dict[str, list[str]], prose: bool) -> list[str]:
@@ -301,6 +341,7 @@ def _records(
     offsets: _Offsets,
     mode: str,
     keywords: frozenset[str],
+    docs: _DocWords,
 ) -> dict[str, Any]:
     prose = mode != "code"
     chunks: list[dict[str, Any]] = []
@@ -334,20 +375,30 @@ def _records(
                 "end": seg_end16,
             }
             virtual = f"{src.rel}#seg:{seg_uid}"
-        words = None
-        if mode == "code" and not d.comment_rows and span_text.isascii():
-            # the body text is then these rows as well (bar a final \r): one scan for both
-            words = raw_words(span_text)
+        usages: list[str] = []
         if mode == "code":
-            fields = _code_fields(d, lines, kw, words)
+            if not d.comment_rows:
+                # the body text is these rows as well (bar a final \r, no token of its own)
+                words = raw_words(span_text) if span_text.isascii() else None
+                streams = code_tokens(span_text, kw, words)
+            elif span_text.isascii():
+                # scan the span's rows in place: body streams from the kept ones, usage
+                # words from all, each row once (no blanked copy of the body)
+                ranges = _row_ranges(offsets, d.start_row, d.end_row, d.comment_rows)
+                body, kw_s, ops, words = code_tokens_ranges(text_all, ranges, kw)
+                streams = (body, kw_s, ops)
+            else:  # NFC applies to the body text as a whole
+                streams = code_tokens(
+                    _blank_rows(lines, d.start_row, d.end_row, d.comment_rows), kw
+                )
+                words = None
+            fields = _code_fields(d, kw, streams, docs)
+            usages = raw_identifiers(span_text, words, kw, MAX_USAGES)
         elif mode == "extracted-prose":
-            fields = _prose_fields(d.name, d.doc)
+            fields = _prose_fields(d.name, d.doc, docs)
         else:
             fields = _prose_fields(d.name, span_text)
         unf = _unfielded(fields, prose)
-        usages: list[str] = []
-        if mode == "code":
-            usages = [w for w in raw_identifiers(span_text, words) if w not in kw][:MAX_USAGES]
         headline = headline_for(d.doc, d.name, unf)
         meta: dict[str, Any] = {
             "chunkId": _chunk_id(
@@ -436,6 +487,7 @@ def bundle_from_source(
     lines = split_lines(src.text)
     offsets = _Offsets(lines)
     out_modes: dict[str, Any] = {}
+    docs = _DocWords()
     for mode in modes:
         if mode == "extracted-prose" and spec.mode == "code":
             drafts = fc.extracted
@@ -445,7 +497,7 @@ def bundle_from_source(
             drafts = fc.segment_chunks
         else:
             continue
-        out_modes[mode] = _records(src, drafts, lines, offsets, mode, fc.keywords)
+        out_modes[mode] = _records(src, drafts, lines, offsets, mode, fc.keywords, docs)
     repo_map = [
         {
             "file": src.rel,
