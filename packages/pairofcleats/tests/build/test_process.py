@@ -51,6 +51,23 @@ def test_uid_context_counts_utf16_units() -> None:
     )
 
 
+def test_uid_context_of_non_ascii_bmp_text() -> None:
+    """Non-ASCII text without astral characters slices its context windows as str: the
+    same windows the UTF-16 units give."""
+    pad = "é€" * 100
+    text = f'X = "{pad}"\n\n\ndef target():\n    return 1\n'
+    b = bundle_from_source(_src("b.py", text), PairOfCleatsConfig().indexing, ("code",))
+    rec = next(c for c in b["modes"]["code"]["chunks"] if c["name"] == "target")
+    u16 = text.encode("utf-16-le")
+    s, e = rec["start"], rec["end"]
+    pre = u16[(s - 128) * 2 : s * 2].decode("utf-16-le", "replace")
+    post = u16[e * 2 : (e + 128) * 2].decode("utf-16-le", "replace")
+    assert pre.endswith('é€"\n\n\n') and len(pre) == 128
+    span = "def target():\n    return 1"
+    want = f"ck64:v1:repo:b.py:{_h('span', span)}:{_h('pre', pre)}:{_h('post', post)}"
+    assert rec["metaV2"]["chunkUid"] == want
+
+
 def test_identical_chunks_get_distinct_uids() -> None:
     body = "def same():\n    return 1\n\n\n"
     text = body * 3

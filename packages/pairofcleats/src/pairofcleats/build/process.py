@@ -132,12 +132,20 @@ def _utf16_len(s: str) -> int:
 class _Offsets:
     """Row → UTF-16 offset of the row start, and code-point offsets for slicing."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], text: str | None = None) -> None:
+        """``text``: ``"\\n".join(lines)`` when the caller has it (one C scan for the checks)."""
         self.lines = lines
         # accumulate/map over C callables: no Python frame per row
         self.cp: list[int] = list(itertools.accumulate(map(_ONE_MORE, map(len, lines)), initial=0))
         self.cp.pop()
-        if all(map(str.isascii, lines)):
+        if text is None:
+            text = "\n".join(lines)
+        top = "" if text.isascii() else max(text)
+        #: no code point above U+FFFF: one UTF-16 unit per code point
+        self.bmp = top <= "\uffff"
+        #: nor a (lone) surrogate: UTF-16 windows decode back to the very code points
+        self.narrow = top < "\ud800"
+        if self.bmp:
             self.u16: list[int] = self.cp  # one unit per code point: the same offsets
         else:
             self.u16 = list(itertools.accumulate(map(_ONE_MORE, map(_utf16_len, lines)), initial=0))
@@ -148,7 +156,7 @@ class _Offsets:
         last = self.lines[e]
         trim = 1 if last.endswith("\r") else 0
         end_cp = self.cp[e] + len(last) - trim
-        end16 = self.u16[e] + _utf16_len(last) - trim
+        end16 = self.u16[e] + (len(last) if self.bmp else _utf16_len(last)) - trim
         return self.u16[s], end16, self.cp[s], end_cp
 
 
@@ -350,7 +358,9 @@ def _records(
     embed: list[str] = []
     texts: list[tuple[str, str | bytes, str | bytes]] = []
     text_all = src.text
-    text16 = None if text_all.isascii() else text_all.encode("utf-16-le", "surrogatepass")
+    # context windows count UTF-16 units; with neither astral characters nor surrogates
+    # those are code points, and slicing the str gives the same text
+    text16 = None if offsets.narrow else text_all.encode("utf-16-le", "surrogatepass")
     for d in drafts:
         start16, end16, scp, ecp = offsets.span(d.start_row, d.end_row)
         span_text = text_all[scp:ecp]
@@ -485,7 +495,7 @@ def bundle_from_source(
     )
     fc = chunk_file(src.rel, src.text, spec, limits)
     lines = split_lines(src.text)
-    offsets = _Offsets(lines)
+    offsets = _Offsets(lines, src.text)
     out_modes: dict[str, Any] = {}
     docs = _DocWords()
     for mode in modes:

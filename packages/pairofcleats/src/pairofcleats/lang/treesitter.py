@@ -38,6 +38,7 @@ _IMPORT_WORDS = (
 MAX_SIGNATURE = 300
 MAX_RELATIONS = 200
 MAX_EXTRACTED = 2000
+_ALNUM = re.compile(r"[^\W_]")  # a character str.isalnum() accepts (same Unicode test)
 _INTERPOLATION = "interpolation"  # f-string parts (Python): inside a string
 
 
@@ -665,7 +666,7 @@ class _Chunker:
 
     # -- rows into chunks -------------------------------------------------------------------
     def chunks(self, root: tree_sitter.Node) -> FileChunks:
-        if self.lang == "python":
+        if self.lang == "python" and b"__all__" in self.src:  # the regex has no fast prefix
             m = re.search(
                 r"^__all__\s*=\s*[\[(]([^\])]*)[\])]", self.src.decode("utf-8", "replace"), re.M
             )
@@ -699,9 +700,7 @@ class _Chunker:
                 s2 += 1
             while e2 >= s2 and not self.lines[e2].strip():
                 e2 -= 1
-            if s2 > e2 or not any(
-                ch.isalnum() for rr in range(s2, e2 + 1) for ch in self.lines[rr]
-            ):
+            if s2 > e2 or not any(map(_ALNUM.search, self.lines[s2 : e2 + 1])):
                 continue
             d: _Def | None = None
             if o < 0:
@@ -751,6 +750,8 @@ class _Chunker:
                 metas[ci]["imports"].append(spec)
 
         doc_rows = {d.doc_rows for d in self.defs if d.doc_rows is not None}
+        in_doc = {r for a, b in doc_rows for r in range(a, b + 1)}  # rows of any doc_rows
+        cleaned: dict[str, str] = {}  # a one-comment group cleans its comment's text again
         extracted: list[ChunkDraft] = []
         groups: list[list[tuple[int, int, str, bool, bool]]] = []
         for c in comments:
@@ -769,21 +770,22 @@ class _Chunker:
             if ci >= 0:
                 metas[ci]["comment_rows"].append((c[0], c[1]))
                 dr0 = drafts[ci]
-                if not c[4] and not any(dr[0] <= c[0] <= dr[1] for dr in doc_rows):
-                    metas[ci]["comment"].append(_clean_comment(c[2]))
+                if not c[4] and c[0] not in in_doc:
+                    text = cleaned.get(c[2])
+                    if text is None:
+                        text = cleaned[c[2]] = _clean_comment(c[2])
+                    metas[ci]["comment"].append(text)
                 elif c[4] and dr0.doc != c[2]:
                     metas[ci]["comment"].append(c[2])
         for g in groups[:MAX_EXTRACTED]:
             s, e = g[0][0], g[-1][1]
-            raw = "\n".join(x[2] for x in g)
-            text = raw if g[0][4] else _clean_comment(raw)
-            if not any(ch.isalnum() for ch in text):
+            raw = g[0][2] if len(g) == 1 else "\n".join(x[2] for x in g)
+            text = raw if g[0][4] else (cleaned.get(raw) or _clean_comment(raw))
+            if _ALNUM.search(text) is None:
                 continue
             if g[0][4]:
                 kind = "Docstring"
-            elif raw.lstrip().startswith(("/**", "///", "//!", "/*!")) or any(
-                dr[0] <= s <= dr[1] for dr in doc_rows
-            ):
+            elif raw.lstrip().startswith(("/**", "///", "//!", "/*!")) or s in in_doc:
                 kind = "DocComment"
             else:
                 kind = "Comment"
