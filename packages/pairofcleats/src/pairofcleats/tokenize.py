@@ -9,6 +9,7 @@ it must stay free of tree-sitter and other heavy imports.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import sys
 import unicodedata
@@ -307,7 +308,8 @@ def prose_tokens(text: str) -> list[str]:
 
 def stems_for(tokens: list[str]) -> list[str]:
     """The stems that differ from their token, in token order (extra postings)."""
-    return [s for t, s in zip(tokens, map(_STEMS.__getitem__, tokens), strict=True) if s != t]
+    stems = list(map(_STEMS.__getitem__, tokens))
+    return list(itertools.compress(stems, map(operator.ne, stems, tokens)))  # all in C
 
 
 def is_punct(token: str) -> bool:

@@ -116,8 +116,11 @@ def _norm_nl(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _uid_hash(label: str, text: str) -> str:
-    return _xxh64_hex((label + "\0" + _norm_nl(text)).encode("utf-8", "surrogatepass"))
+def _uid_hash(label: str, text: str, crlf: bool = True) -> str:
+    """``crlf`` False: the file has no ``\\r``, nor has any slice of it (no scan for one)."""
+    if crlf:
+        text = _norm_nl(text)
+    return _xxh64_hex((label + "\0" + text).encode("utf-8", "surrogatepass"))
 
 
 _ONE_MORE = (1).__add__  # a row's length plus its newline, as a C-level callable
@@ -279,9 +282,7 @@ def _prose_fields(name: str, text: str, docs: _DocWords | None = None) -> dict[s
 
 
 def _unfielded(fields: dict[str, list[str]], prose: bool) -> list[str]:
-    out: list[str] = []
-    for v in fields.values():
-        out.extend(v)
+    out = list(itertools.chain.from_iterable(fields.values()))
     if prose:
         out.extend(stems_for(out))
     return out
@@ -300,9 +301,14 @@ def _cut(x: str | bytes, width: int, tail: bool) -> str:
 
 
 def _assign_uids(
-    records: list[dict[str, Any]], texts: list[tuple[str, str | bytes, str | bytes]], base: str
+    records: list[dict[str, Any]],
+    texts: list[tuple[str, str | bytes, str | bytes]],
+    base: str,
+    crlf: bool = True,
 ) -> None:
-    """chunkUid with collision handling: widen context to 1,024 chars, then ``:ord<k>``."""
+    """chunkUid with collision handling: widen context to 1,024 chars, then ``:ord<k>``.
+
+    ``crlf`` False: the file has no ``\\r`` (its texts need no newline normalising)."""
 
     def uid(i: int, width: int) -> str:
         span, pre_raw, post_raw = texts[i]
@@ -312,11 +318,11 @@ def _assign_uids(
         seg = records[i]["metaV2"]["segment"]
         if seg is not None:
             parts.append(seg["languageId"])
-        parts.append(_uid_hash("span", span))
+        parts.append(_uid_hash("span", span, crlf))
         if pre:
-            parts.append(_uid_hash("pre", pre))
+            parts.append(_uid_hash("pre", pre, crlf))
         if post:
-            parts.append(_uid_hash("post", post))
+            parts.append(_uid_hash("post", post, crlf))
         return ":".join(parts)
 
     uids = [uid(i, UID_CONTEXT) for i in range(len(records))]
@@ -478,7 +484,7 @@ def _records(
                     text16[end16 * 2 : (end16 + UID_CONTEXT_WIDE) * 2],
                 )
             )
-    _assign_uids(chunks, texts, "ck64:v1:repo")
+    _assign_uids(chunks, texts, "ck64:v1:repo", "\r" in text_all)
     for rec in chunks:
         del rec["_virtual"]
     return {"chunks": chunks, "fieldTokens": field_tokens, "tokens": tokens, "embedText": embed}

@@ -10,6 +10,7 @@ later runs are ``ClassBody``, unowned runs are ``Module``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -676,19 +677,17 @@ class _Chunker:
         n = len(self.lines)
         owner = [-1] * n
         for idx, dd in enumerate(self.defs):
-            for r in range(max(dd.start_row, 0), min(dd.end_row, n - 1) + 1):
-                owner[r] = idx
+            a, b = max(dd.start_row, 0), min(dd.end_row, n - 1)
+            if a <= b:
+                owner[a : b + 1] = [idx] * (b - a + 1)  # slice stores: no loop per row
         comments, calls, imports = self.walk(root)
 
         runs: list[tuple[int, int, int]] = []
         r = 0
-        while r < n:
-            o = owner[r]
-            s = r
-            while r + 1 < n and owner[r + 1] == o:
-                r += 1
-            runs.append((s, r, o))
-            r += 1
+        for o, same in itertools.groupby(owner):
+            k = len(list(same))
+            runs.append((r, r + k - 1, o))
+            r += k
 
         seen_first: set[int] = set()
         drafts: list[ChunkDraft] = []
@@ -712,8 +711,7 @@ class _Chunker:
                 seen_first.add(o)
                 d = self.defs[o]
                 kind, name = d.kind, d.name
-            for rr in range(s2, e2 + 1):
-                row_chunk[rr] = len(drafts)
+            row_chunk[s2 : e2 + 1] = [len(drafts)] * (e2 - s2 + 1)
             metas.append({"calls": [], "imports": [], "comment": [], "comment_rows": []})
             if d is not None:
                 drafts.append(
