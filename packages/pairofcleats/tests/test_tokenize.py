@@ -206,3 +206,11 @@ def test_code_tokens_ranges_equal_the_joined_kept_rows(rows: list[str], kept: li
     body, kw, ops, every = code_tokens_ranges(text, ranges, keywords)
     assert (body, kw, ops) == code_tokens(joined, keywords)
     assert every == raw_words(text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80) | st.text(max_size=40))
+def test_raw_words_equal_word_regex(text: str) -> None:
+    """ASCII text takes the translate/split route; it must find exactly the \\w+ runs."""
+    import re
+
+    assert raw_words(text) == re.findall(r"\w+", text)

@@ -25,6 +25,19 @@ MAX_PUNCT_PER_CHUNK = 20_000
 
 _WORD_RE = re.compile(r"[^\W_]+")
 _RAW_RE = re.compile(r"\w+")
+#: ASCII non-word characters to spaces: ``text.translate(_NON_WORD).split()`` is
+#: ``_RAW_RE.findall(text)`` for ASCII text (word characters are never whitespace), and
+#: ~2.5x faster (translate's ASCII fast path, then a C split)
+_NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+
+
+def _words(text: str) -> list[str]:
+    """``_RAW_RE.findall(text)``."""
+    if text.isascii():  # a flag of the str object: O(1)
+        return text.translate(_NON_WORD).split()
+    return _RAW_RE.findall(text)
+
+
 #: ``[=<>!:+\-*/%&|^~.?]{1,4}|[()\[\]{}.,;:]`` (runs of up to 4 operator characters, or
 #: one bracket/separator), written to open with a single character class: ``re`` then
 #: skips to candidate positions in C instead of trying both alternatives at every
@@ -127,14 +140,12 @@ def split_id(text: str) -> list[str]:
     # the letter/digit runs of the text are those of its \w+ runs split at underscores: one
     # memo lookup per raw word (its sub-words as the code body would give them), and
     # \w+ scans faster than [^\W_]+
-    return list(
-        itertools.chain.from_iterable(map(_RAW_SUBWORDS.__getitem__, _RAW_RE.findall(text)))
-    )
+    return list(itertools.chain.from_iterable(map(_RAW_SUBWORDS.__getitem__, _words(text))))
 
 
 def raw_words(text: str) -> list[str]:
     """The ``\\w+`` runs of ``text``: what ``code_tokens`` and ``raw_identifiers`` scan."""
-    return _RAW_RE.findall(text)
+    return _words(text)
 
 
 def code_tokens(
@@ -154,7 +165,7 @@ def code_tokens(
         text = unicodedata.normalize("NFC", text)
         words = None
     if words is None:
-        words = _RAW_RE.findall(text)
+        words = _words(text)
     return _code_streams(words, PUNCT_RE.findall(text), keywords)
 
 
@@ -184,13 +195,12 @@ def code_tokens_ranges(
     so scanning each range in place equals scanning the joined kept rows, and no row is
     scanned twice. ASCII text only (no NFC step).
     """
-    find_words = _RAW_RE.findall
     find_ops = PUNCT_RE.findall
     every: list[str] = []
     words: list[str] = []
     ops: list[str] = []
     for a, b, kept in ranges:
-        ws = find_words(text, a, b)
+        ws = _words(text[a:b])
         every += ws
         if kept:
             words += ws
@@ -226,7 +236,7 @@ def raw_identifiers(
     ``words``: ``raw_words(text)`` when the caller already has it. ``exclude``: words
     left out (a language's keywords); ``limit``: at most this many are returned.
     """
-    found = dict.fromkeys(_RAW_RE.findall(text) if words is None else words)
+    found = dict.fromkeys(_words(text) if words is None else words)
     # None (a leading digit) is the only falsy value the memo holds: filter(None, ...) in C
     ids: Iterator[str] = filter(None, map(_USAGES.__getitem__, found))
     if exclude:
