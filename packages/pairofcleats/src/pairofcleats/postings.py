@@ -31,18 +31,53 @@ _T = TypeVar("_T")
 PHRASE_SPELL_BATCH = 65_536
 
 
-def _vocab_and_ids(
-    docs: Sequence[Sequence[str]],
-) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sorted vocabulary, then flat token ids and doc ids for every occurrence.
+#: Tokens a single C-level pass (``set.update``, ``np.fromiter`` of a ``map``) takes at once.
+#: Such a call holds the GIL throughout and a thread switch only happens between
+#: bytecodes, so one pass over a mode's 10M tokens kept a second stage-1 thread (its
+#: numpy work released the GIL, but it could not get it back) waiting for ~1.5 s.
+GIL_BLOCK = 1 << 18
+
+
+def _distinct_strs(flat: list[str]) -> list[str]:
+    """``sorted(set(flat))``, the set filled ``GIL_BLOCK`` tokens at a time."""
+    seen: set[str] = set()
+    for lo in range(0, len(flat), GIL_BLOCK):
+        seen.update(flat[lo : lo + GIL_BLOCK])
+    return sorted(seen)
+
+
+def _lookup(index: Mapping[str, int], flat: list[str]) -> npt.NDArray[np.int64]:
+    """``index[t]`` of every token of ``flat``, ``GIL_BLOCK`` tokens at a time.
 
     ``map(index.__getitem__, …)`` keeps the per-token lookup in C (a generator
     expression here was the single hottest line of the build).
     """
-    flat = list(itertools.chain.from_iterable(docs))
-    vocab = sorted(set(flat))
+    out = np.empty(len(flat), dtype=np.int64)
+    it = map(index.__getitem__, flat)
+    for lo in range(0, len(flat), GIL_BLOCK):
+        k = min(GIL_BLOCK, len(flat) - lo)
+        out[lo : lo + k] = np.fromiter(it, dtype=np.int64, count=k)
+    return out
+
+
+def _flatten(docs: Sequence[Sequence[str]]) -> list[str]:
+    """Every doc's tokens in one list, extended a few thousand docs at a time."""
+    flat: list[str] = []
+    step = 4096
+    for lo in range(0, len(docs), step):
+        flat.extend(itertools.chain.from_iterable(docs[lo : lo + step]))
+    return flat
+
+
+def _vocab_and_ids(
+    docs: Sequence[Sequence[str]],
+) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted vocabulary, then flat token ids and doc ids for every occurrence."""
+    flat = _flatten(docs)
+    vocab = _distinct_strs(flat)
     index = dict(zip(vocab, range(len(vocab)), strict=True))
-    tids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
+    tids = _lookup(index, flat)
+    del flat
     lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
     dids = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
     return vocab, tids, dids
@@ -457,6 +492,38 @@ def _dense_rank(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return _distinct_inverse(key)
 
 
+class Streams:
+    """Token streams interned once: the sorted distinct tokens and every occurrence's id.
+
+    ``streams[d]`` is doc d's streams (lists of tokens); empty streams are dropped.
+    ``phrase_postings`` and ``chargram_postings`` of the same streams share one of these
+    (``gram_postings``), so the per-occurrence dict lookups run once.
+    """
+
+    __slots__ = ("docs", "ids", "lens", "n_docs", "streams", "vocab")
+
+    def __init__(self, streams: Sequence[Sequence[Sequence[str]]]) -> None:
+        flat: list[str] = []
+        stream_lens: list[int] = []
+        stream_docs: list[int] = []
+        for d, fields in enumerate(streams):
+            for st in fields:
+                if st:
+                    flat.extend(st)
+                    stream_lens.append(len(st))
+                    stream_docs.append(d)
+        self.streams = streams
+        self.n_docs = len(streams)
+        #: sorted distinct tokens (code-point order)
+        self.vocab: list[str] = _distinct_strs(flat)
+        index = dict(zip(self.vocab, range(len(self.vocab)), strict=True))
+        #: each occurrence's position in ``vocab``, in stream order
+        self.ids = _lookup(index, flat)
+        #: each non-empty stream's length and doc
+        self.lens = np.asarray(stream_lens, dtype=np.int64)
+        self.docs = np.asarray(stream_docs, dtype=np.int64)
+
+
 def phrase_postings(
     streams: Sequence[Sequence[Sequence[str]]], min_n: int, max_n: int, *, compact: bool = False
 ) -> dict[str, Any]:
@@ -469,31 +536,26 @@ def phrase_postings(
     as long as no token holds a character <= U+0020 (else the string path runs), so
     sorting and deduplicating happen on integers and only distinct grams are joined.
     """
+    return _phrase_postings(Streams(streams), min_n, max_n, compact)
+
+
+def _phrase_postings(ts: Streams, min_n: int, max_n: int, compact: bool) -> dict[str, Any]:
+    """``phrase_postings`` of ``ts.streams``."""
     lo = max(min_n, 1)
-    flat: list[str] = []
-    stream_lens: list[int] = []
-    stream_docs: list[int] = []
-    for d, fields in enumerate(streams):
-        for s in fields:
-            if s:
-                flat.extend(s)
-                stream_lens.append(len(s))
-                stream_docs.append(d)
-    tvocab = sorted(set(flat))
+    tvocab = ts.vocab
     if any(not t or min(t) <= " " for t in tvocab):
         return doc_postings(
-            [[g for s in fields for g in phrase_ngrams(s, min_n, max_n)] for fields in streams],
+            [[g for s in fields for g in phrase_ngrams(s, min_n, max_n)] for fields in ts.streams],
             compact=compact,
         )
-    size = len(flat)
+    size = len(ts.ids)
     width = max_n
     if size == 0 or lo > max_n:
         return {"vocab": [], "postings": []}
-    index = dict(zip(tvocab, range(1, len(tvocab) + 1), strict=True))
-    ranks = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=size)
-    lens = np.asarray(stream_lens, dtype=np.int64)
+    ranks = ts.ids + 1  # 1-based: rank 0 pads
+    lens = ts.lens
     sid = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
-    sdoc = np.asarray(stream_docs, dtype=np.int64)
+    sdoc = ts.docs
     starts: list[npt.NDArray[np.int64]] = []
     ns: list[npt.NDArray[np.int64]] = []
     for n in range(lo, max_n + 1):
@@ -511,7 +573,7 @@ def phrase_postings(
     glen = np.concatenate(ns)
     del starts, ns
     padded = np.concatenate((ranks, np.zeros(width, dtype=np.int64)))
-    del ranks, flat, index
+    del ranks
     base = len(tvocab) + 1
     key = np.zeros(len(start), dtype=np.int64)
     for k in range(width):
@@ -630,44 +692,59 @@ def chargram_postings(
     then expands to its grams' ids with numpy, instead of hashing and looking up
     every gram occurrence as a string.
     """
-    # the occurrences are streamed twice instead of held as one flat list (10M refs on a
-    # medium code mode), and the doc-major keys are built in place: the arrays this holds
-    # at once went from four int64 arrays of the occurrences to one, plus int32 token ids
-    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-    n_occ = int(lengths.sum())
-    utoks = list(dict.fromkeys(itertools.chain.from_iterable(docs)))
+    return _chargram_postings(Streams([[d] for d in docs]), min_n, max_n, max_len, compact)
+
+
+def gram_postings(
+    streams: Sequence[Sequence[Sequence[str]]],
+    phrase: tuple[int, int] | None,
+    chargram: tuple[int, int, int] | None,
+    *,
+    compact: bool = False,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``phrase_postings(streams, *phrase)`` and ``chargram_postings`` of each doc's streams
+    concatenated (``chargram`` = min_n, max_n, max_len), each ``None`` when not asked for,
+    from one interning of the tokens."""
+    if phrase is None and chargram is None:
+        return None, None
+    ts = Streams(streams)
+    pn = _phrase_postings(ts, *phrase, compact) if phrase is not None else None
+    cp = _chargram_postings(ts, *chargram, compact) if chargram is not None else None
+    return pn, cp
+
+
+def _chargram_postings(
+    ts: Streams, min_n: int, max_n: int, max_len: int, compact: bool
+) -> dict[str, Any]:
+    """``chargram_postings`` of each of ``ts``'s docs' streams concatenated.
+
+    The output does not depend on how the tokens are numbered (the (gram, doc) keys are
+    sorted at the end), so ``ts``'s sorted vocabulary serves as the distinct tokens."""
+    utoks = ts.vocab
     # a token over max_len has no grams, so its (token, doc) pairs expand to nothing
     # uncached: every token here is distinct, and the cache would keep the build's grams
     # alive (and their arenas pinned) long after the build
     grams_of = token_chargrams.__wrapped__
     tgrams = [grams_of(t, min_n, max_n) if len(t) <= max_len else () for t in utoks]
-    vocab = sorted(set(itertools.chain.from_iterable(tgrams)))
+    gflat = _flatten(tgrams)
+    vocab = _distinct_strs(gflat)
     if not vocab:
         return {"vocab": [], "postings": []}
     gindex = dict(zip(vocab, range(len(vocab)), strict=True))
     counts = np.fromiter(map(len, tgrams), dtype=np.int64, count=len(tgrams))
-    csr = np.fromiter(
-        map(gindex.__getitem__, itertools.chain.from_iterable(tgrams)),
-        dtype=np.int64,
-        count=int(counts.sum()),
-    )
+    csr = _lookup(gindex, gflat)
+    del gflat
     offs = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    tindex = dict(zip(utoks, range(len(utoks)), strict=True))
-    stride = max(len(docs), 1)
+    tids = ts.ids
+    stride = max(ts.n_docs, 1)
     ntok = max(len(utoks), 1)
-    tids: npt.NDArray[np.integer[Any]] = np.fromiter(
-        map(tindex.__getitem__, itertools.chain.from_iterable(docs)),
-        dtype=np.int32 if ntok < 2**31 else np.int64,
-        count=n_occ,
-    )
-    del tindex, gindex, tgrams, utoks
     # doc-major (doc, token) pairs: every repeat of a (gram, doc) posting lies inside one
     # doc, so expanding and deduplicating a block of whole docs at a time is exact
-    keys = np.repeat(np.arange(len(docs), dtype=np.int64) * ntok, lengths)
+    keys = np.repeat(ts.docs * ntok, ts.lens)
     keys += tids
     del tids
     pairs = _distinct(keys, owned=True)
-    del keys
+    del keys, gindex, tgrams, utoks
     pdoc = pairs // ntok
     ptok = pairs % ntok
     del pairs
@@ -764,7 +841,9 @@ def _token_hashes(vocab: Sequence[str]) -> npt.NDArray[np.uint32]:
 
 
 def _utf16_len(token: str) -> int:
-    return len(token) + sum(1 for ch in token if ord(ch) > 0xFFFF)
+    """UTF-16 units of ``token`` (astral characters are two; a per-character Python loop
+    over the vocabulary was 0.3 s of a medium build's code mode)."""
+    return len(token.encode("utf-16-le", "surrogatepass")) >> 1
 
 
 def minhash_signatures(

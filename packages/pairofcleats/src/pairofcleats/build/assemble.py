@@ -10,16 +10,13 @@ import contextlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pairofcleats.artifacts.writer import PieceWriter, plain_float
 from pairofcleats.config import PostingsConfig
-from pairofcleats.postings import (
-    chargram_postings,
-    phrase_postings,
-    token_field_postings_and_minhash,
-)
+from pairofcleats.postings import gram_postings, token_field_postings_and_minhash
 
 PHRASE_FIELDS = ("name", "signature", "doc", "comment")
 FILE_CHARGRAM_N = 3
@@ -113,64 +110,101 @@ def write_stage1(
     pc: PostingsConfig,
     fielded: bool,
     reuse: Callable[[], bool] | None = None,
+    *,
+    side_thread: bool = False,
 ) -> None:
     """chunk_meta, field_tokens, token/field postings, phrase n-grams, chargrams, MinHash.
 
     ``reuse`` runs once ``chunk_meta`` and ``field_tokens`` are written; when it returns
     True it has supplied the derived pieces (see ``build.reuse``) and nothing is computed.
+    ``side_thread``: see ``stage1_values``.
     """
     weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
     w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
     w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
     if reuse is not None and reuse():
         return
-    stage1_values(data, pc, fielded, w)
+    stage1_values(data, pc, fielded, w, side_thread=side_thread)
 
 
 def stage1_values(
-    data: ModeData, pc: PostingsConfig, fielded: bool, w: PieceWriter | None = None
+    data: ModeData,
+    pc: PostingsConfig,
+    fielded: bool,
+    w: PieceWriter | None = None,
+    *,
+    side_thread: bool = False,
 ) -> None:
-    """The derived stage-1 structures into ``data.stage1``, each written to ``w`` if given."""
-    tp, sigs, fields = token_field_postings_and_minhash(
-        data.tokens, data.field_tokens if fielded else None, compact=True
-    )
-    data.vocab_size = len(tp["vocab"])
-    if w is not None:
-        w.write_json(
-            "token_postings", tp, count=len(tp["vocab"]), plain_floats=plain_float(tp["avgDocLen"])
+    """The derived stage-1 structures into ``data.stage1``, each written to ``w`` if given.
+
+    ``side_thread``: the phrase n-grams and chargrams are built (and their pieces written)
+    on a second thread while this one builds the token/field postings and MinHash. Both
+    only read ``data``'s token lists, and most of their time is numpy sorts, gathers and
+    file writes that release the GIL, so they overlap on a second core. The entries are
+    recorded here afterwards in the one-thread order, so the pieces and the manifest are
+    the same bytes either way.
+    """
+    side: Future[tuple[dict[str, Any], list[dict[str, Any]]]] | None = None
+    pool: ThreadPoolExecutor | None = None
+    if side_thread and (pc.enable_phrase_ngrams or pc.enable_chargrams):
+        pool = ThreadPoolExecutor(1, thread_name_prefix=f"stage1-{data.mode}")
+        side = pool.submit(_gram_values, data, pc, w, False)
+    try:
+        tp, sigs, fields = token_field_postings_and_minhash(
+            data.tokens, data.field_tokens if fielded else None, compact=True
         )
-    data.stage1["token_postings"] = tp
-    if fields is not None:
-        avg_plain = all(plain_float(v["avgDocLen"]) for v in fields.values())
+        data.vocab_size = len(tp["vocab"])
         if w is not None:
             w.write_json(
-                "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
+                "token_postings",
+                tp,
+                count=len(tp["vocab"]),
+                plain_floats=plain_float(tp["avgDocLen"]),
             )
-        data.stage1["field_postings"] = {"fields": fields}
-    if pc.enable_phrase_ngrams:
-        pn = phrase_postings(
-            [[ft.get(f, []) for f in PHRASE_FIELDS] for ft in data.field_tokens],
-            pc.phrase_min_n,
-            pc.phrase_max_n,
-            compact=True,
-        )
-        if w is not None:
-            w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
-        data.stage1["phrase_ngrams"] = pn
-    if pc.enable_chargrams:
-        cp = chargram_postings(
-            [[t for f in PHRASE_FIELDS for t in ft.get(f, [])] for ft in data.field_tokens],
-            pc.chargram_min_n,
-            pc.chargram_max_n,
-            pc.chargram_max_token_length,
-            compact=True,
-        )
-        if w is not None:
-            w.write_json("chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True)
-        data.stage1["chargram_postings"] = cp
+        data.stage1["token_postings"] = tp
+        if fields is not None:
+            avg_plain = all(plain_float(v["avgDocLen"]) for v in fields.values())
+            if w is not None:
+                w.write_json(
+                    "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
+                )
+            data.stage1["field_postings"] = {"fields": fields}
+        grams, entries = side.result() if side is not None else _gram_values(data, pc, w, True)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # on an error here too: the side thread ends first
+    if w is not None:
+        for e in entries:
+            w.record(e)
+    data.stage1.update(grams)
     if w is not None:
         w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs), plain_floats=True)
     data.stage1["minhash_signatures"] = sigs
+
+
+def _gram_values(
+    data: ModeData, pc: PostingsConfig, w: PieceWriter | None, record: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``phrase_ngrams`` and ``chargram_postings`` of ``data`` (as configured), each written
+    to ``w`` if given; with their manifest entries when not ``record``-ed in ``w``."""
+    grams: dict[str, Any] = {}
+    entries: list[dict[str, Any]] = []
+    pn, cp = gram_postings(
+        [[ft.get(f, []) for f in PHRASE_FIELDS] for ft in data.field_tokens],
+        (pc.phrase_min_n, pc.phrase_max_n) if pc.enable_phrase_ngrams else None,
+        (pc.chargram_min_n, pc.chargram_max_n, pc.chargram_max_token_length)
+        if pc.enable_chargrams
+        else None,
+        compact=True,
+    )
+    for name, value in (("phrase_ngrams", pn), ("chargram_postings", cp)):
+        if value is None:
+            continue
+        if w is not None:
+            count = len(value["vocab"])
+            entries.append(w.write_json(name, value, count=count, plain_floats=True, record=record))
+        grams[name] = value
+    return grams, ([] if record else entries)
 
 
 def _path_grams(path: str) -> set[str]:

@@ -1057,6 +1057,7 @@ def _write_build(
             cfg.indexing.postings,
             cfg.indexing.postings.fielded,
             _reuse_hook(w, data, prev.get(mode), key, state["configHash"]),
+            side_thread=req.threads > 1,  # the grams on the core the workers left idle
         )
         datas[mode], writers[mode] = data, w
         release_free_memory()  # the postings builders' temporaries
