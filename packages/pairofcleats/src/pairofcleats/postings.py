@@ -496,8 +496,8 @@ class Streams:
     """Token streams interned once: the sorted distinct tokens and every occurrence's id.
 
     ``streams[d]`` is doc d's streams (lists of tokens); empty streams are dropped.
-    ``phrase_postings`` and ``chargram_postings`` of the same streams share one of these
-    (``gram_postings``), so the per-occurrence dict lookups run once.
+    The phrase n-grams and the chargrams of the same streams are built from one of these
+    (its methods), so the per-occurrence dict lookups run once.
     """
 
     __slots__ = ("docs", "ids", "lens", "n_docs", "streams", "vocab")
@@ -522,6 +522,16 @@ class Streams:
         #: each non-empty stream's length and doc
         self.lens = np.asarray(stream_lens, dtype=np.int64)
         self.docs = np.asarray(stream_docs, dtype=np.int64)
+
+    def phrase_postings(self, min_n: int, max_n: int, *, compact: bool = False) -> dict[str, Any]:
+        """``phrase_postings(streams, min_n, max_n)``."""
+        return _phrase_postings(self, min_n, max_n, compact)
+
+    def chargram_postings(
+        self, min_n: int, max_n: int, max_len: int, *, compact: bool = False
+    ) -> dict[str, Any]:
+        """``chargram_postings`` of each doc's streams concatenated."""
+        return _chargram_postings(self, min_n, max_n, max_len, compact)
 
 
 def phrase_postings(
@@ -693,24 +703,6 @@ def chargram_postings(
     every gram occurrence as a string.
     """
     return _chargram_postings(Streams([[d] for d in docs]), min_n, max_n, max_len, compact)
-
-
-def gram_postings(
-    streams: Sequence[Sequence[Sequence[str]]],
-    phrase: tuple[int, int] | None,
-    chargram: tuple[int, int, int] | None,
-    *,
-    compact: bool = False,
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """``phrase_postings(streams, *phrase)`` and ``chargram_postings`` of each doc's streams
-    concatenated (``chargram`` = min_n, max_n, max_len), each ``None`` when not asked for,
-    from one interning of the tokens."""
-    if phrase is None and chargram is None:
-        return None, None
-    ts = Streams(streams)
-    pn = _phrase_postings(ts, *phrase, compact) if phrase is not None else None
-    cp = _chargram_postings(ts, *chargram, compact) if chargram is not None else None
-    return pn, cp
 
 
 def _chargram_postings(

@@ -16,7 +16,7 @@ from typing import Any
 
 from pairofcleats.artifacts.writer import PieceWriter, plain_float
 from pairofcleats.config import PostingsConfig
-from pairofcleats.postings import gram_postings, token_field_postings_and_minhash
+from pairofcleats.postings import Streams, token_field_postings_and_minhash
 
 PHRASE_FIELDS = ("name", "signature", "doc", "comment")
 FILE_CHARGRAM_N = 3
@@ -115,16 +115,22 @@ def write_stage1(
 ) -> None:
     """chunk_meta, field_tokens, token/field postings, phrase n-grams, chargrams, MinHash.
 
-    ``reuse`` runs once ``chunk_meta`` and ``field_tokens`` are written; when it returns
-    True it has supplied the derived pieces (see ``build.reuse``) and nothing is computed.
-    ``side_thread``: see ``stage1_values``.
+    ``reuse`` runs once ``field_tokens`` is written; when it returns True it has supplied
+    the derived pieces (see ``build.reuse``) and nothing is computed. ``side_thread``: see
+    ``stage1_values``. ``chunk_meta`` (read by none of the others) is written while the
+    side thread is still busy, its entries put first in ``w.entries`` as before.
     """
-    weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
-    w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
+
+    def chunk_meta() -> None:
+        weights_plain = all(plain_float(c["weight"]) for c in data.chunks)
+        w.write_chunk_meta(data.chunks, plain_floats=weights_plain)
+
     w.write_jsonl("field_tokens", data.field_tokens, plain_floats=True)  # strings only
     if reuse is not None and reuse():
-        return
-    stage1_values(data, pc, fielded, w, side_thread=side_thread)
+        chunk_meta()
+    else:
+        stage1_values(data, pc, fielded, w, side_thread=side_thread, then=chunk_meta)
+    w.entries.sort(key=lambda e: not e["name"].startswith("chunk_meta"))  # stable
 
 
 def stage1_values(
@@ -134,6 +140,7 @@ def stage1_values(
     w: PieceWriter | None = None,
     *,
     side_thread: bool = False,
+    then: Callable[[], None] | None = None,
 ) -> None:
     """The derived stage-1 structures into ``data.stage1``, each written to ``w`` if given.
 
@@ -142,13 +149,15 @@ def stage1_values(
     only read ``data``'s token lists, and most of their time is numpy sorts, gathers and
     file writes that release the GIL, so they overlap on a second core. The entries are
     recorded here afterwards in the one-thread order, so the pieces and the manifest are
-    the same bytes either way.
+    the same bytes either way. ``then`` runs on this thread once its own pieces are done.
     """
-    side: Future[tuple[dict[str, Any], list[dict[str, Any]]]] | None = None
+    wanted = pc.enable_phrase_ngrams or pc.enable_chargrams
+    phrase: Future[dict[str, Any] | None] = Future()
+    side: Future[tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None
     pool: ThreadPoolExecutor | None = None
-    if side_thread and (pc.enable_phrase_ngrams or pc.enable_chargrams):
+    if side_thread and wanted:
         pool = ThreadPoolExecutor(1, thread_name_prefix=f"stage1-{data.mode}")
-        side = pool.submit(_gram_values, data, pc, w, False)
+        side = pool.submit(_grams, data, pc, w, phrase)
     try:
         tp, sigs, fields = token_field_postings_and_minhash(
             data.tokens, data.field_tokens if fielded else None, compact=True
@@ -169,42 +178,59 @@ def stage1_values(
                     "field_postings", {"fields": fields}, count=len(fields), plain_floats=avg_plain
                 )
             data.stage1["field_postings"] = {"fields": fields}
-        grams, entries = side.result() if side is not None else _gram_values(data, pc, w, True)
+        if then is not None:
+            then()
+        cp: dict[str, Any] | None = None
+        cp_entry: dict[str, Any] | None = None
+        if wanted:
+            done = _grams(data, pc, w, phrase) if side is None else (None, None)
+            pn = phrase.result()
+            if pn is not None:
+                # written here: this thread is free by now, the side one still on chargrams
+                if w is not None:
+                    w.write_json("phrase_ngrams", pn, count=len(pn["vocab"]), plain_floats=True)
+                data.stage1["phrase_ngrams"] = pn
+            cp, cp_entry = side.result() if side is not None else done
     finally:
         if pool is not None:
             pool.shutdown(wait=True)  # on an error here too: the side thread ends first
-    if w is not None:
-        for e in entries:
-            w.record(e)
-    data.stage1.update(grams)
+    if cp is not None:
+        if w is not None and cp_entry is not None:
+            w.record(cp_entry)
+        data.stage1["chargram_postings"] = cp
     if w is not None:
         w.write_json("minhash_signatures", {"signatures": sigs}, count=len(sigs), plain_floats=True)
     data.stage1["minhash_signatures"] = sigs
 
 
-def _gram_values(
-    data: ModeData, pc: PostingsConfig, w: PieceWriter | None, record: bool
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``phrase_ngrams`` and ``chargram_postings`` of ``data`` (as configured), each written
-    to ``w`` if given; with their manifest entries when not ``record``-ed in ``w``."""
-    grams: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
-    pn, cp = gram_postings(
-        [[ft.get(f, []) for f in PHRASE_FIELDS] for ft in data.field_tokens],
-        (pc.phrase_min_n, pc.phrase_max_n) if pc.enable_phrase_ngrams else None,
-        (pc.chargram_min_n, pc.chargram_max_n, pc.chargram_max_token_length)
-        if pc.enable_chargrams
-        else None,
-        compact=True,
+def _grams(
+    data: ModeData, pc: PostingsConfig, w: PieceWriter | None, phrase: Future[Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The phrase n-grams (as configured, else None) into ``phrase``, for the caller of
+    ``stage1_values`` to write; then the chargrams, written to ``w`` (if given) but not
+    recorded: returned with that entry."""
+    try:
+        ts = Streams([[ft.get(f, []) for f in PHRASE_FIELDS] for ft in data.field_tokens])
+        pn = None
+        if pc.enable_phrase_ngrams:
+            pn = ts.phrase_postings(pc.phrase_min_n, pc.phrase_max_n, compact=True)
+    except BaseException as exc:
+        phrase.set_exception(exc)
+        raise
+    phrase.set_result(pn)
+    del pn
+    if not pc.enable_chargrams:
+        return None, None
+    cp = ts.chargram_postings(
+        pc.chargram_min_n, pc.chargram_max_n, pc.chargram_max_token_length, compact=True
     )
-    for name, value in (("phrase_ngrams", pn), ("chargram_postings", cp)):
-        if value is None:
-            continue
-        if w is not None:
-            count = len(value["vocab"])
-            entries.append(w.write_json(name, value, count=count, plain_floats=True, record=record))
-        grams[name] = value
-    return grams, ([] if record else entries)
+    del ts
+    entry = None
+    if w is not None:
+        entry = w.write_json(
+            "chargram_postings", cp, count=len(cp["vocab"]), plain_floats=True, record=False
+        )
+    return cp, entry
 
 
 def _path_grams(path: str) -> set[str]:

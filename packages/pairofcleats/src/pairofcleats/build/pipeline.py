@@ -1059,6 +1059,8 @@ def _write_build(
             _reuse_hook(w, data, prev.get(mode), key, state["configHash"]),
             side_thread=req.threads > 1,  # the grams on the core the workers left idle
         )
+        if data.reused:
+            data.chunks_reused = same_chunk_pieces(prev[mode], w.entries)
         datas[mode], writers[mode] = data, w
         release_free_memory()  # the postings builders' temporaries
         report("task:end", {"taskId": f"stage1:{mode}", "status": "ok", "chunks": len(data.chunks)})
@@ -1215,8 +1217,7 @@ def _reuse_hook(
             return False
         w.entries.extend(entries)
         data.vocab_size = tp["count"]
-        data.reused = True
-        data.chunks_reused = same_chunk_pieces(prev, w.entries)
+        data.reused = True  # and ``chunks_reused`` once chunk_meta is written
         return True
 
     return reuse
