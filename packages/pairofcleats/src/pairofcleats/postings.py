@@ -564,14 +564,17 @@ def _phrase_postings(ts: Streams, min_n: int, max_n: int, compact: bool) -> dict
         return {"vocab": [], "postings": []}
     ranks = ts.ids + 1  # 1-based: rank 0 pads
     lens = ts.lens
-    sid = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
+    # positions and stream ids as int32 when they fit: the occurrence arrays below are
+    # alive next to the main thread's token postings (see ``assemble.stage1_values``)
+    idt = np.int32 if size < 1 << 31 else np.int64
+    sid = np.repeat(np.arange(len(lens), dtype=idt), lens)
     sdoc = ts.docs
-    starts: list[npt.NDArray[np.int64]] = []
+    starts: list[npt.NDArray[Any]] = []
     ns: list[npt.NDArray[np.int64]] = []
     for n in range(lo, max_n + 1):
         if n > size:
             break
-        pos = np.flatnonzero(sid[: size - n + 1] == sid[n - 1 :]).astype(np.int64)
+        pos = np.flatnonzero(sid[: size - n + 1] == sid[n - 1 :]).astype(idt)
         starts.append(pos)
         ns.append(np.full(len(pos), n, dtype=np.int8))  # n <= max_n: int8 is plenty
     if not starts or not sum(len(p) for p in starts):
@@ -598,12 +601,8 @@ def _phrase_postings(ts: Streams, min_n: int, max_n: int, compact: bool) -> dict
     # in position order), so the posting lists fall out of the same order: no gram ids,
     # no second sort of (gram, doc) keys.
     perm = np.argsort(key, kind="stable")
-    skey = key[perm]
+    new_gram = _new_runs(key, perm)
     del key
-    new_gram = np.empty(len(skey), dtype=bool)
-    new_gram[0] = True
-    np.not_equal(skey[1:], skey[:-1], out=new_gram[1:])
-    del skey
     rep = perm[np.flatnonzero(new_gram)]  # each gram's first occurrence spells it
     first = start[rep]
     width_of = glen[rep]
@@ -625,6 +624,21 @@ def _phrase_postings(ts: Streams, min_n: int, max_n: int, compact: bool) -> dict
     vocab: Sequence[str] = table if compact else table.tolist()
     grouped = PostingLists(bounds, pdocs, None)
     return {"vocab": vocab, "postings": _out(grouped, compact)}
+
+
+def _new_runs(key: npt.NDArray[np.int64], perm: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Where each run of equal keys starts in ``key[perm]`` (sorted), gathered a block at a
+    time instead of holding the whole sorted copy."""
+    out = np.empty(len(perm), dtype=bool)
+    if not len(perm):
+        return out
+    out[0] = True
+    step = 1 << 20
+    for lo in range(1, len(perm), step):
+        hi = min(lo + step, len(perm))
+        k = key[perm[lo - 1 : hi]]
+        np.not_equal(k[1:], k[:-1], out=out[lo:hi])
+    return out
 
 
 def _spell_table(
@@ -980,8 +994,12 @@ def _minhash_array(
         return out
     width = len(vocab)
     keys = _distinct(dids * width + tids, owned=True)
-    tids = keys % width
-    docs = keys // width
+    # int32 when they fit: this runs next to the side thread's phrase n-grams
+    idt = np.int32 if max(width, n) < 1 << 31 else np.int64
+    tids = np.empty(len(keys), dtype=idt)
+    np.remainder(keys, width, out=tids, casting="unsafe")
+    docs = np.empty(len(keys), dtype=idt)
+    np.floor_divide(keys, width, out=docs, casting="unsafe")
     del keys
     hashes = _token_hashes(vocab)
     # where each doc's run of distinct tokens starts (docs without tokens have no run)
