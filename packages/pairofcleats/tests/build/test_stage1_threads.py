@@ -1,0 +1,74 @@
+"""Stage 1's derived pieces built on two threads equal the one-thread build, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pairofcleats.artifacts.writer import PieceWriter
+from pairofcleats.build.assemble import ModeData, stage1_values, write_stage1
+from pairofcleats.config import PostingsConfig
+
+WORDS = ["alpha", "beta", "gamma_x", "d\u00e9lta", "\U0001f600e", "x" * 60, "alpha"]
+
+
+def _data() -> ModeData:
+    data = ModeData("code")
+    for i in range(50):
+        ft = {
+            "name": [WORDS[i % 7]],
+            "signature": [WORDS[(i + j) % 7] for j in range(i % 4)],
+            "doc": [],
+            "comment": [WORDS[(i * 3 + j) % 7] for j in range(i % 9)],
+            "body": [WORDS[(i * 5 + j) % 7] for j in range(i % 11)],
+        }
+        data.chunks.append({"id": i, "fileId": 0, "weight": 1.0, "text": str(i)})
+        data.field_tokens.append(ft)
+        data.tokens.append([t for v in ft.values() for t in v])
+    return data
+
+
+def _pieces(tmp: Path, side: bool, pc: PostingsConfig) -> tuple[list[dict[str, Any]], ModeData]:
+    data = _data()
+    w = PieceWriter(tmp / ("side" if side else "one"))
+    write_stage1(w, data, pc, True, side_thread=side)
+    return w.entries, data
+
+
+@pytest.mark.parametrize(
+    "pc",
+    [
+        PostingsConfig(),
+        PostingsConfig(enablePhraseNgrams=False),
+        PostingsConfig(enableChargrams=False),
+        PostingsConfig(enablePhraseNgrams=False, enableChargrams=False),
+    ],
+)
+def test_side_thread_writes_the_same_pieces_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pc: PostingsConfig
+) -> None:
+    import pairofcleats.postings as postings_mod
+
+    monkeypatch.setattr(postings_mod, "GIL_BLOCK", 7)  # many blocks of the C-level passes
+    one, d1 = _pieces(tmp_path, False, pc)
+    side, d2 = _pieces(tmp_path, True, pc)
+    assert [e["name"] for e in side] == [e["name"] for e in one]
+    assert [e["name"] for e in one][:2] == ["chunk_meta", "field_tokens"]
+    assert side == one
+    assert list(d2.stage1) == list(d1.stage1)
+    assert d2.vocab_size == d1.vocab_size
+
+
+def test_side_thread_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pairofcleats.build.assemble as assemble_mod
+
+    class Boom(RuntimeError):
+        pass
+
+    def boom(*_a: Any, **_k: Any) -> Any:
+        raise Boom
+
+    monkeypatch.setattr(assemble_mod, "Streams", boom)
+    with pytest.raises(Boom):
+        stage1_values(_data(), PostingsConfig(), True, side_thread=True)
