@@ -110,7 +110,8 @@ class PieceWriter:
         }
         if count is not None:
             entry["count"] = count
-        self.record(entry)
+        self.entries = [e for e in self.entries if e["name"] != name]
+        self.entries.append(entry)
         return entry
 
     def write_stream(
@@ -122,11 +123,9 @@ class PieceWriter:
         type: str,
         format: str,
         count: int | None,
-        record: bool = True,
     ) -> dict[str, Any]:
         """``write_bytes`` of ``b"".join(chunks)`` without ever joining them: the chunks
-        stream into the temp file and the checksum is taken as they pass. ``record=False``:
-        the entry is only returned (see ``record``)."""
+        stream into the temp file and the checksum is taken as they pass."""
         path = self.dir / rel_path
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(path) as fh:
@@ -143,17 +142,9 @@ class PieceWriter:
         }
         if count is not None:
             entry["count"] = count
-        if record:
-            self.record(entry)
-        return entry
-
-    def record(self, entry: dict[str, Any]) -> None:
-        """Add ``entry`` to the manifest's list (replacing any of the same name).
-
-        Only the thread driving the writer records: a piece written on another thread
-        (``record=False``) is recorded by it afterwards, in a fixed order."""
-        self.entries = [e for e in self.entries if e["name"] != entry["name"]]
+        self.entries = [e for e in self.entries if e["name"] != name]
         self.entries.append(entry)
+        return entry
 
     def write_json(
         self,
@@ -163,7 +154,6 @@ class PieceWriter:
         plain_floats: bool = False,
         *,
         compact: bool = True,
-        record: bool = True,
     ) -> dict[str, Any]:
         """A §5 JSON piece as canonical JSON (byte-identical for equal inputs).
 
@@ -178,7 +168,6 @@ class PieceWriter:
             type=type_,
             format="json",
             count=count,
-            record=record,
         )
 
     def write_jsonl(

@@ -53,7 +53,7 @@ from pairofcleats.build.incremental import (
     merge_bundles,
     mode_bundle,
 )
-from pairofcleats.build.memory import release_free_memory
+from pairofcleats.build.memory import cap_mmap_threshold, release_free_memory
 from pairofcleats.build.process import process_file
 from pairofcleats.build.retention import apply_retention
 from pairofcleats.build.reuse import (
@@ -499,6 +499,7 @@ def _index_state(
 
 def run_build(req: BuildRequest) -> dict[str, Any]:
     """One full build; the caller holds no lock (acquired here unless ``req.lock`` is given)."""
+    cap_mmap_threshold()  # §13 RSS; inherited by the stage-1 workers
     layout = req.layout
     lock = req.lock
     own_lock = lock is None
