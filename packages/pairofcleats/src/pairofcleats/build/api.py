@@ -7,6 +7,7 @@ mapping; only here does ``env`` default to the process environment.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -237,7 +238,15 @@ def validate_index(
     modes = parse_modes(mode, state.get("modes") or []) if mode else list(state.get("modes") or [])
     key = state.get("compatibilityKey")
     with_sqlite = (sqlite_dir(root) / "pieces" / "manifest.json").exists()
-    rep = validate_build(root, modes, key, with_sqlite)
+    # the parsed pieces are millions of small containers and no cycles: with the cyclic
+    # GC running, validating a medium build took 27 s instead of 9 s (as in the build)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        rep = validate_build(root, modes, key, with_sqlite)
+    finally:
+        if was:
+            gc.enable()
     rep.pop("warnings", None)
     return {
         "ok": rep["ok"],
