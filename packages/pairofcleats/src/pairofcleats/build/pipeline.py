@@ -453,9 +453,11 @@ def _index_state(
     inputs: dict[str, Any],
     dense: tuple[dict[str, Any], Any] | None,
     sqlite_info: dict[str, Any],
-    hnsw: bool,
+    w: PieceWriter,
 ) -> dict[str, Any]:
+    """The mode's index_state.json (its manifest ``w`` is complete)."""
     pc = req.cfg.indexing.postings
+    hnsw = any(e["name"] == "dense_vectors_hnsw" for e in w.entries)
     now = _now()
     return {
         "generatedAt": now,
@@ -1118,10 +1120,10 @@ def _write_build(
         sdir = sqlite_dir(build_root)
         sw = PieceWriter(sdir)
         db_entries: dict[str, dict[str, Any]] = {}
-    # One mode at a time, smallest first, each mode's records dropped once its db and state
-    # files are written: the largest mode's load then no longer stacks on the others'
-    # chunk records and postings (§13 RSS). Each db already loads on two threads
-    # (sqlite_stage's FTS side load), so a pool of modes bought no wall time on 2 cores.
+    # One mode at a time, smallest first, each mode's records dropped once its db,
+    # manifest and index state are written: the largest mode's load then no longer stacks
+    # on the others' chunk records and postings (§13 RSS). Each db already loads on two
+    # threads (sqlite_stage's FTS side load), so a pool of modes bought no wall time.
     for mode in sorted(req.modes, key=lambda m: _mode_weight(datas[m])):
         d = datas[mode]
         if sqlite:
@@ -1135,18 +1137,22 @@ def _write_build(
                 prev.get(mode),
                 _checksum_of(writers[mode], DENSE_BIN),
             )
-        _finish_mode(
-            req,
-            mode,
-            writers[mode],
-            d,
-            stage_name,
-            build_id,
-            key,
-            inputs,
-            dense.pop(mode, None),
-            sqlite_infos[mode],
+        w = writers[mode]
+        w.write_manifest(
+            mode=mode,
+            stage=stage_name,
+            repo_id=layout.repo_id,
+            build_id=build_id,
+            compatibility_key=key,
+            extensions={DIGEST_KEY: d.digest} if d.digest is not None else None,
         )
+        write_state(
+            w.dir / "index_state.json",
+            _index_state(
+                req, mode, build_id, stage_name, d, key, inputs, dense.pop(mode, None),
+                sqlite_infos[mode], w,
+            ),
+        )  # fmt: skip
         del datas[mode]
         release_free_memory()  # this mode's records, the load's page caches and row blocks
     if sqlite:
@@ -1167,35 +1173,6 @@ def _write_build(
 def _mode_weight(d: ModeData) -> int:
     """A mode's share of the parent's heap, to order stage 4 smallest first."""
     return sum(map(len, d.tokens)) + len(d.chunks)
-
-
-def _finish_mode(
-    req: BuildRequest,
-    mode: str,
-    w: PieceWriter,
-    d: ModeData,
-    stage_name: str,
-    build_id: str,
-    key: str,
-    inputs: dict[str, Any],
-    dense: tuple[dict[str, Any], Any] | None,
-    sqlite_info: dict[str, Any],
-) -> None:
-    """The mode's pieces manifest and index_state.json (what the mode needs once its db,
-    if any, is built)."""
-    w.write_manifest(
-        mode=mode,
-        stage=stage_name,
-        repo_id=req.layout.repo_id,
-        build_id=build_id,
-        compatibility_key=key,
-        extensions={DIGEST_KEY: d.digest} if d.digest is not None else None,
-    )
-    hnsw = any(e["name"] == "dense_vectors_hnsw" for e in w.entries)
-    write_state(
-        w.dir / "index_state.json",
-        _index_state(req, mode, build_id, stage_name, d, key, inputs, dense, sqlite_info, hnsw),
-    )
 
 
 def _reuse_hook(
