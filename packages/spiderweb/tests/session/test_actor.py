@@ -513,7 +513,11 @@ async def test_llm_summaries_via_fake_server_then_truncate_on_500(
         for i in range(3):
             frames = await client.chat(f"more {i}", timeout=30, request_id=f"m{i}")
             later += [f for f in frames if f["type"] == "memory.event"]
-        rid = await client.send("ping")
-        later += await client.collect(lambda f: f.get("request") == rid, 30)
+        if not [e for e in later if e.get("summarizer") == "fallback"]:
+            # the summary runs behind the turn: on a loaded host it can come after the
+            # turns' own frames (a ping's reply was no sure end of it), so wait for it
+            later += await client.collect(
+                lambda f: f["type"] == "memory.event" and f.get("summarizer") == "fallback", 30
+            )
         fallbacks = [e for e in later if e.get("summarizer") == "fallback"]
         assert fallbacks, "a failing provider falls back to truncation"
