@@ -725,7 +725,8 @@ def _chargram_postings(
     """``chargram_postings`` of each of ``ts``'s docs' streams concatenated.
 
     The output does not depend on how the tokens are numbered (the (gram, doc) keys are
-    sorted at the end), so ``ts``'s sorted vocabulary serves as the distinct tokens."""
+    put in gram, then doc order at the end), so ``ts``'s sorted vocabulary serves as the
+    distinct tokens."""
     utoks = ts.vocab
     # a token over max_len has no grams, so its (token, doc) pairs expand to nothing
     # uncached: every token here is distinct, and the cache would keep the build's grams
