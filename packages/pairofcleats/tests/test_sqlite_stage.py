@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,29 @@ def test_punctuation_tokens_are_matchable(built_fixture: Any) -> None:
     ).fetchall()
     assert hits
     con.close()
+
+
+def test_check_runs_the_fts_integrity_check_and_leaves_the_db_as_it_was(
+    built_fixture: Any, tmp_path: Path
+) -> None:
+    """The FTS5 check needs a writable connection (it was skipped on the immutable one):
+    a damaged segment is reported, and a sound db keeps its bytes."""
+    db = tmp_path / "index-code.db"
+    shutil.copy(_db(built_fixture), db)
+    con = open_readonly(db)
+    n = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    key = con.execute("SELECT value FROM meta WHERE key='compatibilityKey'").fetchone()[0]
+    con.close()
+    before = db.read_bytes()
+    assert check_sqlite(db, n, key) == []
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [db.name]
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute(
+        "UPDATE chunks_fts_data SET block = zeroblob(length(block))"
+        " WHERE id = (SELECT max(id) FROM chunks_fts_data)"
+    )
+    con.close()
+    assert [c for c, _ in check_sqlite(db, n, key)] == ["SQLITE_FTS_INTEGRITY"]
 
 
 def test_check_reports_wrong_key(built_fixture: Any) -> None:

@@ -598,6 +598,28 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
 
 
+def fts_integrity(path: Path) -> str | None:
+    """What FTS5's ``integrity-check`` finds wrong with ``chunks_fts``, or None.
+
+    The check is a write statement, which the immutable connection refuses (it was
+    skipped there, its error taken for "read-only"), so it runs on a read-write one. It
+    dirties no page: the db's bytes, and so its recorded checksum, stay the same. Only on a
+    file that cannot be opened for writing is it skipped."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None  # not writable here (a read-only mount): nothing can run the check
+    try:
+        con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 0)")
+    except sqlite3.Error as exc:
+        if "readonly" in str(exc).lower() or "read-only" in str(exc).lower():
+            return None
+        return str(exc)
+    finally:
+        con.close()
+    return None
+
+
 def check_sqlite(path: Path, expected_chunks: int, expected_key: str) -> list[tuple[str, str]]:
     """``(code, message)`` issues: integrity, FTS integrity, row counts, stored key."""
     issues: list[tuple[str, str]] = []
@@ -617,11 +639,9 @@ def check_sqlite(path: Path, expected_chunks: int, expected_key: str) -> list[tu
                     ("SQLITE_TABLE_MISSING", f"{path.name}: missing {', '.join(missing)}")
                 )
                 return issues
-            try:
-                con.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 0)")
-            except sqlite3.Error as exc:
-                if "readonly" not in str(exc).lower():
-                    issues.append(("SQLITE_FTS_INTEGRITY", f"{path.name}: {exc}"))
+            fts = fts_integrity(path)
+            if fts is not None:
+                issues.append(("SQLITE_FTS_INTEGRITY", f"{path.name}: {fts}"))
             n = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             if n != expected_chunks:
                 issues.append(
