@@ -293,7 +293,7 @@ def chunk_rows(
 ) -> ChunkRows:
     """What stage 4 loads from ``chunks`` (with their ``tokens`` and ``field_tokens``)."""
     n = len(chunks)
-    last: list[Any] = [None, None]  # the block all 17 column slices of one insert share
+    last: list[Any] = [None, None]  # the block all column slices of one insert share
 
     def block(lo: int, hi: int) -> list[Sequence[Any]]:
         if last[0] != (lo, hi):
@@ -310,7 +310,8 @@ def chunk_rows(
         streams = Slices(
             len(ft), lambda lo, hi: list(map(encode_streams, ft[lo:hi])), "field streams"
         )
-    return ChunkRows([column(j) for j in range(17)], fts_rows(chunks, tokens, vocab), streams)
+    columns = [column(j) for j in range(CHUNK_COLUMNS)]
+    return ChunkRows(columns, fts_rows(chunks, tokens, vocab), streams)
 
 
 def load_fts(con: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -474,6 +475,8 @@ _CHUNK_KEYS = itemgetter(
     "fileId", "metaV2",
 )  # fmt: skip
 _META_IDS = itemgetter("chunkId", "chunkUid")
+#: Columns of the ``chunks`` table, as :func:`chunk_columns` gives them.
+CHUNK_COLUMNS = 17
 
 
 def chunk_columns(chunks: Sequence[dict[str, Any]]) -> list[Sequence[Any]]:
@@ -481,7 +484,7 @@ def chunk_columns(chunks: Sequence[dict[str, Any]]) -> list[Sequence[Any]]:
     ``insert_columns``): the required keys are pulled by ``itemgetter`` and transposed by
     ``zip``, with no Python frame per chunk and field."""
     if not chunks:
-        return [[] for _ in range(17)]
+        return [[] for _ in range(CHUNK_COLUMNS)]
     ids, files, starts, ends, slines, elines, kinds, names, heads, weights, fids, metas = zip(
         *map(_CHUNK_KEYS, chunks), strict=True
     )

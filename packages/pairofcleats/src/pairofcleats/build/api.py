@@ -7,7 +7,6 @@ mapping; only here does ``env`` default to the process environment.
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +21,7 @@ from pairofcleats.artifacts.reader import IndexReader, read_current
 from pairofcleats.build.pipeline import (
     BuildRequest,
     Reporter,
+    gc_paused,
     parse_modes,
     promote,
     resolve_embeddings,
@@ -239,14 +239,10 @@ def validate_index(
     key = state.get("compatibilityKey")
     with_sqlite = (sqlite_dir(root) / "pieces" / "manifest.json").exists()
     # the parsed pieces are millions of small containers and no cycles: with the cyclic
-    # GC running, validating a medium build took 27 s instead of 9 s (as in the build)
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    # GC running, validating a medium build took 29 s instead of 11.6 s (as in the build);
+    # nothing outlives the call, so nothing is frozen
+    with gc_paused(freeze=False):
         rep = validate_build(root, modes, key, with_sqlite)
-    finally:
-        if was:
-            gc.enable()
     rep.pop("warnings", None)
     return {
         "ok": rep["ok"],

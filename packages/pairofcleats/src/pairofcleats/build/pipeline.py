@@ -136,21 +136,23 @@ class BuildRequest:
 
 
 @contextlib.contextmanager
-def gc_paused() -> Any:
+def gc_paused(freeze: bool = True) -> Any:
     """Pause the cyclic GC: the build allocates millions of small lists and holds no
     cycles, and generational collections were most of the postings time (profiled).
 
     Everything allocated while paused stays in the youngest generation, so the first
     allocation after ``enable`` traversed all of it: 1.5 s per pause over a one-file
-    build's parsed bundles (profiled). It is frozen instead (those objects hold no cycles;
-    refcounting still frees them) and ``run_build`` unfreezes once the build is over."""
+    build's parsed bundles (profiled). With ``freeze`` it is frozen instead (those objects
+    hold no cycles; refcounting still frees them) and ``run_build`` unfreezes once the
+    build is over; without, for a pause whose objects are gone by its end."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
-            gc.freeze()
+            if freeze:
+                gc.freeze()
             gc.enable()
 
 
