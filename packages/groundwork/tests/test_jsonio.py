@@ -75,6 +75,35 @@ def test_dumps_equals_reference_with_digests_beside_exponent_floats(value: list[
     assert jsonio.dumps(value) == reference(value)
 
 
+def _floats_of(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [f for v in value for f in _floats_of(v)]
+    return []
+
+
+@given(json_values)
+@settings(max_examples=300)
+@example([None, 1e-5, {"a": None}])
+@example({"w": 1e16, "n": None})
+def test_dumps_known_floats_equals_reference_when_told_every_float(value: Any) -> None:
+    assert jsonio.dumps_known_floats(value, _floats_of(value)) == reference(value)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_dumps_known_floats_refuses_a_named_nan_or_infinity(bad: float) -> None:
+    with pytest.raises(JsonError):
+        jsonio.dumps_known_floats({"w": bad, "x": None}, [bad])
+
+
+def test_dumps_known_floats_takes_the_canon_path_for_what_orjson_refuses() -> None:
+    value = {"big": 2**70, "w": 0.5, "n": None}
+    assert jsonio.dumps_known_floats(value, [0.5]) == reference(value)
+
+
 def test_walk_judges_homogeneous_lists_by_element_types() -> None:
     class Tag(str):
         pass

@@ -435,3 +435,29 @@ def test_corrupted_bundle_with_unchanged_stats_is_reported_once_and_rebuilt(
     assert len(refused) == 1 and "src/greet.py" in refused[0]["message"]
     names = {c["name"] for c in _chunks(fixture_repo, build_env)}
     assert "greet" in names and "GREET" not in names
+
+
+def _float_paths(value: Any, path: str, out: set[str]) -> None:
+    if isinstance(value, float):
+        out.add(path)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _float_paths(v, f"{path}.{k}", out)
+    elif isinstance(value, list):
+        for v in value:
+            _float_paths(v, f"{path}[]", out)
+
+
+def test_stored_bundles_hold_no_float_but_the_chunk_weights(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """``put`` writes bundles with ``dumps_known_floats``, told only the weights: a float
+    anywhere else in a bundle would skip the canon check (NaN written as null)."""
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    inc = _layout(fixture_repo, build_env).repo_dir / "incremental"
+    found = list(inc.rglob("bundles/*/*.json"))
+    assert len(found) > 10
+    paths: set[str] = set()
+    for f in found:
+        _float_paths(jsonio.loads(f.read_bytes()), "", paths)
+    assert paths and all(p.endswith(".chunks[].weight") for p in paths), sorted(paths)
