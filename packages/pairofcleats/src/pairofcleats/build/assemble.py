@@ -261,19 +261,26 @@ def write_stage2(
         for cid in f["chunkIds"]:
             if author:
                 by_author[author].append(cid)
+    tails: dict[str, str] = {}  # call -> its base name: calls repeat across chunks
     for c in data.chunks:
         cid = c["id"]
         by_ext[(c.get("ext") or "").lower() or "unknown"].append(cid)
         by_lang[c.get("lang") or "unknown"].append(cid)
         by_kind[c.get("kind") or "unknown"].append(cid)
         rel = c["metaV2"]["codeRelations"]
-        seen: set[str] = set()
-        for call in rel["calls"]:
-            for key in {call, _CALL_SPLIT.split(call)[-1]}:
-                if key and key not in seen:
-                    seen.add(key)
-                    by_call[key].append(cid)
-        for use in dict.fromkeys(rel["usages"]):
+        calls = rel["calls"]
+        if calls:
+            # each key lists a chunk once; the order keys are met in is lost in the sort
+            keys = set(calls)
+            for call in list(keys):
+                tail = tails.get(call)
+                if tail is None:
+                    tail = tails[call] = _CALL_SPLIT.split(call)[-1]
+                keys.add(tail)
+            keys.discard("")
+            for key in keys:
+                by_call[key].append(cid)
+        for use in set(rel["usages"]):
             by_use[use].append(cid)
     # file_meta, relations, repo_map and filter_index hold no floats at all
     w.write_json("file_meta", file_meta, count=len(file_meta), plain_floats=True)
