@@ -62,3 +62,24 @@ def test_empty_postings_slice_to_empty_arrays() -> None:
     assert value["vocab"] == []
     assert value["postings"].lengths.size == 0
     assert np.array_equal(value["postings"].docs, np.zeros(0, dtype=np.int64))
+
+
+def test_docids_far_apart_are_compared_not_subtracted() -> None:
+    # their difference does not fit in 64 bits: subtracted, it wrapped to a negative step
+    # and read as an order error; compared, they ascend and the range check reports them
+    rep = validate._Report()
+    postings = validate.FlatPostings(
+        np.array([2], dtype=np.int64), np.array([-(2**62) - 5, 2**62 + 5], dtype=np.int64)
+    )
+    validate._check_postings(rep, "code", "phrase_ngrams", postings, 10, False)
+    assert [i["code"] for i in rep.issues] == ["POSTINGS_RANGE"]
+
+
+def test_sliced_arrays_are_filled_exactly() -> None:
+    data = b'{"postings":[[0,3],[],[1],[2,4,5]],"vocab":["a","b","c","d"]}'
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(validate, "_SLICE_BYTES", 3)
+        value = validate._sliced(data)
+    assert value is not None
+    assert value["postings"].lengths.tolist() == [2, 0, 1, 3]
+    assert value["postings"].docs.tolist() == [0, 3, 1, 2, 4, 5]
