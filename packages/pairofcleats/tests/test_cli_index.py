@@ -88,6 +88,11 @@ def test_status_and_validate(fixture_repo: Path, build_env: dict[str, str]) -> N
     rep = json.loads(res.stdout)
     assert res.returncode == 1 and not rep["ok"]
     assert any(i["artifact"] == "chunk_meta" and i["mode"] == "prose" for i in rep["issues"])
+    res = _run(["validate", "--repo", str(fixture_repo), "--json", "--threads", "3"], build_env)
+    assert res.returncode == 1 and json.loads(res.stdout) == rep
+    assert (
+        _run(["validate", "--repo", str(fixture_repo), "--threads", "0"], build_env).returncode == 2
+    )
 
 
 def test_config_errors_exit_2_naming_file_and_key(

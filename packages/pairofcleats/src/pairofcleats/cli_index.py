@@ -305,6 +305,7 @@ def validate_cmd(
     repo: RepoOpt = None,
     mode: ModeOpt = None,
     build: Annotated[str | None, typer.Option("--build", help="Validate this buildId.")] = None,
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -314,7 +315,7 @@ def validate_cmd(
     rep = _run(
         json_out,
         verbose,
-        lambda: validate_index(repo, mode=mode, build=build, env=dict(os.environ)),
+        lambda: validate_index(repo, mode=mode, build=build, threads=threads, env=dict(os.environ)),
     )
     if json_out:
         _out(rep)

@@ -623,43 +623,59 @@ def fts_integrity(path: Path) -> str | None:
     return None
 
 
-def check_sqlite(path: Path, expected_chunks: int, expected_key: str) -> list[tuple[str, str]]:
-    """``(code, message)`` issues: integrity, FTS integrity, row counts, stored key."""
-    issues: list[tuple[str, str]] = []
+def sqlite_facts(path: Path) -> list[Any]:
+    """``check_sqlite``'s checks of ``path`` with the expected chunk count and key left open,
+    in the order it reports them: ``("issue", code, message)``, ``("count", table, rows)``
+    and ``("key", stored compatibilityKey or None)``. They need no expectation, so they can
+    run before the chunk count is known (validation checks a db beside its mode's pieces)."""
+    facts: list[Any] = []
     try:
         con = open_readonly(path)
     except sqlite3.Error as exc:
-        return [("SQLITE_OPEN", f"cannot open {path.name}: {exc}")]
+        return [("issue", "SQLITE_OPEN", f"cannot open {path.name}: {exc}")]
     try:
         try:
             rows = con.execute("PRAGMA integrity_check").fetchall()
             if rows != [("ok",)]:
-                issues.append(("SQLITE_INTEGRITY", f"{path.name}: {rows[0][0]}"))
+                facts.append(("issue", "SQLITE_INTEGRITY", f"{path.name}: {rows[0][0]}"))
             names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
             missing = [t for t in TABLE_NAMES if t not in names]
             if missing:
-                issues.append(
-                    ("SQLITE_TABLE_MISSING", f"{path.name}: missing {', '.join(missing)}")
-                )
-                return issues
+                msg = f"{path.name}: missing {', '.join(missing)}"
+                facts.append(("issue", "SQLITE_TABLE_MISSING", msg))
+                return facts
             fts = fts_integrity(path)
             if fts is not None:
-                issues.append(("SQLITE_FTS_INTEGRITY", f"{path.name}: {fts}"))
-            n = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            if n != expected_chunks:
-                issues.append(
-                    ("SQLITE_COUNT", f"{path.name}: {n} chunks, expected {expected_chunks}")
-                )
-            nd = con.execute("SELECT COUNT(*) FROM doc_lengths").fetchone()[0]
-            if nd != expected_chunks:
-                issues.append(
-                    ("SQLITE_COUNT", f"{path.name}: {nd} doc_lengths, expected {expected_chunks}")
-                )
+                facts.append(("issue", "SQLITE_FTS_INTEGRITY", f"{path.name}: {fts}"))
+            for table in ("chunks", "doc_lengths"):
+                n = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                facts.append(("count", table, n))
             row = con.execute("SELECT value FROM meta WHERE key='compatibilityKey'").fetchone()
-            if row is None or row[0] != expected_key:
-                issues.append(("SQLITE_KEY", f"{path.name}: stored compatibilityKey differs"))
+            facts.append(("key", None if row is None else row[0]))
         except sqlite3.Error as exc:
-            issues.append(("SQLITE_INTEGRITY", f"{path.name}: {exc}"))
+            facts.append(("issue", "SQLITE_INTEGRITY", f"{path.name}: {exc}"))
     finally:
         con.close()
+    return facts
+
+
+def judge_sqlite(
+    name: str, facts: list[Any], expected_chunks: int, expected_key: str
+) -> list[tuple[str, str]]:
+    """``(code, message)`` issues of ``sqlite_facts`` for db file ``name``."""
+    issues: list[tuple[str, str]] = []
+    for fact in facts:
+        if fact[0] == "issue":
+            issues.append((fact[1], fact[2]))
+        elif fact[0] == "count":
+            if fact[2] != expected_chunks:
+                msg = f"{name}: {fact[2]} {fact[1]}, expected {expected_chunks}"
+                issues.append(("SQLITE_COUNT", msg))
+        elif fact[1] is None or fact[1] != expected_key:
+            issues.append(("SQLITE_KEY", f"{name}: stored compatibilityKey differs"))
     return issues
+
+
+def check_sqlite(path: Path, expected_chunks: int, expected_key: str) -> list[tuple[str, str]]:
+    """``(code, message)`` issues: integrity, FTS integrity, row counts, stored key."""
+    return judge_sqlite(path.name, sqlite_facts(path), expected_chunks, expected_key)

@@ -1,4 +1,4 @@
-"""Handing freed heap back to the OS between build steps (peak RSS, §13).
+"""Handing freed heap back to the OS between build steps (peak RSS, §13), and pausing the GC.
 
 CPython frees a step's temporaries (posting arrays, serialised pieces, dropped bundles)
 into glibc's heap, which keeps them mapped: RSS after a step stays at that step's peak, and
@@ -9,10 +9,12 @@ from the middle of the heap), so every step starts from what is really live. Mea
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 #: ``mallopt`` parameter number of glibc's mmap threshold.
@@ -74,3 +76,24 @@ def release_free_memory() -> bool:
         return False
     fn(0)
     return True
+
+
+@contextlib.contextmanager
+def gc_paused(freeze: bool = True) -> Iterator[None]:
+    """Pause the cyclic GC: the build allocates millions of small lists and holds no
+    cycles, and generational collections were most of the postings time (profiled).
+
+    Everything allocated while paused stays in the youngest generation, so the first
+    allocation after ``enable`` traversed all of it: 1.5 s per pause over a one-file
+    build's parsed bundles (profiled). With ``freeze`` it is frozen instead (those objects
+    hold no cycles; refcounting still frees them) and ``run_build`` unfreezes once the
+    build is over; without, for a pause whose objects are gone by its end."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            if freeze:
+                gc.freeze()
+            gc.enable()

@@ -7,7 +7,6 @@ at any point leaves the previous build current (§1.1).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import multiprocessing
 import os
@@ -53,7 +52,7 @@ from pairofcleats.build.incremental import (
     merge_bundles,
     mode_bundle,
 )
-from pairofcleats.build.memory import cap_mmap_threshold, release_free_memory
+from pairofcleats.build.memory import cap_mmap_threshold, gc_paused, release_free_memory
 from pairofcleats.build.process import process_file
 from pairofcleats.build.retention import apply_retention
 from pairofcleats.build.reuse import (
@@ -133,27 +132,6 @@ class BuildRequest:
     #: so a SIGINT whose KeyboardInterrupt is swallowed (it can land inside a finalizer
     #: while the process pool starts) still cancels the build.
     cancel: threading.Event | None = None
-
-
-@contextlib.contextmanager
-def gc_paused(freeze: bool = True) -> Any:
-    """Pause the cyclic GC: the build allocates millions of small lists and holds no
-    cycles, and generational collections were most of the postings time (profiled).
-
-    Everything allocated while paused stays in the youngest generation, so the first
-    allocation after ``enable`` traversed all of it: 1.5 s per pause over a one-file
-    build's parsed bundles (profiled). With ``freeze`` it is frozen instead (those objects
-    hold no cycles; refcounting still frees them) and ``run_build`` unfreezes once the
-    build is over; without, for a pause whose objects are gone by its end."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            if freeze:
-                gc.freeze()
-            gc.enable()
 
 
 def _now() -> str:
@@ -944,7 +922,12 @@ def _stages(
     phases.start("validate")
     report("task:start", {"taskId": "validate", "stage": "validate"})
     rep = validate_build(
-        build_root, req.modes, key, req.sqlite and req.stage >= 4, trusted_pieces(prev)
+        build_root,
+        req.modes,
+        key,
+        req.sqlite and req.stage >= 4,
+        trusted_pieces(prev),
+        threads=req.threads,
     )
     if env.get(TEST_FAIL_VALIDATION_ENV):
         rep["issues"].append(

@@ -7,29 +7,38 @@ into ``build_state.validation`` and decides promotion.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import operator
-from collections.abc import Mapping
-from dataclasses import dataclass
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import orjson
 from groundwork import jsonio
 from groundwork.errors import GroundworkError
+from groundwork.proc import kill_tree
 from pydantic import ValidationError
 
 from pairofcleats.artifacts.reader import IndexReader
 from pairofcleats.artifacts.schema import IndexState, PiecesManifest, shape_problem
 from pairofcleats.artifacts.writer import checksum
-from pairofcleats.build.memory import release_free_memory
+from pairofcleats.build.memory import cap_mmap_threshold, gc_paused, release_free_memory
 from pairofcleats.errors import IndexInvalid
 from pairofcleats.paths import index_dir, sqlite_dir
 from pairofcleats.postings import MINHASH_SEEDS
-from pairofcleats.sqlite_stage import check_sqlite, db_name
+from pairofcleats.sqlite_stage import db_name, judge_sqlite, sqlite_facts
 
 if TYPE_CHECKING:
     from pairofcleats.build.reuse import Trusted
+
+_T = TypeVar("_T")
 
 
 def _loads(data: bytes) -> Any:
@@ -294,13 +303,50 @@ def _check_content(rep: _Report, mode: str, name: str, value: Any, n: int) -> No
             rep.add(mode, "minhash_signatures", "MINHASH_INVALID", "a signature is not 128 values")
 
 
-def _validate_mode(
-    rep: _Report, root: Path, mode: str, key: str | None, trusted: Trusted | None = None
-) -> int | None:
-    """Check ``index-<mode>``; returns its chunk count (None if unreadable).
+# -- the tasks -------------------------------------------------------------------------------
+# Validation is split into tasks that are pure functions of the build's bytes (and of the
+# chunk count, for the pieces): a mode's head (manifest, index_state, chunk pieces), each of
+# its other pieces, each SQLite db. ``_merge`` asks for their results in the sequential order
+# and reports them in that order, so the report does not depend on where or when they ran.
 
-    Pieces are parsed and checked one at a time and dropped at once: holding every
-    parsed piece of a mode together made validation the build's memory peak.
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A mode's manifest, index_state and chunk pieces.
+
+    ``n`` is the chunk count, None when the mode's other pieces are not checked; ``rest``
+    their positions in the manifest; ``keys`` the compatibilityKey issues (reported after
+    the pieces); ``no_chunks``: the manifest has no chunk_meta at all."""
+
+    issues: list[dict[str, Any]]
+    n: int | None
+    rest: tuple[int, ...] = ()
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    no_chunks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One piece's issues; ``parsed``: it was parsed and checked, and then a dense meta
+    piece's value is in ``dense``, a binary piece's length in ``raw_bytes``."""
+
+    name: str
+    issues: list[dict[str, Any]]
+    parsed: bool = False
+    dense: Any = None
+    raw_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Db:
+    """A db's checksum problem (then no facts), or its ``sqlite_facts`` when asked for."""
+
+    error: str | None
+    facts: list[Any] | None = None
+
+
+def _mode_head(root: Path, mode: str, key: str | None, trusted: Trusted | None) -> _Head:
+    """Check ``index-<mode>``'s manifest, index_state and chunk pieces.
 
     ``trusted`` holds the checksums of pieces a validated build of the same compatibilityKey
     and tool version had for this mode, with its chunk count. Validation is a pure function
@@ -308,18 +354,29 @@ def _validate_mode(
     checksum and equal a trusted one (same name, same count of chunks) passed these checks
     already: it is checksum-verified here but not parsed again.
     """
-    idir = index_dir(root, mode)
+    rep = _Report()
     try:
-        reader = IndexReader(idir)
+        reader = IndexReader(index_dir(root, mode))
     except IndexInvalid as exc:
         rep.add(mode, "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
-        return None
+        return _Head(rep.issues, None)
     state: IndexState | None = None
     try:
         state = reader.index_state()
     except IndexInvalid as exc:
         rep.add(mode, "index_state.json", "INDEX_STATE_INVALID", exc.message)
+    keys = _Report()
+    if key is not None:
+        if reader.manifest.compatibilityKey != key:
+            keys.add(
+                mode, "pieces/manifest.json", "COMPAT_MISMATCH", "manifest compatibilityKey differs"
+            )
+        if state is not None and state.compatibilityKey != key:
+            keys.add(
+                mode, "index_state.json", "COMPAT_MISMATCH", "index_state compatibilityKey differs"
+            )
     entries = list(reader.manifest.pieces)
+    rest = tuple(i for i, e in enumerate(entries) if not _is_chunk_piece(e.name))
 
     def same(entry: Any) -> bool:
         return trusted is not None and trusted.pieces.get(entry.name) == entry.checksum
@@ -328,18 +385,16 @@ def _validate_mode(
     if trusted is not None and chunk_entries and all(same(e) for e in chunk_entries):
         # the validated build's chunk_meta bytes: its ids and counts held for its chunk count
         if all(_load_piece(rep, reader, mode, e, parse=False)[0] for e in chunk_entries):
-            n = trusted.chunks
-            return _validate_rest(rep, reader, state, mode, key, entries, n, trusted)
-        return None
+            return _Head(rep.issues, trusted.chunks, rest, keys.issues)
+        return _Head(rep.issues, None)
     chunk_values: dict[str, Any] = {}
-    for entry in entries:
-        if _is_chunk_piece(entry.name):
-            ok, value = _load_piece(rep, reader, mode, entry)
-            if ok:
-                chunk_values[entry.name] = value
-            # not left bound to the last chunk piece: ``chunk_meta`` parsed (450 MB on the
-            # medium code mode) outlived ``del chunks`` through every other piece's check
-            del value
+    for entry in chunk_entries:
+        ok, value = _load_piece(rep, reader, mode, entry)
+        if ok:
+            chunk_values[entry.name] = value
+        # not left bound to the last chunk piece: ``chunk_meta`` parsed (450 MB on the
+        # medium code mode) outlived ``del chunks`` through every other piece's check
+        del value
     chunks = chunk_values.get("chunk_meta")
     if chunks is None and "chunk_meta.meta" in chunk_values:
         chunks = []
@@ -348,15 +403,11 @@ def _validate_mode(
             chunks.extend(chunk_values[f"chunk_meta.part-{k:05d}"])
             k += 1
     if chunks is None:
-        if not any(
-            i["mode"] == mode and str(i["artifact"]).startswith("chunk_meta") for i in rep.issues
-        ):
-            rep.add(mode, "chunk_meta", "PIECE_MISSING", "no chunk_meta in the manifest")
-        return None
+        return _Head(rep.issues, None, no_chunks=True)
     n = len(chunks)
     if [c.get("id") for c in chunks] != list(range(n)):
         rep.add(mode, "chunk_meta", "IDS_INVALID", "chunk ids are not 0..n-1 in order")
-    for entry in entries:
+    for entry in chunk_entries:
         if (
             entry.name in chunk_values
             and entry.count is not None
@@ -368,68 +419,147 @@ def _validate_mode(
                     mode, entry.name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}"
                 )
     del chunks, chunk_values
-    return _validate_rest(rep, reader, state, mode, key, entries, n, trusted)
+    return _Head(rep.issues, n, rest, keys.issues)
 
 
-def _validate_rest(
-    rep: _Report,
-    reader: IndexReader,
-    state: IndexState | None,
-    mode: str,
-    key: str | None,
-    entries: list[Any],
-    n: int,
-    trusted: Trusted | None,
-) -> int:
-    """The pieces other than chunk_meta against the chunk count ``n``, and the keys."""
+def _mode_piece(root: Path, mode: str, index: int, n: int, trusted: Trusted | None) -> _Piece:
+    """Check the piece at ``index`` of ``index-<mode>``'s manifest against ``n`` chunks
+    (``trusted`` as in ``_mode_head``: a trusted piece is checksum-verified only)."""
     from pairofcleats.build.reuse import TRUSTABLE
 
-    dense_meta: dict[str, Any] = {}
-    bin_bytes: dict[str, int] = {}
-    for entry in entries:
-        name = entry.name
-        if _is_chunk_piece(name):
+    reader = IndexReader(index_dir(root, mode))
+    entry = reader.manifest.pieces[index]
+    name = entry.name
+    rep = _Report()
+    if (
+        trusted is not None
+        and trusted.chunks == n
+        and name in TRUSTABLE
+        and trusted.pieces.get(name) == entry.checksum
+    ):
+        _load_piece(rep, reader, mode, entry, parse=False)
+        return _Piece(name, rep.issues)
+    ok, value = _load_piece(rep, reader, mode, entry)
+    if not ok:
+        return _Piece(name, rep.issues)
+    if entry.count is not None:
+        got = _count_of(name, value, n)
+        if got is not None and got != entry.count:
+            rep.add(mode, name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}")
+    _check_content(rep, mode, name, value, n)
+    if name in _DENSE:
+        return _Piece(name, rep.issues, True, dense=value)
+    if isinstance(value, bytes | bytearray):
+        return _Piece(name, rep.issues, True, raw_bytes=len(value))
+    return _Piece(name, rep.issues, True)
+
+
+def _db_check(root: Path, mode: str, facts: bool) -> _Db:
+    """Verify ``mode``'s SQLite db against the sqlite manifest (streamed: dbs are large);
+    with ``facts``, then run its checks (``sqlite_facts``)."""
+    sreader = IndexReader(sqlite_dir(root))
+    name = db_name(mode)
+    try:
+        sreader.verify_file(name)
+    except IndexInvalid as exc:
+        return _Db(exc.message)
+    return _Db(None, sqlite_facts(sreader.path(name)) if facts else None)
+
+
+def _call(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run one task with the cyclic GC paused (its objects hold no cycles and die with it)
+    and hand its freed heap back to the OS afterwards."""
+    with gc_paused(freeze=False):
+        out = fn(*args)
+    release_free_memory()
+    return out
+
+
+# -- the merge -------------------------------------------------------------------------------
+
+
+class _Inline:
+    """Task results computed when the merge asks for them: the sequential path."""
+
+    def get(self, key: tuple[Any, ...], fn: Callable[..., _T], *args: Any) -> _T:
+        return _call(fn, *args)
+
+
+def _merge(
+    run: _Inline,
+    build_root: Path,
+    modes: list[str],
+    key: str | None,
+    check_sqlite_dbs: bool,
+    trusted: Mapping[str, Trusted],
+) -> _Report:
+    """The report: each task's result asked of ``run`` and merged in the sequential order.
+
+    A task's key names its inputs; ``_plan`` gives the tasks it starts early the same keys,
+    so a result computed with a guessed chunk count is used only when the guess was right."""
+    rep = _Report()
+    counts: dict[str, int | None] = {}
+    for mode in modes:
+        t = trusted.get(mode)
+        head = run.get(("head", mode), _mode_head, build_root, mode, key, t)
+        rep.issues.extend(head.issues)
+        n = counts[mode] = head.n
+        if n is None:
+            if head.no_chunks and not any(
+                i["mode"] == mode and str(i["artifact"]).startswith("chunk_meta")
+                for i in rep.issues
+            ):
+                rep.add(mode, "chunk_meta", "PIECE_MISSING", "no chunk_meta in the manifest")
             continue
-        if (
-            trusted is not None
-            and trusted.chunks == n
-            and name in TRUSTABLE
-            and trusted.pieces.get(name) == entry.checksum
-        ):
-            _load_piece(rep, reader, mode, entry, parse=False)
+        dense_meta: dict[str, Any] = {}
+        bin_bytes: dict[str, int] = {}
+        for index in head.rest:
+            piece = run.get(("piece", mode, index, n), _mode_piece, build_root, mode, index, n, t)
+            rep.issues.extend(piece.issues)
+            if not piece.parsed:
+                continue
+            if piece.name in _DENSE:
+                dense_meta[piece.name] = piece.dense
+            elif piece.raw_bytes is not None:
+                bin_bytes[piece.name] = piece.raw_bytes
+        for name in _DENSE:
+            meta = dense_meta.get(name)
+            if meta is None:
+                continue
+            raw = bin_bytes.get(name + "_bin")
+            if raw is None:
+                rep.add(mode, name, "PIECE_MISSING", "vectors without their .bin piece")
+            elif meta.get("count") != n or raw != n * int(meta.get("dims", 0)):
+                rep.add(mode, name, "COUNT_MISMATCH", f"dense rows differ from {n} chunks")
+        rep.issues.extend(head.keys)
+    if not check_sqlite_dbs:
+        return rep
+    try:
+        sreader = IndexReader(sqlite_dir(build_root))
+    except IndexInvalid as exc:
+        rep.add("sqlite", "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
+        return rep
+    for mode in modes:
+        name = db_name(mode)
+        if not sreader.has(name):
+            rep.add(mode, name, "PIECE_MISSING", "sqlite db not in the sqlite manifest")
             continue
-        ok, value = _load_piece(rep, reader, mode, entry)
-        if not ok:
+        n = counts.get(mode)
+        t = trusted.get(mode)
+        # a trusted db (same bytes, same chunk count) is verified only
+        checks = not (
+            t is not None and n == t.chunks and t.dbs.get(name) == sreader.entry(name).checksum
+        )
+        db = run.get(("db", mode, checks), _db_check, build_root, mode, checks)
+        if db.error is not None:
+            rep.add(mode, name, "PIECE_CHECKSUM", db.error)
             continue
-        if entry.count is not None:
-            got = _count_of(name, value, n)
-            if got is not None and got != entry.count:
-                rep.add(mode, name, "PIECE_COUNT", f"{got} records, manifest says {entry.count}")
-        _check_content(rep, mode, name, value, n)
-        if name in _DENSE:
-            dense_meta[name] = value
-        elif isinstance(value, bytes | bytearray):
-            bin_bytes[name] = len(value)
-        del value
-    for name in _DENSE:
-        meta = dense_meta.get(name)
-        if meta is None:
+        if db.facts is None:
             continue
-        raw = bin_bytes.get(name + "_bin")
-        if raw is None:
-            rep.add(mode, name, "PIECE_MISSING", "vectors without their .bin piece")
-        elif meta.get("count") != n or raw != n * int(meta.get("dims", 0)):
-            rep.add(mode, name, "COUNT_MISMATCH", f"dense rows differ from {n} chunks")
-    if key is not None:
-        if reader.manifest.compatibilityKey != key:
-            rep.add(
-                mode, "pieces/manifest.json", "COMPAT_MISMATCH", "manifest compatibilityKey differs"
-            )
-        if state is not None and state.compatibilityKey != key:
-            rep.add(
-                mode, "index_state.json", "COMPAT_MISMATCH", "index_state compatibilityKey differs"
-            )
-    return n
+        fname = sreader.path(name).name
+        for code, msg in judge_sqlite(fname, db.facts, n if n is not None else -1, key or ""):
+            rep.add(mode, name, code, msg)
+    return rep
 
 
 def validate_build(
@@ -438,48 +568,33 @@ def validate_build(
     key: str | None,
     check_sqlite_dbs: bool,
     trusted: Mapping[str, Trusted] | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """``{ok, checkedAt, issueCount, warningCount, issues[], warnings[]}`` for a build dir.
 
-    ``trusted`` (per mode, see ``_validate_mode``) comes from a validated build of the same
+    ``trusted`` (per mode, see ``_mode_head``) comes from a validated build of the same
     ``key``; a SQLite db with a trusted checksum, verified, skips the integrity checks.
+
+    Each mode's pieces are checked, then each mode's SQLite db. With ``threads`` > 1 the
+    independent tasks (a mode's chunk pieces, each other piece, each db) run at once, in
+    this process and up to ``threads - 1`` worker processes (see ``_lanes``, ``_Pool``);
+    the report is the sequential one either way: results are merged in sequential order.
     """
-    rep = _Report()
-    counts: dict[str, int | None] = {}
     trusted = trusted or {}
-    for mode in modes:
-        counts[mode] = _validate_mode(rep, build_root, mode, key, trusted.get(mode))
-        release_free_memory()  # the mode's parsed pieces
-    if check_sqlite_dbs:
-        sdir = sqlite_dir(build_root)
-        try:
-            sreader = IndexReader(sdir)
-        except IndexInvalid as exc:
-            rep.add("sqlite", "pieces/manifest.json", "MANIFEST_INVALID", exc.message)
-            sreader = None
-        if sreader is not None:
-            for mode in modes:
-                name = db_name(mode)
-                if not sreader.has(name):
-                    rep.add(mode, name, "PIECE_MISSING", "sqlite db not in the sqlite manifest")
-                    continue
-                try:
-                    sreader.verify_file(name)  # streamed: dbs are large
-                except IndexInvalid as exc:
-                    rep.add(mode, name, "PIECE_CHECKSUM", exc.message)
-                    continue
-                n = counts.get(mode)
-                t = trusted.get(mode)
-                if (
-                    t is not None
-                    and n == t.chunks
-                    and t.dbs.get(name) == sreader.entry(name).checksum
-                ):
-                    continue
-                for code, msg in check_sqlite(
-                    sreader.path(name), n if n is not None else -1, key or ""
-                ):
-                    rep.add(mode, name, code, msg)
+    run: _Inline = _Inline()
+    if threads > 1:
+        tasks = _plan(build_root, modes, key, check_sqlite_dbs, trusted)
+        lanes = _lanes(tasks, threads)
+        placed = _assign(tasks, lanes)
+        if placed is not None:
+            run = _Pool(*placed, workers=lanes - 1)
+    try:
+        if isinstance(run, _Pool):
+            run.run_here()
+        rep = _merge(run, build_root, modes, key, check_sqlite_dbs, trusted)
+    finally:
+        if isinstance(run, _Pool):
+            run.close()
     return {
         "ok": not rep.issues,
         "checkedAt": jsonio.utc_now_iso(),
@@ -488,6 +603,265 @@ def validate_build(
         "issues": rep.issues,
         "warnings": rep.warnings,
     }
+
+
+# -- running the tasks at once ---------------------------------------------------------------
+
+#: Estimated ``(seconds, peak MB)`` per MB of a piece checked, by piece name (the medium
+#: corpus, one core); they only place the tasks, never change what is reported.
+_PIECE_COST: dict[str, tuple[float, float]] = {
+    "token_postings": (0.033, 14.0),
+    "field_postings": (0.030, 13.0),
+    "phrase_ngrams": (0.017, 3.5),
+    "chargram_postings": (0.018, 2.7),
+    "minhash_signatures": (0.011, 9.0),
+    "filter_index": (0.013, 8.0),
+    "chunk_meta": (0.009, 5.0),
+    "field_tokens": (0.0015, 1.0),
+}
+_JSON_COST = (0.010, 5.0)  # other JSON and JSONL pieces
+_RAW_COST = (0.001, 1.0)  # binary pieces, and pieces only checksum-verified
+_DB_COST = (0.0035, 0.0)  # a db's checks: SQLite's page cache is small
+_DB_VERIFY_COST = (0.0005, 0.0)  # a db's streamed checksum
+_TASK_COST = 0.005  # seconds: opening the manifest, sending the result
+#: Seconds a spawned worker takes to start (an interpreter importing this module).
+_START_COST = 0.6
+#: Below this many estimated seconds of work the pool's start costs more than it saves.
+_POOL_MIN_COST = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    key: tuple[Any, ...]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    cost: float
+    mem: float
+
+
+def _cost(entry: Any, verify_only: bool = False) -> tuple[float, float]:
+    mb = entry.bytes / (1 << 20)
+    if verify_only or entry.format not in ("json", "jsonl"):
+        per = _RAW_COST
+    else:
+        base = entry.name.split(".", 1)[0]
+        per = _PIECE_COST.get(entry.name, _PIECE_COST.get(base, _JSON_COST))
+    return _TASK_COST + per[0] * mb, per[1] * mb
+
+
+def _guess_chunks(entries: list[Any], trusted: Trusted | None) -> int | None:
+    """The chunk count ``_mode_head`` will find if the chunk pieces are sound: the trusted
+    count for trusted chunk pieces, else the manifest's record counts; None if unknown."""
+    chunk = [e for e in entries if _is_chunk_piece(e.name)]
+    if (
+        trusted is not None
+        and chunk
+        and all(trusted.pieces.get(e.name) == e.checksum for e in chunk)
+    ):
+        return trusted.chunks
+    by_name = {e.name: e for e in entries}
+    if "chunk_meta" in by_name:
+        count: int | None = by_name["chunk_meta"].count
+        return count
+    if "chunk_meta.meta" not in by_name:
+        return None
+    total = 0
+    k = 0
+    while (part := by_name.get(f"chunk_meta.part-{k:05d}")) is not None:
+        if part.count is None:
+            return None
+        total += part.count
+        k += 1
+    return total
+
+
+def _plan(
+    build_root: Path,
+    modes: list[str],
+    key: str | None,
+    check_sqlite_dbs: bool,
+    trusted: Mapping[str, Trusted],
+) -> list[_Task]:
+    """The tasks ``_merge`` will ask for, keyed as it asks (the pieces' chunk count guessed
+    from the manifests), with their estimated cost. A wrong guess (a corrupt build) only
+    means that task runs again when the merge asks for it."""
+    from pairofcleats.build.reuse import TRUSTABLE
+
+    tasks: list[_Task] = []
+    guesses: dict[str, int | None] = {}
+    for mode in modes:
+        t = trusted.get(mode)
+        try:
+            entries = list(IndexReader(index_dir(build_root, mode)).manifest.pieces)
+        except IndexInvalid:
+            continue  # the head reports it, at no cost
+        n = guesses[mode] = _guess_chunks(entries, t)
+        chunk_trusted = n is not None and t is not None and n == t.chunks
+        head = [_cost(e, chunk_trusted) for e in entries if _is_chunk_piece(e.name)]
+        tasks.append(
+            _Task(
+                ("head", mode),
+                _mode_head,
+                (build_root, mode, key, t),
+                sum(c for c, _ in head),
+                max((m for _, m in head), default=0.0),
+            )
+        )
+        if n is None:
+            continue
+        for index, e in enumerate(entries):
+            if _is_chunk_piece(e.name):
+                continue
+            skip = (
+                t is not None
+                and t.chunks == n
+                and e.name in TRUSTABLE
+                and t.pieces.get(e.name) == e.checksum
+            )
+            cost, mem = _cost(e, skip)
+            args = (build_root, mode, index, n, t)
+            tasks.append(_Task(("piece", mode, index, n), _mode_piece, args, cost, mem))
+    if not check_sqlite_dbs:
+        return tasks
+    try:
+        sreader = IndexReader(sqlite_dir(build_root))
+    except IndexInvalid:
+        return tasks
+    for mode in modes:
+        name = db_name(mode)
+        if not sreader.has(name):
+            continue
+        entry = sreader.entry(name)
+        t = trusted.get(mode)
+        checks = not (
+            t is not None and guesses.get(mode) == t.chunks and t.dbs.get(name) == entry.checksum
+        )
+        per = _DB_COST if checks else _DB_VERIFY_COST
+        cost = _TASK_COST + per[0] * entry.bytes / (1 << 20)
+        tasks.append(_Task(("db", mode, checks), _db_check, (build_root, mode, checks), cost, 0.0))
+    return tasks
+
+
+def _lanes(tasks: list[_Task], threads: int) -> int:
+    """``threads``, but no more lanes than the longest task fits into the estimated total:
+    more cannot end sooner, and each worker adds its start-up and its peak RSS."""
+    if not tasks:
+        return 1
+    longest = max(t.cost for t in tasks)
+    return max(1, min(threads, int(sum(t.cost for t in tasks) // longest)))
+
+
+def _assign(tasks: list[_Task], threads: int) -> tuple[list[_Task], list[_Task]] | None:
+    """``(here, pool)``: the tasks for this process and for the ``threads - 1`` workers, or
+    None when the work is too small to be worth a pool.
+
+    The pool gets its share of the estimated time (less its start-up), taken from the tasks
+    of least memory up: this process's heap was grown by the build before and has room to
+    spare (its free pages are reused), a worker's peak adds to the build's. The pool's tasks
+    go longest first, so its workers end together."""
+    workers = threads - 1
+    total = sum(t.cost for t in tasks)
+    if workers < 1 or total < _POOL_MIN_COST:
+        return None
+    share = (total + workers * _START_COST) * workers / threads - workers * _START_COST
+    pool: list[_Task] = []
+    load = 0.0
+    for task in sorted(tasks, key=lambda t: (t.mem, -t.cost)):
+        if load + task.cost / 2 <= share:
+            pool.append(task)
+            load += task.cost
+    if not pool:
+        return None
+    keys = {t.key for t in pool}
+    pool.sort(key=lambda t: -t.cost)
+    return [t for t in tasks if t.key not in keys], pool
+
+
+#: Seconds between a worker's looks at whether its parent is still alive.
+_PARENT_POLL_S = 0.5
+
+
+def _worker_init(parent: int) -> None:
+    """A worker leaves SIGINT to its parent (which ends the pool), caps the mmap threshold
+    as the build does (§13), and exits once its parent is gone: a pool's workers hold the
+    write end of their own task queue, so a parent killed with SIGKILL left them (and the
+    resource tracker they keep open) waiting for a task forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cap_mmap_threshold()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_S)
+    os._exit(1)  # mid-task too: nothing a worker does needs cleaning up
+
+
+class _Pool(_Inline):
+    """The tasks of ``here`` run in this process (``run_here``), those of ``pool`` in
+    ``workers`` spawned processes; the merge takes each result when it comes to it.
+
+    Spawned, not forked: the build has threads live at validation (the lock's heartbeat),
+    a fork copies whatever lock one of them holds, and a forked worker's RSS counts the
+    parent's whole heap. A spawned worker starts in about 0.55 s (measured; importing this
+    module), overlapped with this process's own tasks. As with any spawn pool, it imports
+    the host's ``__main__``: a host script guards its entry point.
+
+    A task that raised in a worker, or whose worker died, is run again here when the merge
+    asks for it, so what is raised is what (and where) the sequential path raises. ``close``
+    always shuts the pool down, killing its workers (``kill_tree``) if tasks are still
+    pending: guessed ones the merge did not want, or after an exception or an interrupt."""
+
+    def __init__(self, here: list[_Task], pool: list[_Task], workers: int) -> None:
+        self._here = here
+        self._done: dict[tuple[Any, ...], tuple[bool, Any]] = {}
+        self._executor = ProcessPoolExecutor(
+            max_workers=min(workers, len(pool)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
+        self._futures: dict[tuple[Any, ...], Future[Any]] = {}
+        try:
+            for task in pool:
+                self._futures[task.key] = self._executor.submit(_call, task.fn, *task.args)
+        except BaseException:
+            self.close()
+            raise
+
+    def run_here(self) -> None:
+        for task in self._here:
+            try:
+                self._done[task.key] = (True, _call(task.fn, *task.args))
+            except Exception as exc:  # raised where the merge asks for this result
+                self._done[task.key] = (False, exc)
+
+    def get(self, key: tuple[Any, ...], fn: Callable[..., _T], *args: Any) -> _T:
+        done = self._done.pop(key, None)
+        if done is not None:
+            if done[0]:
+                value: _T = done[1]
+                return value
+            raise done[1]
+        fut = self._futures.pop(key, None)
+        if fut is None:
+            return _call(fn, *args)
+        try:
+            out: _T = fut.result()
+        except Exception:  # the task raised, or its worker died (BrokenProcessPool)
+            return _call(fn, *args)  # so it raises here what the sequential path raises
+        return out
+
+    def close(self) -> None:
+        # no future is cancelled: on 3.11 a pool that breaks with a cancelled future
+        # pending crashes its manager thread (set_exception on it); killed workers break
+        # the pool, which fails the pending futures, and shutdown then returns
+        if any(not f.done() for f in self._futures.values()):
+            for proc in list((getattr(self._executor, "_processes", None) or {}).values()):
+                if proc.pid is not None:
+                    kill_tree(proc.pid, grace_s=1.0)
+        self._executor.shutdown(wait=True)
+        self._futures.clear()
 
 
 def manifest_valid(path: Path) -> bool:
