@@ -214,3 +214,103 @@ def test_raw_words_equal_word_regex(text: str) -> None:
     import re
 
     assert raw_words(text) == re.findall(r"\w+", text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_word_text_keeps_offsets_and_the_word_runs(text: str) -> None:
+    """word_text (bytes.translate) blanks exactly the non-word ASCII characters in place."""
+    import re
+
+    from pairofcleats.tokenize import word_text
+
+    out = word_text(text)
+    assert len(out) == len(text)
+    assert out.split() == re.findall(r"\w+", text)
+    for a in range(0, len(text), 7):  # any slice splits into that slice's runs
+        assert out[a : a + 9].split() == re.findall(r"\w+", text[a : a + 9])
+
+
+_CAMEL_ALPHABET = "aAzZ09_bBxX"
+
+
+@given(st.text(alphabet=_CAMEL_ALPHABET, min_size=1, max_size=24))
+def test_ascii_camel_regex_equals_the_class_loop(word: str) -> None:
+    """ASCII runs go through the boundary regex; the per-character loop is the oracle."""
+    import re
+
+    from pairofcleats.tokenize import _camel_parts, _split_word, _split_word_classes
+
+    for run in re.findall(r"[^\W_]+", word):
+        assert _split_word(run) == _split_word_classes(run)
+    expected = [p for run in re.findall(r"[^\W_]+", word) for p in _split_word_classes(run)]
+    assert _camel_parts(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "parts"),
+    [
+        ("getHTTPResponse", ("get", "http", "response")),
+        ("HTTP2Server", ("http2", "server")),
+        ("ABc", ("a", "bc")),
+        ("AB1c", ("ab1c",)),
+        ("ABC", ("abc",)),
+        ("a1B2c3", ("a1", "b2c3")),
+        ("x", ("x",)),
+        ("X", ("x",)),
+        ("123", ("123",)),
+        ("ÉcoleNormale", ("école", "normale")),  # non-ASCII: the class loop
+        ("ǅemal", ("ǆemal",)),  # titlecase: not upper (no boundary), lowercased
+    ],
+)
+def test_split_word_camel_cases(word: str, parts: tuple[str, ...]) -> None:
+    from pairofcleats.tokenize import _split_word, _split_word_classes
+
+    assert _split_word(word) == parts == _split_word_classes(word)
+
+
+@given(
+    st.lists(st.text(alphabet="aZ9_é .:=(){}-\nIfifdefDEF", max_size=20), max_size=6),
+    st.lists(st.integers(0, 2), min_size=6, max_size=6),
+)
+def test_keyword_memos_match_filtering(texts: list[str], which: list[int]) -> None:
+    """Per-keyword-set memos (keywords give no body sub-words, no usage) equal filtering
+    the keywords out, whatever sets earlier calls used."""
+    sets = [frozenset({"if", "If"}), frozenset({"def", "if"}), frozenset()]
+    for text, k in zip(texts, which, strict=False):
+        keywords = sets[k]
+        assert code_tokens(text, keywords) == _scan_reference(text, keywords)
+        usages = [
+            w for w in dict.fromkeys(raw_words(text)) if not w[0].isdigit() and w not in keywords
+        ]
+        assert raw_identifiers(text, None, keywords) == usages
+        assert raw_identifiers(text, None, keywords, 2) == usages[:2]
+
+
+@given(
+    st.lists(st.text(alphabet="aZ9_ .:=(){}-Ifif#", max_size=12), min_size=1, max_size=8),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_code_tokens_ranges_with_a_file_word_text(rows: list[str], kept: list[bool]) -> None:
+    """A word_text made once for the whole text gives what each range's own scan gives."""
+    from pairofcleats.tokenize import code_tokens_ranges, word_text
+
+    text = "\n".join(rows)
+    ranges = []
+    pos = 0
+    for row, keep in zip(rows, kept, strict=False):
+        ranges.append((pos, pos + len(row), keep))
+        pos += len(row) + 1
+    keywords = frozenset({"if"})
+    assert code_tokens_ranges(text, ranges, keywords, word_text(text)) == code_tokens_ranges(
+        text, ranges, keywords
+    )
+
+
+def test_split_id_unicode_and_punctuation_edges() -> None:
+    assert split_id("naïveHTTPÜber_x") == ["naïve", "http", "über", "x"]
+    assert split_id("a->b::c") == ["a", "b", "c"]
+    assert split_id("__init__") == ["init"]
+    assert split_id("x2y") == ["x2y"]
+    assert split_id("fooBAR9baz") == ["foo", "bar9baz"]
+    body, kw, ops = code_tokens("if a<=b: return x**2 // y", frozenset({"if", "return"}))
+    assert (body, kw, ops) == (["a", "b", "x", "2", "y"], ["if", "return"], ["<=", ":", "**", "//"])

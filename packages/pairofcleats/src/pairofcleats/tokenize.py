@@ -25,16 +25,24 @@ MAX_PUNCT_PER_CHUNK = 20_000
 
 _WORD_RE = re.compile(r"[^\W_]+")
 _RAW_RE = re.compile(r"\w+")
-#: ASCII non-word characters to spaces: ``text.translate(_NON_WORD).split()`` is
-#: ``_RAW_RE.findall(text)`` for ASCII text (word characters are never whitespace), and
-#: ~2.5x faster (translate's ASCII fast path, then a C split)
-_NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+#: ASCII non-word bytes to spaces: ``word_text(text).split()`` is ``_RAW_RE.findall(text)``
+#: for ASCII text (word characters are never whitespace) and ~5x faster. ``bytes.translate``
+#: is a plain table lookup; ``str.translate`` with a dict looks each distinct character up
+#: again on every call, which was most of its cost on short texts.
+_NON_WORD_BYTES = bytes(
+    i if i >= 128 or chr(i).isalnum() or chr(i) == "_" else 0x20 for i in range(256)
+)
+
+
+def word_text(text: str) -> str:
+    """ASCII ``text`` with every non-word character a space (same length, same offsets)."""
+    return text.encode().translate(_NON_WORD_BYTES).decode()
 
 
 def _words(text: str) -> list[str]:
     """``_RAW_RE.findall(text)``."""
     if text.isascii():  # a flag of the str object: O(1)
-        return text.translate(_NON_WORD).split()
+        return text.encode().translate(_NON_WORD_BYTES).decode().split()
     return _RAW_RE.findall(text)
 
 
@@ -60,11 +68,33 @@ def _classes(word: str) -> list[int]:
     return out
 
 
+#: the boundaries ``_split_word_classes`` finds in an ASCII letter/digit run: an upper after
+#: a lower or a digit (getUser, md5Sum), and an upper after an upper that a lower follows
+#: (HTTPServer: before the S)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
 def _split_word(word: str) -> tuple[str, ...]:
     """Split one run of letters/digits at lower→upper and acronym ends.
 
-    Digits stay with the letters before them (``md5Sum`` → md5|sum).
+    Digits stay with the letters before them (``md5Sum`` → md5|sum). ASCII runs take three
+    C calls (the boundaries as spaces, lowercase, split); the rest go by character classes.
     """
+    if word.isascii() and word.isalnum():
+        if word.islower() or word.isdigit():
+            return (word,)
+        return tuple(_CAMEL.sub(" ", word).lower().split())
+    return _split_word_classes(word)
+
+
+def _camel_parts(word: str) -> list[str]:
+    """``_split_word`` of each ``[^\\W_]+`` run of an ASCII ``\\w+`` word, flattened: an
+    underscore ends a run the way the space that replaces it ends a boundary look-around."""
+    return _CAMEL.sub(" ", word.replace("_", " ")).lower().split()
+
+
+def _split_word_classes(word: str) -> tuple[str, ...]:
+    """``_split_word`` by a character-class loop (any Unicode run; the ASCII oracle)."""
     if word.isascii() and (word.islower() or word.isdigit()):
         return (word,)
     cls = _classes(word)
@@ -94,7 +124,7 @@ class _Memo(dict[str, tuple[str, ...]]):
     def __missing__(self, word: str) -> tuple[str, ...]:
         if len(self) >= _MEMO_MAX:
             self.clear()
-        parts = tuple(sys.intern(p) for p in _split_word(word))
+        parts = tuple(map(sys.intern, _split_word(word)))
         self[word] = parts
         return parts
 
@@ -107,11 +137,13 @@ class _RawMemo(dict[str, tuple[str, ...]]):
     def __missing__(self, word: str) -> tuple[str, ...]:
         if len(self) >= _MEMO_MAX:
             self.clear()
-        if word.isalnum() and word.islower() and word.isascii():
-            parts: tuple[str, ...] = (sys.intern(word),)
-        else:
+        if not word.isascii():
             subs = map(_SUBWORDS.__getitem__, _WORD_RE.findall(word))
-            parts = tuple(itertools.chain.from_iterable(subs))
+            parts: tuple[str, ...] = tuple(itertools.chain.from_iterable(subs))
+        elif word.isalnum() and (word.islower() or word.isdigit()):
+            parts = (sys.intern(word),)
+        else:  # ASCII: underscores and camel boundaries in C
+            parts = tuple(map(sys.intern, _camel_parts(word)))
         self[word] = parts
         return parts
 
@@ -169,23 +201,81 @@ def code_tokens(
     return _code_streams(words, PUNCT_RE.findall(text), keywords)
 
 
+class _KeywordMemo(dict[str, tuple[str, ...]]):
+    """``_RAW_SUBWORDS`` for one keyword set, with no body sub-words for its keywords: the
+    body stream is one ``map`` over all words (no ``filterfalse`` pass to drop them)."""
+
+    __slots__ = ("keywords",)
+
+    def __init__(self, keywords: frozenset[str]) -> None:
+        super().__init__()
+        self.keywords = keywords
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        parts = () if word in self.keywords else _RAW_SUBWORDS[word]
+        self[word] = parts
+        return parts
+
+
+class _KeywordUsageMemo(dict[str, str | None]):
+    """``_USAGES`` for one excluded-word set: ``None`` for the excluded words as well."""
+
+    __slots__ = ("exclude",)
+
+    def __init__(self, exclude: frozenset[str]) -> None:
+        super().__init__()
+        self.exclude = exclude
+
+    def __missing__(self, word: str) -> str | None:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        # _UsageMemo's rule, not a lookup there (a second miss, a second frame)
+        use = None if word in self.exclude or word[0].isdigit() else sys.intern(word)
+        self[word] = use
+        return use
+
+
+#: per keyword set (a handful of languages), made on first use
+_KEYWORD_MEMOS: dict[frozenset[str], _KeywordMemo] = {}
+_KEYWORD_USAGES: dict[frozenset[str], _KeywordUsageMemo] = {}
+
+
+def _keyword_memo(keywords: frozenset[str]) -> _KeywordMemo:
+    memo = _KEYWORD_MEMOS.get(keywords)
+    if memo is None:
+        memo = _KEYWORD_MEMOS[keywords] = _KeywordMemo(keywords)
+    return memo
+
+
+def _usage_memo(exclude: frozenset[str]) -> _KeywordUsageMemo:
+    memo = _KEYWORD_USAGES.get(exclude)
+    if memo is None:
+        memo = _KEYWORD_USAGES[exclude] = _KeywordUsageMemo(exclude)
+    return memo
+
+
 def _code_streams(
     words: list[str], ops: list[str], keywords: frozenset[str]
 ) -> tuple[list[str], list[str], list[str]]:
     kw: list[str] = []
-    rest: Iterable[str] = words
+    memo: dict[str, tuple[str, ...]] = _RAW_SUBWORDS
     if keywords and not keywords.isdisjoint(words):
-        is_kw = keywords.__contains__  # filter/filterfalse with a C predicate: no frames
-        kw = list(map(_LOWER.__getitem__, filter(is_kw, words)))
-        rest = itertools.filterfalse(is_kw, words)
-    body = list(itertools.chain.from_iterable(map(_RAW_SUBWORDS.__getitem__, rest)))
+        # filter with a C predicate: no frames
+        kw = list(map(_LOWER.__getitem__, filter(keywords.__contains__, words)))
+        memo = _keyword_memo(keywords)
+    body = list(itertools.chain.from_iterable(map(memo.__getitem__, words)))
     if len(ops) > MAX_PUNCT_PER_CHUNK:
         del ops[MAX_PUNCT_PER_CHUNK:]
     return body, kw, list(map(sys.intern, ops))
 
 
 def code_tokens_ranges(
-    text: str, ranges: Iterable[tuple[int, int, bool]], keywords: frozenset[str] = frozenset()
+    text: str,
+    ranges: Iterable[tuple[int, int, bool]],
+    keywords: frozenset[str] = frozenset(),
+    wtext: str | None = None,
 ) -> tuple[list[str], list[str], list[str], list[str]]:
     """``code_tokens`` of the kept ranges of ``text`` joined by newlines, plus the raw words
     of all ranges in order (``raw_words`` of the whole span, for usages).
@@ -193,14 +283,16 @@ def code_tokens_ranges(
     ``ranges``: ``(start, end, kept)`` code-point ranges of whole rows, in order, each
     bounded by newlines (or the text ends); words and punctuation never cross a newline,
     so scanning each range in place equals scanning the joined kept rows, and no row is
-    scanned twice. ASCII text only (no NFC step).
+    scanned twice. ASCII text only (no NFC step). ``wtext``: ``word_text(text)`` when the
+    caller has it (one translation of a file serves all its chunks); without it each range
+    is translated on its own (``text`` may be a whole file around a few rows).
     """
     find_ops = PUNCT_RE.findall
     every: list[str] = []
     words: list[str] = []
     ops: list[str] = []
     for a, b, kept in ranges:
-        ws = _words(text[a:b])
+        ws = (wtext[a:b] if wtext is not None else word_text(text[a:b])).split()
         every += ws
         if kept:
             words += ws
@@ -237,10 +329,10 @@ def raw_identifiers(
     left out (a language's keywords); ``limit``: at most this many are returned.
     """
     found = dict.fromkeys(_words(text) if words is None else words)
-    # None (a leading digit) is the only falsy value the memo holds: filter(None, ...) in C
-    ids: Iterator[str] = filter(None, map(_USAGES.__getitem__, found))
-    if exclude:
-        ids = itertools.filterfalse(exclude.__contains__, ids)
+    memo = _usage_memo(exclude) if exclude else _USAGES
+    # None (a leading digit, an excluded word) is the only falsy value the memos hold:
+    # filter(None, ...) in C
+    ids: Iterator[str] = filter(None, map(memo.__getitem__, found))
     return list(ids if limit is None else itertools.islice(ids, limit))
 
 
