@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pairofcleats.lang import ChunkingLimits, chunk_file
 from pairofcleats.lang.dispatch import split_lines
 from pairofcleats.lang.registry import detect
@@ -210,3 +212,59 @@ def test_broken_source_still_chunks() -> None:
         "bad.py", "def ok():\n    return 1\n\ndef broken(:\n    pass\n", spec, ChunkingLimits()
     )
     assert ("FunctionDeclaration", "ok") in [(c.kind, c.name) for c in fc.chunks]
+
+
+def test_calls_are_the_first_200_distinct_in_order() -> None:
+    """Per-chunk calls: first-occurrence order, repeats dropped, capped at MAX_RELATIONS
+    (also when a chunk's calls are interleaved with another chunk's rows)."""
+    from pairofcleats.lang.treesitter import MAX_RELATIONS
+
+    body = "".join(f"    f{i % 250}(x)\n    g(x)\n" for i in range(600))
+    src = f"def a(x):\n{body}\n\ndef b(x):\n    h(x)\n    h(x)\n    a(x)\n\nk()\nk()\n"
+    spec = detect("src/many.py")
+    assert spec is not None
+    fc = chunk_file("src/many.py", src, spec, ChunkingLimits(max_lines=10_000, max_bytes=1 << 20))
+    by_name = {c.name: c for c in fc.chunks}
+    expected = ["f0", "g", *(f"f{i}" for i in range(1, MAX_RELATIONS - 1))]
+    assert list(by_name["a"].calls) == expected
+    assert len(by_name["a"].calls) == MAX_RELATIONS
+    assert by_name["b"].calls == ("h", "a")
+    assert next(c for c in fc.chunks if c.kind == "Module").calls == ("k",)
+
+
+_OLD_COMMENT_MARK = r"^\s*(?:/\*\*?|\*/|\*(?!\*)|///?!?|#+|--|;+)\s?"
+
+
+def _clean_comment_oracle(text: str) -> str:
+    """The per-line loop ``_clean_comment`` keeps for multi-line text (its one-line path is
+    checked against it)."""
+    import re
+
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(_OLD_COMMENT_MARK, "", line, count=1).rstrip()
+        if line.endswith("*/"):
+            line = line[:-2].rstrip()
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+@given(st.text(alphabet=" \t#/*-;!ab\n\r\x0b\x1c\x85\u2028\xa0", max_size=30))
+def test_clean_comment_one_line_path(text: str) -> None:
+    from pairofcleats.lang.treesitter import _clean_comment
+
+    assert _clean_comment(text) == _clean_comment_oracle(text)
+
+
+@given(st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000ab", max_size=30))
+def test_squash_and_split_joins_equal_the_whitespace_regex(text: str) -> None:
+    """``_squash`` skips the regex when the only whitespace is single spaces; split/join
+    forms replace ``\\s+`` subs followed by ``strip()`` (``\\s`` is ``str.isspace``)."""
+    import re
+
+    from pairofcleats.lang.treesitter import _squash
+
+    ws = re.compile(r"\s+")
+    assert _squash(text) == ws.sub(" ", text)
+    assert " ".join(text.split()) == ws.sub(" ", text).strip()
+    assert "".join(text.split()) == ws.sub("", text)

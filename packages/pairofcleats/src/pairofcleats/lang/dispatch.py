@@ -77,9 +77,18 @@ def split_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def chunk_file(rel_path: str, text: str, spec: LanguageSpec, limits: ChunkingLimits) -> FileChunks:
-    """Chunk one decoded file; a failing grammar falls back to regex/windows with a warning."""
-    lines = split_lines(text)
+def chunk_file(
+    rel_path: str,
+    text: str,
+    spec: LanguageSpec,
+    limits: ChunkingLimits,
+    lines: list[str] | None = None,
+) -> FileChunks:
+    """Chunk one decoded file; a failing grammar falls back to regex/windows with a warning.
+
+    ``lines``: ``split_lines(text)`` when the caller has it (it is not modified)."""
+    if lines is None:
+        lines = split_lines(text)
     stem = PurePosixPath(rel_path).stem or PurePosixPath(rel_path).name
     warnings: list[str] = []
     result: FileChunks | None = None

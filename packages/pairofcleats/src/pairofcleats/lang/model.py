@@ -15,12 +15,17 @@ class ChunkingLimits:
     window_lines: int = 80
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChunkDraft:
     """One chunk before ids are assigned; lines are 0-based rows, ``end_row`` inclusive.
 
     ``lang`` is the effective language (a fence's language inside Markdown);
     ``keywords`` is the language keyword set used to split the keyword field.
+
+    Not frozen: a frozen dataclass's ``__init__`` sets each of the 19 fields through
+    ``object.__setattr__`` (~3x the cost, and a build makes ~200K drafts). Only the
+    chunker that makes a draft fills it in; everything downstream treats it as a value
+    (``dataclasses.replace`` for a changed copy).
     """
 
     start_row: int

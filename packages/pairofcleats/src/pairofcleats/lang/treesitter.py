@@ -11,7 +11,9 @@ later runs are ``ClassBody``, unowned runs are ``Module``.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -41,6 +43,8 @@ MAX_RELATIONS = 200
 MAX_EXTRACTED = 2000
 _ALNUM = re.compile(r"[^\W_]")  # a character str.isalnum() accepts (same Unicode test)
 _INTERPOLATION = "interpolation"  # f-string parts (Python): inside a string
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 @dataclass(slots=True)
@@ -59,6 +63,14 @@ class _Def:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _squash(text: str) -> str:
+    """``_WS.sub(" ", text)``: a text whose only whitespace is single spaces is returned as
+    is (the one printable whitespace character is the space: two C tests, no regex)."""
+    if text.isprintable() and "  " not in text:
+        return text
+    return _WS.sub(" ", text)
+
+
 def _text(src: bytes, node: tree_sitter.Node | None) -> str:
     if node is None:
         return ""
@@ -73,6 +85,11 @@ def _end_row(node: tree_sitter.Node) -> int:
 
 
 def _clean_comment(text: str) -> str:
+    if text.isprintable():  # one line: no line boundary (all unprintable) nor tab in it
+        line = _COMMENT_MARK.sub("", text, count=1).rstrip()
+        if line.endswith("*/"):
+            line = line[:-2].rstrip()
+        return line.strip()
     lines = []
     for line in text.splitlines():
         line = _COMMENT_MARK.sub("", line, count=1)
@@ -135,7 +152,7 @@ def _node_name(node: tree_sitter.Node, src: bytes) -> str:
         return name
     t = node.child_by_field_name("type")
     if t is not None:
-        return _WS.sub(" ", _text(src, t))
+        return _squash(_text(src, t))
     return ""
 
 
@@ -164,10 +181,11 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         return ()
     out: list[dict[str, Any]] = []
     for c in p.named_children:
-        if "comment" in c.type:
+        ct = c.type
+        if "comment" in ct:
             continue
         entry: dict[str, Any] = {}
-        if c.type == "identifier":
+        if ct == "identifier":
             entry["name"] = _text(src, c)
         else:
             name_node = (
@@ -181,13 +199,13 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
                         name_node = sub
                         break
             name = _text(src, name_node) if name_node is not None else _text(src, c)
-            entry["name"] = _WS.sub(" ", name).lstrip("*&$").strip()
+            entry["name"] = _squash(name).lstrip("*&$").strip()
             t = c.child_by_field_name("type")
             if t is not None:
-                entry["type"] = _WS.sub(" ", _text(src, t)).lstrip(":").strip()
+                entry["type"] = _squash(_text(src, t)).lstrip(":").strip()
             v = c.child_by_field_name("value") or c.child_by_field_name("default_value")
             if v is not None:
-                entry["default"] = _WS.sub(" ", _text(src, v))
+                entry["default"] = _squash(_text(src, v))
         if entry.get("name"):
             out.append(entry)
     return tuple(out[:64])
@@ -197,11 +215,11 @@ def _returns(node: tree_sitter.Node, src: bytes, lang: str) -> str | None:
     for fld in ("return_type", "result"):
         r = node.child_by_field_name(fld)
         if r is not None:
-            return _WS.sub(" ", _text(src, r)).lstrip(":").strip() or None
+            return _squash(_text(src, r)).lstrip(":").strip() or None
     if lang in ("java", "c", "cpp", "csharp"):
         r = node.child_by_field_name("type") or node.child_by_field_name("returns")
         if r is not None:
-            return _WS.sub(" ", _text(src, r)) or None
+            return _squash(_text(src, r)) or None
     return None
 
 
@@ -220,16 +238,18 @@ def _decorators(
                 "attribute_list",
                 "attribute_item",
             ):
-                out.append(_WS.sub(" ", _text(src, c)))
+                out.append(_squash(_text(src, c)))
             elif c.type == "modifiers":
                 for m in c.named_children:
                     if m.type in ("annotation", "marker_annotation"):
-                        out.append(_WS.sub(" ", _text(src, m)))
+                        out.append(_squash(_text(src, m)))
     return tuple(out)
 
 
-def _header(node: tree_sitter.Node, src: bytes) -> str:
-    body = _find_body(node)
+def _header(node: tree_sitter.Node, src: bytes, body: tree_sitter.Node | None = None) -> str:
+    """The node's text before its body (``body``: ``_find_body(node)`` when known)."""
+    if body is None:
+        body = _find_body(node)
     end = body.start_byte if body is not None else node.end_byte
     return src[node.start_byte : end].decode("utf-8", "replace")
 
@@ -286,7 +306,7 @@ def _preorder(nodes: list[tree_sitter.Node]) -> list[tree_sitter.Node]:
     """Captured nodes in tree pre-order: by start, outer first (equal spans: by depth)."""
     spans = [(n.start_byte, -n.end_byte) for n in nodes]
     if len(set(spans)) == len(spans):
-        return [n for _, n in sorted(zip(spans, nodes, strict=True), key=lambda p: p[0])]
+        return [n for _, n in sorted(zip(spans, nodes, strict=True), key=_FIRST)]
     return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte, _depth(n)))
 
 
@@ -329,13 +349,15 @@ class _Chunker:
         parts.reverse()
         return _clean_comment("\n".join(parts)), (first, last)
 
-    def _python_docstring(self, node: tree_sitter.Node) -> str:
-        body = _find_body(node)
-        if body is None or not body.named_children:
+    def _python_docstring(self, body: tree_sitter.Node | None) -> str:
+        """The docstring opening ``body`` (a definition's ``_find_body``)."""
+        # named_child(0): not a list of every statement of the body
+        first = body.named_child(0) if body is not None else None
+        if first is None:
             return ""
-        first = body.named_children[0]
-        if first.type == "expression_statement" and first.named_children:
-            s = first.named_children[0]
+        if first.type == "expression_statement" and first.named_child_count:
+            s = first.named_child(0)
+            assert s is not None
             if s.type == "string":
                 return _strip_string(_text(self.src, s))
         return ""
@@ -410,8 +432,9 @@ class _Chunker:
         start = int(outer.start_point[0])
         doc = ""
         doc_rows: tuple[int, int] | None = None
+        body = _find_body(node)
         if self.table.docstrings:
-            doc = self._python_docstring(node)
+            doc = self._python_docstring(body)
         lead, rows = self._leading_doc(outer)
         if rows is not None:
             start = rows[0]
@@ -419,8 +442,8 @@ class _Chunker:
             if not doc:
                 doc = lead
         cont = self.defs[container] if container is not None else None
-        header = _header(node, self.src)
-        sig = _WS.sub(" ", header).strip()
+        header = _header(node, self.src, body)
+        sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
         if self.lang == "python":
             sig = sig.rstrip(":").strip()
         elif sig.endswith("{"):
@@ -572,7 +595,8 @@ class _Chunker:
         nodes = _preorder(found)
         opaque_end = -1
         for node in nodes:
-            if node.start_byte < opaque_end:
+            start = node.start_byte
+            if start < opaque_end:
                 continue
             t = node.type
             if t in table.comments:
@@ -587,8 +611,8 @@ class _Chunker:
                     if (
                         gp is not None
                         and gp.type in ("block", "module")
-                        and gp.named_children
-                        and (gp.named_children[0].id == parent.id)
+                        and (first := gp.named_child(0)) is not None
+                        and first.id == parent.id
                     ):
                         comments.append(
                             (
@@ -603,9 +627,9 @@ class _Chunker:
             elif t == _INTERPOLATION and table.docstrings:
                 opaque_end = node.end_byte  # inside a string: the walk never looked there
             elif t in table.calls:
-                callee = self._callee(node)
+                callee = self._callee(node, t, start)
                 if callee:
-                    calls.append((int(node.start_point[0]), callee))
+                    calls.append((node.start_point[0], callee))
                     if self.lang == "ruby" and callee in ("require", "require_relative", "load"):
                         args = node.child_by_field_name("arguments")
                         if args is not None and args.named_children:
@@ -621,15 +645,15 @@ class _Chunker:
                 opaque_end = node.end_byte
         return comments, calls, imports
 
-    def _callee(self, node: tree_sitter.Node) -> str:
-        t = node.type
+    def _callee(self, node: tree_sitter.Node, t: str, start: int) -> str:
+        """``t``, ``start``: the node's type and start byte (the walk has them)."""
         if t == "command":
             return _text(self.src, node.child_by_field_name("name")).strip()
         if t == "macro_invocation":
             return _text(self.src, node.child_by_field_name("macro")) + "!"
         args = node.child_by_field_name("arguments")
-        if args is not None and args.start_byte > node.start_byte:
-            text = self.src[node.start_byte : args.start_byte].decode("utf-8", "replace")
+        if args is not None and (end := args.start_byte) > start:
+            text = self.src[start:end].decode("utf-8", "replace")
         else:
             f = (
                 node.child_by_field_name("function")
@@ -640,8 +664,8 @@ class _Chunker:
             )
             if f is None:
                 return ""
-            text = self.src[node.start_byte : f.end_byte].decode("utf-8", "replace")
-        text = _WS.sub("", text)
+            text = self.src[start : f.end_byte].decode("utf-8", "replace")
+        text = "".join(text.split())  # = _WS.sub("", text): \s is str.isspace
         if text.startswith("new"):
             text = text[3:]
         return text[:120]
@@ -651,7 +675,7 @@ class _Chunker:
             f = node.child_by_field_name(fld)
             if f is not None:
                 return [_strip_string(_text(self.src, f))]
-        text = _WS.sub(" ", _text(self.src, node)).strip().rstrip(";").strip()
+        text = " ".join(_text(self.src, node).split()).rstrip(";").strip()
         words = text.split(" ")
         while words and words[0] in _IMPORT_WORDS:
             words.pop(0)
@@ -712,7 +736,7 @@ class _Chunker:
                 d = self.defs[o]
                 kind, name = d.kind, d.name
             row_chunk[s2 : e2 + 1] = [len(drafts)] * (e2 - s2 + 1)
-            metas.append({"calls": [], "imports": [], "comment": [], "comment_rows": []})
+            metas.append({"imports": [], "comment": [], "comment_rows": []})
             if d is not None:
                 drafts.append(
                     ChunkDraft(
@@ -733,12 +757,19 @@ class _Chunker:
             else:
                 drafts.append(ChunkDraft(s2, e2, kind, name, self.lang))
 
-        for row, callee in calls:
-            ci = row_chunk[row] if row < n else -1
-            if ci >= 0:
-                lst = metas[ci]["calls"]
-                if callee not in lst and len(lst) < MAX_RELATIONS:
-                    lst.append(callee)
+        # each chunk's calls in order, then its first MAX_RELATIONS distinct ones (what a
+        # membership test per call into a list of up to 200 gave), per-call work in C
+        chunk_calls: list[list[str]] = [[] for _ in drafts]
+        if calls:
+            rows = list(map(_FIRST, calls))
+            if max(rows) < n:
+                cis: Iterable[int] = map(row_chunk.__getitem__, rows)
+            else:
+                cis = [row_chunk[row] if row < n else -1 for row in rows]
+            pairs = zip(cis, map(_SECOND, calls), strict=True)
+            for ci, grp in itertools.groupby(pairs, key=_FIRST):
+                if ci >= 0:
+                    chunk_calls[ci].extend(map(_SECOND, grp))
         file_imports: list[str] = []
         for row, spec in imports:
             if spec not in file_imports:
@@ -793,33 +824,16 @@ class _Chunker:
                 name = drafts[ci].name
             extracted.append(ChunkDraft(s, e, kind, name, self.lang, doc=text))
 
-        final: list[ChunkDraft] = []
-        for dr, meta in zip(drafts, metas, strict=True):
-            final.append(
-                ChunkDraft(
-                    dr.start_row,
-                    dr.end_row,
-                    dr.kind,
-                    dr.name,
-                    dr.lang,
-                    doc=dr.doc,
-                    signature=dr.signature,
-                    comment="\n".join(x for x in meta["comment"] if x),
-                    params=dr.params,
-                    returns=dr.returns,
-                    decorators=dr.decorators,
-                    modifiers=dr.modifiers,
-                    calls=tuple(meta["calls"]),
-                    imports=tuple(meta["imports"]),
-                    exported=dr.exported,
-                    comment_rows=tuple(meta["comment_rows"]),
-                )
-            )
+        for dr, meta, names in zip(drafts, metas, chunk_calls, strict=True):  # this pass's own
+            dr.comment = "\n".join(x for x in meta["comment"] if x)
+            dr.calls = tuple(itertools.islice(dict.fromkeys(names), MAX_RELATIONS))
+            dr.imports = tuple(meta["imports"])
+            dr.comment_rows = tuple(meta["comment_rows"])
         exports = tuple(
             d.name for d, p in zip(self.defs, self.parents, strict=True) if p is None and d.exported
         )
         return FileChunks(
-            chunks=tuple(final),
+            chunks=tuple(drafts),
             extracted=tuple(extracted),
             imports=tuple(file_imports),
             exports=exports,
