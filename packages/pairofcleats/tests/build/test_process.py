@@ -97,3 +97,40 @@ def test_headline_rules() -> None:
     long = " ".join(["w" * 29] * 7)
     out = headline_for(long, "", [])
     assert len(out) == 121 and out.endswith("…")
+
+
+def test_offsets_flags_and_utf16_lengths() -> None:
+    """The regex scans give what ``max(text)`` gave: ``bmp`` (nothing astral), ``narrow``
+    (nor a surrogate); UTF-16 row lengths count an astral code point twice."""
+    from pairofcleats.build.process import _Offsets, _utf16_len
+
+    for text, bmp, narrow in [
+        ("ascii\nonly", True, True),
+        ("é€\n\ud7ff", True, True),
+        ("\ue000\uffff", True, False),
+        ("a\ud800b", True, False),
+        ("x\n\U0001f600", False, False),
+        ("\udfff\U00010000", False, False),
+        ("\U0010ffff", False, False),
+    ]:
+        off = _Offsets(text.split("\n"), text)
+        assert (off.bmp, off.narrow) == (bmp, narrow), text
+        top = max(text)
+        assert (top <= "\uffff", top < "\ud800") == (bmp, narrow)
+        for row in text.split("\n"):
+            assert _utf16_len(row) == len(row) + sum(1 for ch in row if ord(ch) > 0xFFFF)
+
+
+def test_a_non_ascii_file_with_ascii_spans_and_comments() -> None:
+    """Spans of a non-ASCII file that are ASCII themselves scan their own word text; the
+    rows of comments are blanked from the body but feed usages."""
+    text = 'S = "é"\n\n\ndef f(a):\n    # note alpha\n    return a + beta  # tail\n'
+    b = bundle_from_source(_src("n.py", text), PairOfCleatsConfig().indexing, ("code",))
+    modes = b["modes"]["code"]
+    i = next(i for i, c in enumerate(modes["chunks"]) if c["name"] == "f")
+    fields = modes["fieldTokens"][i]
+    assert fields["body"] == ["f", "a"]
+    assert fields["comment"] == ["note", "alpha", "tail"]
+    assert modes["chunks"][i]["metaV2"]["codeRelations"]["usages"] == [
+        "f", "a", "note", "alpha", "beta", "tail",
+    ]  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +33,7 @@ from pairofcleats.tokenize import (
     split_id,
     stems_for,
     stopwords,
+    word_text,
 )
 
 BUNDLE_VERSION = 1
@@ -123,13 +125,16 @@ def _uid_hash(label: str, text: str, crlf: bool = True) -> str:
     return _xxh64_hex((label + "\0" + text).encode("utf-8", "surrogatepass"))
 
 
+_HIGH = re.compile("[\ud800-\U0010ffff]")  # a surrogate or an astral code point
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ONE_MORE = (1).__add__  # a row's length plus its newline, as a C-level callable
 
 
 def _utf16_len(s: str) -> int:
+    """UTF-16 units of ``s``: one per code point, two per astral one (a lone surrogate: one)."""
     if s.isascii():
         return len(s)
-    return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
+    return len(s.encode("utf-16-le", "surrogatepass")) >> 1
 
 
 class _Offsets:
@@ -143,16 +148,25 @@ class _Offsets:
         self.cp.pop()
         if text is None:
             text = "\n".join(lines)
-        top = "" if text.isascii() else max(text)
+        # a C regex scan for the first code point >= U+D800, not max() (a str per character)
+        high = None if text.isascii() else _HIGH.search(text)
         #: no code point above U+FFFF: one UTF-16 unit per code point
-        self.bmp = top <= "\uffff"
+        self.bmp = high is None or _ASTRAL.search(text, high.start()) is None
         #: nor a (lone) surrogate: UTF-16 windows decode back to the very code points
-        self.narrow = top < "\ud800"
+        self.narrow = high is None
+        self.text = text
+        self._wtext: str | None = None
         if self.bmp:
             self.u16: list[int] = self.cp  # one unit per code point: the same offsets
         else:
             self.u16 = list(itertools.accumulate(map(_ONE_MORE, map(_utf16_len, lines)), initial=0))
             self.u16.pop()
+
+    def word_text(self) -> str | None:
+        """``word_text`` of the file when it is ASCII (made once, for all modes)."""
+        if self._wtext is None and self.text.isascii():
+            self._wtext = word_text(self.text)
+        return self._wtext
 
     def span(self, s: int, e: int) -> tuple[int, int, int, int]:
         """(start16, end16, startCp, endCp) of rows s..e, end excluding the newline/CR."""
@@ -189,7 +203,7 @@ def weight_for(rel: str, kind: str, ext: str) -> float:
 
 def headline_for(doc: str, name: str, tokens: list[str]) -> str:
     """First 7 words of doc; else name; else the 7 most frequent meaningful tokens."""
-    words = doc.split()
+    words = doc.split(None, 7)  # the first 7 words (an 8th item is the rest, unsplit)
     if words:
         text = " ".join(words[:7])
     elif name and name not in ("blob", "root"):
@@ -222,9 +236,10 @@ def _blank_rows(lines: list[str], s: int, e: int, rows: tuple[tuple[int, int], .
 
 
 def _row_ranges(
-    offsets: _Offsets, s: int, e: int, rows: tuple[tuple[int, int], ...]
+    offsets: _Offsets, s: int, e: int, rows: tuple[tuple[int, int], ...], base: int = 0
 ) -> list[tuple[int, int, bool]]:
-    """Code-point ranges of rows ``s..e`` in order, ``kept`` False for the blanked ``rows``."""
+    """Code-point ranges of rows ``s..e`` in order, ``kept`` False for the blanked ``rows``
+    (offsets into the text from code point ``base`` on)."""
     blank = sorted((max(a, s), min(b, e)) for a, b in rows if max(a, s) <= min(b, e))
     cp = offsets.cp
     lines = offsets.lines
@@ -241,12 +256,16 @@ def _row_ranges(
         cur = b + 1
     if cur <= e:
         out.append((cp[cur], cp[e] + len(lines[e]), True))
+    if base:
+        return [(a - base, b - base, k) for a, b, k in out]
     return out
 
 
 class _DocWords(dict[str, list[str]]):
-    """One file's ``split_id`` of doc texts: a docstring is a code chunk's ``doc`` and its
-    own extracted-prose chunk, and every window of a split chunk repeats its doc."""
+    """One file's ``split_id`` of doc texts and names: a docstring is a code chunk's ``doc``
+    and its own extracted-prose chunk, every window of a split chunk repeats its doc, and a
+    definition's name is its chunk's and its comments' chunks' name. Callers copy what
+    they keep."""
 
     __slots__ = ()
 
@@ -264,7 +283,7 @@ def _code_fields(
     body, kw, ops = streams
     sig_body, _, _ = code_tokens(d.signature, keywords)
     return {
-        "name": split_id(d.name),
+        "name": docs[d.name].copy(),
         "signature": sig_body,
         "doc": docs[d.doc].copy() if d.doc else [],
         "comment": split_id(d.comment) if d.comment else [],
@@ -277,8 +296,11 @@ def _code_fields(
 def _prose_fields(name: str, text: str, docs: _DocWords | None = None) -> dict[str, list[str]]:
     if docs is None:
         return {"name": prose_tokens(name), "body": prose_tokens(text)}
-    body = list(itertools.filterfalse(stopwords().__contains__, docs[text])) if text else []
-    return {"name": prose_tokens(name), "body": body}
+    # prose_tokens of split texts the file has split before (a name is every one of its
+    # comments' chunk name)
+    is_stop = stopwords().__contains__
+    body = list(itertools.filterfalse(is_stop, docs[text])) if text else []
+    return {"name": list(itertools.filterfalse(is_stop, docs[name])), "body": body}
 
 
 def _unfielded(fields: dict[str, list[str]], prose: bool) -> list[str]:
@@ -310,22 +332,34 @@ def _assign_uids(
 
     ``crlf`` False: the file has no ``\\r`` (its texts need no newline normalising)."""
 
+    h = _xxh64_hex
+
     def uid(i: int, width: int) -> str:
+        # _uid_hash inlined: three per chunk
         span, pre_raw, post_raw = texts[i]
-        pre = _cut(pre_raw, width, tail=True)
-        post = _cut(post_raw, width, tail=False)
-        parts = [base, records[i]["_virtual"]]
-        seg = records[i]["metaV2"]["segment"]
+        if isinstance(pre_raw, str) and isinstance(post_raw, str):
+            pre, post = pre_raw[-width:], post_raw[:width]
+        else:
+            pre, post = _cut(pre_raw, width, tail=True), _cut(post_raw, width, tail=False)
+        if crlf:
+            span, pre, post = _norm_nl(span), _norm_nl(pre), _norm_nl(post)
+        rec = records[i]
+        seg = rec["metaV2"]["segment"]
+        u = f"{base}:{rec['_virtual']}:"
         if seg is not None:
-            parts.append(seg["languageId"])
-        parts.append(_uid_hash("span", span, crlf))
+            u += seg["languageId"] + ":"
+        u += h(("span\0" + span).encode("utf-8", "surrogatepass"))
         if pre:
-            parts.append(_uid_hash("pre", pre, crlf))
+            u += ":" + h(("pre\0" + pre).encode("utf-8", "surrogatepass"))
         if post:
-            parts.append(_uid_hash("post", post, crlf))
-        return ":".join(parts)
+            u += ":" + h(("post\0" + post).encode("utf-8", "surrogatepass"))
+        return u
 
     uids = [uid(i, UID_CONTEXT) for i in range(len(records))]
+    if len(set(uids)) == len(uids):  # no collision (nearly every file)
+        for rec, u in zip(records, uids, strict=True):
+            rec["metaV2"]["chunkUid"] = u
+        return
     dup = Counter(uids)
     for i, u in enumerate(uids):
         if dup[u] > 1:
@@ -367,6 +401,15 @@ def _records(
     # context windows count UTF-16 units; with neither astral characters nor surrogates
     # those are code points, and slicing the str gives the same text
     text16 = None if offsets.narrow else text_all.encode("utf-16-le", "surrogatepass")
+    # an ASCII file's word characters, the rest spaces: each code span's \w+ runs are a
+    # split of its slice (one translation per file, not one per span and row range)
+    wtext = offsets.word_text() if mode == "code" else None
+    weights: dict[str, float] = {}  # by kind: the file's rel and ext are fixed
+
+    def weight(kind: str) -> float:
+        w = weights[kind] = weight_for(src.rel, kind, src.ext)
+        return w
+
     for d in drafts:
         start16, end16, scp, ecp = offsets.span(d.start_row, d.end_row)
         span_text = text_all[scp:ecp]
@@ -393,15 +436,25 @@ def _records(
             virtual = f"{src.rel}#seg:{seg_uid}"
         usages: list[str] = []
         if mode == "code":
+            words: list[str] | None
             if not d.comment_rows:
                 # the body text is these rows as well (bar a final \r, no token of its own)
-                words = raw_words(span_text) if span_text.isascii() else None
+                if wtext is not None:
+                    words = wtext[scp:ecp].split()
+                else:
+                    words = raw_words(span_text) if span_text.isascii() else None
                 streams = code_tokens(span_text, kw, words)
             elif span_text.isascii():
                 # scan the span's rows in place: body streams from the kept ones, usage
                 # words from all, each row once (no blanked copy of the body)
-                ranges = _row_ranges(offsets, d.start_row, d.end_row, d.comment_rows)
-                body, kw_s, ops, words = code_tokens_ranges(text_all, ranges, kw)
+                if wtext is not None:
+                    ranges = _row_ranges(offsets, d.start_row, d.end_row, d.comment_rows)
+                    body, kw_s, ops, words = code_tokens_ranges(text_all, ranges, kw, wtext)
+                else:  # the span alone is ASCII: its own offsets and word text
+                    ranges = _row_ranges(offsets, d.start_row, d.end_row, d.comment_rows, scp)
+                    body, kw_s, ops, words = code_tokens_ranges(
+                        span_text, ranges, kw, word_text(span_text)
+                    )
                 streams = (body, kw_s, ops)
             else:  # NFC applies to the body text as a whole
                 streams = code_tokens(
@@ -452,7 +505,7 @@ def _records(
             "kind": d.kind,
             "name": d.name,
             "headline": headline,
-            "weight": weight_for(src.rel, d.kind, src.ext),
+            "weight": weights[d.kind] if d.kind in weights else weight(d.kind),
             "metaV2": meta,
             "_virtual": virtual,
         }
@@ -499,8 +552,8 @@ def bundle_from_source(
     limits = ChunkingLimits(
         cfg.chunking.max_lines, cfg.chunking.max_bytes, cfg.chunking.window_lines
     )
-    fc = chunk_file(src.rel, src.text, spec, limits)
     lines = split_lines(src.text)
+    fc = chunk_file(src.rel, src.text, spec, limits, lines)
     offsets = _Offsets(lines, src.text)
     out_modes: dict[str, Any] = {}
     docs = _DocWords()
