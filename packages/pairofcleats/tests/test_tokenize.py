@@ -314,3 +314,11 @@ def test_split_id_unicode_and_punctuation_edges() -> None:
     assert split_id("fooBAR9baz") == ["foo", "bar9baz"]
     body, kw, ops = code_tokens("if a<=b: return x**2 // y", frozenset({"if", "return"}))
     assert (body, kw, ops) == (["a", "b", "x", "2", "y"], ["if", "return"], ["<=", ":", "**", "//"])
+
+
+@given(st.text(alphabet="aZ9_é .:=(){}-\n\rIfifdef", max_size=40), st.integers(0, 2))
+def test_code_body_is_the_body_stream(text: str, k: int) -> None:
+    from pairofcleats.tokenize import code_body
+
+    keywords = [frozenset({"if", "If"}), frozenset({"def"}), frozenset()][k]
+    assert code_body(text, keywords) == code_tokens(text, keywords)[0]

@@ -214,7 +214,14 @@ class _KeywordMemo(dict[str, tuple[str, ...]]):
     def __missing__(self, word: str) -> tuple[str, ...]:
         if len(self) >= _MEMO_MAX:
             self.clear()
-        parts = () if word in self.keywords else _RAW_SUBWORDS[word]
+        if word in self.keywords:
+            parts: tuple[str, ...] = ()
+        elif not word.isascii():
+            parts = _RAW_SUBWORDS[word]
+        elif word.isalnum() and (word.islower() or word.isdigit()):  # _RawMemo's rule, inline
+            parts = (sys.intern(word),)
+        else:
+            parts = tuple(map(sys.intern, _CAMEL.sub(" ", word.replace("_", " ")).lower().split()))
         self[word] = parts
         return parts
 
@@ -254,6 +261,16 @@ def _usage_memo(exclude: frozenset[str]) -> _KeywordUsageMemo:
     if memo is None:
         memo = _KEYWORD_USAGES[exclude] = _KeywordUsageMemo(exclude)
     return memo
+
+
+def code_body(text: str, keywords: frozenset[str] = frozenset()) -> list[str]:
+    """``code_tokens(text, keywords)[0]`` alone: no punctuation scan nor keyword stream."""
+    if not text:
+        return []
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    memo = _keyword_memo(keywords) if keywords else _RAW_SUBWORDS
+    return list(itertools.chain.from_iterable(map(memo.__getitem__, _words(text))))
 
 
 def _code_streams(

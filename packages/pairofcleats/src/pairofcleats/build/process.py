@@ -25,6 +25,7 @@ from pairofcleats.lang import ChunkDraft, ChunkingLimits, chunk_file
 from pairofcleats.lang.dispatch import split_lines
 from pairofcleats.lang.registry import detect, language_by_id
 from pairofcleats.tokenize import (
+    code_body,
     code_tokens,
     code_tokens_ranges,
     prose_tokens,
@@ -240,7 +241,12 @@ def _row_ranges(
 ) -> list[tuple[int, int, bool]]:
     """Code-point ranges of rows ``s..e`` in order, ``kept`` False for the blanked ``rows``
     (offsets into the text from code point ``base`` on)."""
-    blank = sorted((max(a, s), min(b, e)) for a, b in rows if max(a, s) <= min(b, e))
+    if s > e:
+        return []
+    # clipped to s..e (conditionals, not max/min calls), the ones that overlap it
+    blank = sorted(
+        [(a if a > s else s, b if b < e else e) for a, b in rows if a <= e and b >= s and a <= b]
+    )
     cp = offsets.cp
     lines = offsets.lines
     out: list[tuple[int, int, bool]] = []
@@ -281,7 +287,7 @@ def _code_fields(
     docs: _DocWords,
 ) -> dict[str, list[str]]:
     body, kw, ops = streams
-    sig_body, _, _ = code_tokens(d.signature, keywords)
+    sig_body = code_body(d.signature, keywords)
     return {
         "name": docs[d.name].copy(),
         "signature": sig_body,
