@@ -322,3 +322,12 @@ def test_code_body_is_the_body_stream(text: str, k: int) -> None:
 
     keywords = [frozenset({"if", "If"}), frozenset({"def"}), frozenset()][k]
     assert code_body(text, keywords) == code_tokens(text, keywords)[0]
+
+
+_STEM_WORDS = ["running", "runs", "run", "x", "ponies", "news", "a"]
+
+
+@given(st.lists(st.sampled_from(_STEM_WORDS), max_size=12))
+def test_stems_for_are_the_differing_stems_in_order(tokens: list[str]) -> None:
+    stems = [stem(t) for t in tokens]
+    assert stems_for(tokens) == [s for s, t in zip(stems, tokens, strict=True) if s != t]

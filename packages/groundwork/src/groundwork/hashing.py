@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Final, Literal, Protocol, get_args
 
@@ -131,10 +132,10 @@ def hash_bytes(data: bytes | bytearray | memoryview, algo: str) -> Digest:
     return h.digest()
 
 
-def xxh64_hex(data: bytes | bytearray | memoryview) -> str:
-    """``hash_bytes(data, "xxh64").hex`` in one C call: for hot loops hashing many small
-    strings, where the Hasher/Digest objects were most of the cost (profiled)."""
-    return xxhash.xxh64_hexdigest(data)
+#: ``hash_bytes(data, "xxh64").hex`` in one C call: for hot loops hashing many small
+#: strings, where the Hasher/Digest objects were most of the cost (profiled). The C
+#: function itself (seed 0), not a wrapper: no Python frame per hash.
+xxh64_hex: Callable[[bytes | bytearray | memoryview], str] = xxhash.xxh64_hexdigest
 
 
 def hash_file(path: str | os.PathLike[str], algo: str, chunk_size: int = _DEFAULT_CHUNK) -> Digest:

@@ -9,7 +9,6 @@ it must stay free of tree-sitter and other heavy imports.
 from __future__ import annotations
 
 import itertools
-import operator
 import re
 import sys
 import unicodedata
@@ -169,6 +168,8 @@ def split_id(text: str) -> list[str]:
     """Lowercase sub-words of ``text``: NFC, runs of letters/digits, camel/snake split."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
+    elif text.isidentifier():  # one ASCII \w+ run (a name): its memo entry
+        return list(_RAW_SUBWORDS[text])
     # the letter/digit runs of the text are those of its \w+ runs split at underscores: one
     # memo lookup per raw word (its sub-words as the code body would give them), and
     # \w+ scans faster than [^\W_]+
@@ -415,6 +416,23 @@ class _StemMemo(dict[str, str]):
 _STEMS = _StemMemo()
 
 
+class _ExtraStemMemo(dict[str, tuple[str, ...]]):
+    """A token's stem when it differs from the token (a 1-tuple), else ``()``."""
+
+    __slots__ = ()
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        s = _STEMS[token]
+        extra = (s,) if s != token else ()
+        self[token] = extra
+        return extra
+
+
+_EXTRA_STEMS = _ExtraStemMemo()
+
+
 def stem(token: str) -> str:
     """Snowball English stem of one lowercase token."""
     return _STEMS[token]
@@ -427,8 +445,8 @@ def prose_tokens(text: str) -> list[str]:
 
 def stems_for(tokens: list[str]) -> list[str]:
     """The stems that differ from their token, in token order (extra postings)."""
-    stems = list(map(_STEMS.__getitem__, tokens))
-    return list(itertools.compress(stems, map(operator.ne, stems, tokens)))  # all in C
+    # one memo lookup per token, in C (was stems, then a compare per token, then compress)
+    return list(itertools.chain.from_iterable(map(_EXTRA_STEMS.__getitem__, tokens)))
 
 
 def is_punct(token: str) -> bool:
