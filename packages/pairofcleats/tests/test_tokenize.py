@@ -186,6 +186,16 @@ def test_split_id_equals_letter_digit_runs(text: str) -> None:
     assert split_id(text) == expected
 
 
+def _row_ranges(rows: list[str], kept: list[bool]) -> tuple[str, list[tuple[int, int, bool]]]:
+    """``rows`` joined by newlines, and each row's ``(start, end, keep)`` range in that text."""
+    ranges = []
+    pos = 0
+    for row, keep in zip(rows, kept, strict=False):
+        ranges.append((pos, pos + len(row), keep))
+        pos += len(row) + 1
+    return "\n".join(rows), ranges
+
+
 @given(
     st.lists(st.text(alphabet="aZ9_ .:=(){}-\rIfif#", max_size=12), min_size=1, max_size=8),
     st.lists(st.booleans(), min_size=8, max_size=8),
@@ -195,12 +205,7 @@ def test_code_tokens_ranges_equal_the_joined_kept_rows(rows: list[str], kept: li
     and the raw words of every range equal raw_words of the whole text."""
     from pairofcleats.tokenize import code_tokens_ranges
 
-    text = "\n".join(rows)
-    ranges = []
-    pos = 0
-    for row, keep in zip(rows, kept, strict=False):
-        ranges.append((pos, pos + len(row), keep))
-        pos += len(row) + 1
+    text, ranges = _row_ranges(rows, kept)
     keywords = frozenset({"if", "If"})
     joined = "\n".join(r for r, (_, _, k) in zip(rows, ranges, strict=True) if k)
     body, kw, ops, every = code_tokens_ranges(text, ranges, keywords)
@@ -294,12 +299,7 @@ def test_code_tokens_ranges_with_a_file_word_text(rows: list[str], kept: list[bo
     """A word_text made once for the whole text gives what each range's own scan gives."""
     from pairofcleats.tokenize import code_tokens_ranges, word_text
 
-    text = "\n".join(rows)
-    ranges = []
-    pos = 0
-    for row, keep in zip(rows, kept, strict=False):
-        ranges.append((pos, pos + len(row), keep))
-        pos += len(row) + 1
+    text, ranges = _row_ranges(rows, kept)
     keywords = frozenset({"if"})
     assert code_tokens_ranges(text, ranges, keywords, word_text(text)) == code_tokens_ranges(
         text, ranges, keywords
