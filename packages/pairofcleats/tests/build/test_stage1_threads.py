@@ -72,3 +72,53 @@ def test_side_thread_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(assemble_mod, "Streams", boom)
     with pytest.raises(Boom):
         stage1_values(_data(), PostingsConfig(), True, side_thread=True)
+
+
+def test_side_thread_chargrams_wait_for_the_token_postings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chargram builder's temporaries must not stack on the token postings' (§13 RSS):
+    the side thread starts them only once the main thread's postings are done."""
+    import threading
+    import time
+
+    import pairofcleats.build.assemble as assemble_mod
+
+    events: list[tuple[str, str]] = []
+    real_postings = assemble_mod.token_field_postings_and_minhash
+    real_grams = assemble_mod._chargrams
+
+    def slow_postings(*a: Any, **k: Any) -> Any:
+        time.sleep(0.2)  # the side thread's phrases are long done by now
+        out = real_postings(*a, **k)
+        events.append(("postings done", threading.current_thread().name))
+        return out
+
+    def grams(*a: Any, **k: Any) -> Any:
+        events.append(("chargrams start", threading.current_thread().name))
+        return real_grams(*a, **k)
+
+    monkeypatch.setattr(assemble_mod, "token_field_postings_and_minhash", slow_postings)
+    monkeypatch.setattr(assemble_mod, "_chargrams", grams)
+    data = _data()
+    stage1_values(data, PostingsConfig(), True, side_thread=True)
+    assert [e for e, _ in events] == ["postings done", "chargrams start"]
+    assert events[1][1].startswith("stage1-code")  # built on the side thread
+    assert data.stage1["chargram_postings"]["vocab"]
+
+
+def test_side_thread_postings_error_releases_the_waiting_chargrams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failing token-postings pass must not leave the side thread waiting forever."""
+    import pairofcleats.build.assemble as assemble_mod
+
+    class Boom(RuntimeError):
+        pass
+
+    def boom(*_a: Any, **_k: Any) -> Any:
+        raise Boom
+
+    monkeypatch.setattr(assemble_mod, "token_field_postings_and_minhash", boom)
+    with pytest.raises(Boom):
+        stage1_values(_data(), PostingsConfig(), True, side_thread=True)
