@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["COMPACT_KEYS", "compact_result", "render_text"]
+__all__ = ["COMPACT_KEYS", "compact_result", "explain_line", "mode_summary", "render_text"]
 
 COMPACT_KEYS = (
     "id",
@@ -60,6 +60,10 @@ def render_text(result: Mapping[str, Any], *, explain: bool = False) -> str:
         if not hits:
             continue
         lines.append(f"[{mode}]")
+        if explain:
+            summary = mode_summary(result.get("stats") or {}, mode)
+            if summary:
+                lines.append("  " + summary)
         for h in hits:
             span = f"{h.get('file')}:{h.get('startLine')}-{h.get('endLine')}"
             label = " ".join(str(x) for x in (h.get("kind"), h.get("name")) if x)
@@ -67,8 +71,7 @@ def render_text(result: Mapping[str, Any], *, explain: bool = False) -> str:
                 f"{span}  {label}  {_score(h.get('score'))}  {h.get('headline') or ''}".rstrip()
             )
             if explain and "scoreBreakdown" in h:
-                sel = h["scoreBreakdown"]["selected"]
-                lines.append(f"    {sel['type']} {_score(sel['score'])}")
+                lines.append("    " + explain_line(h["scoreBreakdown"]))
     if not lines:
         lines.append("no results")
     lines.extend(_warning_lines(result.get("warnings") or []))
@@ -92,3 +95,80 @@ def _warning_lines(warnings: list[Mapping[str, Any]]) -> list[str]:
         where = f" ({', '.join(names)})" if names else ""
         lines.append(f"warning {code}{where}: {message}")
     return lines
+
+
+def explain_line(bd: Mapping[str, Any]) -> str:
+    """A hit's ``scoreBreakdown`` as one line: how the score was made, then each boost.
+
+    ``rrf 0.0371 = sparse #2 bm25-fielded 25.2711 + dense #2 0.2531 · definition ×1.15``: a
+    reader sees which list ranked the hit where without reading the JSON.
+    """
+    sel = bd.get("selected") or {}
+    head = f"{sel.get('type')} {_score(sel.get('score'))}"
+    parts: list[str] = []
+    sparse, ann = bd.get("sparse"), bd.get("ann")
+    if sparse:
+        parts.append(
+            f"sparse{_rank(sparse.get('rank'))} {sparse.get('type')} {_score(sparse.get('score'))}"
+        )
+    if ann:
+        parts.append(
+            f"{ann.get('source') or 'dense'}{_rank(ann.get('rank'))} {_score(ann.get('score'))}"
+        )
+    if len(parts) > 1 or (parts and sel.get("type") in ("rrf", "blend")):
+        head += " = " + " + ".join(parts)
+    extras: list[str] = []
+    phrase = bd.get("phrase")
+    if phrase:
+        n = phrase.get("matches")
+        extras.append(f"phrase {n} match{'es' if n != 1 else ''} +{_pct(phrase.get('factor'))}")
+    sym = bd.get("symbol")
+    if sym:
+        what = [
+            w
+            for w, on in (("definition", sym.get("definition")), ("exported", sym.get("export")))
+            if on
+        ]
+        if sym.get("name"):
+            what.append(f"name {sym['name']}")
+        extras.append(f"{' '.join(what) or 'symbol'} ×{_factor(sym.get('factor'))}")
+    return " · ".join([head, *extras])
+
+
+def mode_summary(stats: Mapping[str, Any], mode: str) -> str:
+    """``stats.explain``'s facts about one mode on one line (empty when not explained)."""
+    ex = stats.get("explain") or {}
+    m = (ex.get("modes") or {}).get(mode)
+    if not m:
+        return ""
+    bits: list[str] = []
+    intent = ex.get("intent") or {}
+    if intent.get("type"):
+        signals = ", ".join(intent.get("signals") or [])
+        bits.append(f"intent {intent['type']}" + (f" ({signals})" if signals else ""))
+    if m.get("matchMode"):
+        bits.append(f"match {m['matchMode']}")
+    for key, label in (("candidates", "candidates"), ("allowed", "allowed")):
+        if isinstance(m.get(key), int):
+            bits.append(f"{m[key]:,} {label}")
+    steps = (m.get("relaxed") or {}).get("steps") or []
+    if steps:
+        bits.append("relaxed: " + ", ".join(map(str, steps)))
+    for term, exps in sorted((m.get("expansions") or {}).items()):
+        toks = ", ".join(str(e.get("token")) for e in exps if isinstance(e, Mapping))
+        bits.append(f"{term} → {toks or '(none)'}")
+    if isinstance(m.get("pathMatches"), int):
+        bits.append(f"{m['pathMatches']:,} path matches")
+    return " · ".join(bits)
+
+
+def _rank(rank: Any) -> str:
+    return f" #{rank}" if isinstance(rank, int) else ""
+
+
+def _pct(factor: Any) -> str:
+    return f"{factor * 100:.0f}%" if isinstance(factor, int | float) else "-"
+
+
+def _factor(factor: Any) -> str:
+    return f"{factor:.3g}" if isinstance(factor, int | float) else "-"
