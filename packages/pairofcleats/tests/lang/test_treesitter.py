@@ -188,6 +188,81 @@ def test_js_export_and_arrow_function() -> None:
     assert fc.imports == ("fs",)
 
 
+JS_FUNCTION_VALUES = """const getWorkspaces = async (filters, { path }) => {
+  // TODO a better error
+  const res = new Map()
+  return res
+}
+export const add = (a, b) => a + b
+let handler = function namedFn (req, res) { return 1 }
+const one = x => x * 2
+class A {
+  method = (y) => {
+    const z = y + 1
+    return z
+  }
+
+  other (q) {
+    return q
+  }
+}
+"""
+
+
+def test_js_function_values_stop_the_signature_at_their_body() -> None:
+    """``const f = (…) => {…}`` and class fields holding a function: the signature is the
+    text before the function's body (it ran on through the whole body) and the params
+    are the function's (they were empty)."""
+    spec = detect("src/values.js")
+    assert spec is not None
+    fc = chunk_file("src/values.js", JS_FUNCTION_VALUES, spec, ChunkingLimits())
+    by_name = {c.name: c for c in fc.chunks}
+    gw = by_name["getWorkspaces"]
+    assert gw.signature == "const getWorkspaces = async (filters, { path }) =>"
+    assert [p["name"] for p in gw.params] == ["filters", "{ path }"]
+    assert gw.modifiers["async"] is True
+    assert by_name["add"].signature == "const add = (a, b) =>"
+    assert by_name["add"].exported
+    assert by_name["handler"].signature == "let handler = function namedFn (req, res)"
+    assert [p["name"] for p in by_name["handler"].params] == ["req", "res"]
+    assert by_name["one"].params == ({"name": "x"},)
+    assert by_name["A.method"].signature == "method = (y) =>"
+    assert by_name["A.method"].params == ({"name": "y"},)
+
+
+def test_ts_arrow_function_keeps_types_and_return_type() -> None:
+    src = (
+        "export const parse = async (input: string, n?: number): Promise<Out> => {\n"
+        "  return run(input)\n}\n"
+    )
+    spec = detect("src/parse.ts")
+    assert spec is not None
+    fc = chunk_file("src/parse.ts", src, spec, ChunkingLimits())
+    parse = next(c for c in fc.chunks if c.name == "parse")
+    assert parse.signature == "const parse = async (input: string, n?: number): Promise<Out> =>"
+    assert parse.params == ({"name": "input", "type": "string"}, {"name": "n", "type": "number"})
+    assert parse.returns == "Promise<Out>"
+    assert parse.calls == ("run",)
+
+
+def test_a_long_callee_keeps_its_tail() -> None:
+    """A chain of calls longer than MAX_CALLEE keeps its end, where the base name is
+    (``--calls join`` must find it), behind ``…``."""
+    from pairofcleats.lang.treesitter import MAX_CALLEE
+
+    chain = "[data.name]" + "".join(f".concat(data.part{i}.map(m => m.v))" for i in range(6))
+    src = f"function f (data) {{\n  return {chain}.filter(Boolean).join(' ')\n}}\n"
+    spec = detect("src/chain.js")
+    assert spec is not None
+    fc = chunk_file("src/chain.js", src, spec, ChunkingLimits())
+    calls = next(c for c in fc.chunks if c.name == "f").calls
+    longest = max(calls, key=len)
+    assert len(longest) == MAX_CALLEE
+    assert longest.startswith("…")
+    assert longest.endswith(".filter(Boolean).join")
+    assert all(len(c) <= MAX_CALLEE for c in calls)
+
+
 def test_keywords_come_from_grammar() -> None:
     assert {"def", "class", "return"} <= keywords("python")
     assert "identifier" not in keywords("python")

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import PurePosixPath
 
-#: Bumped when the table below changes; it feeds the languagePolicyKey.
-REGISTRY_VERSION = 1
+#: Bumped when the table below, or what a chunker extracts from the same bytes, changes; it
+#: feeds the languagePolicyKey, so bundles made by the older rules are not reused (§15 B1).
+#: 2: JS/TS function-valued declarations' signature/params/returns, long callees' tails.
+REGISTRY_VERSION = 2
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -45,6 +45,10 @@ _ALNUM = re.compile(r"[^\W_]")  # a character str.isalnum() accepts (same Unicod
 _INTERPOLATION = "interpolation"  # f-string parts (Python): inside a string
 #: call node types whose callee is not the text before the arguments
 _OWN_CALLEE = frozenset({"command", "macro_invocation"})
+#: Longest callee text kept. A longer one (a chain of calls: ``[a].concat(…).map(…).join``)
+#: keeps its tail behind ``…``: the base name after the last ``.``, which ``--calls`` and
+#: ``filter_index.byCall`` match on, is at the end (cutting the head's end made ``.jo``).
+MAX_CALLEE = 120
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 
@@ -124,6 +128,32 @@ def _find_body(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return None
 
 
+#: JS/TS values that make a variable or class field a function definition.
+_FUNCTION_VALUES = frozenset(
+    ("arrow_function", "function_expression", "function", "generator_function")
+)
+
+
+def _function_value(node: tree_sitter.Node) -> tree_sitter.Node:
+    """The function a JS/TS ``const f = (…) => {…}`` or class field ``m = function (…)``
+    defines, else ``node``: its parameters, return type and body are the definition's.
+
+    Without it the declaration has no body field, so the signature ran on through the whole
+    function (``const f = async (a) => { // TODO … return res }``) and params were empty.
+    """
+    t = node.type
+    if t in ("public_field_definition", "field_definition"):
+        value = node.child_by_field_name("value")
+        return value if value is not None and value.type in _FUNCTION_VALUES else node
+    if t in ("lexical_declaration", "variable_declaration"):
+        for decl in node.named_children:
+            if decl.type == "variable_declarator":
+                value = decl.child_by_field_name("value")
+                if value is not None and value.type in _FUNCTION_VALUES:
+                    return value
+    return node
+
+
 def _declarator_name(node: tree_sitter.Node, src: bytes) -> str:
     d = node.child_by_field_name("declarator")
     while d is not None:
@@ -174,6 +204,9 @@ def _go_receiver(node: tree_sitter.Node, src: bytes) -> str:
 
 def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
     p = node.child_by_field_name("parameters")
+    if p is None and node.type == "arrow_function":
+        single = node.child_by_field_name("parameter")  # ``x => …``
+        return () if single is None else ({"name": _text(src, single)},)
     if p is None:
         d = node.child_by_field_name("declarator")
         while d is not None and p is None:
@@ -436,7 +469,7 @@ class _Chunker:
         start = int(outer.start_point[0])
         doc = ""
         doc_rows: tuple[int, int] | None = None
-        body = _find_body(node)
+        body = _find_body(_function_value(node))
         if self.table.docstrings:
             doc = self._python_docstring(body)
         lead, rows = self._leading_doc(outer)
@@ -480,36 +513,15 @@ class _Chunker:
         return kind
 
     def _js_function_var(self, node: tree_sitter.Node) -> str | None:
-        if node.type not in (
-            "lexical_declaration",
-            "variable_declaration",
-            "public_field_definition",
-            "field_definition",
-        ):
+        value = _function_value(node)
+        if value is node:
             return None
         if node.type in ("public_field_definition", "field_definition"):
-            value = node.child_by_field_name("value")
-            if value is not None and value.type in (
-                "arrow_function",
-                "function_expression",
-                "function",
-            ):
-                return _text(
-                    self.src,
-                    node.child_by_field_name("name") or node.child_by_field_name("property"),
-                )
-            return None
-        for decl in node.named_children:
-            if decl.type == "variable_declarator":
-                value = decl.child_by_field_name("value")
-                if value is not None and value.type in (
-                    "arrow_function",
-                    "function_expression",
-                    "function",
-                    "generator_function",
-                ):
-                    return _text(self.src, decl.child_by_field_name("name"))
-        return None
+            return _text(
+                self.src, node.child_by_field_name("name") or node.child_by_field_name("property")
+            )
+        decl = value.parent
+        return None if decl is None else _text(self.src, decl.child_by_field_name("name"))
 
     def visit(
         self, node: tree_sitter.Node, container: int | None, wrapper: tree_sitter.Node | None = None
@@ -638,7 +650,8 @@ class _Chunker:
                     callee = "".join(src[start:end].decode("utf-8", "replace").split())
                     if callee.startswith("new"):
                         callee = callee[3:]
-                    callee = callee[:120]
+                    if len(callee) > MAX_CALLEE:
+                        callee = "…" + callee[1 - MAX_CALLEE :]
                 else:
                     callee = self._callee(node, t, start)
                 if callee:
@@ -681,7 +694,7 @@ class _Chunker:
         text = "".join(text.split())  # = _WS.sub("", text): \s is str.isspace
         if text.startswith("new"):
             text = text[3:]
-        return text[:120]
+        return text if len(text) <= MAX_CALLEE else "…" + text[1 - MAX_CALLEE :]
 
     def _import_specs(self, node: tree_sitter.Node) -> list[str]:
         for fld in ("source", "path", "module_name", "argument"):
@@ -760,8 +773,8 @@ class _Chunker:
                         self.lang,
                         doc=d.doc,
                         signature=d.signature,
-                        params=_params(d.node, self.src),
-                        returns=_returns(d.node, self.src, self.lang),
+                        params=_params(fn := _function_value(d.node), self.src),
+                        returns=_returns(fn, self.src, self.lang),
                         decorators=_decorators(d.node, d.wrapper, self.src),
                         modifiers=self._modifiers(d),
                         exported=d.exported,
