@@ -81,3 +81,54 @@ def test_failed_attempt_keeps_previous_build(fixture_repo: Path, build_env: dict
     assert out["summary"]["failures"] == 1
     attempts = list(layout.attempts_dir.iterdir())
     assert len(attempts) == 1 and attempts[0].name.endswith("-002")
+
+
+def test_an_edit_made_during_the_initial_build_is_built_next(
+    fixture_repo: Path, build_env: dict[str, str], monkeypatch: Any
+) -> None:
+    """The watcher runs before the initial build starts: a file saved while that build is
+    running (after it read the tree) gets a build of its own. It used to be lost until some
+    later change, leaving the index stale."""
+    import pairofcleats.build.pipeline as pipeline
+
+    real_run_build = pipeline.run_build
+    edit = fixture_repo / "src" / "during_first_build.py"
+    calls: list[int] = []
+
+    def run_build_then_edit(req: Any) -> dict[str, Any]:
+        res = real_run_build(req)
+        calls.append(1)
+        if len(calls) == 1:  # the initial build has read the tree: save a file now
+            edit.write_text("def saved_during_first_build():\n    return 7\n")
+        return res
+
+    monkeypatch.setattr(pipeline, "run_build", run_build_then_edit)
+    stopped = threading.Event()
+    results: list[dict[str, Any]] = []
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        out["summary"] = watch_index(
+            fixture_repo,
+            poll_ms=100,
+            debounce_ms=100,
+            on_result=results.append,
+            stop=stopped.is_set,
+            max_batches=1,
+            env=build_env,
+            stub_embeddings=True,
+        )
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    stopped.set()  # the old behaviour waited for a change that had already happened
+    t.join(10)
+    assert not t.is_alive()
+    assert len(results) == 2, results
+    assert results[1]["ok"] and results[1]["promoted"]
+    layout = _layout(fixture_repo, build_env)
+    ptr = read_current(layout.current_json).pointer
+    assert ptr is not None and ptr.buildId == results[1]["buildId"]
+    chunks = IndexReader(layout.repo_dir / ptr.buildRoot / "index-code").chunk_meta()
+    assert "saved_during_first_build" in {c["name"] for c in chunks}

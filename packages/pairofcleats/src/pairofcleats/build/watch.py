@@ -132,7 +132,6 @@ def run_watch(
         if on_result is not None:
             on_result(res)
 
-    emit(one_build())
     batches = 0
     force_polling = poll_ms is not None
     cache_dir = str(layout.cache_root.resolve())
@@ -168,27 +167,37 @@ def run_watch(
             force_polling = True
             yield from watcher()
 
-    for changes in batches_of_changes():
-        if cancel is not None and cancel.is_set():
-            stop_event.set()
-            raise KeyboardInterrupt
-        if stop is not None and stop():
-            stop_event.set()
-            break
-        if not changes:
-            continue
-        try:
-            emit(one_build())
-        except PairOfCleatsError as exc:
-            failures += 1
-            emit(exc.to_json())
-        batches += 1
-        if max_batches is not None and batches >= max_batches:
-            stop_event.set()
-            break
-        if stop is not None and stop():
-            stop_event.set()
-            break
+    # The watcher starts before the initial build: an edit made while that build runs is
+    # buffered and comes in the first batch after it. Started after it, such an edit was
+    # lost until some later change (a repo edited during a minute-long first build stayed
+    # stale). The priming batch's own changes predate the build, which reads them anyway.
+    changes_iter = batches_of_changes()
+    try:
+        next(changes_iter)
+        emit(one_build())
+        for changes in changes_iter:
+            if cancel is not None and cancel.is_set():
+                stop_event.set()
+                raise KeyboardInterrupt
+            if stop is not None and stop():
+                stop_event.set()
+                break
+            if not changes:
+                continue
+            try:
+                emit(one_build())
+            except PairOfCleatsError as exc:
+                failures += 1
+                emit(exc.to_json())
+            batches += 1
+            if max_batches is not None and batches >= max_batches:
+                stop_event.set()
+                break
+            if stop is not None and stop():
+                stop_event.set()
+                break
+    finally:
+        changes_iter.close()  # stops the watcher on an error in a build too
     return {
         "ok": True,
         "watchRunId": run_id,
