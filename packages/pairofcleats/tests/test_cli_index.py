@@ -65,6 +65,32 @@ def test_json_and_progress_jsonl(fixture_repo: Path, build_env: dict[str, str]) 
     for stage in ("stage1", "stage2", "stage3"):
         for mode in ("code", "prose", "extracted-prose"):
             assert (stage, mode) in starts
+    # the two long waits count: files through the stage-1 workers, chunks embedded
+    progress = {e["taskId"]: e for e in events if e.event == "task:progress"}
+    files = progress["stage1"]
+    assert files["unit"] == "files" and files["current"] == files["total"]
+    assert files["total"] >= out["discovery"]["indexed"] > 0
+    embedded = progress["stage3:code"]
+    assert embedded["unit"] == "chunks"
+    assert embedded["current"] == embedded["total"] == out["counts"]["code"]["chunks"]
+    assert events[0]["args"][0] == "--repo"  # the command's own words are not repeated
+
+
+def test_progress_log_lines(fixture_repo: Path, build_env: dict[str, str]) -> None:
+    """``--progress log``: one human line per task start/end and throttled counts."""
+    res = _run(
+        ["build", "--repo", str(fixture_repo), "--stub-embeddings", "--progress", "log"],
+        build_env,
+    )
+    assert res.returncode == 0, res.stderr
+    err = res.stderr.splitlines()
+    assert err[0].startswith("job index-") and "started: index build --repo " in err[0]
+    assert "> stage1 [stage1]" in err
+    assert any(line.startswith("  stage1: ") and line.endswith("files (100%)") for line in err)
+    assert any(line.startswith("  stage3:code: ") and "chunks (100%)" in line for line in err)
+    assert any(line.startswith("< validate ok") for line in err)
+    assert err[-1].startswith("job index-") and ", exit 0 in " in err[-1]
+    assert res.stdout.startswith("promoted build ")
 
 
 def test_status_and_validate(fixture_repo: Path, build_env: dict[str, str]) -> None:

@@ -95,10 +95,16 @@ def _run(json_out: bool, verbose: bool, fn: Callable[[], Any]) -> Any:
 
 
 class _Progress:
-    """Maps build reports onto ``poc.progress@2`` (jsonl) or short stderr lines (tty/log)."""
+    """Maps build reports onto ``poc.progress@2`` (jsonl), rich bars (tty) or plain lines (log).
+
+    ``auto`` is jsonl under a progress context, bars when stderr is a terminal, else off (a
+    pipe or a CI log gets only the final line). Bars and lines come from groundwork's
+    renderers: files processed in stage 1 and chunks embedded in stage 3 have counts, so
+    the two long waits of a first build show how far along they are.
+    """
 
     def __init__(self, mode: str, quiet: bool, command: str, args: list[str]) -> None:
-        from groundwork.progress import Emitter, has_context
+        from groundwork.progress import Emitter, has_context, open_reporter
 
         if mode not in PROGRESS_MODES:
             raise InvalidRequest(
@@ -108,35 +114,56 @@ class _Progress:
             mode = (
                 "jsonl"
                 if has_context(dict(os.environ))
-                else ("log" if sys.stderr.isatty() else "off")
+                else ("tty" if sys.stderr.isatty() else "off")
             )
         self.mode = "off" if quiet and mode != "jsonl" else mode
-        self.emitter = Emitter(sys.stderr) if self.mode == "jsonl" else None
+        self.emitter: Emitter | None = None
+        if self.mode == "jsonl":
+            self.emitter = Emitter(sys.stderr)
+        elif self.mode in ("tty", "log"):
+            self.emitter = open_reporter(
+                "rich" if self.mode == "tty" else "plain",
+                env=dict(os.environ),
+                stream=sys.stderr,
+                tty=self.mode == "tty" or None,
+            )
         self.job = f"index-{os.getpid()}"
+        words = command.split()
+        for k in range(len(words), 0, -1):  # argv's leading command words (``index build``,
+            if args[:k] == words[-k:]:  # or ``build`` under the index sub-app) are dropped
+                args = args[k:]
+                break
         if self.emitter is not None:
             self.emitter.job_start(command, args, job_id=self.job)
 
     def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        if self.emitter is None:
+            return
         task = str(payload.get("taskId", "task"))
-        if self.emitter is not None:
-            if kind == "task:start":
-                mode = payload.get("mode")
-                self.emitter.task_start(
-                    task,
-                    stage=str(payload.get("stage", task)),
-                    mode=str(mode) if mode else None,
-                    jobId=self.job,
-                )
-            elif kind == "task:progress":
-                self.emitter.task_progress(task, int(payload.get("chunks", 0)), jobId=self.job)
-            elif kind == "task:end":
-                self.emitter.task_end(task, str(payload.get("status", "ok")), jobId=self.job)
-        elif self.mode in ("tty", "log") and kind == "task:end":
-            sys.stderr.write(f"[index] {task}: {payload.get('status', 'ok')}\n")
+        if kind == "task:start":
+            mode = payload.get("mode")
+            self.emitter.task_start(
+                task,
+                stage=str(payload.get("stage", task)),
+                mode=str(mode) if mode else None,
+                jobId=self.job,
+            )
+        elif kind == "task:progress":
+            total = payload.get("total")
+            self.emitter.task_progress(
+                task,
+                int(payload.get("done", payload.get("chunks", 0))),
+                int(total) if isinstance(total, int) else None,
+                unit=str(payload["unit"]) if payload.get("unit") else None,
+                jobId=self.job,
+            )
+        elif kind == "task:end":
+            self.emitter.task_end(task, str(payload.get("status", "ok")), jobId=self.job)
 
     def end(self, status: str, code: int, result: Any = None) -> None:
         if self.emitter is not None:
             self.emitter.job_end(status, job_id=self.job, exit_code=code, result=result)
+            self.emitter.close()
 
 
 def _summary(res: dict[str, Any]) -> str:

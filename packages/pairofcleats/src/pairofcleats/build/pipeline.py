@@ -177,9 +177,14 @@ def _hold(env: Mapping[str, str], stage: str, build_root: Path) -> None:
 
 
 def _process_all(
-    req: BuildRequest, cands: list[Candidate], modes: tuple[str, ...]
+    req: BuildRequest,
+    cands: list[Candidate],
+    modes: tuple[str, ...],
+    done: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any] | Skipped]:
-    """Run ``process_file`` over ``cands`` in a process pool; results keep file order."""
+    """Run ``process_file`` over ``cands`` in a process pool; results keep file order.
+
+    ``done(n)`` is told the number of files finished after each one (progress bars)."""
     root = req.layout.repo_root
     idx_cfg = req.cfg.indexing
     if req.threads <= 1 or len(cands) < 2:
@@ -187,6 +192,8 @@ def _process_all(
         for c in cands:
             checkpoint(req)
             out_inline.append(process_file(root, c, idx_cfg, modes))
+            if done is not None:
+                done(len(out_inline))
         return out_inline
     ctx = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=req.threads, mp_context=ctx)
@@ -203,6 +210,8 @@ def _process_all(
         ):
             checkpoint(req)
             out.append(res)
+            if done is not None:
+                done(len(out))
         checkpoint(req)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -210,6 +219,15 @@ def _process_all(
         raise
     pool.shutdown(wait=True)
     return out
+
+
+def _progress_of(report: Reporter, task: str, total: int, unit: str) -> Callable[[int], None]:
+    """``done(n)`` → a ``task:progress`` report of ``n`` of ``total`` (renderers throttle)."""
+
+    def done(n: int) -> None:
+        report("task:progress", {"taskId": task, "done": n, "total": total, "unit": unit})
+
+    return done
 
 
 def _file_order(m: dict[str, Any]) -> list[int]:
@@ -254,7 +272,11 @@ def _piece_name(variant: str) -> str:
 
 
 def _embed_mode(
-    req: BuildRequest, data: ModeData, emb_key: str | None, writer: PieceWriter
+    req: BuildRequest,
+    data: ModeData,
+    emb_key: str | None,
+    writer: PieceWriter,
+    done: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray[Any, Any]] | None:
     """Stage 3: vectors per variant (reusing verified bundle rows), uint8, HNSW when large.
 
@@ -305,6 +327,8 @@ def _embed_mode(
                 q = quantize(embedder.embed(texts))
                 for j, i in enumerate(ids):
                     rows[i] = q[j].tobytes()
+                if done is not None:  # (texts embedded, texts to embed) of this variant
+                    done(k + len(ids), len(todo))
         mat = (
             np.frombuffer(b"".join(r or b"" for r in rows), dtype=np.uint8).reshape(n, dims)
             if n
@@ -1007,7 +1031,7 @@ def _write_build(
     checkpoint(req)
     phases.start("stage1")
     report("task:start", {"taskId": "stage1", "stage": "stage1"})
-    processed = _process_all(req, todo, modes_t)
+    processed = _process_all(req, todo, modes_t, _progress_of(report, "stage1", len(todo), "files"))
     skipped: Counter[str] = Counter(disc.skipped)
     by_rel: dict[str, dict[str, Any]] = dict(reused)
     # only the names are needed from here on: the caller's dict would otherwise keep every
@@ -1080,7 +1104,14 @@ def _write_build(
         report("task:start", {"taskId": "stage3", "stage": "stage3"})
         for mode in req.modes:
             report("task:start", {"taskId": f"stage3:{mode}", "stage": "stage3", "mode": mode})
-            dense[mode] = _embed_mode(req, datas[mode], emb_key, writers[mode])
+            task = f"stage3:{mode}"
+
+            def embedded(n: int, total: int, task: str = task) -> None:
+                report(
+                    "task:progress", {"taskId": task, "done": n, "total": total, "unit": "chunks"}
+                )
+
+            dense[mode] = _embed_mode(req, datas[mode], emb_key, writers[mode], embedded)
             report("task:end", {"taskId": f"stage3:{mode}", "status": "ok"})
         phases.end("stage3")
         report("task:end", {"taskId": "stage3", "status": "ok"})
