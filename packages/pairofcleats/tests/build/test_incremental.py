@@ -461,3 +461,53 @@ def test_stored_bundles_hold_no_float_but_the_chunk_weights(
     for f in found:
         _float_paths(jsonio.loads(f.read_bytes()), "", paths)
     assert paths and all(p.endswith(".chunks[].weight") for p in paths), sorted(paths)
+
+
+def test_parsed_bundles_share_their_repeated_strings(tmp_path: Path) -> None:
+    """Two bundles parsed by the store hold one str object per distinct identifier in
+    their chunks' relations and small fields (memory of an incremental build), and the
+    parse still equals what was stored."""
+    from pairofcleats.build.incremental import IncrementalStore
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    store = IncrementalStore(tmp_path / "inc", "c" * 40, "k", reuse=True)
+    stored = {}
+    for rel in ("a.py", "b.py"):
+        (root / rel).write_text(f"# {rel}\n")
+        st_ = (root / rel).stat()
+        chunk = {
+            "file": rel,
+            "kind": "FunctionDeclaration",
+            "lang": "python",
+            "metaV2": {
+                "kind": "FunctionDeclaration",
+                "container": {"ext": ".py", "languageId": "python"},
+                "codeRelations": {
+                    "usages": ["self_config_value", "other_name"],
+                    "calls": ["os.path.join"],
+                    "imports": [],
+                },
+            },
+        }
+        bundle = {
+            "file": rel,
+            "hash": f"xxh64:{rel.encode().hex()}",
+            "size": st_.st_size,
+            "mtimeMs": st_.st_mtime_ns // 1_000_000,
+            "modes": {"code": {"chunks": [chunk], "tokens": [["self_config_value"]]}},
+        }
+        store.put(bundle)
+        stored[rel] = bundle
+    store.save()
+    again = IncrementalStore(tmp_path / "inc", "c" * 40, "k", reuse=True)
+    parsed = {}
+    for rel, bundle in stored.items():
+        got = again.lookup(root, rel, bundle["size"], bundle["mtimeMs"])
+        assert got == bundle
+        parsed[rel] = got["modes"]["code"]["chunks"][0]
+    a, b = parsed["a.py"], parsed["b.py"]
+    ra, rb = a["metaV2"]["codeRelations"], b["metaV2"]["codeRelations"]
+    assert ra["usages"][0] is rb["usages"][0] and ra["calls"][0] is rb["calls"][0]
+    assert a["kind"] is b["kind"] is a["metaV2"]["kind"]
+    assert a["metaV2"]["container"]["languageId"] is b["lang"]
