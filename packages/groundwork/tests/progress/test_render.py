@@ -258,3 +258,20 @@ def test_rich_console_takes_its_settings_from_the_given_env() -> None:
     assert reporter.renderer.console.width == 60
     assert reporter.renderer.console.no_color
     reporter.close()
+
+
+def test_rich_renderer_shows_a_finished_uncounted_task_as_done() -> None:
+    """A task that never reported a total ends as a full bar without a '0/?' count (it
+    used to keep pulsing after it finished); a failed one does not claim to be full."""
+    console, buf = rich_console()
+    renderer = RichRenderer(console, auto_refresh=False)
+    reporter = Reporter("rich", io.StringIO(), renderer=renderer)
+    reporter.task_start("stage2")
+    reporter.task_end("stage2")
+    reporter.task_start("stage4")
+    reporter.task_end("stage4", "failed", error="disk full")
+    reporter.close()
+    done, failed = renderer.progress.tasks
+    assert done.total == done.completed == 1 and done.fields["count"] == ""
+    assert failed.total is None and failed.fields["count"] == ""
+    assert "0/?" not in plain_text(buf)

@@ -22,7 +22,6 @@ from typing import IO, Any, Protocol
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TaskProgressColumn,
@@ -124,7 +123,7 @@ class RichRenderer:
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             TaskProgressColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[count]}", markup=False),
             TextColumn("{task.fields[unit]}", markup=False),
             TimeElapsedColumn(),
             console=console,
@@ -153,18 +152,26 @@ class RichRenderer:
         description = self._description(task)
         if task.finished and task.status != "ok":
             description += f" ({task.status})"
+        total, completed = task.total, task.current
+        if total is not None:
+            count = f"{_count(completed)}/{_count(total)}"
+        else:
+            count = _count(completed) if completed else ""
+            if task.finished and task.status == "ok":
+                total = completed = 1  # done: a full bar, not a pulse with "0/?"
         if bar is None:
             self._start()
             bar = self._bars[task.key] = self.progress.add_task(
-                description, total=task.total, mark=mark, unit=unit
+                description, total=total, mark=mark, unit=unit, count=count
             )
         self.progress.update(
             bar,
             description=description,
-            total=task.total,
-            completed=task.current,
+            total=total,
+            completed=completed,
             mark=mark,
             unit=unit,
+            count=count,
         )
         if task.finished:
             self.progress.stop_task(bar)
