@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -416,3 +417,43 @@ def test_hnsw_bytes_are_deterministic_above_the_default_threshold(tmp_path: Path
         digests.add(entry["checksum"])
     assert pipeline.HNSW_ADD_THREADS == 1
     assert len(digests) == 1
+
+
+def test_stage3_embeds_each_mode_longest_text_first(
+    fixture_repo: Path, build_env: dict[str, str], monkeypatch: Any
+) -> None:
+    """The encoder pads a batch to its longest text, so stage 3 hands it a mode's texts
+    longest first across all its batches (in chunk order they padded ~15 % more); the
+    vectors still land on their own chunks."""
+    import pairofcleats.embeddings as embeddings_mod
+    from pairofcleats.build.api import build_index
+
+    real = embeddings_mod.get_embedder
+    calls: list[list[str]] = []
+
+    def recording(*a: Any, **k: Any) -> Any:
+        inner = real(*a, **k)
+
+        class Recorder:
+            name, model_id, dims = inner.name, inner.model_id, inner.dims
+
+            def embed(self, texts: Any) -> Any:
+                calls.append(list(texts))
+                return inner.embed(texts)
+
+        return Recorder()
+
+    monkeypatch.setattr(embeddings_mod, "get_embedder", recording)
+    (fixture_repo / ".pairofcleats.json").write_text('{"indexing":{"embeddings":{"batchSize":1}}}')
+    res = build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    assert res["validation"]["ok"]
+    assert len(calls) > 3  # batches of 8 texts: several per mode
+    lengths = [len(t) for batch in calls for t in batch]
+    rises = sum(b > a for a, b in itertools.pairwise(lengths))
+    assert rises <= 2, lengths  # one non-increasing run per mode (three modes)
+    monkeypatch.setattr(embeddings_mod, "get_embedder", real)
+    plain = build_index(fixture_repo, stub_embeddings=True, env=build_env, cache_rebuild=True)
+    layout_root = Path(build_env["PAIROFCLEATS_CACHE_ROOT"])
+    a = sorted(layout_root.rglob(f"builds/{res['buildId']}/index-*/dense_vectors_uint8.bin"))
+    b = sorted(layout_root.rglob(f"builds/{plain['buildId']}/index-*/dense_vectors_uint8.bin"))
+    assert a and [p.read_bytes() for p in a] == [p.read_bytes() for p in b]

@@ -307,6 +307,10 @@ def _embed_mode(
                     rows[cid] = bytes.fromhex(vec["rows"][i])
         todo = [i for i in range(n) if rows[i] is None]
         fresh.update(todo)
+        # longest first across the whole mode, so each batch below holds texts of similar
+        # length: the encoder pads a batch to its longest text, and batches taken in chunk
+        # order padded ~15 % more tokens than they held (npm's source; ~1 % when sorted)
+        todo.sort(key=lambda i: -len(data.embed_text[i]))
         if todo:
             if embedder is None:
                 embedder = get_embedder(
