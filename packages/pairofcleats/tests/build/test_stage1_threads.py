@@ -60,7 +60,10 @@ def test_side_thread_writes_the_same_pieces_in_the_same_order(
     assert d2.vocab_size == d1.vocab_size
 
 
-def test_side_thread_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("target", ["Streams", "token_field_postings_and_minhash"])
+def test_side_thread_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """An error on either thread reaches the caller (a failing token-postings pass must
+    not leave the side thread's chargrams waiting forever)."""
     import pairofcleats.build.assemble as assemble_mod
 
     class Boom(RuntimeError):
@@ -69,7 +72,7 @@ def test_side_thread_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -
     def boom(*_a: Any, **_k: Any) -> Any:
         raise Boom
 
-    monkeypatch.setattr(assemble_mod, "Streams", boom)
+    monkeypatch.setattr(assemble_mod, target, boom)
     with pytest.raises(Boom):
         stage1_values(_data(), PostingsConfig(), True, side_thread=True)
 
@@ -105,20 +108,3 @@ def test_side_thread_chargrams_wait_for_the_token_postings(
     assert [e for e, _ in events] == ["postings done", "chargrams start"]
     assert events[1][1].startswith("stage1-code")  # built on the side thread
     assert data.stage1["chargram_postings"]["vocab"]
-
-
-def test_side_thread_postings_error_releases_the_waiting_chargrams(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A failing token-postings pass must not leave the side thread waiting forever."""
-    import pairofcleats.build.assemble as assemble_mod
-
-    class Boom(RuntimeError):
-        pass
-
-    def boom(*_a: Any, **_k: Any) -> Any:
-        raise Boom
-
-    monkeypatch.setattr(assemble_mod, "token_field_postings_and_minhash", boom)
-    with pytest.raises(Boom):
-        stage1_values(_data(), PostingsConfig(), True, side_thread=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -124,6 +126,13 @@ def test_chunks_are_disjoint_and_cover_meaningful_lines(rel: str) -> None:
             assert r in owner, (rel, r, line)
 
 
+def _chunked(rel: str, src: str) -> Any:
+    """``chunk_file`` of ``src`` as the registry detects ``rel``, default limits."""
+    spec = detect(rel)
+    assert spec is not None
+    return chunk_file(rel, src, spec, ChunkingLimits())
+
+
 def test_python_details() -> None:
     spec = detect("src/greet.py")
     assert spec is not None
@@ -156,9 +165,7 @@ def test_python_strings_hide_their_calls() -> None:
         "\n"
         'print(f"{n()}")\n'
     )
-    spec = detect("src/strs.py")
-    assert spec is not None
-    fc = chunk_file("src/strs.py", src, spec, ChunkingLimits())
+    fc = _chunked("src/strs.py", src)
     f = next(c for c in fc.chunks if c.name == "f")
     assert f.doc == "Doc of f."
     assert f.calls == ("g", "m")
@@ -213,9 +220,7 @@ def test_js_function_values_stop_the_signature_at_their_body() -> None:
     """``const f = (…) => {…}`` and class fields holding a function: the signature is the
     text before the function's body (it ran on through the whole body) and the params
     are the function's (they were empty)."""
-    spec = detect("src/values.js")
-    assert spec is not None
-    fc = chunk_file("src/values.js", JS_FUNCTION_VALUES, spec, ChunkingLimits())
+    fc = _chunked("src/values.js", JS_FUNCTION_VALUES)
     by_name = {c.name: c for c in fc.chunks}
     gw = by_name["getWorkspaces"]
     assert gw.signature == "const getWorkspaces = async (filters, { path }) =>"
@@ -235,9 +240,7 @@ def test_ts_arrow_function_keeps_types_and_return_type() -> None:
         "export const parse = async (input: string, n?: number): Promise<Out> => {\n"
         "  return run(input)\n}\n"
     )
-    spec = detect("src/parse.ts")
-    assert spec is not None
-    fc = chunk_file("src/parse.ts", src, spec, ChunkingLimits())
+    fc = _chunked("src/parse.ts", src)
     parse = next(c for c in fc.chunks if c.name == "parse")
     assert parse.signature == "const parse = async (input: string, n?: number): Promise<Out> =>"
     assert parse.params == ({"name": "input", "type": "string"}, {"name": "n", "type": "number"})
@@ -252,9 +255,7 @@ def test_a_long_callee_keeps_its_tail() -> None:
 
     chain = "[data.name]" + "".join(f".concat(data.part{i}.map(m => m.v))" for i in range(6))
     src = f"function f (data) {{\n  return {chain}.filter(Boolean).join(' ')\n}}\n"
-    spec = detect("src/chain.js")
-    assert spec is not None
-    fc = chunk_file("src/chain.js", src, spec, ChunkingLimits())
+    fc = _chunked("src/chain.js", src)
     calls = next(c for c in fc.chunks if c.name == "f").calls
     longest = max(calls, key=len)
     assert len(longest) == MAX_CALLEE
@@ -271,9 +272,7 @@ def test_keywords_come_from_grammar() -> None:
 def test_oversize_function_is_windowed() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(500))
     text = f"def big():\n{body}\n"
-    spec = detect("big.py")
-    assert spec is not None
-    fc = chunk_file("big.py", text, spec, ChunkingLimits())
+    fc = _chunked("big.py", text)
     spans = [c for c in fc.chunks if c.name == "big"]
     assert len(spans) > 1
     assert [c.span_index for c in spans] == list(range(len(spans)))

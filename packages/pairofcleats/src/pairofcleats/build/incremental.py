@@ -343,29 +343,29 @@ def _intern_chunk_strings(bundle: dict[str, Any]) -> None:
         for ch in m["chunks"]:
             if not isinstance(ch, dict):
                 continue
-            for key in _CHUNK_STR_KEYS:
-                v = ch.get(key)
-                if type(v) is str:
-                    ch[key] = intern(v)
+            _intern_values(ch, _CHUNK_STR_KEYS)
             meta = ch.get("metaV2")
             if not isinstance(meta, dict):
                 continue
-            for key in _META_STR_KEYS:
-                v = meta.get(key)
-                if type(v) is str:
-                    meta[key] = intern(v)
+            _intern_values(meta, _META_STR_KEYS)
             for key in ("container", "effective"):
                 c = meta.get(key)
                 if isinstance(c, dict):
-                    for k, v in c.items():
-                        if type(v) is str:
-                            c[k] = intern(v)
+                    _intern_values(c, tuple(c))
             rel = meta.get("codeRelations")
             if isinstance(rel, dict):
                 for key in _RELATION_KEYS:
                     v = rel.get(key)
                     if isinstance(v, list):
                         rel[key] = list(map(intern, v))
+
+
+def _intern_values(d: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Intern ``d``'s str values under ``keys`` (other values untouched)."""
+    for key in keys:
+        v = d.get(key)
+        if type(v) is str:
+            d[key] = sys.intern(v)
 
 
 def _intern_tokens(bundle: dict[str, Any]) -> None:
