@@ -53,6 +53,8 @@ def test_tools_search_and_status_round_trip(built_fixture: Any) -> None:
         unknown = await session.call_tool("search", {"query": "x", "nope": 1})
         return {
             "tools": [t.name for t in tools.tools],
+            "schemas": {t.name: t.input_schema for t in tools.tools},
+            "descriptions": {t.name: t.description for t in tools.tools},
             "search": search,
             "compact": compact,
             "status": status,
@@ -63,6 +65,13 @@ def test_tools_search_and_status_round_trip(built_fixture: Any) -> None:
 
     out = _run(built_fixture.repo, built_fixture.env, body)
     assert sorted(out["tools"]) == ["build_index", "config_status", "index_status", "search"]
+    # an agent learns the tool from what list_tools says: every argument is described,
+    # and the search description names the query syntax, including the 'and' operator
+    for name, schema in out["schemas"].items():
+        for key, prop in schema["properties"].items():
+            assert prop.get("description"), (name, key)
+    assert '"exact phrases"' in out["descriptions"]["search"]
+    assert "and is an operator" in out["descriptions"]["search"]
     search = out["search"]
     assert search.is_error is False
     text = json.loads(search.content[0].text)

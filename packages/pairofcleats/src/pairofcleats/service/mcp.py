@@ -40,11 +40,42 @@ from pairofcleats.search.searcher import Searcher, SearchRequest
 
 __all__ = ["TOOLS", "McpState", "build_server", "serve_stdio"]
 
-_FILTER_KEYS = "path file lang ext type kind name signature param returns calls uses import author"
+#: The §9.3 filters, each a string or a list of strings (a list ORs, different keys AND).
+_FILTER_HELP = {
+    "path": "path prefix, or a glob when it holds * ? [ (src/, **/*_test.py)",
+    "file": "path substring, or /regex/ (server.go, /test_.*\\.py$/)",
+    "lang": "language id (python, javascript, typescript, go, rust, java, c, cpp, ...)",
+    "ext": "file extension, with or without the dot (py, .ts)",
+    "type": "chunk kind contains (function, method, class, section, ...)",
+    "kind": "same as type",
+    "name": "chunk name contains",
+    "signature": "signature contains",
+    "param": "has a parameter of exactly this name",
+    "returns": "return type contains",
+    "calls": "calls this function (base name after the last . :: ->, or the full text)",
+    "uses": "uses this identifier (base name or full text)",
+    "import": "the file's imports contain this",
+    "author": "the file's last git author contains this",
+}
 _FILTER_PROPS = {
-    k: {"type": ["string", "array"], "items": {"type": "string"}} for k in _FILTER_KEYS.split()
+    k: {"type": ["string", "array"], "items": {"type": "string"}, "description": v}
+    for k, v in _FILTER_HELP.items()
 }
 _REPO = {"repoPath": {"type": "string", "description": "Repository root (default: server repo)."}}
+_MODE_HELP = "code, prose (docs), extracted-prose (comments and docstrings), all or both"
+_SEARCH_HELP = (
+    "Ranked search over a repository's index: code chunks (functions, classes, methods), "
+    "prose sections (Markdown/RST) and extracted prose (comments, docstrings), each mode "
+    "ranked by BM25 over name/signature/doc/comment/body fields fused with MiniLM vectors. "
+    "Returns up to `top` hits per mode with file, line span, kind, name and score; "
+    "`compact` keeps the location and scores only (fewer tokens). Query syntax: words "
+    '(identifiers are split, so getUserName finds get_user_name), "exact phrases", -word or '
+    "NOT word to exclude, OR between alternatives, parentheses; adjacent words must all match "
+    "for code-like queries, and rank by how many match for natural-language ones (a query "
+    "that matches too little relaxes to any-word and tolerates one typo per word unless "
+    "`strict`). The word and is an operator too: leave it out of natural-language queries "
+    "unless both sides must match. Filters narrow before ranking."
+)
 
 TOOLS: list[types.Tool] = [
     types.Tool(
@@ -59,39 +90,79 @@ TOOLS: list[types.Tool] = [
     ),
     types.Tool(
         name="build_index",
-        description="Build, validate and promote the index (incremental by default).",
+        description=(
+            "Build, validate and promote the index (incremental by default: only changed "
+            "files are processed). Search keeps answering from the previous build meanwhile."
+        ),
         input_schema={
             "type": "object",
             "properties": {
                 **_REPO,
-                "mode": {"type": "string"},
-                "incremental": {"type": "boolean"},
-                "sqlite": {"type": "boolean"},
-                "stubEmbeddings": {"type": "boolean"},
+                "mode": {"type": "string", "description": f"Modes to build: {_MODE_HELP}."},
+                "incremental": {
+                    "type": "boolean",
+                    "description": "Reuse verified per-file bundles (default true).",
+                },
+                "sqlite": {"type": "boolean", "description": "Also build the SQLite stage."},
+                "stubEmbeddings": {
+                    "type": "boolean",
+                    "description": "Deterministic stub vectors instead of MiniLM (fast).",
+                },
             },
             "additionalProperties": False,
         },
     ),
     types.Tool(
         name="search",
-        description="Hybrid BM25 + dense search over code, prose and extracted prose.",
+        description=_SEARCH_HELP,
         input_schema={
             "type": "object",
             "properties": {
                 **_REPO,
-                "query": {"type": "string"},
-                "mode": {"type": "string"},
-                "backend": {"type": "string"},
-                "top": {"type": "integer", "minimum": 1},
-                "ann": {"type": "boolean"},
-                "explain": {"type": "boolean"},
-                "compact": {"type": "boolean"},
-                "matchMode": {"type": "string", "enum": ["all", "any", "auto"]},
-                "strict": {"type": "boolean"},
-                "stubEmbeddings": {"type": "boolean"},
-                "modifiedSince": {"type": "string"},
-                "filter": {"type": "string"},
-                "case": {"type": "boolean"},
+                "query": {
+                    "type": "string",
+                    "description": 'Words, "phrases", -exclusions, OR, NOT, parentheses.',
+                },
+                "mode": {"type": "string", "description": f"Modes to search: {_MODE_HELP}."},
+                "backend": {
+                    "type": "string",
+                    "description": "auto (default), memory, sqlite or sqlite-fts.",
+                },
+                "top": {"type": "integer", "minimum": 1, "description": "Hits per mode (5)."},
+                "ann": {
+                    "type": "boolean",
+                    "description": "Rank with dense vectors too (default: when indexed).",
+                },
+                "explain": {
+                    "type": "boolean",
+                    "description": "Add each hit's scoreBreakdown and the query plan.",
+                },
+                "compact": {
+                    "type": "boolean",
+                    "description": "Location, kind, name and scores only.",
+                },
+                "matchMode": {
+                    "type": "string",
+                    "enum": ["all", "any", "auto"],
+                    "description": "Adjacent words: all must match, any ranks, auto decides.",
+                },
+                "strict": {
+                    "type": "boolean",
+                    "description": "No relaxation and no typo expansion.",
+                },
+                "stubEmbeddings": {
+                    "type": "boolean",
+                    "description": "Embed the query with the stub (for stub-built indexes).",
+                },
+                "modifiedSince": {
+                    "type": "string",
+                    "description": "Files modified within N days, or since an ISO date.",
+                },
+                "filter": {
+                    "type": "string",
+                    "description": "Filters as 'k:v ...' (keys file, path, lang, ext, type, kind).",
+                },
+                "case": {"type": "boolean", "description": "Case-sensitive filters."},
                 **_FILTER_PROPS,
             },
             "required": ["query"],
