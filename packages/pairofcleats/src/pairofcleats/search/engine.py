@@ -387,6 +387,14 @@ def search_mode(
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
         sparse_scores = {int(i): float(scores[i]) for i in ids}
+        if fielded and intent.type != "prose" and named_files is None:
+            named = _named_definitions(
+                source, fields, plan.query_names(), scores, allowed, set(sparse_ids), opt.top
+            )
+            if named:
+                explain["nameMatches"] = len(named)
+                sparse_ids.extend(named)
+                sparse_scores.update((d, float(scores[d])) for d in named)
 
     # step 3: dense (or MinHash fallback)
     dense_allowed = allowed if named_files is None else _and(allowed, named_files)
@@ -542,3 +550,59 @@ def search_mode(
         }
     )
     return ModeResult(mode, hits, warnings, explain)
+
+
+def _named_definitions(
+    source: Any,
+    fields: Mapping[str, tuple[Any, Any]],
+    query_names: list[tuple[str, tuple[str, ...]]],
+    scores: npt.NDArray[np.float64],
+    allowed: npt.NDArray[np.bool_] | None,
+    ranked: set[int],
+    limit: int,
+) -> list[int]:
+    """Allowed chunks named exactly as a query term (``model_validate`` for
+    ``BaseModel.model_validate``) that the sparse top-N missed, best score first.
+
+    The definition-name boost (×1.5) only reaches chunks in a ranked list, and BM25's length
+    normalisation and chunk weights can leave a long method named exactly like the query
+    below shorter functions that merely share its sub-words (``validate_model``), so it was
+    not returned at all. Such chunks join the end of the sparse list (ranks after
+    expandedTopN). Candidates come from the name field's postings, so no scan of all names;
+    ``lite._named_definitions`` is the same selection over sqlite rows."""
+    name_field = fields.get("name")
+    if name_field is None or not query_names:
+        return []
+    lookup = name_field[0]
+    pool: npt.NDArray[np.int64] | None = None
+    for _text, subs in query_names:
+        docs: npt.NDArray[np.int64] | None = None
+        for sub in dict.fromkeys(subs):
+            post = lookup(sub)
+            if post is None:
+                docs = None
+                break
+            docs = post.doc_ids if docs is None else np.intersect1d(docs, post.doc_ids, True)
+        if docs is not None and docs.size:
+            pool = docs if pool is None else np.union1d(pool, docs)
+    if pool is None:
+        return []
+    if allowed is not None:
+        pool = pool[allowed[pool]]
+    pool = pool[scores[pool] > 0]
+    if ranked:
+        pool = pool[~np.isin(pool, np.fromiter(ranked, dtype=np.int64, count=len(ranked)))]
+    if not pool.size:
+        return []
+    picked = [int(d) for d in pool[np.lexsort((pool, -scores[pool]))[: rank.NAME_MATCH_POOL]]]
+    prefetch = getattr(source, "prefetch_chunks", None)
+    if prefetch is not None:
+        prefetch(picked)
+    out: list[int] = []
+    for d in picked:
+        kind, _factor = rank.name_match_factor(query_names, source.chunk(d).get("name"))
+        if kind == "exact":
+            out.append(d)
+            if len(out) >= limit:
+                break
+    return out

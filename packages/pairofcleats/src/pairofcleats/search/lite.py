@@ -773,6 +773,51 @@ def _top_weighted(
         take *= 4
 
 
+def _named_definitions(
+    source: LiteSource,
+    fields: Mapping[str, tuple[Callable[[str], Posting | None], Stats]],
+    query_names: list[tuple[str, tuple[str, ...]]],
+    raw: Mapping[int, float],
+    allowed: set[int] | None,
+    ranked: set[int],
+    limit: int,
+) -> list[tuple[int, float]]:
+    """``engine._named_definitions`` over sqlite rows, with each chunk's weighted score:
+    allowed chunks named exactly as a query term that the sparse top-N missed."""
+    name_field = fields.get("name")
+    if name_field is None or not query_names:
+        return []
+    lookup = name_field[0]
+    pool: set[int] = set()
+    for _text, subs in query_names:
+        docs: set[int] | None = None
+        for sub in dict.fromkeys(subs):
+            post = lookup(sub)
+            if post is None:
+                docs = None
+                break
+            docs = set(post[0]) if docs is None else docs & set(post[0])
+        if docs:
+            pool |= docs
+    cands = sorted(
+        d for d in pool if d in raw and d not in ranked and (allowed is None or d in allowed)
+    )
+    if not cands:
+        return []
+    scored = [(d, raw[d] * w) for d, w in zip(cands, source.weights_of(cands), strict=True)]
+    scored = sorted((kv for kv in scored if kv[1] > 0), key=lambda kv: (-kv[1], kv[0]))
+    picked = scored[: scoring.NAME_MATCH_POOL]
+    source.prefetch_chunks([d for d, _ in picked])
+    out: list[tuple[int, float]] = []
+    for d, score in picked:
+        kind, _factor = scoring.name_match_factor(query_names, source.chunk(d).get("name"))
+        if kind == "exact":
+            out.append((d, score))
+            if len(out) >= limit:
+                break
+    return out
+
+
 def _best(
     source: LiteSource,
     raw: Mapping[int, float],
@@ -851,6 +896,12 @@ def _search_mode(
         raw = _bm25(tokens, source.lookup, source.stats, k1, b)
         sparse_type = "bm25"
     sparse_scores = dict(_top_weighted(source, raw, allowed, expanded_top))
+    if fielded and intent_type != "prose":
+        sparse_scores.update(
+            _named_definitions(
+                source, fields, plan.query_names(), raw, allowed, set(sparse_scores), top
+            )
+        )
 
     # no dense ranking: fusion is the sparse list itself; then the boosts
     fused = dict(sparse_scores)

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from pairofcleats.search.scoring import (
     EXPANSION_FACTOR,
+    NAME_MATCH_POOL,
     RRF_K,
     Bm25Params,
     QueryToken,
@@ -27,6 +28,7 @@ from pairofcleats.search.scoring import (
 
 __all__ = [
     "EXPANSION_FACTOR",
+    "NAME_MATCH_POOL",
     "RRF_K",
     "Bm25Params",
     "FieldStats",

@@ -33,6 +33,10 @@ RRF_K = 60
 EXPANSION_FACTOR = 0.8
 NAME_EXACT_FACTOR = 1.5
 NAME_SUBWORD_FACTOR = 1.25
+#: Chunks the sparse top-N missed whose name field holds every sub-word of a query term,
+#: checked (best sparse score first) for a name equal to the term: they then join the end
+#: of the sparse list so the name boost can reach them. A bound on records read per query.
+NAME_MATCH_POOL = 16
 _NAME_SEP_RE = re.compile(r"\.|::|->|#")
 DEFINITION_KIND_MARKERS = ("Declaration", "Definition", "Initializer", "Deinitializer")
 
