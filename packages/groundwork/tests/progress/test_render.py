@@ -275,3 +275,21 @@ def test_rich_renderer_shows_a_finished_uncounted_task_as_done() -> None:
     assert done.total == done.completed == 1 and done.fields["count"] == ""
     assert failed.total is None and failed.fields["count"] == ""
     assert "0/?" not in plain_text(buf)
+
+
+def test_rich_renderer_estimates_time_left_only_for_running_counted_tasks() -> None:
+    from groundwork.progress.render import _Remaining
+
+    console, _ = rich_console()
+    renderer = RichRenderer(console, auto_refresh=False)
+    reporter = Reporter("rich", io.StringIO(), renderer=renderer)
+    reporter.task_start("embed", total=1000, unit="chunks")
+    reporter.task_progress("embed", 300, force=True)
+    reporter.task_start("uncounted")
+    reporter.task_start("done")
+    reporter.task_end("done")
+    column = next(c for c in renderer.progress.columns if isinstance(c, _Remaining))
+    running, uncounted, done = renderer.progress.tasks
+    assert str(column.render(uncounted)) == "" and str(column.render(done)) == ""
+    assert ":" in str(column.render(running))  # rich's estimate, e.g. "00:01" or "-:--"
+    reporter.close()

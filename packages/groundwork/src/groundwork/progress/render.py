@@ -27,6 +27,7 @@ from rich.progress import (
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -96,6 +97,16 @@ class NullRenderer:
         return None
 
 
+class _Remaining(TimeRemainingColumn):
+    """Time left for a running counted task (rich's estimate from its recent speed); blank
+    once it is done or when it has no total, where rich would print ``-:--``/``0:00``."""
+
+    def render(self, task: Any) -> Text:
+        if task.finished or task.total is None:
+            return Text("")
+        return super().render(task)
+
+
 class RichRenderer:
     """Draws tasks as rich progress bars and prints logs and job lines above them.
 
@@ -126,6 +137,7 @@ class RichRenderer:
             TextColumn("{task.fields[count]}", markup=False),
             TextColumn("{task.fields[unit]}", markup=False),
             TimeElapsedColumn(),
+            _Remaining(compact=True),
             console=console,
             auto_refresh=auto_refresh,
             transient=transient,
