@@ -799,14 +799,15 @@ def _named_definitions(
             docs = set(post[0]) if docs is None else docs & set(post[0])
         if docs:
             pool |= docs
-    cands = sorted(
-        d for d in pool if d in raw and d not in ranked and (allowed is None or d in allowed)
-    )
+    cands = {
+        d: raw[d]
+        for d in pool
+        if d in raw and d not in ranked and (allowed is None or d in allowed)
+    }
     if not cands:
         return []
-    scored = [(d, raw[d] * w) for d, w in zip(cands, source.weights_of(cands), strict=True)]
-    scored = sorted((kv for kv in scored if kv[1] > 0), key=lambda kv: (-kv[1], kv[0]))
-    picked = scored[: scoring.NAME_MATCH_POOL]
+    # the best weighted scores, reading few weights (a common word's pool is thousands)
+    picked = _top_weighted(source, cands, None, scoring.NAME_MATCH_POOL)
     source.prefetch_chunks([d for d, _ in picked])
     out: list[tuple[int, float]] = []
     for d, score in picked:
