@@ -180,11 +180,11 @@ def _process_all(
     req: BuildRequest,
     cands: list[Candidate],
     modes: tuple[str, ...],
-    done: Callable[[int], None] | None = None,
+    done: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any] | Skipped]:
     """Run ``process_file`` over ``cands`` in a process pool; results keep file order.
 
-    ``done(n)`` is told the number of files finished after each one (progress bars)."""
+    ``done(n, total)`` is told the files finished after each one (progress bars)."""
     root = req.layout.repo_root
     idx_cfg = req.cfg.indexing
     if req.threads <= 1 or len(cands) < 2:
@@ -193,7 +193,7 @@ def _process_all(
             checkpoint(req)
             out_inline.append(process_file(root, c, idx_cfg, modes))
             if done is not None:
-                done(len(out_inline))
+                done(len(out_inline), len(cands))
         return out_inline
     ctx = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=req.threads, mp_context=ctx)
@@ -211,7 +211,7 @@ def _process_all(
             checkpoint(req)
             out.append(res)
             if done is not None:
-                done(len(out))
+                done(len(out), len(cands))
         checkpoint(req)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -221,10 +221,11 @@ def _process_all(
     return out
 
 
-def _progress_of(report: Reporter, task: str, total: int, unit: str) -> Callable[[int], None]:
-    """``done(n)`` → a ``task:progress`` report of ``n`` of ``total`` (renderers throttle)."""
+def _progress_of(report: Reporter, task: str, unit: str) -> Callable[[int, int], None]:
+    """``done(n, total)`` → a ``task:progress`` report of ``n`` of ``total`` ``unit``s
+    (renderers throttle)."""
 
-    def done(n: int) -> None:
+    def done(n: int, total: int) -> None:
         report("task:progress", {"taskId": task, "done": n, "total": total, "unit": unit})
 
     return done
@@ -1035,7 +1036,7 @@ def _write_build(
     checkpoint(req)
     phases.start("stage1")
     report("task:start", {"taskId": "stage1", "stage": "stage1"})
-    processed = _process_all(req, todo, modes_t, _progress_of(report, "stage1", len(todo), "files"))
+    processed = _process_all(req, todo, modes_t, _progress_of(report, "stage1", "files"))
     skipped: Counter[str] = Counter(disc.skipped)
     by_rel: dict[str, dict[str, Any]] = dict(reused)
     # only the names are needed from here on: the caller's dict would otherwise keep every
@@ -1108,13 +1109,7 @@ def _write_build(
         report("task:start", {"taskId": "stage3", "stage": "stage3"})
         for mode in req.modes:
             report("task:start", {"taskId": f"stage3:{mode}", "stage": "stage3", "mode": mode})
-            task = f"stage3:{mode}"
-
-            def embedded(n: int, total: int, task: str = task) -> None:
-                report(
-                    "task:progress", {"taskId": task, "done": n, "total": total, "unit": "chunks"}
-                )
-
+            embedded = _progress_of(report, f"stage3:{mode}", "chunks")
             dense[mode] = _embed_mode(req, datas[mode], emb_key, writers[mode], embedded)
             report("task:end", {"taskId": f"stage3:{mode}", "status": "ok"})
         phases.end("stage3")
