@@ -36,6 +36,7 @@ from pairofcleats.search.plan import (
     plan_mode,
 )
 from pairofcleats.search.query import Node
+from pairofcleats.search.scoring import exact_named
 from pairofcleats.search.source import SparseSource
 
 __all__ = ["CandidateSet", "ModeResult", "SearchOptions", "SearchWarning", "search_mode"]
@@ -598,11 +599,4 @@ def _named_definitions(
     prefetch = getattr(source, "prefetch_chunks", None)
     if prefetch is not None:
         prefetch(picked)
-    out: list[int] = []
-    for d in picked:
-        kind, _factor = rank.name_match_factor(query_names, source.chunk(d).get("name"))
-        if kind == "exact":
-            out.append(d)
-            if len(out) >= limit:
-                break
-    return out
+    return exact_named(picked, lambda d: source.chunk(d).get("name"), query_names, limit)

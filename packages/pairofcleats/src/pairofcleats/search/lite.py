@@ -809,14 +809,12 @@ def _named_definitions(
     # the best weighted scores, reading few weights (a common word's pool is thousands)
     picked = _top_weighted(source, cands, None, scoring.NAME_MATCH_POOL)
     source.prefetch_chunks([d for d, _ in picked])
-    out: list[tuple[int, float]] = []
-    for d, score in picked:
-        kind, _factor = scoring.name_match_factor(query_names, source.chunk(d).get("name"))
-        if kind == "exact":
-            out.append((d, score))
-            if len(out) >= limit:
-                break
-    return out
+    named = set(
+        scoring.exact_named(
+            (d for d, _ in picked), lambda d: source.chunk(d).get("name"), query_names, limit
+        )
+    )
+    return [(d, score) for d, score in picked if d in named]
 
 
 def _best(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pairofcleats.tokenize import split_id
@@ -102,3 +102,20 @@ def name_match_factor(
     if tuple(split_id(name)) in wanted or tuple(split_id(last)) in wanted:
         return "subwords", NAME_SUBWORD_FACTOR
     return "", 1.0
+
+
+def exact_named(
+    ids: Iterable[int],
+    name_of: Callable[[int], str | None],
+    query_names: Sequence[tuple[str, tuple[str, ...]]],
+    limit: int,
+) -> list[int]:
+    """The first ``limit`` of ``ids`` (in their order) whose name is a query term as written
+    (``name_match_factor``'s ``exact``): the name-join of the sparse list, engine and lite."""
+    out: list[int] = []
+    for d in ids:
+        if name_match_factor(query_names, name_of(d))[0] == "exact":
+            out.append(d)
+            if len(out) >= limit:
+                break
+    return out
