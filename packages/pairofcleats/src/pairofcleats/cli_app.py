@@ -94,8 +94,21 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
-@search_app.command("search")
-@app.command("search")
+SEARCH_EXAMPLES = """Examples:
+
+\b
+  pairofcleats search "atomic write" -n 5
+  pairofcleats search getUserName --mode code --explain
+  pairofcleats search "parse config" --lang python --kind function --json --compact
+  pairofcleats search '"exact phrase" -test OR spec' --path src/
+
+Words match identifiers by sub-word (getUserName finds get_user_name); a misspelt word is
+expanded to close vocabulary words unless --strict. AND, OR and NOT (any case) are
+operators. With no index yet, run: pairofcleats index build"""
+
+
+@search_app.command("search", epilog=SEARCH_EXAMPLES)
+@app.command("search", epilog=SEARCH_EXAMPLES)
 def search_cmd(
     query: Annotated[str, typer.Argument(help='The query (terms, "phrases", -negations, OR, ()).')],
     repo: Annotated[Path | None, typer.Option("--repo", help="Repository root.")] = None,

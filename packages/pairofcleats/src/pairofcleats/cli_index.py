@@ -222,7 +222,19 @@ ProgOpt = Annotated[str, typer.Option("--progress", help="auto, tty, log, jsonl 
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress output.")]
 
 
-@index_app.command("build")
+BUILD_EXAMPLES = """Examples:
+
+\b
+  pairofcleats index build                      # this repo: MiniLM vectors and SQLite
+  pairofcleats index build --stub-embeddings    # no dense model: fast, sparse ranking
+  pairofcleats index build --mode code --stage 2 --no-sqlite
+  pairofcleats index build --json --progress jsonl 2> progress.jsonl
+
+Builds are incremental (only changed files are processed), validated, and only then
+promoted; a failed or killed build leaves the previous index searchable."""
+
+
+@index_app.command("build", epilog=BUILD_EXAMPLES)
 def build_cmd(
     repo: RepoOpt = None,
     mode: ModeOpt = None,
