@@ -104,6 +104,15 @@ def test_status_and_validate(fixture_repo: Path, build_env: dict[str, str]) -> N
     assert res.returncode == 0 and json.loads(res.stdout)["ok"]
     st = json.loads(_run(["status", "--repo", str(fixture_repo), "--json"], build_env).stdout)
     assert st["modes"]["code"]["chunks"] > 0
+    text = _run(["status", "--repo", str(fixture_repo)], build_env).stdout.splitlines()
+    assert (
+        text[1]
+        == f"current build: {st['current']['buildId']} (promoted {st['current']['promotedAt']})"
+    )
+    code = next(line for line in text if line.startswith("  code: "))
+    emb = st["modes"]["code"]["embeddings"]
+    assert f"{st['modes']['code']['chunks']} chunks" in code
+    assert f"embeddings {emb['model']} {emb['dims']}-d" in code and "; sqlite " in code
     build_root = Path(st["cacheRoot"]) / "repos" / st["repoId"] / st["current"]["buildRoot"]
     victim = build_root / "index-prose" / "chunk_meta.json"
     victim.write_bytes(victim.read_bytes()[:-3] + b"]]]")
@@ -143,3 +152,23 @@ def test_records_mode_exits_2(fixture_repo: Path, build_env: dict[str, str]) -> 
     assert res.returncode == 2
     assert "records" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_status_lines_name_the_lock_and_a_failed_last_build() -> None:
+    from pairofcleats.cli_index import status_lines
+
+    st = {
+        "repo": "/r",
+        "repoId": "r-1",
+        "current": None,
+        "modes": {},
+        "lock": {"held": True, "holder": {"pid": 42, "command": "index watch"}, "stale": True},
+        "lastBuild": {"buildId": "b2", "status": "failed"},
+    }
+    assert status_lines(st) == [
+        "repo /r (r-1)",
+        "current build: none",
+        "  build one with: pairofcleats index build",
+        "lock: held by pid 42 (index watch) (stale)",
+        "last build: b2 failed",
+    ]

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -384,15 +384,49 @@ def status_cmd(
     if json_out:
         _out(st)
         return
-    sys.stdout.write(f"repo {st['repo']} ({st['repoId']})\n")
-    cur = st.get("current")
-    sys.stdout.write(f"current build: {cur['buildId'] if cur else 'none'}\n")
-    for m, info in st["modes"].items():
-        if "chunks" in info:
-            sys.stdout.write(
-                f"  {m}: {info['stage']}, {info['files']} files, {info['chunks']} chunks,"
-                f" sqlite {'yes' if info['sqlite']['ready'] else 'no'},"
-                f" embeddings {'yes' if info['embeddings']['ready'] else 'no'}\n"
-            )
+    sys.stdout.write("".join(f"{line}\n" for line in status_lines(st)))
     for w in st.get("warnings", []):
         sys.stderr.write(f"warning: {w['code']}: {w['message']}\n")
+
+
+def _mib(n: Any) -> str:
+    """A byte count as MiB (KiB below one MiB)."""
+    if not isinstance(n, int | float):
+        return "?"
+    return f"{n / (1 << 20):,.1f} MiB" if n >= 1 << 20 else f"{n / 1024:,.0f} KiB"
+
+
+def status_lines(st: Mapping[str, Any]) -> list[str]:
+    """``index status``'s text: the current build and when it was promoted, per mode its
+    counts, sizes, SQLite and embeddings (model and dims), then the lock and a last build
+    that differs from the current one (a failed or running attempt)."""
+    lines = [f"repo {st['repo']} ({st['repoId']})"]
+    cur = st.get("current")
+    when = f" (promoted {cur['promotedAt']})" if cur and cur.get("promotedAt") else ""
+    lines.append(f"current build: {cur['buildId'] if cur else 'none'}{when}")
+    if not cur:
+        lines.append("  build one with: pairofcleats index build")
+    for m, info in st.get("modes", {}).items():
+        if "chunks" not in info:
+            continue
+        sq = info.get("sqlite") or {}
+        emb = info.get("embeddings") or {}
+        sqlite = f"sqlite {_mib(sq.get('bytes'))}" if sq.get("ready") else "no sqlite"
+        if emb.get("ready"):
+            dense = f"embeddings {emb.get('model')} {emb.get('dims')}-d"
+            dense += " + HNSW" if emb.get("hnsw") else ""
+        else:
+            dense = "no embeddings"
+        lines.append(
+            f"  {m}: {info['stage']}, {info['files']} files, {info['chunks']} chunks,"
+            f" {_mib(info.get('bytes'))}; {sqlite}; {dense}"
+        )
+    lock = st.get("lock") or {}
+    if lock.get("held"):
+        holder = lock.get("holder") or {}
+        stale = " (stale)" if lock.get("stale") else ""
+        lines.append(f"lock: held by pid {holder.get('pid')} ({holder.get('command', '?')}){stale}")
+    last = st.get("lastBuild") or {}
+    if last.get("buildId") and (not cur or last["buildId"] != cur.get("buildId")):
+        lines.append(f"last build: {last['buildId']} {last.get('status')}")
+    return lines
