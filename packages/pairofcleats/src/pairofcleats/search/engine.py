@@ -353,6 +353,10 @@ def search_mode(
     if named_files is not None and allowed is not None and not (named_files & allowed).any():
         named_files = None
 
+    # a word of a sentence ("the java program") is no symbol name: prose-intent queries get
+    # neither the name-join of the sparse list nor the name boost
+    query_names = plan.query_names() if intent.type != "prose" else []
+
     # step 2: sparse
     weights_row = (
         dict(opt.field_weights) if opt.field_weights is not None else field_weights(intent.type)
@@ -388,9 +392,9 @@ def search_mode(
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
         sparse_scores = {int(i): float(scores[i]) for i in ids}
-        if fielded and intent.type != "prose" and named_files is None:
+        if fielded and query_names and named_files is None:
             named = _named_definitions(
-                source, fields, plan.query_names(), scores, allowed, set(sparse_ids), opt.top
+                source, fields, query_names, scores, allowed, set(sparse_ids), opt.top
             )
             if named:
                 explain["nameMatches"] = len(named)
@@ -434,8 +438,6 @@ def search_mode(
     if prefetch_chunks is not None and fused:
         prefetch_chunks(list(fused))
     pm = phrase_matches(source, plan) if fused else np.zeros(0, dtype=np.int64)
-    # a query word in a sentence ("the java program") is no symbol name; identifiers are
-    query_names = plan.query_names() if intent.type != "prose" else []
     boosts: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
     for d in list(fused):
         base = fused[d]

@@ -895,11 +895,10 @@ def _search_mode(
         raw = _bm25(tokens, source.lookup, source.stats, k1, b)
         sparse_type = "bm25"
     sparse_scores = dict(_top_weighted(source, raw, allowed, expanded_top))
-    if fielded and intent_type != "prose":
+    query_names = plan.query_names() if intent_type != "prose" else []
+    if fielded and query_names:
         sparse_scores.update(
-            _named_definitions(
-                source, fields, plan.query_names(), raw, allowed, set(sparse_scores), top
-            )
+            _named_definitions(source, fields, query_names, raw, allowed, set(sparse_scores), top)
         )
 
     # no dense ranking: fusion is the sparse list itself; then the boosts
@@ -912,7 +911,6 @@ def _search_mode(
         for gram in plan.query_ngrams():
             for d in set(source.phrase(gram) or ()):  # numpy's counts[ids] += 1
                 pm[d] = pm.get(d, 0) + 1
-    query_names = plan.query_names() if intent_type != "prose" else []
     for d in list(fused):
         base = fused[d]
         matches = pm.get(d, 0)

@@ -148,9 +148,9 @@ def mode_summary(stats: Mapping[str, Any], mode: str) -> str:
         bits.append(f"intent {intent['type']}" + (f" ({signals})" if signals else ""))
     if m.get("matchMode"):
         bits.append(f"match {m['matchMode']}")
-    for key, label in (("candidates", "candidates"), ("allowed", "allowed")):
+    for key in ("candidates", "allowed"):
         if isinstance(m.get(key), int):
-            bits.append(f"{m[key]:,} {label}")
+            bits.append(f"{m[key]:,} {key}")
     steps = (m.get("relaxed") or {}).get("steps") or []
     if steps:
         bits.append("relaxed: " + ", ".join(map(str, steps)))
