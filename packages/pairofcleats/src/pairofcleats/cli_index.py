@@ -152,7 +152,7 @@ class _Progress:
             total = payload.get("total")
             self.emitter.task_progress(
                 task,
-                int(payload.get("done", payload.get("chunks", 0))),
+                int(payload.get("done", 0)),
                 int(total) if isinstance(total, int) else None,
                 unit=str(payload["unit"]) if payload.get("unit") else None,
                 jobId=self.job,
