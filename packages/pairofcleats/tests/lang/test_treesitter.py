@@ -185,6 +185,42 @@ def test_rust_pub_and_doc_comment() -> None:
     assert "rust_greet" in fc.exports
 
 
+C_GUARDED_HEADER = """#ifndef LIB_H
+#define LIB_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct { int x; } Point;
+static inline int add(int a, int b) { return a + b; }
+#if defined(FAST)
+static int fast(void) { return 1; }
+#elif defined(SLOW)
+static int slow(void) { return 2; }
+#elifdef MEDIUM
+static int medium(void) { return 3; }
+#else
+static int plain(void) { return 4; }
+#endif
+#ifdef __cplusplus
+}
+#endif
+#endif
+"""
+
+
+@pytest.mark.parametrize("rel", ["include/lib.h", "include/lib.hpp"])
+def test_c_header_definitions_inside_guards_extern_c_and_elif(rel: str) -> None:
+    # an include guard around extern "C" { … } held every definition of a real header
+    # (mypyc's CPy.h: 64 functions) out of reach: the file fell back to line windows
+    spec = detect(rel)
+    assert spec is not None
+    fc = chunk_file(rel, C_GUARDED_HEADER, spec, ChunkingLimits())
+    named = {(c.kind, c.name) for c in fc.chunks}
+    for name in ("add", "fast", "slow", "medium", "plain"):
+        assert ("FunctionDeclaration", name) in named
+    assert ("StructDeclaration", "Point") in named
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

@@ -12,7 +12,8 @@ from pathlib import PurePosixPath
 #: Bumped when the table below, or what a chunker extracts from the same bytes, changes; it
 #: feeds the languagePolicyKey, so bundles made by the older rules are not reused (§15 B1).
 #: 2: JS/TS function-valued declarations' signature/params/returns, long callees' tails.
-REGISTRY_VERSION = 2
+#: 3: C/C++ definitions inside `extern "C" { … }` bodies and `#elif`/`#elifdef` branches.
+REGISTRY_VERSION = 3
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

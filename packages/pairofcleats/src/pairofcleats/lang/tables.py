@@ -33,6 +33,15 @@ class NodeTable:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: Conditional-compilation branches, walked into: nearly every C/C++ header wraps its
+#: whole body in an include guard, and ``#elif``/``#else`` nest inside the ``#if``.
+_PREPROC_BRANCHES = (
+    "preproc_ifdef",
+    "preproc_if",
+    "preproc_elif",
+    "preproc_elifdef",
+    "preproc_else",
+)
 _C_TYPES = {
     "struct_specifier": "StructDeclaration",
     "union_specifier": "StructDeclaration",
@@ -158,9 +167,8 @@ TABLES: dict[str, NodeTable] = {
                 "declaration",
                 "type_definition",
                 "linkage_specification",
-                "preproc_ifdef",
-                "preproc_if",
-                "preproc_else",
+                "declaration_list",  # the body of extern "C" { … }
+                *_PREPROC_BRANCHES,
             }
         ),
         frozenset({"call_expression"}),
@@ -180,9 +188,7 @@ TABLES: dict[str, NodeTable] = {
                 "declaration_list",
                 "template_declaration",
                 "linkage_specification",
-                "preproc_ifdef",
-                "preproc_if",
-                "preproc_else",
+                *_PREPROC_BRANCHES,
                 "field_declaration",
             }
         ),
