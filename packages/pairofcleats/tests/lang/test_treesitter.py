@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -219,6 +220,26 @@ def test_c_header_definitions_inside_guards_extern_c_and_elif(rel: str) -> None:
     for name in ("add", "fast", "slow", "medium", "plain"):
         assert ("FunctionDeclaration", name) in named
     assert ("StructDeclaration", "Point") in named
+
+
+def test_windows_of_an_oversize_run_hold_only_their_own_comments_and_calls() -> None:
+    # windowed after the assignment, each of sqlite3.h's ~100 top-level windows carried
+    # the whole run's comments (233 KB each): 8 GB of RSS building /usr/include
+    body = "".join(
+        f"/* note {i} */\nint v{i} = init({i});\n#define M{i} call_{i}()\n\n" for i in range(300)
+    )
+    fc = _chunked("big.c", body)
+    windows = [c for c in fc.chunks if c.kind == "Module"]
+    assert len(windows) > 5
+    assert [c.span_index for c in windows] == list(range(len(windows)))
+    seen: list[int] = []
+    for c in windows:
+        notes = [int(m) for m in re.findall(r"note (\d+)", c.comment)]
+        rows = range(c.start_row, c.end_row + 1)
+        assert notes and all(4 * i in rows for i in notes)
+        assert all(call == "init" for call in c.calls)
+        seen.extend(notes)
+    assert seen == list(range(300))
 
 
 def test_js_export_and_arrow_function() -> None:

@@ -96,7 +96,7 @@ def chunk_file(
         try:
             from pairofcleats.lang.treesitter import chunk_tree_sitter
 
-            result = chunk_tree_sitter(spec.id, text, lines, stem)
+            result = chunk_tree_sitter(spec.id, text, lines, stem, limits)
         except Exception as exc:  # a grammar that fails must not fail the build
             warnings.append(f"parser-fallback: {rel_path}: {type(exc).__name__}: {exc}")
             result = None

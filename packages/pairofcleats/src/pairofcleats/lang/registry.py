@@ -13,7 +13,8 @@ from pathlib import PurePosixPath
 #: feeds the languagePolicyKey, so bundles made by the older rules are not reused (§15 B1).
 #: 2: JS/TS function-valued declarations' signature/params/returns, long callees' tails.
 #: 3: C/C++ definitions inside `extern "C" { … }` bodies and `#elif`/`#elifdef` branches.
-REGISTRY_VERSION = 3
+#: 4: oversize tree-sitter runs windowed before comments/calls/imports are assigned by row.
+REGISTRY_VERSION = 4
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

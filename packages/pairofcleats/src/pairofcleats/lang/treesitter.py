@@ -20,8 +20,9 @@ from typing import Any
 
 import tree_sitter
 
-from pairofcleats.lang.model import ChunkDraft, FileChunks
+from pairofcleats.lang.model import ChunkDraft, ChunkingLimits, FileChunks
 from pairofcleats.lang.tables import BODY_TYPES, TABLES, NodeTable, keywords, language
+from pairofcleats.lang.windows import has_alnum_row, oversize_bounds
 
 _WS = re.compile(r"\s+")
 _COMMENT_MARK = re.compile(r"^\s*(?:/\*\*?|\*/|\*(?!\*)|///?!?|#+|--|;+)\s?")
@@ -351,9 +352,16 @@ class _Chunker:
     """One file's pass: find definitions, walk once for relations, assign rows."""
 
     def __init__(
-        self, lang: str, table: NodeTable, src: bytes, lines: list[str], stem: str
+        self,
+        lang: str,
+        table: NodeTable,
+        src: bytes,
+        lines: list[str],
+        stem: str,
+        limits: ChunkingLimits | None = None,
     ) -> None:
         self.lang = lang
+        self.limits = limits or ChunkingLimits()
         self.table = table
         self.src = src
         self.lines = lines
@@ -761,27 +769,41 @@ class _Chunker:
                 seen_first.add(o)
                 d = self.defs[o]
                 kind, name = d.kind, d.name
-            row_chunk[s2 : e2 + 1] = [len(drafts)] * (e2 - s2 + 1)
-            metas.append({"imports": [], "comment": [], "comment_rows": []})
-            if d is not None:
-                drafts.append(
-                    ChunkDraft(
-                        s2,
-                        e2,
-                        kind,
-                        name,
-                        self.lang,
-                        doc=d.doc,
-                        signature=d.signature,
-                        params=_params(fn := _function_value(d.node), self.src),
-                        returns=_returns(fn, self.src, self.lang),
-                        decorators=_decorators(d.node, d.wrapper, self.src),
-                        modifiers=self._modifiers(d),
-                        exported=d.exported,
+            # An oversize run is windowed here, before comments, calls and imports are
+            # assigned by row: windowed afterwards, every window of a header's top-level
+            # run carried the whole run's comments (sqlite3.h: 233 KB, ~100 windows).
+            windows = oversize_bounds(self.lines, s2, e2, self.limits)
+            for i, (ws, we) in enumerate(windows or [(s2, e2)]):
+                if windows is not None:
+                    while ws < we and not self.lines[ws].strip():
+                        ws += 1
+                    while we > ws and not self.lines[we].strip():
+                        we -= 1
+                    if not has_alnum_row(self.lines, ws, we):
+                        continue
+                row_chunk[ws : we + 1] = [len(drafts)] * (we - ws + 1)
+                metas.append({"imports": [], "comment": [], "comment_rows": []})
+                span = i if windows is not None else None
+                if d is not None:
+                    drafts.append(
+                        ChunkDraft(
+                            ws,
+                            we,
+                            kind,
+                            name,
+                            self.lang,
+                            span_index=span,
+                            doc=d.doc,
+                            signature=d.signature,
+                            params=_params(fn := _function_value(d.node), self.src),
+                            returns=_returns(fn, self.src, self.lang),
+                            decorators=_decorators(d.node, d.wrapper, self.src),
+                            modifiers=self._modifiers(d),
+                            exported=d.exported,
+                        )
                     )
-                )
-            else:
-                drafts.append(ChunkDraft(s2, e2, kind, name, self.lang))
+                else:
+                    drafts.append(ChunkDraft(ws, we, kind, name, self.lang, span_index=span))
 
         # each chunk's calls in order, then its first MAX_RELATIONS distinct ones (what a
         # membership test per call into a list of up to 200 gave), per-call work in C
@@ -867,10 +889,14 @@ class _Chunker:
         )
 
 
-def chunk_tree_sitter(lang: str, text: str, lines: list[str], stem: str) -> FileChunks:
-    """Chunk one file with its grammar; raises on a grammar failure (caller falls back)."""
+def chunk_tree_sitter(
+    lang: str, text: str, lines: list[str], stem: str, limits: ChunkingLimits | None = None
+) -> FileChunks:
+    """Chunk one file with its grammar; raises on a grammar failure (caller falls back).
+
+    Runs over ``limits`` come back as line windows (``span_index`` 0..k)."""
     table = TABLES[lang]
     parser = tree_sitter.Parser(language(lang))
     src = text.encode("utf-8")
     tree = parser.parse(src)
-    return _Chunker(lang, table, src, lines, stem).chunks(tree.root_node)
+    return _Chunker(lang, table, src, lines, stem, limits).chunks(tree.root_node)

@@ -51,21 +51,34 @@ def window_bounds(
     return out
 
 
-def split_oversize(draft: ChunkDraft, lines: list[str], limits: ChunkingLimits) -> list[ChunkDraft]:
-    """The draft itself, or its line windows with spanIndex 0..k when over a limit."""
-    n_lines = draft.end_row - draft.start_row + 1
-    if n_lines <= limits.max_lines:
+def oversize_bounds(
+    lines: list[str], start: int, end: int, limits: ChunkingLimits
+) -> list[tuple[int, int]] | None:
+    """The line windows of rows ``start..end`` if they are over a limit, else None."""
+    if end - start + 1 <= limits.max_lines:
         # UTF-8 bytes of the rows, each with its newline (one join, not a loop per row)
-        body = "\n".join(lines[draft.start_row : draft.end_row + 1])
+        body = "\n".join(lines[start : end + 1])
         n_bytes = (len(body) if body.isascii() else len(body.encode("utf-8"))) + 1
         if n_bytes <= limits.max_bytes:
-            return [draft]
-    bounds = window_bounds(
-        lines, draft.start_row, draft.end_row, limits.window_lines, limits.max_bytes
-    )
+            return None
+    return window_bounds(lines, start, end, limits.window_lines, limits.max_bytes)
+
+
+def has_alnum_row(lines: list[str], start: int, end: int) -> bool:
+    return any(_has_alnum(lines[r]) for r in range(start, end + 1))
+
+
+def split_oversize(draft: ChunkDraft, lines: list[str], limits: ChunkingLimits) -> list[ChunkDraft]:
+    """The draft itself, or its line windows with spanIndex 0..k when over a limit.
+
+    Each window keeps the draft's fields: only the tree-sitter chunker fills in the
+    row-bound ones (comment, calls, imports), and it windows its own runs first."""
+    bounds = oversize_bounds(lines, draft.start_row, draft.end_row, limits)
+    if bounds is None:
+        return [draft]
     out = []
     for i, (s, e) in enumerate(bounds):
-        if not any(_has_alnum(lines[r]) for r in range(s, e + 1)):
+        if not has_alnum_row(lines, s, e):
             continue
         out.append(dataclasses.replace(draft, start_row=s, end_row=e, span_index=i))
     return out
