@@ -242,6 +242,38 @@ def test_windows_of_an_oversize_run_hold_only_their_own_comments_and_calls() -> 
     assert seen == list(range(300))
 
 
+C_PROTOTYPES = """/* Open a database file. */
+extern int db_open(const char *path, struct db **out) __attribute__((nonnull(1)));
+char *db_errmsg(struct db *);
+static int (*hook)(int);
+int counter;
+typedef int (*cb_t)(void *);
+"""
+
+
+@pytest.mark.parametrize("rel", ["include/db.h", "include/db.hpp"])
+def test_c_prototypes_are_function_chunks_with_their_doc(rel: str) -> None:
+    # a header's API is its prototypes; they were lines of Module windows, so
+    # "pthread_mutex_lock" over /usr/include found no chunk named after it
+    fc = _chunked(rel, C_PROTOTYPES)
+    funcs = {c.name: c for c in fc.chunks if c.kind == "FunctionDeclaration"}
+    assert sorted(funcs) == ["db_errmsg", "db_open"]  # not the pointer, variable or typedef
+    op = funcs["db_open"]
+    assert op.doc == "Open a database file."
+    assert op.start_row == 0 and op.end_row == 1
+    assert op.signature.startswith("extern int db_open(const char *path, struct db **out)")
+    assert not op.signature.endswith(";")
+    assert [p["name"] for p in op.params] == ["path", "out"]
+    assert op.exported
+
+
+def test_sqlite_style_comment_lines_lose_their_stars() -> None:
+    from pairofcleats.lang.treesitter import _clean_comment
+
+    text = "/*\n** CAPI3REF: Opening A New Database Connection\n**\n** **Note** this.\n*/"
+    assert _clean_comment(text) == "CAPI3REF: Opening A New Database Connection\n\n**Note** this."
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None
@@ -363,7 +395,7 @@ def test_calls_are_the_first_200_distinct_in_order() -> None:
     assert next(c for c in fc.chunks if c.kind == "Module").calls == ("k",)
 
 
-_OLD_COMMENT_MARK = r"^\s*(?:/\*\*?|\*/|\*(?!\*)|///?!?|#+|--|;+)\s?"
+_OLD_COMMENT_MARK = r"^\s*(?:/\*\*?|\*/|\*\*(?=\s|$)|\*(?!\*)|///?!?|#+|--|;+)\s?"
 
 
 def _clean_comment_oracle(text: str) -> str:

@@ -14,7 +14,8 @@ from pathlib import PurePosixPath
 #: 2: JS/TS function-valued declarations' signature/params/returns, long callees' tails.
 #: 3: C/C++ definitions inside `extern "C" { … }` bodies and `#elif`/`#elifdef` branches.
 #: 4: oversize tree-sitter runs windowed before comments/calls/imports are assigned by row.
-REGISTRY_VERSION = 4
+#: 5: C/C++ function prototypes (declarations with a function declarator) are chunks.
+REGISTRY_VERSION = 5
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -25,7 +25,9 @@ from pairofcleats.lang.tables import BODY_TYPES, TABLES, NodeTable, keywords, la
 from pairofcleats.lang.windows import has_alnum_row, oversize_bounds
 
 _WS = re.compile(r"\s+")
-_COMMENT_MARK = re.compile(r"^\s*(?:/\*\*?|\*/|\*(?!\*)|///?!?|#+|--|;+)\s?")
+#: A comment line's leading marker; ``**`` + space is SQLite's block style (``** text``),
+#: while ``**bold**`` stays as written.
+_COMMENT_MARK = re.compile(r"^\s*(?:/\*\*?|\*/|\*\*(?=\s|$)|\*(?!\*)|///?!?|#+|--|;+)\s?")
 _QUOTES = "\"'`<>"
 _IMPORT_WORDS = (
     "import",
@@ -174,6 +176,25 @@ def _declarator_name(node: tree_sitter.Node, src: bytes) -> str:
                     return _text(src, c).replace("::", ".")
         d = nxt
     return ""
+
+
+_PROTOTYPE_NAMES = frozenset(
+    {"identifier", "field_identifier", "qualified_identifier", "destructor_name", "operator_name"}
+)
+
+
+def _is_prototype(node: tree_sitter.Node) -> bool:
+    """A C/C++ ``declaration`` of a function (``int f(void);``), not of a variable, nor
+    of a pointer to a function (``int (*fp)(void);``, whose declarator is parenthesised)."""
+    d = node.child_by_field_name("declarator")
+    while d is not None and d.type in ("pointer_declarator", "reference_declarator"):
+        d = d.child_by_field_name("declarator") or next(
+            (c for c in d.named_children if c.type.endswith("declarator")), None
+        )
+    if d is None or d.type != "function_declarator":
+        return False
+    inner = d.child_by_field_name("declarator")
+    return inner is not None and inner.type in _PROTOTYPE_NAMES
 
 
 def _node_name(node: tree_sitter.Node, src: bytes) -> str:
@@ -491,7 +512,7 @@ class _Chunker:
         sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
         if self.lang == "python":
             sig = sig.rstrip(":").strip()
-        elif sig.endswith("{"):
+        elif sig.endswith(("{", ";")):  # ``;``: a C/C++ prototype
             sig = sig[:-1].rstrip()
         d = _Def(
             kind=kind,
@@ -569,6 +590,16 @@ class _Chunker:
                     name = prefix + name
                 elif "." in name and kind == "FunctionDeclaration":
                     kind = "MethodDeclaration"
+                self._add(child, kind, name, False, wrap, container)
+            elif t == "declaration" and self.lang in ("c", "cpp") and _is_prototype(child):
+                # a header's API is its prototypes: each one, with the doc comment above
+                # it, is a chunk of its own rather than a line of a Module window
+                name = prefix + _declarator_name(child, self.src)
+                kind = (
+                    "MethodDeclaration"
+                    if cont is not None or "." in name
+                    else "FunctionDeclaration"
+                )
                 self._add(child, kind, name, False, wrap, container)
             elif t in table.transparent:
                 inner_wrap = (
