@@ -95,6 +95,19 @@ def test_other_routes_need_the_token(server: Server, method: str, path: str) -> 
         assert r.json()["code"] == "UNAUTHORIZED"
 
 
+def test_unknown_routes_and_methods_answer_json_errors(server: Server) -> None:
+    with server.client() as c:
+        r = c.get("/")
+        assert r.status_code == 404
+        body = r.json()
+        assert body["ok"] is False and body["code"] == "NOT_FOUND"
+        assert "GET /" in body["message"] and "POST /search" in body["hint"]
+        r = c.get("/search")
+        assert r.status_code == 405
+        assert r.json()["code"] == "METHOD_NOT_ALLOWED"
+        assert "POST" in r.headers["allow"]
+
+
 def test_search_returns_ok_repo_result(server: Server) -> None:
     with server.client() as c:
         r = c.post("/search", json={"query": "greet", "mode": "code", "top": 3, "ann": False})

@@ -30,6 +30,7 @@ from groundwork import jsonio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -429,7 +430,30 @@ def create_app(opts: ServeOptions) -> Starlette:
         Route("/search", _guard(state, "/search", search), methods=["POST"]),
         Route("/search/stream", _guard(state, "/search/stream", search_stream), methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    listing = ", ".join(
+        f"{m} {r.path}" for r in routes for m in sorted(r.methods or ()) if m != "HEAD"
+    )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Unknown routes and wrong methods answer in the API's JSON error shape, naming
+        the routes (Starlette's default is a bare ``Not Found`` text)."""
+        assert isinstance(exc, HTTPException)
+        where = f"{request.method} {request.url.path}"
+        if exc.status_code == 405:
+            code, message = "METHOD_NOT_ALLOWED", f"{where}: method not allowed"
+        elif exc.status_code == 404:
+            code, message = "NOT_FOUND", f"{where}: no such route"
+        else:
+            code, message = "HTTP_ERROR", f"{where}: {exc.detail}"
+        body = {"ok": False, "code": code, "message": message, "hint": f"routes: {listing}"}
+        return Response(
+            jsonio.dumps(body),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=exc.headers,
+        )
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.state.api = state
     return app
 
