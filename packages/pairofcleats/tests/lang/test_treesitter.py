@@ -274,6 +274,40 @@ def test_sqlite_style_comment_lines_lose_their_stars() -> None:
     assert _clean_comment(text) == "CAPI3REF: Opening A New Database Connection\n\n**Note** this."
 
 
+GLIBC_PROTOTYPES = """/* Lock a mutex.  */
+extern int pthread_mutex_lock (pthread_mutex_t *__mutex)
+     __THROWNL __nonnull ((1));
+
+extern void abort (void) __THROW __attribute__ ((__noreturn__));
+"""
+
+
+def test_c_prototypes_with_trailing_macros_are_recovered_from_parse_errors() -> None:
+    # tree-sitter-c cannot parse glibc's trailing __THROW/__nonnull macros: the
+    # declaration is an ERROR node, so pthread.h had 15 function chunks instead of 139
+    fc = _chunked("include/pthread.h", GLIBC_PROTOTYPES)
+    funcs = {c.name: c for c in fc.chunks if c.kind == "FunctionDeclaration"}
+    assert sorted(funcs) == ["abort", "pthread_mutex_lock"]
+    lock = funcs["pthread_mutex_lock"]
+    assert lock.doc == "Lock a mutex."
+    assert (lock.start_row, lock.end_row) == (0, 2)
+    assert lock.signature.startswith("extern int pthread_mutex_lock (pthread_mutex_t *__mutex)")
+    assert [p["name"] for p in lock.params] == ["__mutex"]
+
+
+def test_only_prototype_shaped_parse_errors_are_recovered() -> None:
+    def proto(params: int) -> str:
+        lines = "".join(f"   int a{i},\n" for i in range(params))
+        return f"extern int wide (\n{lines}   int z) __THROW;\n"
+
+    funcs = [c for c in _chunked("include/w.h", proto(20)).chunks if c.name == "wide"]
+    assert [(c.kind, c.start_row, c.end_row) for c in funcs] == [("FunctionDeclaration", 0, 21)]
+    # a parse error over more than 64 rows, or one whose declarator is not its last part
+    assert not [c for c in _chunked("include/w.h", proto(70)).chunks if c.name == "wide"]
+    broken = _chunked("include/b.h", "int f(void) __THROW; junk junk ((;\n")
+    assert [c.name for c in broken.chunks if c.kind == "FunctionDeclaration"] == ["f"]
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

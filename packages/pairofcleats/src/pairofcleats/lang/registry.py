@@ -15,7 +15,8 @@ from pathlib import PurePosixPath
 #: 3: C/C++ definitions inside `extern "C" { … }` bodies and `#elif`/`#elifdef` branches.
 #: 4: oversize tree-sitter runs windowed before comments/calls/imports are assigned by row.
 #: 5: C/C++ function prototypes (declarations with a function declarator) are chunks.
-REGISTRY_VERSION = 5
+#: 6: C/C++ prototypes recovered from parse errors (glibc-style trailing macros).
+REGISTRY_VERSION = 6
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

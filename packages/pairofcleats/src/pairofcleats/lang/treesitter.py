@@ -178,6 +178,8 @@ def _declarator_name(node: tree_sitter.Node, src: bytes) -> str:
     return ""
 
 
+#: Rows a prototype may span; a parse swallowing more is not taken for one.
+_MAX_RECOVERED_ROWS = 64
 _PROTOTYPE_NAMES = frozenset(
     {"identifier", "field_identifier", "qualified_identifier", "destructor_name", "operator_name"}
 )
@@ -185,7 +187,11 @@ _PROTOTYPE_NAMES = frozenset(
 
 def _is_prototype(node: tree_sitter.Node) -> bool:
     """A C/C++ ``declaration`` of a function (``int f(void);``), not of a variable, nor
-    of a pointer to a function (``int (*fp)(void);``, whose declarator is parenthesised)."""
+    of a pointer to a function (``int (*fp)(void);``, whose declarator is parenthesised).
+    Macros can make the grammar read a run of declarations as one (glibc's string.h: a
+    110-row "prototype" of ``__nonnull``); one over ``_MAX_RECOVERED_ROWS`` is not taken."""
+    if node.end_point[0] - node.start_point[0] >= _MAX_RECOVERED_ROWS:
+        return False
     d = node.child_by_field_name("declarator")
     while d is not None and d.type in ("pointer_declarator", "reference_declarator"):
         d = d.child_by_field_name("declarator") or next(
@@ -195,6 +201,47 @@ def _is_prototype(node: tree_sitter.Node) -> bool:
         return False
     inner = d.child_by_field_name("declarator")
     return inner is not None and inner.type in _PROTOTYPE_NAMES
+
+
+#: Named children that may precede a prototype's declarator in a parse-error node.
+_PROTOTYPE_HEAD = frozenset(
+    {
+        "storage_class_specifier",
+        "type_qualifier",
+        "primitive_type",
+        "type_identifier",
+        "sized_type_specifier",
+        "struct_specifier",
+        "union_specifier",
+        "enum_specifier",
+        "ms_declspec_modifier",
+        "attribute_specifier",
+    }
+)
+
+
+def _recovered_prototype(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The function declarator of a prototype tree-sitter could not parse, else None.
+
+    glibc-style trailing macros (``int f(void) __THROW __nonnull ((1));``) are unknown
+    identifiers to the grammar: the declaration comes back as an ``ERROR`` node holding
+    the return type and a ``function_declarator``, then an empty statement for the ``;``.
+    """
+    if node.end_point[0] - node.start_point[0] >= _MAX_RECOVERED_ROWS:
+        return None
+    typed = False  # fields are not reachable inside an ERROR node: look for a type child
+    children = [c for c in node.named_children if c.type != "comment"]
+    for i, c in enumerate(children):
+        if c.type == "function_declarator":
+            inner = c.child_by_field_name("declarator")
+            last = i == len(children) - 1  # nothing the grammar gave up on after it
+            ok = typed and last and inner is not None and inner.type in _PROTOTYPE_NAMES
+            return c if ok else None
+        if c.type not in _PROTOTYPE_HEAD:
+            return None
+        typed = typed or c.type.endswith(("_type", "_type_specifier", "type_identifier"))
+        typed = typed or c.type in ("struct_specifier", "union_specifier", "enum_specifier")
+    return None
 
 
 def _node_name(node: tree_sitter.Node, src: bytes) -> str:
@@ -234,6 +281,9 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         while d is not None and p is None:
             p = d.child_by_field_name("parameters")
             d = d.child_by_field_name("declarator")
+    if p is None and node.type == "ERROR":  # a recovered C/C++ prototype (no fields)
+        fd = next((c for c in node.named_children if c.type == "function_declarator"), None)
+        p = None if fd is None else fd.child_by_field_name("parameters")
     if p is None:
         return ()
     out: list[dict[str, Any]] = []
@@ -595,6 +645,19 @@ class _Chunker:
                 # a header's API is its prototypes: each one, with the doc comment above
                 # it, is a chunk of its own rather than a line of a Module window
                 name = prefix + _declarator_name(child, self.src)
+                kind = (
+                    "MethodDeclaration"
+                    if cont is not None or "." in name
+                    else "FunctionDeclaration"
+                )
+                self._add(child, kind, name, False, wrap, container)
+            elif t == "ERROR" and self.lang in ("c", "cpp"):
+                fd = _recovered_prototype(child)
+                if fd is None:  # a parse error over many declarations (glibc's stdio.h
+                    self.visit(child, container)  # lost 500 lines to one): look inside
+                    continue
+                name = prefix + _text(self.src, fd.child_by_field_name("declarator"))
+                name = name.replace("::", ".")
                 kind = (
                     "MethodDeclaration"
                     if cont is not None or "." in name
