@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pairofcleats import api
 from pairofcleats.errors import CapabilityMissing
-from pairofcleats.search.searcher import Searcher
+from pairofcleats.search.searcher import Searcher, SearchRequest
 from poc_fixtures.repo import make_fixture_repo
 
 from .conftest import BuiltIndex, build
@@ -46,6 +46,20 @@ def test_hnsw_is_used_and_agrees_with_exact(hnsw_index: BuiltIndex) -> None:
     for a, b in zip(auto["code"], exact["code"], strict=True):
         assert a["annScore"] == pytest.approx(b["annScore"], abs=1e-4)
         assert a["scoreType"] == "ann"
+
+
+def test_a_query_the_graph_answers_builds_no_float_matrix(hnsw_index: BuiltIndex) -> None:
+    # building the dequantised matrix before asking the graph cost a cold CLI search on
+    # /usr/include (500k vectors) 1.3 GB of RSS and ~2 s
+    searcher = Searcher(hnsw_index.repo, env=hnsw_index.env)
+    res = searcher.search(SearchRequest(query="zzqv nothing matches", mode="code", ann=True))
+    assert res["code"] and {h["annSource"] for h in res["code"]} == {"hnsw"}
+    code = searcher.mode_index("code")
+    assert code is not None
+    assert "dense:merged" not in code._values and "dense-info:merged" in code._values
+    exact = SearchRequest(query="zzqv nothing matches", mode="code", ann=True, ann_backend="exact")
+    assert {h["annSource"] for h in searcher.search(exact)["code"]} == {"dense"}
+    assert "dense:merged" in code._values
 
 
 def test_filters_gate_dense_ranking(hnsw_index: BuiltIndex) -> None:

@@ -168,13 +168,14 @@ def _dense_ranking(
         if opt.dense_vector_mode == "auto"
         else (opt.dense_vector_mode if opt.dense_vector_mode in variants else "merged")
     )
-    dense = source.dense(variant)
-    if dense is None:
+    info = source.index.dense_info(variant)
+    if info is None:
         return [], {}, None, None
+    vec_model, dims = info
     emb = source.index.state.get("embeddings", {})
-    provider = str(emb.get("provider") or dense.model or "")
-    model = str(emb.get("model") or dense.model or provider)
-    qvec = query_vector(provider, model, dense.dims)
+    provider = str(emb.get("provider") or vec_model or "")
+    model = str(emb.get("model") or vec_model or provider)
+    qvec = query_vector(provider, model, dims)
     if qvec is None:
         msg = f"embeddings provider {provider!r} is unavailable; using sparse ranking only"
         if opt.ann_explicit:
@@ -186,13 +187,20 @@ def _dense_ranking(
         ids_h, scores_h = hnsw
         return ids_h, scores_h, "hnsw", variant
     if allowed is None:
+        dense = source.dense(variant)  # exact over every row: only now the float matrix
+        if dense is None:
+            return [], {}, None, None
         scores = rank.dense_scores(dense.matrix, qvec)
         ids = rank.top_k(scores, None, limit, positive_only=False)
         return [int(i) for i in ids], {int(i): float(scores[i]) for i in ids}, "dense", variant
     rows = np.flatnonzero(allowed)
     if rows.size == 0:
         return [], {}, "dense", variant
-    sub = rank.dense_scores(dense.matrix, qvec, rows)
+    # the query's constraints usually admit a few rows: only those are dequantised
+    sub_matrix = source.index.dense_rows(variant, rows)
+    if sub_matrix is None:
+        return [], {}, None, None
+    sub = rank.dense_scores(sub_matrix, qvec)
     full = np.full(source.count, -np.inf, dtype=np.float64)
     full[rows] = sub
     ids = rank.top_k(full, allowed, limit, positive_only=False)
