@@ -308,6 +308,41 @@ def test_only_prototype_shaped_parse_errors_are_recovered() -> None:
     assert [c.name for c in broken.chunks if c.kind == "FunctionDeclaration"] == ["f"]
 
 
+TS_NAMESPACES = """namespace Utils {
+  export function pad(s: string) {
+    return s;
+  }
+  export namespace Inner {
+    export const f = () => 1;
+  }
+}
+module Legacy {
+  export function old() {}
+}
+declare module "fs" {
+  export function readFile(path: string): string;
+}
+"""
+
+
+def test_functions_in_rust_mods_and_ts_namespaces_are_functions() -> None:
+    rs = _chunked("src/lib.rs", "mod inner {\n    pub fn helper() -> u32 {\n        1\n    }\n}\n")
+    assert ("FunctionDeclaration", "inner.helper") in {(c.kind, c.name) for c in rs.chunks}
+    # a top-level TS namespace (an expression statement around it) was not chunked at all
+    ts = _chunked("src/u.ts", TS_NAMESPACES)
+    assert {(c.kind, c.name) for c in ts.chunks} >= {
+        ("ModuleDeclaration", "Utils"),
+        ("FunctionDeclaration", "Utils.pad"),
+        ("FunctionDeclaration", "Utils.Inner.f"),
+        ("ModuleDeclaration", "Legacy"),
+        ("FunctionDeclaration", "Legacy.old"),
+        ("ModuleDeclaration", "fs"),
+        ("FunctionDeclaration", "fs.readFile"),
+    }
+    rb = _chunked("lib/b.rb", "module Billing\n  def charge\n    1\n  end\nend\n")
+    assert ("MethodDeclaration", "Billing.charge") in {(c.kind, c.name) for c in rb.chunks}
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

@@ -16,7 +16,8 @@ from pathlib import PurePosixPath
 #: 4: oversize tree-sitter runs windowed before comments/calls/imports are assigned by row.
 #: 5: C/C++ function prototypes (declarations with a function declarator) are chunks.
 #: 6: C/C++ prototypes recovered from parse errors (glibc-style trailing macros).
-REGISTRY_VERSION = 6
+#: 7: TS namespaces/modules chunked; functions in Rust mods and TS namespaces are functions.
+REGISTRY_VERSION = 7
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -57,7 +57,8 @@ _TS_TYPES = {
     "interface_declaration": "InterfaceDeclaration",
     "enum_declaration": "EnumDeclaration",
     "type_alias_declaration": "TypeAlias",
-    "internal_module": "ModuleDeclaration",
+    "internal_module": "ModuleDeclaration",  # namespace X { … }
+    "module": "ModuleDeclaration",  # module X { … }, declare module "x" { … }
 }
 _JS_MEMBERS = {
     "function_declaration": "FunctionDeclaration",
@@ -71,6 +72,9 @@ _TS_MEMBERS = {
     "function_signature": "FunctionDeclaration",
 }
 _JS_TRANSPARENT = frozenset({"program", "export_statement", "statement_block"})
+#: A top-level ``namespace X { … }`` parses as an expression statement around the
+#: ``internal_module``: without walking it, nothing in a TS namespace was chunked.
+_TS_TRANSPARENT = _JS_TRANSPARENT | {"ambient_declaration", "expression_statement"}
 
 TABLES: dict[str, NodeTable] = {
     "python": NodeTable(
@@ -97,7 +101,7 @@ TABLES: dict[str, NodeTable] = {
         "language_typescript",
         _TS_TYPES,
         _TS_MEMBERS,
-        _JS_TRANSPARENT | {"ambient_declaration"},
+        _TS_TRANSPARENT,
         frozenset({"call_expression", "new_expression"}),
         frozenset({"import_statement"}),
     ),
@@ -106,7 +110,7 @@ TABLES: dict[str, NodeTable] = {
         "language_tsx",
         _TS_TYPES,
         _TS_MEMBERS,
-        _JS_TRANSPARENT | {"ambient_declaration"},
+        _TS_TRANSPARENT,
         frozenset({"call_expression", "new_expression"}),
         frozenset({"import_statement"}),
     ),

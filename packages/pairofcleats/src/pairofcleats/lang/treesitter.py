@@ -620,6 +620,8 @@ class _Chunker:
                 ) and (child.child_by_field_name("body") is None):
                     continue
                 name = _node_name(child, self.src)
+                if t == "module" and self.lang in ("typescript", "tsx"):
+                    name = _strip_string(name)  # declare module "fs" { … }
                 if not name and self.lang in ("c", "cpp") and node.type == "type_definition":
                     name = _declarator_name(node, self.src)
                 idx = self._add(child, self._type_kind(child), prefix + name, True, wrap, container)
@@ -635,7 +637,10 @@ class _Chunker:
                     self._add(child, kind, name, False, wrap, container)
                     continue
                 if cont is not None:
-                    if kind == "FunctionDeclaration":
+                    # a function in a Rust ``mod`` or a TS ``namespace`` is a free function,
+                    # not a method (a Ruby module's ``def`` is a mixin method)
+                    free = cont.kind == "ModuleDeclaration" and self.lang != "ruby"
+                    if kind == "FunctionDeclaration" and not free:
                         kind = "MethodDeclaration"
                     name = prefix + name
                 elif "." in name and kind == "FunctionDeclaration":
@@ -685,7 +690,8 @@ class _Chunker:
             elif self.lang in ("javascript", "typescript", "tsx"):
                 var_name = self._js_function_var(child)
                 if var_name:
-                    kind = "MethodDeclaration" if cont is not None else "FunctionDeclaration"
+                    method = cont is not None and cont.kind != "ModuleDeclaration"
+                    kind = "MethodDeclaration" if method else "FunctionDeclaration"
                     self._add(child, kind, prefix + var_name, False, wrap, container)
 
     # -- one query for comments, calls, imports, docstrings ------------------------------
