@@ -343,6 +343,41 @@ def test_functions_in_rust_mods_and_ts_namespaces_are_functions() -> None:
     assert ("MethodDeclaration", "Billing.charge") in {(c.kind, c.name) for c in rb.chunks}
 
 
+COMMONJS = """const path = require('path')
+
+module.exports = function install (args) {
+  return run(args)
+}
+
+exports.helper = (x) => {
+  return x + 1
+}
+
+Foo.prototype.bar = function (a, b) {
+  return 2
+}
+
+window.onload = function () {}
+"""
+
+
+@pytest.mark.parametrize("rel", ["lib/install.js", "lib/install.ts"])
+def test_commonjs_and_prototype_function_assignments_are_chunks(rel: str) -> None:
+    # npm-style CommonJS modules were one Module chunk: their functions had no chunk
+    fc = _chunked(rel, COMMONJS)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert {n: (c.kind, c.exported) for n, c in got.items()} == {
+        "install": ("FunctionDeclaration", True),
+        "helper": ("FunctionDeclaration", True),
+        "Foo.bar": ("MethodDeclaration", False),
+        "window.onload": ("FunctionDeclaration", False),
+    }
+    assert got["install"].signature == "module.exports = function install (args)"
+    assert [p["name"] for p in got["Foo.bar"].params] == ["a", "b"]
+    anonymous = _chunked(rel, "module.exports = async (a) => {\n  return a\n}\n")
+    assert [(c.kind, c.name) for c in anonymous.chunks] == [("FunctionDeclaration", "install")]
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

@@ -17,7 +17,8 @@ from pathlib import PurePosixPath
 #: 5: C/C++ function prototypes (declarations with a function declarator) are chunks.
 #: 6: C/C++ prototypes recovered from parse errors (glibc-style trailing macros).
 #: 7: TS namespaces/modules chunked; functions in Rust mods and TS namespaces are functions.
-REGISTRY_VERSION = 7
+#: 8: JS/TS functions assigned to CommonJS exports, prototypes and other left-hand sides.
+REGISTRY_VERSION = 8
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -148,6 +148,10 @@ def _function_value(node: tree_sitter.Node) -> tree_sitter.Node:
     if t in ("public_field_definition", "field_definition"):
         value = node.child_by_field_name("value")
         return value if value is not None and value.type in _FUNCTION_VALUES else node
+    assign = _assignment(node)
+    if assign is not None:
+        right = assign.child_by_field_name("right")
+        return right if right is not None and right.type in _FUNCTION_VALUES else node
     if t in ("lexical_declaration", "variable_declaration"):
         for decl in node.named_children:
             if decl.type == "variable_declarator":
@@ -155,6 +159,32 @@ def _function_value(node: tree_sitter.Node) -> tree_sitter.Node:
                 if value is not None and value.type in _FUNCTION_VALUES:
                     return value
     return node
+
+
+def _assignment(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The ``left = right`` of a JS/TS statement (``module.exports = function …``)."""
+    if node.type == "expression_statement" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node if node.type == "assignment_expression" else None
+
+
+def _assigned_name(left: str, value: tree_sitter.Node, src: bytes, stem: str) -> tuple[str, bool]:
+    """``(name, is_method)`` of a function assigned to ``left`` (CommonJS and prototypes):
+    ``Foo.prototype.bar`` → ``Foo.bar`` (a method); ``exports.x``/``module.exports.x`` →
+    ``x``; ``module.exports`` → the function's own name, else the file's stem."""
+    parts = left.replace(" ", "").split(".")
+    if len(parts) >= 3 and parts[-2] == "prototype":
+        return ".".join([*parts[:-2], parts[-1]]), True
+    if parts[0] in ("module", "exports") and left.replace(" ", "").startswith(_EXPORTS):
+        if left.replace(" ", "") == "module.exports":
+            own = value.child_by_field_name("name")
+            return (_text(src, own) if own is not None else stem), False
+        return parts[-1], False
+    return ".".join(parts), False
+
+
+#: What a CommonJS export is assigned to.
+_EXPORTS = ("module.exports", "exports.")
 
 
 def _declarator_name(node: tree_sitter.Node, src: bytes) -> str:
@@ -488,7 +518,11 @@ class _Chunker:
         lang = self.lang
         base = name.rsplit(".", 1)[-1]
         if lang in ("javascript", "typescript", "tsx"):
-            return wrapper is not None and wrapper.type == "export_statement"
+            if wrapper is not None and wrapper.type == "export_statement":
+                return True
+            assign = _assignment(node)  # CommonJS: module.exports = …, exports.x = …
+            left = "" if assign is None else _text(self.src, assign.child_by_field_name("left"))
+            return left.replace(" ", "").startswith(_EXPORTS)
         if lang == "rust":
             return any(c.type == "visibility_modifier" for c in node.named_children)
         if lang == "go":
@@ -595,6 +629,10 @@ class _Chunker:
         value = _function_value(node)
         if value is node:
             return None
+        assign = _assignment(node)
+        if assign is not None:
+            left = _text(self.src, assign.child_by_field_name("left"))
+            return _assigned_name(left, value, self.src, self.stem)[0]
         if node.type in ("public_field_definition", "field_definition"):
             return _text(
                 self.src, node.child_by_field_name("name") or node.child_by_field_name("property")
@@ -691,6 +729,10 @@ class _Chunker:
                 var_name = self._js_function_var(child)
                 if var_name:
                     method = cont is not None and cont.kind != "ModuleDeclaration"
+                    assign = _assignment(child)
+                    if assign is not None:  # Foo.prototype.bar = function …: a method
+                        left = _text(self.src, assign.child_by_field_name("left"))
+                        method = method or ".prototype." in left.replace(" ", "")
                     kind = "MethodDeclaration" if method else "FunctionDeclaration"
                     self._add(child, kind, prefix + var_name, False, wrap, container)
 
