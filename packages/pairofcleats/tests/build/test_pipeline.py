@@ -405,17 +405,17 @@ def test_hnsw_bytes_are_deterministic_above_the_default_threshold(tmp_path: Path
     graphs on every run; usearch's parallel add raced and did not."""
     import numpy as np
     from pairofcleats.artifacts.writer import PieceWriter
-    from pairofcleats.build import pipeline
+    from pairofcleats.build import hnsw
 
     rng = np.random.default_rng(7)
     mat = rng.integers(0, 256, size=(20_500, 8), dtype=np.uint8)
     digests = set()
     for k in range(2):
         w = PieceWriter(tmp_path / f"run{k}")
-        pipeline._write_hnsw(w, mat, 8, 64)
+        hnsw.write_hnsw(w, mat, 8, 64)
         (entry,) = [e for e in w.entries if e["name"] == "dense_vectors_hnsw"]
         digests.add(entry["checksum"])
-    assert pipeline.HNSW_ADD_THREADS == 1
+    assert hnsw.HNSW_ADD_THREADS == 1
     assert len(digests) == 1
 
 

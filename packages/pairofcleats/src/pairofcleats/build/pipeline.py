@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +46,7 @@ from pairofcleats.build.compat import (
     embeddings_key,
     ordered_modes,
 )
+from pairofcleats.build.hnsw import GraphBuilds, write_hnsw
 from pairofcleats.build.incremental import (
     IncrementalStore,
     Verified,
@@ -81,9 +82,6 @@ TEST_FAIL_VALIDATION_ENV = "PAIROFCLEATS_TEST_FAIL_VALIDATION"
 LOCK_HEARTBEAT_S = 30.0
 LOCK_STALE_S = 1800.0
 PROCESS_CHUNKSIZE = 8
-HNSW_ADD_THREADS = 1
-HNSW_DTYPE = "f16"
-HNSW_COPY_BLOCK = 1 << 20
 
 Reporter = Callable[[str, dict[str, Any]], None]
 
@@ -279,10 +277,12 @@ def _embed_mode(
     emb_key: str | None,
     writer: PieceWriter,
     done: Callable[[int, int], None] | None = None,
+    graphs: GraphBuilds | None = None,
 ) -> tuple[dict[str, Any], np.ndarray[Any, Any]] | None:
     """Stage 3: vectors per variant (reusing verified bundle rows), uint8, HNSW when large.
 
-    Returns the merged variant's meta and matrix (what SQLite stores).
+    Returns the merged variant's meta and matrix (what SQLite stores). The HNSW graph is
+    handed to ``graphs`` once the mode's other pieces are written (built here without it).
     """
     if req.embeddings is None or emb_key is None:
         return None
@@ -349,13 +349,17 @@ def _embed_mode(
         writer.write_json(name, meta, count=n)
         if variant == "merged":
             merged_out = (meta, mat)
-            if n >= req.cfg.search.ann.hnsw_min_vectors:
-                _write_hnsw(writer, mat, dims, req.cfg.search.ann.ef_search)
         data.vectors[variant] = mat
     data.vectors_key = emb_key
     for f in data.files:
         if fresh.intersection(f["chunkIds"]):
             data.fresh_vectors.add(f["bundle"]["file"])
+    if merged_out is not None and n >= req.cfg.search.ann.hnsw_min_vectors:
+        merged, ef = merged_out[1], req.cfg.search.ann.ef_search
+        if graphs is None:
+            write_hnsw(writer, merged, dims, ef)
+        else:
+            graphs.submit(lambda: write_hnsw(writer, merged, dims, ef))
     return merged_out
 
 
@@ -377,67 +381,6 @@ def _model_id(provider: str | None) -> str:
     if provider == "minilm":
         return "sentence-transformers/all-MiniLM-L6-v2"
     return provider or "none"
-
-
-def _write_hnsw(writer: PieceWriter, mat: np.ndarray[Any, Any], dims: int, ef_search: int) -> None:
-    from usearch.index import Index
-
-    # in place: one float32 copy of the matrix (a medium code mode's is ~200 MB, and each
-    # out-of-place step held two of them at once on top of the index being built)
-    f = mat.astype(np.float32)
-    f *= 2.0 / 255.0
-    f -= 1.0
-    norms = np.linalg.norm(f, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    f /= norms
-    del norms
-    count = int(f.shape[0])
-    # f16 storage: finer than the uint8 rows it is made from (a 2/255 step), so nothing is
-    # lost, while its distances cost less; sequential insertion, the build's longest
-    # step on a large repo, went from ~1,080 to ~1,780 vectors/s and the file halves.
-    index = Index(
-        ndim=dims,
-        metric="cos",
-        connectivity=16,
-        expansion_add=200,
-        expansion_search=ef_search,
-        dtype=HNSW_DTYPE,
-    )
-    # One insertion thread: usearch's parallel add (threads=0, every core) links nodes in
-    # whatever order the threads race to, so the graph bytes depended on the machine's
-    # scheduling; sequential insertion in id order is byte-identical for any --threads.
-    index.add(np.arange(count, dtype=np.uint64), f, threads=HNSW_ADD_THREADS)
-    del f
-    tmp = writer.dir / "dense_vectors_hnsw.usearch.tmp"
-    index.save(str(tmp))
-    del index  # its vectors and graph: the saved file is streamed, never held whole
-
-    def saved() -> Iterator[bytes]:
-        with tmp.open("rb") as fh:
-            while block := fh.read(HNSW_COPY_BLOCK):
-                yield block
-
-    writer.write_stream(
-        "dense_vectors_hnsw",
-        "dense_vectors_hnsw.usearch",
-        saved(),
-        type="embeddings",
-        format="usearch",
-        count=count,
-    )
-    tmp.unlink()
-    writer.write_json(
-        "dense_vectors_hnsw_meta",
-        {
-            "dims": dims,
-            "count": count,
-            "space": "cosine",
-            "m": 16,
-            "efConstruction": 200,
-            "efSearch": ef_search,
-        },
-        count=count,
-    )
 
 
 def resolve_embeddings(
@@ -1116,11 +1059,18 @@ def _write_build(
         checkpoint(req)
         phases.start("stage3")
         report("task:start", {"taskId": "stage3", "stage": "stage3"})
-        for mode in req.modes:
-            report("task:start", {"taskId": f"stage3:{mode}", "stage": "stage3", "mode": mode})
-            embedded = _progress_of(report, f"stage3:{mode}", "chunks")
-            dense[mode] = _embed_mode(req, datas[mode], emb_key, writers[mode], embedded)
-            report("task:end", {"taskId": f"stage3:{mode}", "status": "ok"})
+        graphs = GraphBuilds(req.threads)
+        try:
+            for mode in req.modes:
+                report("task:start", {"taskId": f"stage3:{mode}", "stage": "stage3", "mode": mode})
+                embedded = _progress_of(report, f"stage3:{mode}", "chunks")
+                dense[mode] = _embed_mode(
+                    req, datas[mode], emb_key, writers[mode], embedded, graphs
+                )
+                report("task:end", {"taskId": f"stage3:{mode}", "status": "ok"})
+            graphs.wait()  # a mode's graph, on its own thread, overlaps the next modes
+        finally:
+            graphs.close()
         phases.end("stage3")
         report("task:end", {"taskId": "stage3", "status": "ok"})
         save_state()
