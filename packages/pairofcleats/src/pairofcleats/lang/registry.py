@@ -18,7 +18,8 @@ from pathlib import PurePosixPath
 #: 6: C/C++ prototypes recovered from parse errors (glibc-style trailing macros).
 #: 7: TS namespaces/modules chunked; functions in Rust mods and TS namespaces are functions.
 #: 8: JS/TS functions assigned to CommonJS exports, prototypes and other left-hand sides.
-REGISTRY_VERSION = 8
+#: 9: build/infra files (Makefile, Dockerfile, CMake, Gradle, proto, HCL, Vue) and .zsh.
+REGISTRY_VERSION = 9
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})
@@ -48,7 +49,7 @@ LANGUAGES: tuple[LanguageSpec, ...] = (
     LanguageSpec("csharp", (".cs",), "code", "treesitter", True),
     LanguageSpec("ruby", (".rb",), "code", "treesitter"),
     LanguageSpec("php", (".php",), "code", "treesitter", True),
-    LanguageSpec("shell", (".sh", ".bash"), "code", "treesitter"),
+    LanguageSpec("shell", (".sh", ".bash", ".zsh"), "code", "treesitter"),
     LanguageSpec("kotlin", (".kt", ".kts"), "code", "regex", True),
     LanguageSpec("swift", (".swift",), "code", "regex", True),
     LanguageSpec("scala", (".scala", ".sc"), "code", "regex", True),
@@ -65,6 +66,15 @@ LANGUAGES: tuple[LanguageSpec, ...] = (
     LanguageSpec("xml", (".xml",), "code", "windows"),
     LanguageSpec("html", (".html", ".htm"), "code", "windows"),
     LanguageSpec("css", (".css", ".scss"), "code", "windows", True),
+    # build and infrastructure files: line windows, so a Makefile target or a Dockerfile
+    # step is found (they were skipped as unsupported); also matched by name, see detect
+    LanguageSpec("make", (".mk",), "code", "windows"),
+    LanguageSpec("dockerfile", (".dockerfile",), "code", "windows"),
+    LanguageSpec("cmake", (".cmake",), "code", "windows"),
+    LanguageSpec("groovy", (".gradle", ".groovy"), "code", "windows", True),
+    LanguageSpec("protobuf", (".proto",), "code", "windows", True),
+    LanguageSpec("hcl", (".tf", ".hcl"), "code", "windows"),
+    LanguageSpec("vue", (".vue", ".svelte"), "code", "windows", True),
     LanguageSpec("markdown", (".md", ".markdown"), "prose", "markdown"),
     LanguageSpec("rst", (".rst",), "prose", "rst"),
     LanguageSpec("text", (".txt", ".adoc"), "prose", "windows"),
@@ -72,6 +82,16 @@ LANGUAGES: tuple[LanguageSpec, ...] = (
 
 _BY_ID = {spec.id: spec for spec in LANGUAGES}
 _BY_EXT = {ext: spec for spec in LANGUAGES for ext in spec.extensions}
+#: Files known by their name (lowercase), before their extension: ``CMakeLists.txt`` is
+#: code, not prose text.
+_BY_NAME = {
+    "makefile": "make",
+    "gnumakefile": "make",
+    "dockerfile": "dockerfile",
+    "containerfile": "dockerfile",
+    "cmakelists.txt": "cmake",
+    "jenkinsfile": "groovy",
+}
 
 #: Grammar wheels whose versions feed the languagePolicyKey.
 GRAMMAR_PACKAGES = (
@@ -105,13 +125,19 @@ def detect(rel_path: str) -> LanguageSpec | None:
     """The language of a repo-relative path, or None when it is not indexed.
 
     Extensionless README/CHANGELOG/LICENSE (any case, optional suffix after a dot
-    handled by the extension table) are prose text.
+    handled by the extension table) are prose text; Makefile, Dockerfile (and
+    ``Dockerfile.<x>``), CMakeLists.txt and Jenkinsfile are code, by name.
     """
     p = PurePosixPath(rel_path)
+    name = p.name.lower()
+    if name in _BY_NAME:
+        return _BY_ID[_BY_NAME[name]]
     ext = p.suffix
     spec = _BY_EXT.get(ext) or _BY_EXT.get(ext.lower())
     if spec is not None:
         return spec
+    if name.startswith("dockerfile."):  # Dockerfile.dev, Dockerfile.prod
+        return _BY_ID["dockerfile"]
     if not ext and p.name.lower() in PROSE_NAMES:
         return _BY_ID["text"]
     return None
