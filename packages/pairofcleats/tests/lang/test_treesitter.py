@@ -378,6 +378,16 @@ def test_commonjs_and_prototype_function_assignments_are_chunks(rel: str) -> Non
     assert [(c.kind, c.name) for c in anonymous.chunks] == [("FunctionDeclaration", "install")]
 
 
+def test_go_grouped_type_declarations_are_one_chunk_each() -> None:
+    # wrapped by the group, both specs spanned all of it and the last took every row
+    src = "package x\n\ntype (\n\t// Point is a point.\n\tPoint struct {\n\t\tX int\n\t}\n"
+    src += "\tShape interface {\n\t\tArea() float64\n\t}\n)\n"
+    fc = _chunked("x/a.go", src)
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in fc.chunks if c.kind != "Module"]
+    assert got == [("StructDeclaration", "Point", 3, 6), ("InterfaceDeclaration", "Shape", 7, 9)]
+    assert next(c for c in fc.chunks if c.name == "Point").doc == "Point is a point."
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

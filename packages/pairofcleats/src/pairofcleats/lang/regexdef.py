@@ -65,17 +65,37 @@ def _alnum(lines: list[str], s: int, e: int) -> bool:
     return any(ch.isalnum() for r in range(s, e + 1) for ch in lines[r])
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
-    """One chunk per definition line up to the next; leading lines are ``Module``."""
+    """One chunk per definition line up to the next; leading lines are ``Module``.
+
+    A definition indented under a type's line (Kotlin, Swift, Scala, Dart, …) is its
+    member: ``Repo.find``, a ``MethodDeclaration``, as the tree-sitter chunker names them;
+    a line at the type's indentation or less ends the type.
+    """
     pat = _DEF_RE.get(lang)
     starts: list[tuple[int, str, str]] = []
     if pat is not None:
+        open_types: list[tuple[int, str]] = []  # (indent, qualified name), innermost last
         for i, line in enumerate(lines):
             m = pat.match(line)
             if m:
                 a, b = m.group(1), m.group(2)
                 word, name = (b, a) if lang == "r" else (a, b)
-                starts.append((i, _kind(word), name.strip('"`')))
+                kind, name = _kind(word), name.strip('"`')
+                depth = _indent(line)
+                while open_types and open_types[-1][0] >= depth:
+                    open_types.pop()
+                if open_types:
+                    name = f"{open_types[-1][1]}.{name}"
+                    if kind == "FunctionDeclaration":
+                        kind = "MethodDeclaration"
+                if word.lower() in _TYPE_WORDS:
+                    open_types.append((depth, name))
+                starts.append((i, kind, name))
     out: list[ChunkDraft] = []
     first = starts[0][0] if starts else len(lines)
     if first > 0 and _alnum(lines, 0, first - 1):

@@ -19,7 +19,8 @@ from pathlib import PurePosixPath
 #: 7: TS namespaces/modules chunked; functions in Rust mods and TS namespaces are functions.
 #: 8: JS/TS functions assigned to CommonJS exports, prototypes and other left-hand sides.
 #: 9: build/infra files (Makefile, Dockerfile, CMake, Gradle, proto, HCL, Vue) and .zsh.
-REGISTRY_VERSION = 9
+#: 10: regex-chunked members named Type.method; Go grouped type specs each their own chunk.
+REGISTRY_VERSION = 10
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

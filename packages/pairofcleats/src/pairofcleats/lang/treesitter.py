@@ -720,6 +720,14 @@ class _Chunker:
                     )
                     else None
                 )
+                if (
+                    t == "type_declaration"
+                    and sum(c.type == "type_spec" for c in child.children) > 1
+                ):
+                    # Go's grouped ``type ( A struct{…}; B interface{…} )``: each spec spans
+                    # its own rows (wrapped by the group, every spec spanned all of it and
+                    # the last one took every row)
+                    inner_wrap = None
                 if t in table.namespaces:
                     body = _find_body(child)
                     self.visit(body if body is not None else child, container)
