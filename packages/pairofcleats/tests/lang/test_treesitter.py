@@ -388,6 +388,37 @@ def test_go_grouped_type_declarations_are_one_chunk_each() -> None:
     assert next(c for c in fc.chunks if c.name == "Point").doc == "Point is a point."
 
 
+PY_CONDITIONAL = """try:
+    from fast import speedup
+except ImportError:
+    def speedup(x):
+        return x
+if sys.version_info >= (3, 8):
+    def new(): pass
+else:
+    def old(): pass
+class A:
+    if FLAG:
+        def m(self): pass
+def outer():
+    if True:
+        def local(): pass
+"""
+
+
+def test_python_definitions_under_if_try_with_are_chunks() -> None:
+    # compat shims (except ImportError: def …) and version switches were Module lines
+    fc = _chunked("pkg/compat.py", PY_CONDITIONAL)
+    assert [(c.kind, c.name) for c in fc.chunks if c.kind != "Module"] == [
+        ("FunctionDeclaration", "speedup"),
+        ("FunctionDeclaration", "new"),
+        ("FunctionDeclaration", "old"),
+        ("ClassDeclaration", "A"),
+        ("MethodDeclaration", "A.m"),
+        ("FunctionDeclaration", "outer"),  # its local function stays in its body
+    ]
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

@@ -20,7 +20,8 @@ from pathlib import PurePosixPath
 #: 8: JS/TS functions assigned to CommonJS exports, prototypes and other left-hand sides.
 #: 9: build/infra files (Makefile, Dockerfile, CMake, Gradle, proto, HCL, Vue) and .zsh.
 #: 10: regex-chunked members named Type.method; Go grouped type specs each their own chunk.
-REGISTRY_VERSION = 10
+#: 11: Python definitions under module/class-level if/try/with are chunks.
+REGISTRY_VERSION = 11
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -82,7 +82,23 @@ TABLES: dict[str, NodeTable] = {
         "language",
         {"class_definition": "ClassDeclaration"},
         {"function_definition": "FunctionDeclaration"},
-        frozenset({"module", "decorated_definition"}),
+        # definitions under a module's or class's if/try/with (compat shims such as
+        # ``except ImportError: def speedup(…)``) are definitions too; bodies of functions
+        # are never walked, so nothing local becomes a chunk
+        frozenset(
+            {
+                "module",
+                "decorated_definition",
+                "if_statement",
+                "elif_clause",
+                "else_clause",
+                "try_statement",
+                "except_clause",
+                "finally_clause",
+                "with_statement",
+                "block",
+            }
+        ),
         frozenset({"call"}),
         frozenset({"import_statement", "import_from_statement"}),
         docstrings=True,
