@@ -419,6 +419,14 @@ def test_python_definitions_under_if_try_with_are_chunks() -> None:
     ]
 
 
+def test_php_functions_under_function_exists_guards_are_chunks() -> None:
+    src = "<?php\nif (!function_exists('wp_helper')) {\n    function wp_helper($x) {\n"
+    src += "        return $x;\n    }\n} else {\n    function other() {}\n}\n"
+    fc = _chunked("inc/helpers.php", src)
+    names = [(c.kind, c.name) for c in fc.chunks if c.kind != "Module"]
+    assert names == [("FunctionDeclaration", "wp_helper"), ("FunctionDeclaration", "other")]
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

@@ -21,7 +21,8 @@ from pathlib import PurePosixPath
 #: 9: build/infra files (Makefile, Dockerfile, CMake, Gradle, proto, HCL, Vue) and .zsh.
 #: 10: regex-chunked members named Type.method; Go grouped type specs each their own chunk.
 #: 11: Python definitions under module/class-level if/try/with are chunks.
-REGISTRY_VERSION = 11
+#: 12: PHP functions under if/elseif/else (function_exists guards).
+REGISTRY_VERSION = 12
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -262,7 +262,18 @@ TABLES: dict[str, NodeTable] = {
             "enum_declaration": "EnumDeclaration",
         },
         {"function_definition": "FunctionDeclaration", "method_declaration": "MethodDeclaration"},
-        frozenset({"program", "namespace_definition", "compound_statement", "declaration_list"}),
+        # if/elseif/else: WordPress-style ``if (!function_exists('x')) { function x() … }``
+        frozenset(
+            {
+                "program",
+                "namespace_definition",
+                "compound_statement",
+                "declaration_list",
+                "if_statement",
+                "else_if_clause",
+                "else_clause",
+            }
+        ),
         frozenset(
             {
                 "function_call_expression",
