@@ -67,3 +67,20 @@ def test_unit_rows_match_the_whole_matrix_formula() -> None:
     f = mat.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
     f /= np.linalg.norm(f, axis=1, keepdims=True)
     assert np.array_equal(unit_rows_f16(mat), f.astype(np.float16))
+
+
+def test_the_graph_equals_one_that_copied_its_vectors(tmp_path: Path) -> None:
+    # copy=False saves a second f16 copy of the rows while inserting; same bytes
+    from usearch.index import Index
+
+    rng = np.random.default_rng(9)
+    mat = rng.integers(0, 256, size=(2_000, 16), dtype=np.uint8)
+    w = PieceWriter(tmp_path / "ours")
+    write_hnsw(w, mat, 16, 64)
+    ref = Index(
+        ndim=16, metric="cos", connectivity=16, expansion_add=200, expansion_search=64, dtype="f16"
+    )
+    ref.add(np.arange(2_000, dtype=np.uint64), unit_rows_f16(mat), threads=1, copy=True)
+    ref.save(str(tmp_path / "ref.usearch"))
+    ours = (tmp_path / "ours" / "dense_vectors_hnsw.usearch").read_bytes()
+    assert ours == (tmp_path / "ref.usearch").read_bytes()
