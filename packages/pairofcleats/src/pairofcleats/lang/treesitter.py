@@ -168,23 +168,29 @@ def _assignment(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return node if node.type == "assignment_expression" else None
 
 
+#: What a CommonJS export is assigned to.
+_EXPORTS = ("module.exports", "exports.")
+
+
 def _assigned_name(left: str, value: tree_sitter.Node, src: bytes, stem: str) -> tuple[str, bool]:
     """``(name, is_method)`` of a function assigned to ``left`` (CommonJS and prototypes):
     ``Foo.prototype.bar`` → ``Foo.bar`` (a method); ``exports.x``/``module.exports.x`` →
     ``x``; ``module.exports`` → the function's own name, else the file's stem."""
-    parts = left.replace(" ", "").split(".")
+    target = left.replace(" ", "")
+    parts = target.split(".")
     if len(parts) >= 3 and parts[-2] == "prototype":
         return ".".join([*parts[:-2], parts[-1]]), True
-    if parts[0] in ("module", "exports") and left.replace(" ", "").startswith(_EXPORTS):
-        if left.replace(" ", "") == "module.exports":
-            own = value.child_by_field_name("name")
-            return (_text(src, own) if own is not None else stem), False
+    if target == "module.exports":
+        own = value.child_by_field_name("name")
+        return (_text(src, own) if own is not None else stem), False
+    if target.startswith(_EXPORTS):
         return parts[-1], False
-    return ".".join(parts), False
+    return target, False
 
 
-#: What a CommonJS export is assigned to.
-_EXPORTS = ("module.exports", "exports.")
+def _c_member_kind(name: str, container: _Def | None) -> str:
+    """A C/C++ prototype's kind: a method inside a class or when qualified (``A::f``)."""
+    return "MethodDeclaration" if container is not None or "." in name else "FunctionDeclaration"
 
 
 def _declarator_name(node: tree_sitter.Node, src: bytes) -> str:
@@ -625,20 +631,21 @@ class _Chunker:
                 return "InterfaceDeclaration"
         return kind
 
-    def _js_function_var(self, node: tree_sitter.Node) -> str | None:
+    def _js_function_var(self, node: tree_sitter.Node) -> tuple[str, bool] | None:
+        """``(name, is_method)`` when ``node`` defines a function by a value (a variable, a
+        class field, an assignment such as ``Foo.prototype.bar = function …``)."""
         value = _function_value(node)
         if value is node:
             return None
         assign = _assignment(node)
         if assign is not None:
             left = _text(self.src, assign.child_by_field_name("left"))
-            return _assigned_name(left, value, self.src, self.stem)[0]
+            return _assigned_name(left, value, self.src, self.stem)
         if node.type in ("public_field_definition", "field_definition"):
-            return _text(
-                self.src, node.child_by_field_name("name") or node.child_by_field_name("property")
-            )
+            field = node.child_by_field_name("name") or node.child_by_field_name("property")
+            return _text(self.src, field), False
         decl = value.parent
-        return None if decl is None else _text(self.src, decl.child_by_field_name("name"))
+        return None if decl is None else (_text(self.src, decl.child_by_field_name("name")), False)
 
     def visit(
         self, node: tree_sitter.Node, container: int | None, wrapper: tree_sitter.Node | None = None
@@ -688,12 +695,7 @@ class _Chunker:
                 # a header's API is its prototypes: each one, with the doc comment above
                 # it, is a chunk of its own rather than a line of a Module window
                 name = prefix + _declarator_name(child, self.src)
-                kind = (
-                    "MethodDeclaration"
-                    if cont is not None or "." in name
-                    else "FunctionDeclaration"
-                )
-                self._add(child, kind, name, False, wrap, container)
+                self._add(child, _c_member_kind(name, cont), name, False, wrap, container)
             elif t == "ERROR" and self.lang in ("c", "cpp"):
                 fd = _recovered_prototype(child)
                 if fd is None:  # a parse error over many declarations (glibc's stdio.h
@@ -701,12 +703,7 @@ class _Chunker:
                     continue
                 name = prefix + _text(self.src, fd.child_by_field_name("declarator"))
                 name = name.replace("::", ".")
-                kind = (
-                    "MethodDeclaration"
-                    if cont is not None or "." in name
-                    else "FunctionDeclaration"
-                )
-                self._add(child, kind, name, False, wrap, container)
+                self._add(child, _c_member_kind(name, cont), name, False, wrap, container)
             elif t in table.transparent:
                 inner_wrap = (
                     child
@@ -734,14 +731,13 @@ class _Chunker:
                 else:
                     self.visit(child, container, inner_wrap)
             elif self.lang in ("javascript", "typescript", "tsx"):
-                var_name = self._js_function_var(child)
-                if var_name:
-                    method = cont is not None and cont.kind != "ModuleDeclaration"
-                    assign = _assignment(child)
-                    if assign is not None:  # Foo.prototype.bar = function …: a method
-                        left = _text(self.src, assign.child_by_field_name("left"))
-                        method = method or ".prototype." in left.replace(" ", "")
-                    kind = "MethodDeclaration" if method else "FunctionDeclaration"
+                found = self._js_function_var(child)
+                if found is not None and found[0]:
+                    var_name, assigned_method = found  # Foo.prototype.bar = …: a method
+                    member = cont is not None and cont.kind != "ModuleDeclaration"
+                    kind = (
+                        "MethodDeclaration" if member or assigned_method else "FunctionDeclaration"
+                    )
                     self._add(child, kind, prefix + var_name, False, wrap, container)
 
     # -- one query for comments, calls, imports, docstrings ------------------------------
