@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pairofcleats import api
 from pairofcleats.errors import CapabilityMissing
+from pairofcleats.search.filters import Filters
 from pairofcleats.search.searcher import Searcher, SearchRequest
 from poc_fixtures.repo import make_fixture_repo
 
@@ -57,9 +58,18 @@ def test_a_query_the_graph_answers_builds_no_float_matrix(hnsw_index: BuiltIndex
     code = searcher.mode_index("code")
     assert code is not None
     assert "dense:merged" not in code._values and "dense-info:merged" in code._values
+    filtered = SearchRequest(
+        query="zzqv nothing matches",
+        mode="code",
+        ann=True,
+        ann_backend="exact",
+        filters=Filters(lang=("go",)),
+    )
+    assert {h["annSource"] for h in searcher.search(filtered)["code"]} == {"dense"}
+    assert "dense:merged" not in code._values and "dense-raw:merged" in code._values
     exact = SearchRequest(query="zzqv nothing matches", mode="code", ann=True, ann_backend="exact")
     assert {h["annSource"] for h in searcher.search(exact)["code"]} == {"dense"}
-    assert "dense:merged" in code._values
+    assert "dense:merged" in code._values and "dense-raw:merged" not in code._values
 
 
 def test_filters_gate_dense_ranking(hnsw_index: BuiltIndex) -> None:

@@ -801,7 +801,11 @@ class ModeIndex:
             return None
 
         def load() -> DenseVectors:
-            meta, raw = self.reader.dense(name)
+            # the uint8 rows ``dense_rows`` kept, if it ran first: read once, and not held
+            # beside the float matrix that serves every later query
+            with self._lock:
+                kept = self._values.pop("dense-raw:" + variant, None)
+            meta, raw = kept if kept is not None else self.reader.dense(name)
             matrix = dequantize(
                 raw,
                 min_val=float(meta.get("minVal", -1.0)),
