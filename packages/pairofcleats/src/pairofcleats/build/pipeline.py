@@ -276,13 +276,13 @@ def _embed_mode(
     data: ModeData,
     emb_key: str | None,
     writer: PieceWriter,
-    done: Callable[[int, int], None] | None = None,
-    graphs: GraphBuilds | None = None,
+    done: Callable[[int, int], None] | None,
+    graphs: GraphBuilds,
 ) -> tuple[dict[str, Any], np.ndarray[Any, Any]] | None:
     """Stage 3: vectors per variant (reusing verified bundle rows), uint8, HNSW when large.
 
     Returns the merged variant's meta and matrix (what SQLite stores). The HNSW graph is
-    handed to ``graphs`` once the mode's other pieces are written (built here without it).
+    handed to ``graphs`` once the mode's other pieces are written.
     """
     if req.embeddings is None or emb_key is None:
         return None
@@ -356,10 +356,7 @@ def _embed_mode(
             data.fresh_vectors.add(f["bundle"]["file"])
     if merged_out is not None and n >= req.cfg.search.ann.hnsw_min_vectors:
         merged, ef = merged_out[1], req.cfg.search.ann.ef_search
-        if graphs is None:
-            write_hnsw(writer, merged, dims, ef)
-        else:
-            graphs.submit(lambda: write_hnsw(writer, merged, dims, ef))
+        graphs.submit(lambda: write_hnsw(writer, merged, dims, ef))
     return merged_out
 
 

@@ -9,7 +9,7 @@ from pairofcleats.lang.model import ChunkDraft, ChunkingLimits, FileChunks
 from pairofcleats.lang.prose import markdown_chunks, markdown_fences, rst_chunks
 from pairofcleats.lang.regexdef import config_chunks, regex_chunks
 from pairofcleats.lang.registry import LanguageSpec, language_by_id
-from pairofcleats.lang.windows import split_oversize, window_chunks
+from pairofcleats.lang.windows import split_oversize, trim_blank_rows, window_chunks
 
 FENCE_ALIASES = {
     "py": "python",
@@ -118,11 +118,7 @@ def chunk_file(
         result = FileChunks(chunks=tuple(drafts))
     split: list[ChunkDraft] = []
     for d in result.chunks:
-        s, e = d.start_row, d.end_row
-        while s < e and not lines[s].strip():
-            s += 1
-        while e > s and not lines[e].strip():
-            e -= 1
+        s, e = trim_blank_rows(lines, d.start_row, d.end_row)
         if (s, e) != (d.start_row, d.end_row):
             d = dataclasses.replace(d, start_row=s, end_row=e)
         split.extend(split_oversize(d, lines, limits))

@@ -22,7 +22,7 @@ import tree_sitter
 
 from pairofcleats.lang.model import ChunkDraft, ChunkingLimits, FileChunks
 from pairofcleats.lang.tables import BODY_TYPES, TABLES, NodeTable, keywords, language
-from pairofcleats.lang.windows import has_alnum_row, oversize_bounds
+from pairofcleats.lang.windows import has_alnum_row, oversize_bounds, trim_blank_rows
 
 _WS = re.compile(r"\s+")
 #: A comment line's leading marker; ``**`` + space is SQLite's block style (``** text``),
@@ -921,10 +921,7 @@ class _Chunker:
             windows = oversize_bounds(self.lines, s2, e2, self.limits)
             for i, (ws, we) in enumerate(windows or [(s2, e2)]):
                 if windows is not None:
-                    while ws < we and not self.lines[ws].strip():
-                        ws += 1
-                    while we > ws and not self.lines[we].strip():
-                        we -= 1
+                    ws, we = trim_blank_rows(self.lines, ws, we)
                     if not has_alnum_row(self.lines, ws, we):
                         continue
                 row_chunk[ws : we + 1] = [len(drafts)] * (we - ws + 1)

@@ -64,6 +64,15 @@ def oversize_bounds(
     return window_bounds(lines, start, end, limits.window_lines, limits.max_bytes)
 
 
+def trim_blank_rows(lines: list[str], start: int, end: int) -> tuple[int, int]:
+    """``start..end`` without its leading and trailing blank rows (one row stays)."""
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end].strip():
+        end -= 1
+    return start, end
+
+
 def has_alnum_row(lines: list[str], start: int, end: int) -> bool:
     return any(_has_alnum(lines[r]) for r in range(start, end + 1))
 

@@ -446,12 +446,9 @@ def create_app(opts: ServeOptions) -> Starlette:
         else:
             code, message = "HTTP_ERROR", f"{where}: {exc.detail}"
         body = {"ok": False, "code": code, "message": message, "hint": f"routes: {listing}"}
-        return Response(
-            jsonio.dumps(body),
-            status_code=exc.status_code,
-            media_type="application/json",
-            headers=exc.headers,
-        )
+        resp = _json(body, exc.status_code)
+        resp.headers.update(exc.headers or {})  # Allow, on a 405
+        return resp
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.state.api = state
