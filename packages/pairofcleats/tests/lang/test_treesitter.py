@@ -427,6 +427,49 @@ def test_php_functions_under_function_exists_guards_are_chunks() -> None:
     assert names == [("FunctionDeclaration", "wp_helper"), ("FunctionDeclaration", "other")]
 
 
+def test_ruby_methods_in_class_self_blocks_are_the_class_methods() -> None:
+    src = "class User\n  class << self\n    def find_active\n      1\n    end\n  end\n\n"
+    src += "  def secret\n    2\n  end\nend\n"
+    fc = _chunked("app/models/user.rb", src)
+    got = [(c.kind, c.name) for c in fc.chunks if c.kind not in ("Module", "ClassBody")]
+    assert got == [
+        ("ClassDeclaration", "User"),
+        ("MethodDeclaration", "User.find_active"),
+        ("MethodDeclaration", "User.secret"),
+    ]
+
+
+EXPORTED_OBJECTS = """export default {
+  name: 'App',
+  data() {
+    return { x: 1 }
+  },
+  save: function (a) {
+    return a
+  },
+}
+module.exports = {
+  meta: { type: 'problem' },
+  create(context) {
+    return {}
+  },
+}
+"""
+
+
+@pytest.mark.parametrize("rel", ["lib/rule.js", "lib/rule.ts"])
+def test_functions_of_an_exported_object_are_chunks(rel: str) -> None:
+    # ESLint rules (module.exports = { create(context) {…} }) and Vue-style options
+    # objects kept all their code in one Module chunk
+    fc = _chunked(rel, EXPORTED_OBJECTS)
+    funcs = {c.name: c for c in fc.chunks if c.kind == "FunctionDeclaration"}
+    assert sorted(funcs) == ["create", "data", "save"]
+    assert all(c.exported for c in funcs.values())
+    assert funcs["create"].signature == "create(context)"
+    assert [p["name"] for p in funcs["save"].params] == ["a"]
+    assert (funcs["data"].start_row, funcs["data"].end_row) == (2, 4)
+
+
 def test_js_export_and_arrow_function() -> None:
     spec = detect("src/util.js")
     assert spec is not None

@@ -22,7 +22,9 @@ from pathlib import PurePosixPath
 #: 10: regex-chunked members named Type.method; Go grouped type specs each their own chunk.
 #: 11: Python definitions under module/class-level if/try/with are chunks.
 #: 12: PHP functions under if/elseif/else (function_exists guards).
-REGISTRY_VERSION = 12
+#: 13: Ruby methods inside class << self blocks.
+#: 14: JS/TS functions of an exported object literal (export default {…}, module.exports = {…}).
+REGISTRY_VERSION = 14
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -248,7 +248,8 @@ TABLES: dict[str, NodeTable] = {
         "language",
         {"class": "ClassDeclaration", "module": "ModuleDeclaration"},
         {"method": "MethodDeclaration", "singleton_method": "MethodDeclaration"},
-        frozenset({"program", "body_statement"}),
+        # ``class << self … end``: its defs are the class's own methods
+        frozenset({"program", "body_statement", "singleton_class"}),
         frozenset({"call"}),
         frozenset(),
     ),

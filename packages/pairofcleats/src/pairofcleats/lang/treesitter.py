@@ -152,6 +152,9 @@ def _function_value(node: tree_sitter.Node) -> tree_sitter.Node:
     if assign is not None:
         right = assign.child_by_field_name("right")
         return right if right is not None and right.type in _FUNCTION_VALUES else node
+    if t == "pair":  # { save: function (…) {…} } in an exported object
+        value = node.child_by_field_name("value")
+        return value if value is not None and value.type in _FUNCTION_VALUES else node
     if t in ("lexical_declaration", "variable_declaration"):
         for decl in node.named_children:
             if decl.type == "variable_declarator":
@@ -631,6 +634,38 @@ class _Chunker:
                 return "InterfaceDeclaration"
         return kind
 
+    def _exported_object(self, node: tree_sitter.Node) -> tree_sitter.Node | None:
+        """The object literal a module exports (``export default {…}``, ``module.exports =
+        {…}``): ESLint rules, webpack loaders and Vue options keep their code in its
+        functions."""
+        if node.type == "object":
+            parent = node.parent
+            return node if parent is not None and parent.type == "export_statement" else None
+        assign = _assignment(node)
+        if assign is None:
+            return None
+        left = _text(self.src, assign.child_by_field_name("left")).replace(" ", "")
+        right = assign.child_by_field_name("right")
+        return (
+            right
+            if left == "module.exports" and right is not None and right.type == "object"
+            else None
+        )
+
+    def _add_object_functions(self, obj: tree_sitter.Node, container: int | None) -> None:
+        """An exported object's own functions (``create(context) {…}``, ``save: function
+        …``) as exported function chunks named by their key."""
+        for m in obj.named_children:
+            key: tree_sitter.Node | None = None
+            if m.type == "method_definition":
+                key = m.child_by_field_name("name")
+            elif m.type == "pair" and _function_value(m) is not m:
+                key = m.child_by_field_name("key")
+            name = "" if key is None else _strip_string(_text(self.src, key))
+            if name:
+                idx = self._add(m, "FunctionDeclaration", name, False, None, container)
+                self.defs[idx].exported = True
+
     def _js_function_var(self, node: tree_sitter.Node) -> tuple[str, bool] | None:
         """``(name, is_method)`` when ``node`` defines a function by a value (a variable, a
         class field, an assignment such as ``Foo.prototype.bar = function …``)."""
@@ -730,6 +765,10 @@ class _Chunker:
                     self.visit(body if body is not None else child, container)
                 else:
                     self.visit(child, container, inner_wrap)
+            elif self.lang in ("javascript", "typescript", "tsx") and (
+                (obj := self._exported_object(child)) is not None and cont is None
+            ):
+                self._add_object_functions(obj, container)
             elif self.lang in ("javascript", "typescript", "tsx"):
                 found = self._js_function_var(child)
                 if found is not None and found[0]:
