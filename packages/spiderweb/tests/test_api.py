@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from groundwork.llm import MockProvider
@@ -228,6 +231,52 @@ async def test_golden_reply_shapes(connect: ClientFactory) -> None:
     entry_keys = {"kind", "source", "id", "role", "state", "related_to", "content"}
     summary_keys = {"kind", "source", "id", "source_id", "created_at_ms", "text"}
     assert items and all(set(i) in (entry_keys, summary_keys) for i in items)
+
+
+async def test_clean_stop_sends_a_finished_turns_reply_before_closing(
+    make_server: ServerFactory,
+) -> None:
+    # the reply waits for its commit; the Shutdown closed the link one loop tick later,
+    # so under load the 1001 overtook it (seen once in CI); commits are slowed here
+    server = await make_server(provider=MockProvider(latency_s=0.01))
+    store = server._store
+    assert store is not None
+    commit = store.commit_session
+
+    def slow_commit(*args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        inner = commit(*args, **kwargs)
+        late: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def resolve() -> None:
+            try:
+                late.set_result(inner.result())
+            except BaseException as exc:  # handed on as the commit's outcome
+                late.set_exception(exc)
+
+        threading.Timer(0.4, resolve).start()
+        return late
+
+    client = SpiderwebClient(server.url, session="late-commit")
+    await client.connect()
+    store.commit_session = slow_commit  # type: ignore[method-assign]
+    first = await client.send("chat.send", content="quick one")
+    assert server.registry is not None
+    registry = server.registry
+    for _ in range(400):  # the turn has run; its reply is still waiting for the commit
+        actor = registry.get("late-commit")
+        if actor is not None and not actor.busy and actor._inflight:
+            break
+        await asyncio.sleep(0.005)
+    else:
+        pytest.fail("the turn never finished with its commit pending")
+    stopping = asyncio.create_task(server.stop(grace_s=5))
+    frames = await client.collect(
+        lambda f: f.get("request") == first and f["type"] == "session.receive", 10
+    )
+    assert frames[-1]["type"] == "session.receive"
+    code, _ = await client.closed(10)
+    assert code == 1001
+    await asyncio.wait_for(stopping, 20)
 
 
 async def test_clean_stop_finishes_running_turn_and_refuses_new_work(

@@ -124,13 +124,17 @@ class SessionActor(GoalOps):
                     cmd.done.set_result(None)
                     return
                 await self._handle(cmd)
-                await self._commit(force=isinstance(cmd, Shutdown))
                 if isinstance(cmd, Shutdown):
-                    await self._drain()
+                    try:
+                        await self._commit(force=True)
+                        await self._drain()
+                    finally:
+                        self._close_detached()  # after every frame of those commits
                     self.stopped = True
                     if not cmd.done.done():
                         cmd.done.set_result(self.state.to_v2())
                     return
+                await self._commit()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -351,11 +355,16 @@ class SessionActor(GoalOps):
             self._manager_task.cancel()
             self._manager_task = None
         self._manager_busy = False
+        self._changed()  # the link stays until _close_detached: frames still go to it
+
+    def _close_detached(self) -> None:
+        """Detach and close the link once the Shutdown's ``_drain`` is done: a finished
+        turn's reply waits in ``_inflight`` for its commit and goes only to the attached
+        link, so detaching at the Shutdown (and closing a loop tick later) dropped it, or
+        sent the 1001 ahead of it under load."""
         link, self.link = self.link, None
-        self._changed()
         if link is not None:
-            # Frames already queued still go out; the close follows them.
-            _spawn(_close_later(link), f"close-{st.key}")
+            link.close(CLOSE_GOING_AWAY, "server shutting down")  # after the queued frames
 
     async def aclose(self) -> None:
         """Cancel the actor task (used after Shutdown/Stop or in tests)."""
@@ -363,11 +372,6 @@ class SessionActor(GoalOps):
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
-
-
-async def _close_later(link: Link) -> None:
-    await asyncio.sleep(0)
-    link.close(CLOSE_GOING_AWAY, "server shutting down")
 
 
 def new_state(key: str, agent_id: str, limits: RamLimits, now_ms: int) -> SessionState:
