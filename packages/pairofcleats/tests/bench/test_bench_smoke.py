@@ -23,7 +23,7 @@ BENCH = WORKSPACE / "bench" / "pairofcleats"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from pocbench import evalset, procs, stats  # noqa: E402
+from pocbench import evalset, largegen, procs, stats  # noqa: E402
 from pocbench.evalset import Expect, Hit  # noqa: E402
 
 FIGURES = {
@@ -52,6 +52,13 @@ FIGURES = {
     "Recall@5 sparse, name queries (medium+fixture)",
     "MRR@10 sparse, name queries (medium+fixture)",
     "file Recall@5 sparse, all queries (medium+fixture)",
+    "build s1-2 files/s (large)",
+    "build s1-2 chunks/s (large)",
+    "build s1-2 time / B2 wall (large)",
+    "full build wall / B2 wall (large)",
+    "build peak RSS, process tree (large)",
+    "warm query p50, sqlite (large)",
+    "cold CLI search --json p50, sqlite (large)",
 }
 MINILM_FIGURES = {
     "MiniLM embedding chunks/s (~128 pieces)",
@@ -144,6 +151,27 @@ def test_child_peak_rss_is_the_childs_not_the_benchs() -> None:
     del ballast
 
 
+def test_large_corpus_is_deterministic_and_chunks_into_definitions(tmp_path: Path) -> None:
+    from pairofcleats.lang import ChunkingLimits, chunk_file
+    from pairofcleats.lang.registry import detect
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    counts = largegen.generate(a, 260, seed=5)
+    assert counts == largegen.generate(b, 260, seed=5) and sum(counts.values()) == 260
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert set(counts) == set(largegen.LANGS)
+    for rel in files:
+        spec = detect(rel.as_posix())
+        assert spec is not None, rel
+        if rel.suffix == ".md":
+            continue
+        fc = chunk_file(rel.as_posix(), (a / rel).read_text(), spec, ChunkingLimits())
+        kinds = {c.kind for c in fc.chunks}
+        assert kinds & {"FunctionDeclaration", "MethodDeclaration"}, (rel, kinds)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # several real builds; minutes on a loaded 2-core machine
 def test_quick_suite_produces_every_figure() -> None:
@@ -173,4 +201,6 @@ def test_quick_suite_produces_every_figure() -> None:
         1 for f in result["figures"] if "target" in f
     )
     assert result["detail"]["eval"]["queries"] >= 60
+    large = result["detail"]["large"]
+    assert large["stage12"]["files"] >= large["files"] and all(large["warmHits"])  # + its config
     json.dumps(result)  # the results file must be plain JSON
