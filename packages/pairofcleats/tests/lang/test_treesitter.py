@@ -627,3 +627,40 @@ def test_squash_and_split_joins_equal_the_whitespace_regex(text: str) -> None:
     assert _squash(text) == ws.sub(" ", text)
     assert " ".join(text.split()) == ws.sub(" ", text).strip()
     assert "".join(text.split()) == ws.sub("", text)
+
+
+RUST_ATTRIBUTES = """impl Cell {
+    /// Makes a cell.
+    ///
+    /// It starts empty.
+    #[inline]
+    #[must_use]
+    pub fn new() -> Cell {
+        Cell
+    }
+}
+
+/// A cell.
+#[derive(Debug)]
+// a plain note between attributes
+#[cfg(feature = "x")]
+pub struct Cell;
+"""
+
+
+def test_rust_doc_comments_above_attributes_stay_with_their_item() -> None:
+    # std and most crates put #[inline]/#[derive]/#[stable] between `///` and the item:
+    # the doc and attributes fell into the ClassBody/Module run above (core/cell/once.rs)
+    fc = _chunked("src/cell.rs", RUST_ATTRIBUTES)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    new = got["Cell.new"]
+    assert (new.start_row, new.end_row) == (1, 8)
+    assert new.doc == "Makes a cell.\n\nIt starts empty."  # one line per `///`, no doubling
+    assert new.decorators == ("#[inline]", "#[must_use]")
+    cell = next(c for c in fc.chunks if c.kind == "StructDeclaration")
+    assert (cell.start_row, cell.end_row) == (11, 15)
+    assert cell.doc.startswith("A cell.")
+    assert cell.decorators == ("#[derive(Debug)]", '#[cfg(feature = "x")]')
+    assert not [c for c in fc.chunks if c.kind in ("Module", "ClassBody")]
+    docs = [c.doc for c in fc.extracted if c.kind == "DocComment"]
+    assert "Makes a cell.\n\nIt starts empty." in docs

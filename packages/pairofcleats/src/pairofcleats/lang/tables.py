@@ -29,6 +29,9 @@ class NodeTable:
     comments: frozenset[str] = frozenset({"comment"})
     #: Containers whose name does not prefix members (namespaces).
     namespaces: frozenset[str] = frozenset()
+    #: Sibling nodes before a definition that belong to it (Rust's ``#[inline]``): the
+    #: doc comment sits above them, and they are the definition's decorators.
+    attributes: frozenset[str] = frozenset()
     docstrings: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -156,6 +159,7 @@ TABLES: dict[str, NodeTable] = {
         frozenset({"call_expression", "macro_invocation"}),
         frozenset({"use_declaration"}),
         frozenset({"line_comment", "block_comment"}),
+        attributes=frozenset({"attribute_item"}),
     ),
     "java": NodeTable(
         "tree_sitter_java",

@@ -370,9 +370,13 @@ def _returns(node: tree_sitter.Node, src: bytes, lang: str) -> str | None:
 
 
 def _decorators(
-    def_node: tree_sitter.Node, wrapper: tree_sitter.Node | None, src: bytes
+    def_node: tree_sitter.Node,
+    wrapper: tree_sitter.Node | None,
+    src: bytes,
+    attributes: Iterable[tree_sitter.Node] = (),
 ) -> tuple[str, ...]:
-    out: list[str] = []
+    """``attributes``: sibling attributes above the definition (Rust), first."""
+    out: list[str] = [_squash(_text(src, a)) for a in attributes]
     for holder in (wrapper, def_node):
         if holder is None:
             continue
@@ -487,13 +491,15 @@ class _Chunker:
         last: int | None = None
         cur = node
         prev = cur.prev_named_sibling
-        while prev is not None and prev.type in self.table.comments:
+        comments, attributes = self.table.comments, self.table.attributes
+        while prev is not None and (prev.type in comments or prev.type in attributes):
             if _end_row(prev) < cur.start_point[0] - 1:
                 break
             row, col = prev.start_point
             if self.lines[row][:col].strip():
                 break
-            parts.append(_text(self.src, prev))
+            if prev.type in comments:  # a Rust line comment holds its newline
+                parts.append(_text(self.src, prev).rstrip("\r\n"))
             first = int(row)
             if last is None:
                 last = _end_row(prev)
@@ -503,6 +509,20 @@ class _Chunker:
             return "", None
         parts.reverse()
         return _clean_comment("\n".join(parts)), (first, last)
+
+    def _attributes(self, node: tree_sitter.Node) -> list[tree_sitter.Node]:
+        """The attribute siblings right above ``node`` (comments between them skipped), in
+        source order: Rust's ``/// doc`` + ``#[inline]`` + ``fn``, where the doc was lost
+        to the run above because the attribute, not a comment, preceded the item."""
+        out: list[tree_sitter.Node] = []
+        prev = node.prev_named_sibling
+        attributes = self.table.attributes
+        while prev is not None and (prev.type in attributes or prev.type in self.table.comments):
+            if prev.type in attributes:
+                out.append(prev)
+            prev = prev.prev_named_sibling
+        out.reverse()
+        return out
 
     def _python_docstring(self, body: tree_sitter.Node | None) -> str:
         """The docstring opening ``body`` (a definition's ``_find_body``)."""
@@ -812,7 +832,8 @@ class _Chunker:
             if t in table.comments:
                 row, col = node.start_point
                 own_line = not self.lines[row][:col].strip()
-                comments.append((int(row), _end_row(node), _text(self.src, node), own_line, False))
+                text = _text(self.src, node).rstrip("\r\n")  # a Rust line comment's newline
+                comments.append((int(row), _end_row(node), text, own_line, False))
                 opaque_end = node.end_byte
             elif t == "string" and table.docstrings:
                 parent = node.parent
@@ -979,7 +1000,9 @@ class _Chunker:
                             signature=d.signature,
                             params=_params(fn := _function_value(d.node), self.src),
                             returns=_returns(fn, self.src, self.lang),
-                            decorators=_decorators(d.node, d.wrapper, self.src),
+                            decorators=_decorators(
+                                d.node, d.wrapper, self.src, self._attributes(d.node)
+                            ),
                             modifiers=self._modifiers(d),
                             exported=d.exported,
                         )
