@@ -664,3 +664,52 @@ def test_rust_doc_comments_above_attributes_stay_with_their_item() -> None:
     assert not [c for c in fc.chunks if c.kind in ("Module", "ClassBody")]
     docs = [c.doc for c in fc.extracted if c.kind == "DocComment"]
     assert "Makes a cell.\n\nIt starts empty." in docs
+
+
+RUST_IMPLS_AND_MACROS = """impl<T, A: Allocator> Clone for Rc<T, A> {
+    fn clone(&self) -> Self {
+        todo!()
+    }
+}
+
+impl<'a, T> Iterator for &'a mut fmt::Iter<'a, T> {
+    fn next(&mut self) -> Option<T> {
+        None
+    }
+}
+
+/// Adds them up.
+#[macro_export]
+macro_rules! sum {
+    ($a:expr) => { $a };
+    ($a:expr, $($b:tt)*) => { $a + sum!($($b)*) };
+}
+
+mod inner {
+    macro_rules! helper [ () => {} ];
+}
+"""
+
+
+def test_rust_impls_are_named_without_generics_and_macros_are_chunks() -> None:
+    # alloc/rc.rs: methods were "Rc<T, A>.clone", "Rc<T>.new", "Rc<[T]>.…" (one type under
+    # many names), and macro_rules! definitions (tokio's select!, serde's
+    # forward_to_deserialize_any!) were lines of Module chunks
+    fc = _chunked("src/rc.rs", RUST_IMPLS_AND_MACROS)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert {n: c.kind for n, c in got.items()} == {
+        "Rc": "ImplDeclaration",
+        "Rc.clone": "MethodDeclaration",
+        "fmt.Iter": "ImplDeclaration",
+        "fmt.Iter.next": "MethodDeclaration",
+        "sum": "MacroDeclaration",
+        "inner": "ModuleDeclaration",
+        "inner.helper": "MacroDeclaration",
+    }
+    assert got["Rc"].signature == "impl<T, A: Allocator> Clone for Rc<T, A>"
+    total = got["sum"]
+    assert (total.start_row, total.end_row) == (12, 17)
+    assert total.signature == "macro_rules! sum"
+    assert total.doc == "Adds them up."
+    assert total.exported and not got["inner.helper"].exported
+    assert got["inner.helper"].signature == "macro_rules! helper"

@@ -154,7 +154,11 @@ TABLES: dict[str, NodeTable] = {
             "mod_item": "ModuleDeclaration",
             "union_item": "StructDeclaration",
         },
-        {"function_item": "FunctionDeclaration", "function_signature_item": "FunctionDeclaration"},
+        {
+            "function_item": "FunctionDeclaration",
+            "function_signature_item": "FunctionDeclaration",
+            "macro_definition": "MacroDeclaration",  # macro_rules! name { … }
+        },
         frozenset({"source_file"}),
         frozenset({"call_expression", "macro_invocation"}),
         frozenset({"use_declaration"}),
@@ -322,6 +326,7 @@ BODY_TYPES = frozenset(
         "enum_variant_list",
         "statement_block",
         "compound_statement",
+        "macro_rule",  # a macro_rules! header ends at its first rule
     }
 )
 

@@ -283,7 +283,22 @@ def _recovered_prototype(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return None
 
 
+#: Rust type wrappers an impl's name looks through: ``impl<T> Trait for &'a Foo<T>`` → ``Foo``.
+_RUST_TYPE_WRAPPERS = frozenset({"generic_type", "reference_type", "pointer_type"})
+
+
+def _impl_name(node: tree_sitter.Node, src: bytes) -> str:
+    """A Rust impl's name: its self type without generic arguments (``Rc<T, A>`` → ``Rc``),
+    so its methods are ``Rc.clone`` whatever the impl's parameters and trait."""
+    t = node.child_by_field_name("type")
+    while t is not None and t.type in _RUST_TYPE_WRAPPERS:
+        t = t.child_by_field_name("type")
+    return "" if t is None else _squash(_text(src, t)).replace("::", ".")
+
+
 def _node_name(node: tree_sitter.Node, src: bytes) -> str:
+    if node.type == "impl_item":
+        return _impl_name(node, src)
     n = node.child_by_field_name("name")
     if n is not None:
         return _text(src, n).replace("::", ".")
@@ -553,6 +568,8 @@ class _Chunker:
             left = "" if assign is None else _text(self.src, assign.child_by_field_name("left"))
             return left.replace(" ", "").startswith(_EXPORTS)
         if lang == "rust":
+            if node.type == "macro_definition":  # no `pub`: #[macro_export] exports it
+                return any(b"macro_export" in a.text for a in self._attributes(node) if a.text)
             return any(c.type == "visibility_modifier" for c in node.named_children)
         if lang == "go":
             return bool(base) and base[0].isupper()
@@ -627,6 +644,8 @@ class _Chunker:
             sig = sig.rstrip(":").strip()
         elif sig.endswith(("{", ";")):  # ``;``: a C/C++ prototype
             sig = sig[:-1].rstrip()
+        elif node.type == "macro_definition":  # macro_rules! m ( … ) / [ … ]
+            sig = sig.rstrip("([").rstrip()
         d = _Def(
             kind=kind,
             name=name,
