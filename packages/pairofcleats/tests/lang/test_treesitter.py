@@ -713,3 +713,59 @@ def test_rust_impls_are_named_without_generics_and_macros_are_chunks() -> None:
     assert total.doc == "Adds them up."
     assert total.exported and not got["inner.helper"].exported
     assert got["inner.helper"].signature == "macro_rules! helper"
+
+
+CS_MEMBERS = """namespace Shop;
+
+public sealed record Cart(int Id, string Owner = "me")
+{
+    /// <summary>The parser.</summary>
+    public Func<string, int> Parser
+        => text =>
+        {
+            return text.Length;
+        };
+
+    public int Count { get; private set; }
+
+    public Item this[int index] => _items[index];
+
+    public static Cart operator +(Cart a, Cart b) => a;
+
+    public static implicit operator Cart(int id) => new(id);
+
+    public event EventHandler Changed { add { } remove { } }
+
+    public event EventHandler Closed;
+
+    ~Cart() { }
+}
+"""
+
+
+def test_csharp_properties_operators_events_are_member_chunks() -> None:
+    # a record's 60-line `Parser => str => { … }` property was part of the record's header
+    # chunk (InlineSusserGridParser.cs: rows 3-88), and interface/auto properties, operators
+    # and events were ClassBody lines
+    fc = _chunked("src/Cart.cs", CS_MEMBERS)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    assert {n: c.kind for n, c in got.items()} == {
+        "Cart": "ClassDeclaration",
+        "Cart.Parser": "PropertyDeclaration",
+        "Cart.Count": "PropertyDeclaration",
+        "Cart.this": "PropertyDeclaration",
+        "Cart.operator +": "MethodDeclaration",
+        "Cart.operator Cart": "MethodDeclaration",
+        "Cart.Changed": "EventDeclaration",
+        "Cart.~Cart": "MethodDeclaration",
+    }
+    cart, parser = got["Cart"], got["Cart.Parser"]
+    assert (cart.start_row, cart.end_row) == (2, 3)
+    assert [p["name"] for p in cart.params] == ["Id", "Owner"]
+    assert (parser.start_row, parser.end_row) == (4, 9)
+    assert parser.signature == "public Func<string, int> Parser"
+    assert parser.returns == "Func<string, int>"
+    assert parser.doc == "<summary>The parser.</summary>"
+    assert got["Cart.Count"].signature == "public int Count"
+    assert [p["name"] for p in got["Cart.this"].params] == ["index"]
+    assert [p["name"] for p in got["Cart.operator +"].params] == ["a", "b"]

@@ -238,6 +238,14 @@ TABLES: dict[str, NodeTable] = {
             "method_declaration": "MethodDeclaration",
             "constructor_declaration": "ConstructorDeclaration",
             "local_function_statement": "FunctionDeclaration",
+            # members with bodies of their own: left out, a 60-line property lambda was
+            # part of its type's header chunk (the header runs up to the first member)
+            "property_declaration": "PropertyDeclaration",
+            "indexer_declaration": "PropertyDeclaration",
+            "event_declaration": "EventDeclaration",  # with add/remove accessors
+            "operator_declaration": "MethodDeclaration",
+            "conversion_operator_declaration": "MethodDeclaration",
+            "destructor_declaration": "MethodDeclaration",
         },
         frozenset(
             {

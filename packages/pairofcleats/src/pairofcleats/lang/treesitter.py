@@ -121,10 +121,33 @@ def _strip_string(text: str) -> str:
     return t
 
 
+#: C# members whose body is their accessors (``{ get; set; }``) or an ``=> expr`` value.
+_CS_ACCESSED = frozenset({"property_declaration", "indexer_declaration", "event_declaration"})
+
+
+def _cs_member_name(node: tree_sitter.Node, src: bytes) -> str | None:
+    """The name of a C# member without a ``name`` field, else None: ``this`` (indexer),
+    ``operator +``, ``operator int`` (conversion), ``~Type`` (destructor)."""
+    t = node.type
+    if t == "indexer_declaration":
+        return "this"
+    if t == "operator_declaration":
+        return "operator " + _text(src, node.child_by_field_name("operator"))
+    if t == "conversion_operator_declaration":
+        return "operator " + _squash(_text(src, node.child_by_field_name("type")))
+    if t == "destructor_declaration":
+        return "~" + _text(src, node.child_by_field_name("name"))
+    return None
+
+
 def _find_body(node: tree_sitter.Node) -> tree_sitter.Node | None:
     body = node.child_by_field_name("body")
     if body is not None:
         return body
+    if node.type in _CS_ACCESSED:  # C# ``{ get; set; }`` or ``=> expr``
+        body = node.child_by_field_name("accessors") or node.child_by_field_name("value")
+        if body is not None:
+            return body
     for child in node.named_children:
         if child.type in BODY_TYPES:
             return child
@@ -299,6 +322,8 @@ def _impl_name(node: tree_sitter.Node, src: bytes) -> str:
 def _node_name(node: tree_sitter.Node, src: bytes) -> str:
     if node.type == "impl_item":
         return _impl_name(node, src)
+    if (cs := _cs_member_name(node, src)) is not None:
+        return cs
     n = node.child_by_field_name("name")
     if n is not None:
         return _text(src, n).replace("::", ".")
@@ -335,6 +360,8 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         while d is not None and p is None:
             p = d.child_by_field_name("parameters")
             d = d.child_by_field_name("declarator")
+    if p is None and node.type == "record_declaration":  # C# ``record R(int X)``: no field
+        p = next((c for c in node.named_children if c.type == "parameter_list"), None)
     if p is None and node.type == "ERROR":  # a recovered C/C++ prototype (no fields)
         fd = next((c for c in node.named_children if c.type == "function_declarator"), None)
         p = None if fd is None else fd.child_by_field_name("parameters")
