@@ -769,3 +769,47 @@ def test_csharp_properties_operators_events_are_member_chunks() -> None:
     assert got["Cart.Count"].signature == "public int Count"
     assert [p["name"] for p in got["Cart.this"].params] == ["index"]
     assert [p["name"] for p in got["Cart.operator +"].params] == ["a", "b"]
+
+
+GO_SIGNATURES = """package x
+
+// Bool is a bool.
+type Bool struct {
+\t_ noCopy // no copies
+\tv uint32
+}
+
+type (
+\tRoutes interface {
+\t\tUse(...Handler) Routes
+\t}
+\tKind uint8
+)
+
+func (x *Bool) CompareAndSwap(old, new bool) (swapped bool) { return }
+
+func Equal[E comparable](s1, s2 []E, rest ...string) bool { return true }
+"""
+
+
+def test_go_type_signatures_stop_at_the_body_and_shared_types_split_params() -> None:
+    # sync/atomic/type.go: the signature of `type Bool struct {…}` was "Bool struct { _ noCopy
+    # v uint32 }" (gin's IRoutes: 300 chars of method specs), and CompareAndSwap(old, new
+    # bool) had the one param "old"
+    fc = _chunked("x/a.go", GO_SIGNATURES)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert {n: c.signature for n, c in got.items() if n != "Bool.CompareAndSwap"} == {
+        "Bool": "type Bool struct",
+        "Routes": "type Routes interface",
+        "Kind": "type Kind uint8",
+        "Equal": "func Equal[E comparable](s1, s2 []E, rest ...string) bool",
+    }
+    assert got["Bool.CompareAndSwap"].params == (
+        {"name": "old", "type": "bool"},
+        {"name": "new", "type": "bool"},
+    )
+    assert [(p["name"], p.get("type")) for p in got["Equal"].params] == [
+        ("s1", "[]E"),
+        ("s2", "[]E"),
+        ("rest", "string"),
+    ]

@@ -144,6 +144,11 @@ def _find_body(node: tree_sitter.Node) -> tree_sitter.Node | None:
     body = node.child_by_field_name("body")
     if body is not None:
         return body
+    if node.type == "type_spec":  # Go: the signature stops at a struct's/interface's ``{``
+        t = node.child_by_field_name("type")
+        if t is not None and t.type in ("struct_type", "interface_type"):
+            return next((c for c in t.children if c.type in ("field_declaration_list", "{")), None)
+        return None
     if node.type in _CS_ACCESSED:  # C# ``{ get; set; }`` or ``=> expr``
         body = node.child_by_field_name("accessors") or node.child_by_field_name("value")
         if body is not None:
@@ -373,6 +378,11 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         if "comment" in ct:
             continue
         entry: dict[str, Any] = {}
+        names = c.children_by_field_name("name")
+        if len(names) > 1:  # Go's ``old, new bool``: one entry per name, each typed
+            typ = _squash(_text(src, c.child_by_field_name("type")))
+            out.extend({"name": _text(src, n), "type": typ} for n in names)
+            continue
         if ct == "identifier":
             entry["name"] = _text(src, c)
         else:
@@ -673,6 +683,8 @@ class _Chunker:
             sig = sig[:-1].rstrip()
         elif node.type == "macro_definition":  # macro_rules! m ( … ) / [ … ]
             sig = sig.rstrip("([").rstrip()
+        if self.lang == "go" and node.type in ("type_spec", "type_alias"):
+            sig = "type " + sig  # the keyword is the group's (grouped specs share one)
         d = _Def(
             kind=kind,
             name=name,
