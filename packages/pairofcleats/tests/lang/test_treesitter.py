@@ -813,3 +813,33 @@ def test_go_type_signatures_stop_at_the_body_and_shared_types_split_params() -> 
         ("s2", "[]E"),
         ("rest", "string"),
     ]
+
+
+JAVA_RECORD_AND_ANNOTATION = """record Point(int x, int y) {
+    /** Rejects negatives. */
+    Point {
+        if (x < 0) throw new IllegalArgumentException();
+    }
+}
+
+@interface Since {
+    /** The version. */
+    String value() default "";
+}
+"""
+
+
+def test_java_compact_constructors_and_annotation_elements_are_members() -> None:
+    # a record's compact constructor was part of the record's header chunk, and an
+    # annotation type's elements (java.lang.Deprecated's since()/forRemoval()) too
+    fc = _chunked("src/Point.java", JAVA_RECORD_AND_ANNOTATION)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    assert {n: (c.kind, c.start_row, c.end_row) for n, c in got.items()} == {
+        "Point": ("ClassDeclaration", 0, 0),
+        "Point.Point": ("ConstructorDeclaration", 1, 4),
+        "Since": ("InterfaceDeclaration", 7, 7),
+        "Since.value": ("MethodDeclaration", 8, 9),
+    }
+    assert got["Point.Point"].doc == "Rejects negatives."
+    assert got["Since.value"].signature == 'String value() default ""'
+    assert got["Since.value"].returns == "String"

@@ -178,6 +178,8 @@ TABLES: dict[str, NodeTable] = {
         {
             "method_declaration": "MethodDeclaration",
             "constructor_declaration": "ConstructorDeclaration",
+            "compact_constructor_declaration": "ConstructorDeclaration",  # record R { R {…} }
+            "annotation_type_element_declaration": "MethodDeclaration",  # @interface A { int v(); }
         },
         frozenset({"program", "enum_body_declarations"}),
         frozenset({"method_invocation", "object_creation_expression"}),
