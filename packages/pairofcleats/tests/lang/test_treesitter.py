@@ -627,3 +627,219 @@ def test_squash_and_split_joins_equal_the_whitespace_regex(text: str) -> None:
     assert _squash(text) == ws.sub(" ", text)
     assert " ".join(text.split()) == ws.sub(" ", text).strip()
     assert "".join(text.split()) == ws.sub("", text)
+
+
+RUST_ATTRIBUTES = """impl Cell {
+    /// Makes a cell.
+    ///
+    /// It starts empty.
+    #[inline]
+    #[must_use]
+    pub fn new() -> Cell {
+        Cell
+    }
+}
+
+/// A cell.
+#[derive(Debug)]
+// a plain note between attributes
+#[cfg(feature = "x")]
+pub struct Cell;
+"""
+
+
+def test_rust_doc_comments_above_attributes_stay_with_their_item() -> None:
+    # std and most crates put #[inline]/#[derive]/#[stable] between `///` and the item:
+    # the doc and attributes fell into the ClassBody/Module run above (core/cell/once.rs)
+    fc = _chunked("src/cell.rs", RUST_ATTRIBUTES)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    new = got["Cell.new"]
+    assert (new.start_row, new.end_row) == (1, 8)
+    assert new.doc == "Makes a cell.\n\nIt starts empty."  # one line per `///`, no doubling
+    assert new.decorators == ("#[inline]", "#[must_use]")
+    cell = next(c for c in fc.chunks if c.kind == "StructDeclaration")
+    assert (cell.start_row, cell.end_row) == (11, 15)
+    assert cell.doc.startswith("A cell.")
+    assert cell.decorators == ("#[derive(Debug)]", '#[cfg(feature = "x")]')
+    assert not [c for c in fc.chunks if c.kind in ("Module", "ClassBody")]
+    docs = [c.doc for c in fc.extracted if c.kind == "DocComment"]
+    assert "Makes a cell.\n\nIt starts empty." in docs
+
+
+RUST_IMPLS_AND_MACROS = """impl<T, A: Allocator> Clone for Rc<T, A> {
+    fn clone(&self) -> Self {
+        todo!()
+    }
+}
+
+impl<'a, T> Iterator for &'a mut fmt::Iter<'a, T> {
+    fn next(&mut self) -> Option<T> {
+        None
+    }
+}
+
+/// Adds them up.
+#[macro_export]
+macro_rules! sum {
+    ($a:expr) => { $a };
+    ($a:expr, $($b:tt)*) => { $a + sum!($($b)*) };
+}
+
+mod inner {
+    macro_rules! helper [ () => {} ];
+}
+"""
+
+
+def test_rust_impls_are_named_without_generics_and_macros_are_chunks() -> None:
+    # alloc/rc.rs: methods were "Rc<T, A>.clone", "Rc<T>.new", "Rc<[T]>.…" (one type under
+    # many names), and macro_rules! definitions (tokio's select!, serde's
+    # forward_to_deserialize_any!) were lines of Module chunks
+    fc = _chunked("src/rc.rs", RUST_IMPLS_AND_MACROS)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert {n: c.kind for n, c in got.items()} == {
+        "Rc": "ImplDeclaration",
+        "Rc.clone": "MethodDeclaration",
+        "fmt.Iter": "ImplDeclaration",
+        "fmt.Iter.next": "MethodDeclaration",
+        "sum": "MacroDeclaration",
+        "inner": "ModuleDeclaration",
+        "inner.helper": "MacroDeclaration",
+    }
+    assert got["Rc"].signature == "impl<T, A: Allocator> Clone for Rc<T, A>"
+    total = got["sum"]
+    assert (total.start_row, total.end_row) == (12, 17)
+    assert total.signature == "macro_rules! sum"
+    assert total.doc == "Adds them up."
+    assert total.exported and not got["inner.helper"].exported
+    assert got["inner.helper"].signature == "macro_rules! helper"
+
+
+CS_MEMBERS = """namespace Shop;
+
+public sealed record Cart(int Id, string Owner = "me")
+{
+    /// <summary>The parser.</summary>
+    public Func<string, int> Parser
+        => text =>
+        {
+            return text.Length;
+        };
+
+    public int Count { get; private set; }
+
+    public Item this[int index] => _items[index];
+
+    public static Cart operator +(Cart a, Cart b) => a;
+
+    public static implicit operator Cart(int id) => new(id);
+
+    public event EventHandler Changed { add { } remove { } }
+
+    public event EventHandler Closed;
+
+    ~Cart() { }
+}
+"""
+
+
+def test_csharp_properties_operators_events_are_member_chunks() -> None:
+    # a record's 60-line `Parser => str => { … }` property was part of the record's header
+    # chunk (InlineSusserGridParser.cs: rows 3-88), and interface/auto properties, operators
+    # and events were ClassBody lines
+    fc = _chunked("src/Cart.cs", CS_MEMBERS)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    assert {n: c.kind for n, c in got.items()} == {
+        "Cart": "ClassDeclaration",
+        "Cart.Parser": "PropertyDeclaration",
+        "Cart.Count": "PropertyDeclaration",
+        "Cart.this": "PropertyDeclaration",
+        "Cart.operator +": "MethodDeclaration",
+        "Cart.operator Cart": "MethodDeclaration",
+        "Cart.Changed": "EventDeclaration",
+        "Cart.~Cart": "MethodDeclaration",
+    }
+    cart, parser = got["Cart"], got["Cart.Parser"]
+    assert (cart.start_row, cart.end_row) == (2, 3)
+    assert [p["name"] for p in cart.params] == ["Id", "Owner"]
+    assert (parser.start_row, parser.end_row) == (4, 9)
+    assert parser.signature == "public Func<string, int> Parser"
+    assert parser.returns == "Func<string, int>"
+    assert parser.doc == "<summary>The parser.</summary>"
+    assert got["Cart.Count"].signature == "public int Count"
+    assert [p["name"] for p in got["Cart.this"].params] == ["index"]
+    assert [p["name"] for p in got["Cart.operator +"].params] == ["a", "b"]
+
+
+GO_SIGNATURES = """package x
+
+// Bool is a bool.
+type Bool struct {
+\t_ noCopy // no copies
+\tv uint32
+}
+
+type (
+\tRoutes interface {
+\t\tUse(...Handler) Routes
+\t}
+\tKind uint8
+)
+
+func (x *Bool) CompareAndSwap(old, new bool) (swapped bool) { return }
+
+func Equal[E comparable](s1, s2 []E, rest ...string) bool { return true }
+"""
+
+
+def test_go_type_signatures_stop_at_the_body_and_shared_types_split_params() -> None:
+    # sync/atomic/type.go: the signature of `type Bool struct {…}` was "Bool struct { _ noCopy
+    # v uint32 }" (gin's IRoutes: 300 chars of method specs), and CompareAndSwap(old, new
+    # bool) had the one param "old"
+    fc = _chunked("x/a.go", GO_SIGNATURES)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert {n: c.signature for n, c in got.items() if n != "Bool.CompareAndSwap"} == {
+        "Bool": "type Bool struct",
+        "Routes": "type Routes interface",
+        "Kind": "type Kind uint8",
+        "Equal": "func Equal[E comparable](s1, s2 []E, rest ...string) bool",
+    }
+    assert got["Bool.CompareAndSwap"].params == (
+        {"name": "old", "type": "bool"},
+        {"name": "new", "type": "bool"},
+    )
+    assert [(p["name"], p.get("type")) for p in got["Equal"].params] == [
+        ("s1", "[]E"),
+        ("s2", "[]E"),
+        ("rest", "string"),
+    ]
+
+
+JAVA_RECORD_AND_ANNOTATION = """record Point(int x, int y) {
+    /** Rejects negatives. */
+    Point {
+        if (x < 0) throw new IllegalArgumentException();
+    }
+}
+
+@interface Since {
+    /** The version. */
+    String value() default "";
+}
+"""
+
+
+def test_java_compact_constructors_and_annotation_elements_are_members() -> None:
+    # a record's compact constructor was part of the record's header chunk, and an
+    # annotation type's elements (java.lang.Deprecated's since()/forRemoval()) too
+    fc = _chunked("src/Point.java", JAVA_RECORD_AND_ANNOTATION)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    assert {n: (c.kind, c.start_row, c.end_row) for n, c in got.items()} == {
+        "Point": ("ClassDeclaration", 0, 0),
+        "Point.Point": ("ConstructorDeclaration", 1, 4),
+        "Since": ("InterfaceDeclaration", 7, 7),
+        "Since.value": ("MethodDeclaration", 8, 9),
+    }
+    assert got["Point.Point"].doc == "Rejects negatives."
+    assert got["Since.value"].signature == 'String value() default ""'
+    assert got["Since.value"].returns == "String"

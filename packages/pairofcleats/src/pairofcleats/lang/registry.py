@@ -24,7 +24,9 @@ from pathlib import PurePosixPath
 #: 12: PHP functions under if/elseif/else (function_exists guards).
 #: 13: Ruby methods inside class << self blocks.
 #: 14: JS/TS functions of an exported object literal (export default {…}, module.exports = {…}).
-REGISTRY_VERSION = 14
+#: 15: Go/Rust/Java/C# definitions: Rust attributes and docs above items, impl names without
+#:     generics, macro_rules!; C# properties/operators/events; Go multi-name params.
+REGISTRY_VERSION = 15
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -29,6 +29,9 @@ class NodeTable:
     comments: frozenset[str] = frozenset({"comment"})
     #: Containers whose name does not prefix members (namespaces).
     namespaces: frozenset[str] = frozenset()
+    #: Sibling nodes before a definition that belong to it (Rust's ``#[inline]``): the
+    #: doc comment sits above them, and they are the definition's decorators.
+    attributes: frozenset[str] = frozenset()
     docstrings: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -151,11 +154,16 @@ TABLES: dict[str, NodeTable] = {
             "mod_item": "ModuleDeclaration",
             "union_item": "StructDeclaration",
         },
-        {"function_item": "FunctionDeclaration", "function_signature_item": "FunctionDeclaration"},
+        {
+            "function_item": "FunctionDeclaration",
+            "function_signature_item": "FunctionDeclaration",
+            "macro_definition": "MacroDeclaration",  # macro_rules! name { … }
+        },
         frozenset({"source_file"}),
         frozenset({"call_expression", "macro_invocation"}),
         frozenset({"use_declaration"}),
         frozenset({"line_comment", "block_comment"}),
+        attributes=frozenset({"attribute_item"}),
     ),
     "java": NodeTable(
         "tree_sitter_java",
@@ -170,6 +178,8 @@ TABLES: dict[str, NodeTable] = {
         {
             "method_declaration": "MethodDeclaration",
             "constructor_declaration": "ConstructorDeclaration",
+            "compact_constructor_declaration": "ConstructorDeclaration",  # record R { R {…} }
+            "annotation_type_element_declaration": "MethodDeclaration",  # @interface A { int v(); }
         },
         frozenset({"program", "enum_body_declarations"}),
         frozenset({"method_invocation", "object_creation_expression"}),
@@ -230,6 +240,14 @@ TABLES: dict[str, NodeTable] = {
             "method_declaration": "MethodDeclaration",
             "constructor_declaration": "ConstructorDeclaration",
             "local_function_statement": "FunctionDeclaration",
+            # members with bodies of their own: left out, a 60-line property lambda was
+            # part of its type's header chunk (the header runs up to the first member)
+            "property_declaration": "PropertyDeclaration",
+            "indexer_declaration": "PropertyDeclaration",
+            "event_declaration": "EventDeclaration",  # with add/remove accessors
+            "operator_declaration": "MethodDeclaration",
+            "conversion_operator_declaration": "MethodDeclaration",
+            "destructor_declaration": "MethodDeclaration",
         },
         frozenset(
             {
@@ -318,6 +336,7 @@ BODY_TYPES = frozenset(
         "enum_variant_list",
         "statement_block",
         "compound_statement",
+        "macro_rule",  # a macro_rules! header ends at its first rule
     }
 )
 

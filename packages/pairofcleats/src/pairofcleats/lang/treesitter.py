@@ -121,10 +121,38 @@ def _strip_string(text: str) -> str:
     return t
 
 
+#: C# members whose body is their accessors (``{ get; set; }``) or an ``=> expr`` value.
+_CS_ACCESSED = frozenset({"property_declaration", "indexer_declaration", "event_declaration"})
+
+
+def _cs_member_name(node: tree_sitter.Node, src: bytes) -> str | None:
+    """The name of a C# member without a ``name`` field, else None: ``this`` (indexer),
+    ``operator +``, ``operator int`` (conversion), ``~Type`` (destructor)."""
+    t = node.type
+    if t == "indexer_declaration":
+        return "this"
+    if t == "operator_declaration":
+        return "operator " + _text(src, node.child_by_field_name("operator"))
+    if t == "conversion_operator_declaration":
+        return "operator " + _squash(_text(src, node.child_by_field_name("type")))
+    if t == "destructor_declaration":
+        return "~" + _text(src, node.child_by_field_name("name"))
+    return None
+
+
 def _find_body(node: tree_sitter.Node) -> tree_sitter.Node | None:
     body = node.child_by_field_name("body")
     if body is not None:
         return body
+    if node.type == "type_spec":  # Go: the signature stops at a struct's/interface's ``{``
+        t = node.child_by_field_name("type")
+        if t is not None and t.type in ("struct_type", "interface_type"):
+            return next((c for c in t.children if c.type in ("field_declaration_list", "{")), None)
+        return None
+    if node.type in _CS_ACCESSED:  # C# ``{ get; set; }`` or ``=> expr``
+        body = node.child_by_field_name("accessors") or node.child_by_field_name("value")
+        if body is not None:
+            return body
     for child in node.named_children:
         if child.type in BODY_TYPES:
             return child
@@ -283,7 +311,24 @@ def _recovered_prototype(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return None
 
 
+#: Rust type wrappers an impl's name looks through: ``impl<T> Trait for &'a Foo<T>`` → ``Foo``.
+_RUST_TYPE_WRAPPERS = frozenset({"generic_type", "reference_type", "pointer_type"})
+
+
+def _impl_name(node: tree_sitter.Node, src: bytes) -> str:
+    """A Rust impl's name: its self type without generic arguments (``Rc<T, A>`` → ``Rc``),
+    so its methods are ``Rc.clone`` whatever the impl's parameters and trait."""
+    t = node.child_by_field_name("type")
+    while t is not None and t.type in _RUST_TYPE_WRAPPERS:
+        t = t.child_by_field_name("type")
+    return "" if t is None else _squash(_text(src, t)).replace("::", ".")
+
+
 def _node_name(node: tree_sitter.Node, src: bytes) -> str:
+    if node.type == "impl_item":
+        return _impl_name(node, src)
+    if (cs := _cs_member_name(node, src)) is not None:
+        return cs
     n = node.child_by_field_name("name")
     if n is not None:
         return _text(src, n).replace("::", ".")
@@ -320,6 +365,8 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         while d is not None and p is None:
             p = d.child_by_field_name("parameters")
             d = d.child_by_field_name("declarator")
+    if p is None and node.type == "record_declaration":  # C# ``record R(int X)``: no field
+        p = next((c for c in node.named_children if c.type == "parameter_list"), None)
     if p is None and node.type == "ERROR":  # a recovered C/C++ prototype (no fields)
         fd = next((c for c in node.named_children if c.type == "function_declarator"), None)
         p = None if fd is None else fd.child_by_field_name("parameters")
@@ -331,6 +378,11 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         if "comment" in ct:
             continue
         entry: dict[str, Any] = {}
+        names = c.children_by_field_name("name")
+        if len(names) > 1:  # Go's ``old, new bool``: one entry per name, each typed
+            typ = _squash(_text(src, c.child_by_field_name("type")))
+            out.extend({"name": _text(src, n), "type": typ} for n in names)
+            continue
         if ct == "identifier":
             entry["name"] = _text(src, c)
         else:
@@ -370,9 +422,13 @@ def _returns(node: tree_sitter.Node, src: bytes, lang: str) -> str | None:
 
 
 def _decorators(
-    def_node: tree_sitter.Node, wrapper: tree_sitter.Node | None, src: bytes
+    def_node: tree_sitter.Node,
+    wrapper: tree_sitter.Node | None,
+    src: bytes,
+    attributes: Iterable[tree_sitter.Node] = (),
 ) -> tuple[str, ...]:
-    out: list[str] = []
+    """``attributes``: sibling attributes above the definition (Rust), first."""
+    out: list[str] = [_squash(_text(src, a)) for a in attributes]
     for holder in (wrapper, def_node):
         if holder is None:
             continue
@@ -487,13 +543,15 @@ class _Chunker:
         last: int | None = None
         cur = node
         prev = cur.prev_named_sibling
-        while prev is not None and prev.type in self.table.comments:
+        comments, attributes = self.table.comments, self.table.attributes
+        while prev is not None and (prev.type in comments or prev.type in attributes):
             if _end_row(prev) < cur.start_point[0] - 1:
                 break
             row, col = prev.start_point
             if self.lines[row][:col].strip():
                 break
-            parts.append(_text(self.src, prev))
+            if prev.type in comments:  # a Rust line comment holds its newline
+                parts.append(_text(self.src, prev).rstrip("\r\n"))
             first = int(row)
             if last is None:
                 last = _end_row(prev)
@@ -503,6 +561,20 @@ class _Chunker:
             return "", None
         parts.reverse()
         return _clean_comment("\n".join(parts)), (first, last)
+
+    def _attributes(self, node: tree_sitter.Node) -> list[tree_sitter.Node]:
+        """The attribute siblings right above ``node`` (comments between them skipped), in
+        source order: Rust's ``/// doc`` + ``#[inline]`` + ``fn``, where the doc was lost
+        to the run above because the attribute, not a comment, preceded the item."""
+        out: list[tree_sitter.Node] = []
+        prev = node.prev_named_sibling
+        attributes = self.table.attributes
+        while prev is not None and (prev.type in attributes or prev.type in self.table.comments):
+            if prev.type in attributes:
+                out.append(prev)
+            prev = prev.prev_named_sibling
+        out.reverse()
+        return out
 
     def _python_docstring(self, body: tree_sitter.Node | None) -> str:
         """The docstring opening ``body`` (a definition's ``_find_body``)."""
@@ -533,6 +605,8 @@ class _Chunker:
             left = "" if assign is None else _text(self.src, assign.child_by_field_name("left"))
             return left.replace(" ", "").startswith(_EXPORTS)
         if lang == "rust":
+            if node.type == "macro_definition":  # no `pub`: #[macro_export] exports it
+                return any(b"macro_export" in a.text for a in self._attributes(node) if a.text)
             return any(c.type == "visibility_modifier" for c in node.named_children)
         if lang == "go":
             return bool(base) and base[0].isupper()
@@ -607,6 +681,10 @@ class _Chunker:
             sig = sig.rstrip(":").strip()
         elif sig.endswith(("{", ";")):  # ``;``: a C/C++ prototype
             sig = sig[:-1].rstrip()
+        elif node.type == "macro_definition":  # macro_rules! m ( … ) / [ … ]
+            sig = sig.rstrip("([").rstrip()
+        if self.lang == "go" and node.type in ("type_spec", "type_alias"):
+            sig = "type " + sig  # the keyword is the group's (grouped specs share one)
         d = _Def(
             kind=kind,
             name=name,
@@ -812,7 +890,8 @@ class _Chunker:
             if t in table.comments:
                 row, col = node.start_point
                 own_line = not self.lines[row][:col].strip()
-                comments.append((int(row), _end_row(node), _text(self.src, node), own_line, False))
+                text = _text(self.src, node).rstrip("\r\n")  # a Rust line comment's newline
+                comments.append((int(row), _end_row(node), text, own_line, False))
                 opaque_end = node.end_byte
             elif t == "string" and table.docstrings:
                 parent = node.parent
@@ -979,7 +1058,9 @@ class _Chunker:
                             signature=d.signature,
                             params=_params(fn := _function_value(d.node), self.src),
                             returns=_returns(fn, self.src, self.lang),
-                            decorators=_decorators(d.node, d.wrapper, self.src),
+                            decorators=_decorators(
+                                d.node, d.wrapper, self.src, self._attributes(d.node)
+                            ),
                             modifiers=self._modifiers(d),
                             exported=d.exported,
                         )
