@@ -765,7 +765,7 @@ def test_csharp_properties_operators_events_are_member_chunks() -> None:
     assert (parser.start_row, parser.end_row) == (4, 9)
     assert parser.signature == "public Func<string, int> Parser"
     assert parser.returns == "Func<string, int>"
-    assert parser.doc == "<summary>The parser.</summary>"
+    assert parser.doc == "The parser."
     assert got["Cart.Count"].signature == "public int Count"
     assert [p["name"] for p in got["Cart.this"].params] == ["index"]
     assert [p["name"] for p in got["Cart.operator +"].params] == ["a", "b"]
@@ -843,3 +843,43 @@ def test_java_compact_constructors_and_annotation_elements_are_members() -> None
     assert got["Point.Point"].doc == "Rejects negatives."
     assert got["Since.value"].signature == 'String value() default ""'
     assert got["Since.value"].returns == "String"
+
+
+CS_XML_DOC = """namespace N
+{
+    /// <summary>
+    /// Reads the <see cref="T:Json.Token"/> at <paramref name="pos"/>, or <c>null</c>.
+    /// </summary>
+    /// <param name="pos">The offset.</param>
+    /// <exception cref="ArgumentException">When negative.</exception>
+    /// <returns>The token &lt;T&gt;.</returns>
+    public class Reader { }
+}
+"""
+
+JAVADOC_MARKUP = """/**
+ * Returns the {@link List} of {@code items}; see {@link java.util.Map#get(Object) get}.
+ * <p>Nulls &amp; blanks are skipped.
+ * @param x the x
+ */
+public class Items { }
+"""
+
+
+def test_doc_markup_is_reduced_to_its_words() -> None:
+    # C# XML doc tags and Javadoc inline tags filled headlines with <summary>, cref and
+    # {@link: the reader's words are kept, references by their target or label
+    cs = _chunked("src/Reader.cs", CS_XML_DOC)
+    reader = next(c for c in cs.chunks if c.kind == "ClassDeclaration")
+    assert reader.doc == (
+        "Reads the Json.Token at pos, or null.\n\npos: The offset.\n"
+        "Throws ArgumentException: When negative.\nReturns: The token <T>."
+    )
+    assert [e.doc for e in cs.extracted] == [reader.doc]
+    java = _chunked("src/Items.java", JAVADOC_MARKUP)
+    items = next(c for c in java.chunks if c.kind == "ClassDeclaration")
+    assert items.doc == (
+        "Returns the List of items; see get.\nNulls & blanks are skipped.\n@param x the x"
+    )
+    ts = _chunked("src/a.ts", "/** Wraps {@link Foo}: <T> stays. */\nexport function f() {}\n")
+    assert next(c for c in ts.chunks if c.name == "f").doc == "Wraps Foo: <T> stays."

@@ -10,6 +10,7 @@ later runs are ``ClassBody``, unowned runs are ``Module``.
 
 from __future__ import annotations
 
+import html
 import itertools
 import operator
 import re
@@ -107,6 +108,51 @@ def _clean_comment(text: str) -> str:
             line = line[:-2].rstrip()
         lines.append(line)
     return "\n".join(line for line in lines).strip()
+
+
+#: C# XML doc: references written as their target, tags that label a part, tags dropped.
+_CS_REF = re.compile(r'<(?:see|seealso|paramref|typeparamref)\s+\w+="(?:[A-Z]:)?([^"]*)"\s*/?>')
+_CS_LABEL = re.compile(r'<(?:param|typeparam)\s+name="([^"]*)"\s*>')
+_CS_THROWS = re.compile(r'<exception\s+cref="(?:[A-Z]:)?([^"]*)"\s*>')
+_CS_TAG = re.compile(
+    r"</?(?:summary|remarks|para|c|code|returns|value|example|param|typeparam|exception|list"
+    r"|item|description|term|listheader|b|i|br|inheritdoc|see|seealso)\b[^>]*>"
+)
+#: Javadoc/JSDoc inline tags (``{@link List#add label}`` → label) and HTML markup.
+_JD_INLINE = re.compile(r"\{@(?:link|linkplain|code|literal|value)\s+([^}\s]*)(?:\s+([^}]*))?\}")
+_JD_HTML = re.compile(
+    r"</?(?:p|b|i|em|strong|code|pre|tt|ul|ol|li|br|blockquote|a|h[1-6]|table|tr|td|th|dl|dt"
+    r"|dd|sup|sub|span|div)\b[^>]*>",
+    re.IGNORECASE,
+)
+_BLANK_RUNS = re.compile(r"\n\s*\n(?:\s*\n)+")
+#: Languages whose doc comments hold C# XML doc or Javadoc-style markup.
+_XML_DOC_LANGS = frozenset({"csharp"})
+_JAVADOC_LANGS = frozenset({"java", "javascript", "typescript", "tsx", "php", "kotlin", "scala"})
+
+
+def _plain_doc(lang: str, text: str) -> str:
+    """A doc comment as its reader sees it: C# ``<summary>``/``<see cref="X"/>`` and Javadoc
+    ``{@link X}``/``<p>`` markup removed, so headlines, docs and the extracted-prose tokens
+    hold the words, not ``summary``, ``cref`` and ``link``."""
+    if "<" not in text and "{@" not in text:
+        return text
+    if lang in _XML_DOC_LANGS:
+        text = _CS_REF.sub(r"\1", text)
+        text = _CS_LABEL.sub(r"\1: ", text)
+        text = _CS_THROWS.sub(r"Throws \1: ", text)
+        text = text.replace("<returns>", "Returns: ").replace("<value>", "Value: ")
+        text = _CS_TAG.sub("", text)
+    elif lang in _JAVADOC_LANGS:
+        text = _JD_INLINE.sub(lambda m: m.group(2) or m.group(1), text)
+        if lang == "java":  # JS/TS docs show JSX and generics as written
+            text = _JD_HTML.sub("", text)
+    else:
+        return text
+    if "&" in text:
+        text = html.unescape(text)
+    lines = [line.rstrip() for line in text.splitlines()]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _strip_string(text: str) -> str:
@@ -560,7 +606,7 @@ class _Chunker:
         if first is None or last is None:
             return "", None
         parts.reverse()
-        return _clean_comment("\n".join(parts)), (first, last)
+        return _plain_doc(self.lang, _clean_comment("\n".join(parts))), (first, last)
 
     def _attributes(self, node: tree_sitter.Node) -> list[tree_sitter.Node]:
         """The attribute siblings right above ``node`` (comments between them skipped), in
@@ -1113,14 +1159,17 @@ class _Chunker:
                 if not c[4] and c[0] not in in_doc:
                     text = cleaned.get(c[2])
                     if text is None:
-                        text = cleaned[c[2]] = _clean_comment(c[2])
+                        text = cleaned[c[2]] = _plain_doc(self.lang, _clean_comment(c[2]))
                     metas[ci]["comment"].append(text)
                 elif c[4] and dr0.doc != c[2]:
                     metas[ci]["comment"].append(c[2])
         for g in groups[:MAX_EXTRACTED]:
             s, e = g[0][0], g[-1][1]
             raw = g[0][2] if len(g) == 1 else "\n".join(x[2] for x in g)
-            text = raw if g[0][4] else (cleaned.get(raw) or _clean_comment(raw))
+            if g[0][4]:
+                text = raw
+            else:
+                text = cleaned.get(raw) or _plain_doc(self.lang, _clean_comment(raw))
             if _ALNUM.search(text) is None:
                 continue
             if g[0][4]:
