@@ -439,6 +439,40 @@ def test_ruby_methods_in_class_self_blocks_are_the_class_methods() -> None:
     ]
 
 
+RUBY_NESTED = """module Shop
+  module Billing
+    # Charges a card.
+    # Retries once.
+    class Charge < Base
+      def empty(x = nil)
+      end
+
+      def run(a) # the entry point
+        a
+      end
+
+      def short = 1
+    end
+  end
+end
+"""
+
+
+def test_ruby_doc_of_a_class_first_in_a_module_and_header_signatures() -> None:
+    # the comments before a module's first statement are outside its body: the nested
+    # class's doc (every RuboCop cop's) was in the module's header chunk and signature
+    fc = _chunked("lib/shop/charge.rb", RUBY_NESTED)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    billing, charge = got["Shop.Billing"], got["Shop.Billing.Charge"]
+    assert (billing.signature, billing.end_row) == ("module Billing", 1)
+    assert (charge.start_row, charge.doc) == (2, "Charges a card.\nRetries once.")
+    assert charge.signature == "class Charge < Base"
+    # an empty method's signature ran through ``end``, a commented one into the comment
+    assert got["Shop.Billing.Charge.empty"].signature == "def empty(x = nil)"
+    assert got["Shop.Billing.Charge.run"].signature == "def run(a)"
+    assert got["Shop.Billing.Charge.short"].signature == "def short"
+
+
 EXPORTED_OBJECTS = """export default {
   name: 'App',
   data() {

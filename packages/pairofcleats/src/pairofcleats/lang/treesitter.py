@@ -400,6 +400,26 @@ def _header(node: tree_sitter.Node, src: bytes, body: tree_sitter.Node | None = 
     return src[node.start_byte : end].decode("utf-8", "replace")
 
 
+#: Ruby header children after which the header ends (``def f = expr``, ``def f; end``).
+_RUBY_HEADER_STOPS = frozenset({"comment", "end", "=", ";"})
+
+
+def _ruby_header(node: tree_sitter.Node, src: bytes) -> str:
+    """A Ruby definition's text up to its name, superclass or parameters.
+
+    The grammar keeps the comments between a header and its body inside the definition,
+    and an empty method has no body: the text before the body ran on into those comments
+    (``module Cache # A cache store …``) or through ``end`` (``def clear(x) end``).
+    """
+    body = node.child_by_field_name("body")
+    end = node.start_byte
+    for c in node.children:
+        if c.type in _RUBY_HEADER_STOPS or (body is not None and c.id == body.id):
+            break
+        end = c.end_byte
+    return src[node.start_byte : end].decode("utf-8", "replace")
+
+
 def _node_kinds(lang: str) -> list[str]:
     """The node types ``walk`` looks at, in its precedence order."""
     table = TABLES[lang]
@@ -486,7 +506,7 @@ class _Chunker:
         first: int | None = None
         last: int | None = None
         cur = node
-        prev = cur.prev_named_sibling
+        prev = self._doc_sibling(cur)
         while prev is not None and prev.type in self.table.comments:
             if _end_row(prev) < cur.start_point[0] - 1:
                 break
@@ -503,6 +523,25 @@ class _Chunker:
             return "", None
         parts.reverse()
         return _clean_comment("\n".join(parts)), (first, last)
+
+    def _doc_sibling(self, node: tree_sitter.Node) -> tree_sitter.Node | None:
+        """The node before ``node`` that may be its doc comment.
+
+        Ruby keeps the comments between a class or module header and its first statement
+        outside the body: a class nested first in a module (every RuboCop cop) had its doc
+        comment in the module's header chunk. Those comments precede the body itself.
+        """
+        prev = node.prev_named_sibling
+        parent = node.parent
+        if (
+            prev is None
+            and self.lang == "ruby"
+            and parent is not None
+            and parent.type == "body_statement"
+            and parent.start_byte == node.start_byte
+        ):
+            return parent.prev_named_sibling
+        return prev
 
     def _python_docstring(self, body: tree_sitter.Node | None) -> str:
         """The docstring opening ``body`` (a definition's ``_find_body``)."""
@@ -601,7 +640,10 @@ class _Chunker:
             if not doc:
                 doc = lead
         cont = self.defs[container] if container is not None else None
-        header = _header(node, self.src, body)
+        if self.lang == "ruby":
+            header = _ruby_header(node, self.src)
+        else:
+            header = _header(node, self.src, body)
         sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
         if self.lang == "python":
             sig = sig.rstrip(":").strip()
