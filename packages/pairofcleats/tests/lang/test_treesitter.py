@@ -473,6 +473,60 @@ def test_ruby_doc_of_a_class_first_in_a_module_and_header_signatures() -> None:
     assert got["Shop.Billing.Charge.short"].signature == "def short"
 
 
+RUBY_VISIBILITY = """class Store
+  def self.build
+  end
+
+  def get(k)
+  end
+
+  private def load(k)
+    k
+  end
+
+  protected
+
+  def peer
+  end
+
+  private
+
+  def self.factory
+  end
+
+  def helper
+  end
+
+  class << self
+    def cached
+    end
+  end
+end
+"""
+
+
+def test_ruby_private_def_sections_and_class_methods() -> None:
+    # ``private def x`` had no chunk (the def is the call's argument); sections and
+    # ``def self.x`` / ``class << self`` set no visibility, static nor exported
+    fc = _chunked("lib/store.rb", RUBY_VISIBILITY)
+    got = {
+        c.name: (c.modifiers["visibility"], c.modifiers["static"], c.exported)
+        for c in fc.chunks
+        if c.kind == "MethodDeclaration"
+    }
+    assert got == {
+        "Store.build": (None, True, True),
+        "Store.get": (None, False, True),
+        "Store.load": ("private", False, False),
+        "Store.peer": ("protected", False, False),
+        "Store.factory": (None, True, True),  # ``private`` does not apply to ``def self.``
+        "Store.helper": ("private", False, False),
+        "Store.cached": (None, True, True),  # ``class << self`` has its own sections
+    }
+    load = next(c for c in fc.chunks if c.name == "Store.load")
+    assert (load.start_row, load.signature) == (7, "def load(k)")
+
+
 EXPORTED_OBJECTS = """export default {
   name: 'App',
   data() {

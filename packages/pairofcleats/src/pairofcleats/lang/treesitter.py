@@ -10,6 +10,7 @@ later runs are ``ClassBody``, unowned runs are ``Module``.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 import re
@@ -478,6 +479,39 @@ def _preorder(nodes: list[tree_sitter.Node]) -> list[tree_sitter.Node]:
     return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte, _depth(n)))
 
 
+#: Ruby calls that take a ``def`` (``private def x``), and the visibility they give it.
+_RUBY_VISIBILITY = {
+    "private": "private",
+    "protected": "protected",
+    "public": "public",
+    "private_class_method": "private",
+    "public_class_method": "public",
+}
+#: Bare words that set the visibility of the ``def`` statements after them.
+_RUBY_SECTIONS = frozenset({"private", "protected", "public"})
+
+
+def _ruby_wrapped_def(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The method of ``private def x … end`` (any receiverless call whose one argument is
+    a ``def``: ``memoize def x``, ``helper_method def y``), else None: the grammar makes the
+    method an argument, and the walk never looked inside calls, so it had no chunk."""
+    if node.child_by_field_name("receiver") is not None:
+        return None
+    args = node.child_by_field_name("arguments")
+    if args is None or args.named_child_count != 1:
+        return None
+    arg = args.named_children[0]
+    return arg if arg.type in ("method", "singleton_method") else None
+
+
+def _ruby_class_method(node: tree_sitter.Node, wrapper: tree_sitter.Node | None) -> bool:
+    """``def self.x`` or a ``def`` inside ``class << self``: a class method (static)."""
+    if node.type == "singleton_method":
+        return True
+    body = (wrapper or node).parent
+    return body is not None and body.parent is not None and body.parent.type == "singleton_class"
+
+
 class _Chunker:
     """One file's pass: find definitions, walk once for relations, assign rows."""
 
@@ -499,6 +533,7 @@ class _Chunker:
         self.defs: list[_Def] = []
         self.parents: list[int | None] = []
         self.module_all: frozenset[str] | None = None
+        self._ruby_sections: dict[int, list[tuple[int, str]]] = {}
 
     # -- definitions ---------------------------------------------------------------------
     def _leading_doc(self, node: tree_sitter.Node) -> tuple[str, tuple[int, int] | None]:
@@ -583,6 +618,8 @@ class _Chunker:
             return not base.startswith("_")
         if lang in ("c", "cpp"):
             return "static" not in _header(node, self.src).split()
+        if lang == "ruby":
+            return self._ruby_visibility(node, wrapper) not in ("private", "protected")
         return True
 
     def _modifier_words(self, node: tree_sitter.Node) -> list[str]:
@@ -599,7 +636,7 @@ class _Chunker:
     def _modifiers(self, d: _Def) -> dict[str, Any]:
         head = d.signature.split("(")[0].split()
         words = set(self._modifier_words(d.node)) | set(head)
-        visibility = None
+        visibility: str | None = None
         for v in ("public", "private", "protected", "internal"):
             if v in words:
                 visibility = v
@@ -610,12 +647,40 @@ class _Chunker:
             and any(c.type == "visibility_modifier" for c in d.node.named_children)
         ):
             visibility = "public"
+        static = "static" in words
+        if self.lang == "ruby":
+            visibility = self._ruby_visibility(d.node, d.wrapper)
+            static = _ruby_class_method(d.node, d.wrapper)
         return {
             "async": "async" in words,
-            "static": "static" in words,
+            "static": static,
             "exported": d.exported,
             "visibility": visibility,
         }
+
+    def _ruby_visibility(
+        self, node: tree_sitter.Node, wrapper: tree_sitter.Node | None
+    ) -> str | None:
+        """A Ruby method's visibility: ``private def x`` or the last bare ``private`` /
+        ``protected`` / ``public`` before it in its body (``def self.x`` is not affected
+        by those)."""
+        if wrapper is not None and wrapper.type == "call":
+            word = _text(self.src, wrapper.child_by_field_name("method"))
+            if word in _RUBY_VISIBILITY:
+                return _RUBY_VISIBILITY[word]
+        holder = wrapper or node
+        body = holder.parent
+        if node.type == "singleton_method" or body is None:
+            return None
+        marks = self._ruby_sections.get(body.id)
+        if marks is None:  # once per body: a scan back per method was quadratic
+            marks = self._ruby_sections[body.id] = [
+                (c.start_byte, word)
+                for c in body.named_children
+                if c.type == "identifier" and (word := _text(self.src, c)) in _RUBY_SECTIONS
+            ]
+        i = bisect.bisect_left(marks, (holder.start_byte, ""))
+        return marks[i - 1][1] if i else None
 
     def _add(
         self,
@@ -781,6 +846,10 @@ class _Chunker:
                 name = prefix + _text(self.src, fd.child_by_field_name("declarator"))
                 name = name.replace("::", ".")
                 self._add(child, _c_member_kind(name, cont), name, False, wrap, container)
+            elif self.lang == "ruby" and t == "call" and _ruby_wrapped_def(child) is not None:
+                args = child.child_by_field_name("arguments")
+                assert args is not None  # _ruby_wrapped_def found the def in them
+                self.visit(args, container, child)
             elif t in table.transparent:
                 inner_wrap = (
                     child
