@@ -527,6 +527,50 @@ def test_ruby_private_def_sections_and_class_methods() -> None:
     assert (load.start_row, load.signature) == (7, "def load(k)")
 
 
+TS_DECORATED = """@Component({ selector: 'app' })
+export class AppComponent {
+  @Input() title = '';
+
+  /** Handles clicks. */
+  @HostListener('click', ['$event'])
+  @Throttle(100)
+  onClick(e: Event): void {}
+}
+@Injectable()
+class Service {}
+"""
+
+
+@pytest.mark.parametrize("rel", ["src/app.ts", "src/app.tsx"])
+def test_ts_member_decorators_belong_to_their_method(rel: str) -> None:
+    # the grammar makes a method's decorators class-body children before it: they were
+    # the previous chunk's last lines, the doc above them was lost, decorators were empty
+    fc = _chunked(rel, TS_DECORATED)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    click = got["AppComponent.onClick"]
+    assert (click.start_row, click.end_row, click.doc) == (4, 7, "Handles clicks.")
+    assert click.decorators == ("@HostListener('click', ['$event'])", "@Throttle(100)")
+    assert click.signature == "onClick(e: Event): void"
+    assert got["AppComponent"].end_row == 2
+    assert got["AppComponent"].decorators == ("@Component({ selector: 'app' })",)
+    # a class's own decorators are not its signature
+    assert got["Service"].signature == "class Service"
+    assert got["Service"].decorators == ("@Injectable()",)
+
+
+def test_php_attributes_are_decorators_not_signature() -> None:
+    src = "<?php\n#[Entity]\nfinal class Post\n{\n    #[Route('/p'), Cache]\n"
+    src += "    #[Deprecated]\n    public function show(int $id): string\n    {\n"
+    src += "        return '';\n    }\n}\n"
+    fc = _chunked("src/Post.php", src)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert got["Post"].signature == "final class Post"
+    assert got["Post"].decorators == ("#[Entity]",)
+    show = got["Post.show"]
+    assert show.signature == "public function show(int $id): string"
+    assert show.decorators == ("#[Route('/p'), Cache]", "#[Deprecated]")
+
+
 EXPORTED_OBJECTS = """export default {
   name: 'App',
   data() {

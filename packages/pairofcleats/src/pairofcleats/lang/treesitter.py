@@ -385,7 +385,9 @@ def _decorators(
                 "attribute_list",
                 "attribute_item",
             ):
-                out.append(_squash(_text(src, c)))
+                groups = [g for g in c.named_children if g.type == "attribute_group"]
+                # PHP: one list holds every ``#[…]`` line; each group is a decorator
+                out.extend(_squash(_text(src, g)) for g in groups or (c,))
             elif c.type == "modifiers":
                 for m in c.named_children:
                     if m.type in ("annotation", "marker_annotation"):
@@ -393,12 +395,53 @@ def _decorators(
     return tuple(out)
 
 
-def _header(node: tree_sitter.Node, src: bytes, body: tree_sitter.Node | None = None) -> str:
-    """The node's text before its body (``body``: ``_find_body(node)`` when known)."""
+def _ts_member_decorators(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The decorators of a TS class method, in source order.
+
+    tree-sitter-typescript makes a method's decorators children of the class body before
+    it, not of the method (JavaScript's grammar nests them): ``@HostListener(…)`` was a
+    ``ClassBody`` line of its own or the end of the previous member's chunk, and the
+    method had no decorators.
+    """
+    out: list[tree_sitter.Node] = []
+    parent = node.parent
+    if parent is None or parent.type != "class_body":
+        return out  # a class's own decorators are its export statement's (or its own)
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type == "decorator":
+        out.append(prev)
+        prev = prev.prev_named_sibling
+    out.reverse()
+    return out
+
+
+def _header(
+    node: tree_sitter.Node, src: bytes, body: tree_sitter.Node | None = None, start: int = -1
+) -> str:
+    """The node's text before its body (``body``: ``_find_body(node)`` when known), from
+    ``start`` (a byte offset; the node's start when negative)."""
     if body is None:
         body = _find_body(node)
     end = body.start_byte if body is not None else node.end_byte
-    return src[node.start_byte : end].decode("utf-8", "replace")
+    return src[node.start_byte if start < 0 else start : end].decode("utf-8", "replace")
+
+
+#: Children of a definition, before its keyword, that its signature leaves out.
+_SIGNATURE_SKIP = frozenset({"decorator", "attribute_list"})
+
+
+def _signature_start(node: tree_sitter.Node) -> int:
+    """The byte where a JS/TS/PHP definition's signature starts: after the decorators or
+    attributes these grammars make its own children (``@Component({…}) class B``, ``@A()
+    bar()``, ``#[Route('/x')] public function show``); an exported class's are its export
+    statement's, so its signature already began at ``class``."""
+    start = node.start_byte
+    for c in node.children:
+        if c.type in _SIGNATURE_SKIP:
+            start = c.end_byte
+        elif c.type != "comment":
+            break
+    return start
 
 
 #: Ruby header children after which the header ends (``def f = expr``, ``def f; end``).
@@ -692,13 +735,15 @@ class _Chunker:
         container: int | None,
     ) -> int:
         outer = wrapper if wrapper is not None else node
-        start = int(outer.start_point[0])
+        decos = _ts_member_decorators(node) if self.lang in ("typescript", "tsx") else []
+        anchor = decos[0] if decos else outer
+        start = int(anchor.start_point[0])
         doc = ""
         doc_rows: tuple[int, int] | None = None
         body = _find_body(_function_value(node))
         if self.table.docstrings:
             doc = self._python_docstring(body)
-        lead, rows = self._leading_doc(outer)
+        lead, rows = self._leading_doc(anchor)
         if rows is not None:
             start = rows[0]
             doc_rows = rows
@@ -707,6 +752,8 @@ class _Chunker:
         cont = self.defs[container] if container is not None else None
         if self.lang == "ruby":
             header = _ruby_header(node, self.src)
+        elif self.lang in ("javascript", "typescript", "tsx", "php"):
+            header = _header(node, self.src, body, _signature_start(node))
         else:
             header = _header(node, self.src, body)
         sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
@@ -727,6 +774,8 @@ class _Chunker:
             wrapper=wrapper,
             signature=sig[:MAX_SIGNATURE],
         )
+        if decos:
+            d.info["decorators"] = tuple(_squash(_text(self.src, c)) for c in decos)
         self.defs.append(d)
         self.parents.append(container)
         return len(self.defs) - 1
@@ -1090,7 +1139,8 @@ class _Chunker:
                             signature=d.signature,
                             params=_params(fn := _function_value(d.node), self.src),
                             returns=_returns(fn, self.src, self.lang),
-                            decorators=_decorators(d.node, d.wrapper, self.src),
+                            decorators=d.info.get("decorators", ())
+                            + _decorators(d.node, d.wrapper, self.src),
                             modifiers=self._modifiers(d),
                             exported=d.exported,
                         )
