@@ -571,6 +571,35 @@ def test_php_attributes_are_decorators_not_signature() -> None:
     assert show.decorators == ("#[Route('/p'), Cache]", "#[Deprecated]")
 
 
+REACT_WRAPPED = """/** A button. */
+export const Button = forwardRef(function Button(props, ref) {
+  return <button ref={ref} {...props} />
+})
+
+export const List = React.memo(({ items }) => {
+  return <ul>{items.length}</ul>
+})
+
+const Field = memo(forwardRef((props, ref) => <input ref={ref} />))
+
+const total = sum(values)
+"""
+
+
+@pytest.mark.parametrize("rel", ["src/ui.tsx", "src/ui.jsx"])
+def test_react_components_wrapped_in_forward_ref_or_memo_are_functions(rel: str) -> None:
+    # const X = forwardRef(…) / memo(…) components were lines of a Module chunk
+    fc = _chunked(rel, REACT_WRAPPED)
+    got = {c.name: c for c in fc.chunks if c.kind == "FunctionDeclaration"}
+    assert sorted(got) == ["Button", "Field", "List"]
+    button = got["Button"]
+    assert (button.start_row, button.end_row, button.doc) == (0, 3, "A button.")
+    assert button.exported and [p["name"] for p in button.params] == ["props", "ref"]
+    assert button.signature == "const Button = forwardRef(function Button(props, ref)"
+    assert [p["name"] for p in got["Field"].params] == ["props", "ref"]
+    assert not got["Field"].exported
+
+
 EXPORTED_OBJECTS = """export default {
   name: 'App',
   data() {

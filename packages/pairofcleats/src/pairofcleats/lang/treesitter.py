@@ -159,10 +159,31 @@ def _function_value(node: tree_sitter.Node) -> tree_sitter.Node:
     if t in ("lexical_declaration", "variable_declaration"):
         for decl in node.named_children:
             if decl.type == "variable_declarator":
-                value = decl.child_by_field_name("value")
+                value = _unwrap_component(decl.child_by_field_name("value"))
                 if value is not None and value.type in _FUNCTION_VALUES:
                     return value
     return node
+
+
+#: Calls that wrap a React component's function (``React.memo``, MobX ``observer`` …).
+_COMPONENT_WRAPPERS = frozenset({"forwardRef", "memo", "observer"})
+
+
+def _unwrap_component(value: tree_sitter.Node | None) -> tree_sitter.Node | None:
+    """The function in ``forwardRef<R, P>(function Button(props, ref) {…})``, ``memo((p)
+    => …)`` or ``memo(forwardRef(…))``, else ``value``: a component so defined was a
+    line of a ``Module`` chunk, not a function chunk."""
+    while value is not None and value.type == "call_expression":
+        callee = value.child_by_field_name("function")
+        args = value.child_by_field_name("arguments")
+        if callee is None or args is None or not args.named_children:
+            break
+        if callee.type == "member_expression":
+            callee = callee.child_by_field_name("property")
+        if callee is None or callee.text is None or callee.text.decode() not in _COMPONENT_WRAPPERS:
+            break
+        value = args.named_children[0]
+    return value
 
 
 def _assignment(node: tree_sitter.Node) -> tree_sitter.Node | None:
@@ -836,6 +857,8 @@ class _Chunker:
             field = node.child_by_field_name("name") or node.child_by_field_name("property")
             return _text(self.src, field), False
         decl = value.parent
+        while decl is not None and decl.type != "variable_declarator":  # memo(forwardRef(…))
+            decl = decl.parent
         return None if decl is None else (_text(self.src, decl.child_by_field_name("name")), False)
 
     def visit(
