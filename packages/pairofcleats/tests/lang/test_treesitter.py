@@ -600,6 +600,39 @@ def test_react_components_wrapped_in_forward_ref_or_memo_are_functions(rel: str)
     assert not got["Field"].exported
 
 
+SHELL_SCRIPT = """#!/usr/bin/env bash
+# Prints the usage.
+usage() {
+  echo "usage: x"
+}
+
+if command -v gdate >/dev/null; then
+  now() { gdate +%s; }
+elif [ -n "$EPOCHSECONDS" ]; then
+  now() { echo "$EPOCHSECONDS"; }
+else
+  function now {
+    date +%s
+  }
+fi
+usage
+"""
+
+
+def test_shell_functions_under_if_and_no_shebang_doc() -> None:
+    # the interpreter line was the first function's doc (and start); functions of an
+    # if/elif/else portability switch were Module lines
+    fc = _chunked("bin/tool.sh", SHELL_SCRIPT)
+    funcs = [c for c in fc.chunks if c.kind == "FunctionDeclaration"]
+    assert [(c.name, c.start_row) for c in funcs] == [
+        ("usage", 1),
+        ("now", 7),
+        ("now", 9),
+        ("now", 11),
+    ]
+    assert funcs[0].doc == "Prints the usage."
+
+
 EXPORTED_OBJECTS = """export default {
   name: 'App',
   data() {

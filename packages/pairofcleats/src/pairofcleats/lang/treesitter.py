@@ -609,6 +609,8 @@ class _Chunker:
         while prev is not None and prev.type in self.table.comments:
             if _end_row(prev) < cur.start_point[0] - 1:
                 break
+            if prev.start_byte == 0 and self.src.startswith(b"#!"):
+                break  # a script's interpreter line is no function's doc
             row, col = prev.start_point
             if self.lines[row][:col].strip():
                 break
