@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pairofcleats.lang import ChunkingLimits, chunk_file
+from pairofcleats.lang.model import ChunkDraft
 from pairofcleats.lang.registry import detect
 
 KOTLIN = """package app
@@ -58,3 +59,105 @@ def test_swift_extension_members_and_lua_dotted_names() -> None:
         "m.lua", "local M = {}\nfunction M.greet(n)\n  return n\nend\n", lua, ChunkingLimits()
     )
     assert ("FunctionDeclaration", "M.greet") in [(c.kind, c.name) for c in fc.chunks]
+
+
+def _regex(rel: str, text: str) -> list[ChunkDraft]:
+    spec = detect(rel)
+    assert spec is not None
+    return list(chunk_file(rel, text, spec, ChunkingLimits()).chunks)
+
+
+KOTLIN_ANNOTATED = """class Challenge(val scheme: String) {
+  /** Returns a copy with [charset]. */
+  fun withCharset(charset: Charset): Challenge {
+    return this
+  }
+
+  @JvmName("-deprecated_scheme")
+  @Deprecated(
+    message = "moved to val",
+    level = DeprecationLevel.ERROR,
+  )
+  fun scheme(): String = scheme
+
+  companion object {
+    @JvmStatic fun parse(s: String): Challenge = Challenge(s)
+  }
+
+  fun interface Listener { fun on() }
+  enum class Kind { A, B }
+}
+typealias Id = Long
+"""
+
+
+def test_kotlin_docs_and_annotations_belong_to_the_definition_below() -> None:
+    # they ended the chunk before (the class header, the previous method): no chunk had
+    # a doc, and inline annotations or ``fun interface`` hid or misnamed definitions
+    got = {c.name: c for c in _regex("okhttp/Challenge.kt", KOTLIN_ANNOTATED)}
+    assert [(c.kind, n) for n, c in got.items()] == [
+        ("ClassDeclaration", "Challenge"),
+        ("MethodDeclaration", "Challenge.withCharset"),
+        ("MethodDeclaration", "Challenge.scheme"),
+        ("ClassDeclaration", "Challenge.Companion"),
+        ("MethodDeclaration", "Challenge.Companion.parse"),
+        ("InterfaceDeclaration", "Challenge.Listener"),
+        ("EnumDeclaration", "Challenge.Kind"),
+        ("TypeAlias", "Id"),
+    ]
+    with_charset = got["Challenge.withCharset"]
+    assert (with_charset.start_row, with_charset.doc) == (1, "Returns a copy with [charset].")
+    assert with_charset.signature == "fun withCharset(charset: Charset): Challenge"
+    assert got["Challenge"].end_row == 0
+    scheme = got["Challenge.scheme"]
+    assert (scheme.start_row, scheme.end_row) == (6, 11)
+    assert scheme.decorators == (
+        '@JvmName("-deprecated_scheme")',
+        '@Deprecated( message = "moved to val", level = DeprecationLevel.ERROR, )',
+    )
+
+
+SWIFT_MEMBERS = """/// A session.
+public final class Session {
+    /// Creates one.
+    public convenience init(configuration: Configuration = .default) {
+        self.init()
+    }
+
+    @objc dynamic func tapped(_ sender: Any) {}
+    @MainActor public func refresh() async throws {}
+    class func make() -> Session { Session() }
+    nonisolated func id() -> Int { 1 }
+    deinit {}
+}
+
+public actor Store {
+    func put() {}
+}
+public typealias Handler = (Int) -> Void
+"""
+
+
+def test_swift_initialisers_attributes_class_funcs_and_actors() -> None:
+    # ``class func make`` was a class named "func" that swallowed the rest of the type;
+    # attributed, nonisolated and convenience members, inits, actors were not found
+    got = [(c.kind, c.name, c.start_row) for c in _regex("Sources/Session.swift", SWIFT_MEMBERS)]
+    assert got == [
+        ("ClassDeclaration", "Session", 0),
+        ("MethodDeclaration", "Session.init", 2),
+        ("MethodDeclaration", "Session.tapped", 7),
+        ("MethodDeclaration", "Session.refresh", 8),
+        ("MethodDeclaration", "Session.make", 9),
+        ("MethodDeclaration", "Session.id", 10),
+        ("MethodDeclaration", "Session.deinit", 11),
+        ("ClassDeclaration", "Store", 14),
+        ("MethodDeclaration", "Store.put", 15),
+        ("TypeAlias", "Handler", 17),
+    ]
+    assert _regex("Sources/Session.swift", SWIFT_MEMBERS)[0].doc == "A session."
+
+
+def test_lua_comment_lines_are_the_function_doc() -> None:
+    src = "local M = {}\n\n-- Greets someone.\n-- Loudly.\nfunction M.greet(n)\n  return n\nend\n"
+    greet = next(c for c in _regex("m.lua", src) if c.name == "M.greet")
+    assert (greet.start_row, greet.doc) == (2, "Greets someone.\nLoudly.")

@@ -439,6 +439,200 @@ def test_ruby_methods_in_class_self_blocks_are_the_class_methods() -> None:
     ]
 
 
+RUBY_NESTED = """module Shop
+  module Billing
+    # Charges a card.
+    # Retries once.
+    class Charge < Base
+      def empty(x = nil)
+      end
+
+      def run(a) # the entry point
+        a
+      end
+
+      def short = 1
+    end
+  end
+end
+"""
+
+
+def test_ruby_doc_of_a_class_first_in_a_module_and_header_signatures() -> None:
+    # the comments before a module's first statement are outside its body: the nested
+    # class's doc (every RuboCop cop's) was in the module's header chunk and signature
+    fc = _chunked("lib/shop/charge.rb", RUBY_NESTED)
+    got = {c.name: c for c in fc.chunks if c.kind not in ("Module", "ClassBody")}
+    billing, charge = got["Shop.Billing"], got["Shop.Billing.Charge"]
+    assert (billing.signature, billing.end_row) == ("module Billing", 1)
+    assert (charge.start_row, charge.doc) == (2, "Charges a card.\nRetries once.")
+    assert charge.signature == "class Charge < Base"
+    # an empty method's signature ran through ``end``, a commented one into the comment
+    assert got["Shop.Billing.Charge.empty"].signature == "def empty(x = nil)"
+    assert got["Shop.Billing.Charge.run"].signature == "def run(a)"
+    assert got["Shop.Billing.Charge.short"].signature == "def short"
+
+
+RUBY_VISIBILITY = """class Store
+  def self.build
+  end
+
+  def get(k)
+  end
+
+  private def load(k)
+    k
+  end
+
+  protected
+
+  def peer
+  end
+
+  private
+
+  def self.factory
+  end
+
+  def helper
+  end
+
+  class << self
+    def cached
+    end
+  end
+end
+"""
+
+
+def test_ruby_private_def_sections_and_class_methods() -> None:
+    # ``private def x`` had no chunk (the def is the call's argument); sections and
+    # ``def self.x`` / ``class << self`` set no visibility, static nor exported
+    fc = _chunked("lib/store.rb", RUBY_VISIBILITY)
+    got = {
+        c.name: (c.modifiers["visibility"], c.modifiers["static"], c.exported)
+        for c in fc.chunks
+        if c.kind == "MethodDeclaration"
+    }
+    assert got == {
+        "Store.build": (None, True, True),
+        "Store.get": (None, False, True),
+        "Store.load": ("private", False, False),
+        "Store.peer": ("protected", False, False),
+        "Store.factory": (None, True, True),  # ``private`` does not apply to ``def self.``
+        "Store.helper": ("private", False, False),
+        "Store.cached": (None, True, True),  # ``class << self`` has its own sections
+    }
+    load = next(c for c in fc.chunks if c.name == "Store.load")
+    assert (load.start_row, load.signature) == (7, "def load(k)")
+
+
+TS_DECORATED = """@Component({ selector: 'app' })
+export class AppComponent {
+  @Input() title = '';
+
+  /** Handles clicks. */
+  @HostListener('click', ['$event'])
+  @Throttle(100)
+  onClick(e: Event): void {}
+}
+@Injectable()
+class Service {}
+"""
+
+
+@pytest.mark.parametrize("rel", ["src/app.ts", "src/app.tsx"])
+def test_ts_member_decorators_belong_to_their_method(rel: str) -> None:
+    # the grammar makes a method's decorators class-body children before it: they were
+    # the previous chunk's last lines, the doc above them was lost, decorators were empty
+    fc = _chunked(rel, TS_DECORATED)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    click = got["AppComponent.onClick"]
+    assert (click.start_row, click.end_row, click.doc) == (4, 7, "Handles clicks.")
+    assert click.decorators == ("@HostListener('click', ['$event'])", "@Throttle(100)")
+    assert click.signature == "onClick(e: Event): void"
+    assert got["AppComponent"].end_row == 2
+    assert got["AppComponent"].decorators == ("@Component({ selector: 'app' })",)
+    # a class's own decorators are not its signature
+    assert got["Service"].signature == "class Service"
+    assert got["Service"].decorators == ("@Injectable()",)
+
+
+def test_php_attributes_are_decorators_not_signature() -> None:
+    src = "<?php\n#[Entity]\nfinal class Post\n{\n    #[Route('/p'), Cache]\n"
+    src += "    #[Deprecated]\n    public function show(int $id): string\n    {\n"
+    src += "        return '';\n    }\n}\n"
+    fc = _chunked("src/Post.php", src)
+    got = {c.name: c for c in fc.chunks if c.kind != "Module"}
+    assert got["Post"].signature == "final class Post"
+    assert got["Post"].decorators == ("#[Entity]",)
+    show = got["Post.show"]
+    assert show.signature == "public function show(int $id): string"
+    assert show.decorators == ("#[Route('/p'), Cache]", "#[Deprecated]")
+
+
+REACT_WRAPPED = """/** A button. */
+export const Button = forwardRef(function Button(props, ref) {
+  return <button ref={ref} {...props} />
+})
+
+export const List = React.memo(({ items }) => {
+  return <ul>{items.length}</ul>
+})
+
+const Field = memo(forwardRef((props, ref) => <input ref={ref} />))
+
+const total = sum(values)
+"""
+
+
+@pytest.mark.parametrize("rel", ["src/ui.tsx", "src/ui.jsx"])
+def test_react_components_wrapped_in_forward_ref_or_memo_are_functions(rel: str) -> None:
+    # const X = forwardRef(…) / memo(…) components were lines of a Module chunk
+    fc = _chunked(rel, REACT_WRAPPED)
+    got = {c.name: c for c in fc.chunks if c.kind == "FunctionDeclaration"}
+    assert sorted(got) == ["Button", "Field", "List"]
+    button = got["Button"]
+    assert (button.start_row, button.end_row, button.doc) == (0, 3, "A button.")
+    assert button.exported and [p["name"] for p in button.params] == ["props", "ref"]
+    assert button.signature == "const Button = forwardRef(function Button(props, ref)"
+    assert [p["name"] for p in got["Field"].params] == ["props", "ref"]
+    assert not got["Field"].exported
+
+
+SHELL_SCRIPT = """#!/usr/bin/env bash
+# Prints the usage.
+usage() {
+  echo "usage: x"
+}
+
+if command -v gdate >/dev/null; then
+  now() { gdate +%s; }
+elif [ -n "$EPOCHSECONDS" ]; then
+  now() { echo "$EPOCHSECONDS"; }
+else
+  function now {
+    date +%s
+  }
+fi
+usage
+"""
+
+
+def test_shell_functions_under_if_and_no_shebang_doc() -> None:
+    # the interpreter line was the first function's doc (and start); functions of an
+    # if/elif/else portability switch were Module lines
+    fc = _chunked("bin/tool.sh", SHELL_SCRIPT)
+    funcs = [c for c in fc.chunks if c.kind == "FunctionDeclaration"]
+    assert [(c.name, c.start_row) for c in funcs] == [
+        ("usage", 1),
+        ("now", 7),
+        ("now", 9),
+        ("now", 11),
+    ]
+    assert funcs[0].doc == "Prints the usage."
+
+
 EXPORTED_OBJECTS = """export default {
   name: 'App',
   data() {

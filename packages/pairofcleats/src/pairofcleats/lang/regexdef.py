@@ -6,31 +6,48 @@ import re
 
 from pairofcleats.lang.model import ChunkDraft
 
+#: Annotations/attributes written on a definition's own line (``@JvmStatic fun``,
+#: ``@objc dynamic func``, ``@MainActor public func``).
+_INLINE_ANNOTATIONS = r"(?:@[\w.:]+(?:\([^()]*\))?\s+)*"
 _DEF_RE: dict[str, re.Pattern[str]] = {
     "kotlin": re.compile(
-        r"^\s*(?:(?:public|private|protected|internal|open|abstract|data|sealed|inline|suspend|override|enum)\s+)*"
-        r"(fun|class|interface|object)\s+(?:<[^>]*>\s*)?([A-Za-z_][\w.]*)"
+        r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:public|private|protected|internal|open"
+        r"|abstract|final|data|sealed|inline|value|annotation|suspend|override|enum|companion"
+        r"|inner|tailrec|operator|infix|external|expect|actual|const|lateinit)\s+)*)"
+        r"(?P<word>fun\s+interface|fun|class|interface|object|typealias)\b\s*(?:<[^>]*>\s*)?"
+        r"(?P<name>[A-Za-z_][\w.]*|`[^`]+`)?"
     ),
     "swift": re.compile(
-        r"^\s*(?:(?:public|private|fileprivate|internal|open|final|static|override|mutating)\s+)*"
-        r"(func|class|struct|enum|protocol|extension)\s+([A-Za-z_]\w*)"
+        r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:public|private|fileprivate|internal"
+        r"|open|package|final|static|override|mutating|nonmutating|convenience|required"
+        r"|dynamic|nonisolated|indirect|lazy|class(?=\s+(?:func|var|let|subscript)\b))"
+        r"(?:\(set\))?\s+)*)"
+        r"(?P<word>func|class|struct|enum|protocol|extension|actor|typealias|init|deinit)\b"
+        r"[?!]?\s*(?P<name>[A-Za-z_][\w.]*|`[^`]+`|[^\s\w(<{`]+)?"
     ),
     "scala": re.compile(
-        r"^\s*(?:(?:private|protected|final|abstract|sealed|case|override|implicit)\s+)*"
-        r"(def|class|object|trait)\s+([A-Za-z_]\w*)"
+        r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:private|protected|final|abstract"
+        r"|sealed|case|override|implicit|lazy|inline|transparent|open|opaque)"
+        r"(?:\[\w+\])?\s+)*)(?P<word>def|class|object|trait|enum|type)\s+(?P<name>[A-Za-z_]\w*)"
     ),
-    "lua": re.compile(r"^\s*(?:local\s+)?(function)\s+([A-Za-z_][\w.:]*)"),
-    "perl": re.compile(r"^\s*(sub|package)\s+([A-Za-z_][\w:]*)"),
-    "r": re.compile(r"^\s*([A-Za-z_.][\w.]*)\s*(?:<-|=)\s*(function)\b"),
+    "lua": re.compile(r"^\s*(?:local\s+)?(?P<word>function)\s+(?P<name>[A-Za-z_][\w.:]*)"),
+    "perl": re.compile(r"^\s*(?P<word>sub|package)\s+(?P<name>[A-Za-z_][\w:]*)"),
+    "r": re.compile(r"^\s*(?P<name>[A-Za-z_.][\w.]*)\s*(?:<-|=)\s*(?P<word>function)\b"),
     "sql": re.compile(
-        r"^\s*(?i:create\s+(?:or\s+replace\s+)?(table|view|function|procedure|index|trigger))\s+"
-        r"(?:if\s+not\s+exists\s+)?([\"`\w.]+)",
+        r"^\s*(?i:create\s+(?:or\s+replace\s+)?(?P<word>table|view|function|procedure|index"
+        r"|trigger))\s+(?:if\s+not\s+exists\s+)?(?P<name>[\"`\w.]+)",
     ),
-    "objc": re.compile(r"^\s*(@interface|@implementation|@protocol|[-+])\s*\(?\s*([A-Za-z_]\w*)"),
+    "objc": re.compile(
+        r"^\s*(?P<word>@interface|@implementation|@protocol|[-+])\s*\(?\s*(?P<name>[A-Za-z_]\w*)"
+    ),
     "dart": re.compile(
-        r"^\s*(?:(?:abstract|static|final|external|factory)\s+)*(class|mixin|enum|extension)\s+([A-Za-z_]\w*)"
+        r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:abstract|base|final|interface|sealed"
+        r"|static|external|factory)\s+)*)(?P<word>class|mixin|enum|extension|typedef)\s+"
+        r"(?P<name>[A-Za-z_]\w*)"
     ),
 }
+#: Definitions whose name is their keyword: Swift initialisers, a Kotlin companion.
+_NAMELESS = {"init": "init", "deinit": "deinit", "object": "Companion"}
 _TYPE_WORDS = {
     "class",
     "struct",
@@ -41,6 +58,7 @@ _TYPE_WORDS = {
     "extension",
     "mixin",
     "enum",
+    "actor",
     "@interface",
     "@implementation",
     "@protocol",
@@ -48,14 +66,34 @@ _TYPE_WORDS = {
     "table",
     "view",
 }
+#: Line-comment markers, and whether ``/* … */`` blocks and ``@annotation`` lines exist.
+_C_LIKE = (("//", "*", "/*"), True, True)
+_COMMENTS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
+    "kotlin": _C_LIKE,
+    "swift": _C_LIKE,
+    "scala": _C_LIKE,
+    "dart": _C_LIKE,
+    "objc": (("//", "*", "/*"), True, False),
+    "lua": (("--",), False, False),
+    "sql": (("--",), True, False),
+    "perl": (("#",), False, False),
+    "r": (("#",), False, False),
+}
+#: Rows a ``/* … */`` block above a definition may span.
+_MAX_BLOCK_ROWS = 400
+#: Rows a multi-line annotation (``@Deprecated(\n message = …,\n)``) may span.
+_MAX_ANNOTATION_ROWS = 30
+_MARKER = re.compile(r"^\s*(?:/\*+|\*+/|\*(?!/)|///?|--+|#+)\s?")
 
 
-def _kind(word: str) -> str:
-    w = word.lower()
+def _kind(word: str, mods: str = "") -> str:
+    w = word.lower().split()[-1]  # Kotlin ``fun interface``
     if w in ("interface", "protocol", "trait", "@protocol"):
         return "InterfaceDeclaration"
-    if w == "enum":
+    if w == "enum" or (w == "class" and "enum" in mods.split()):
         return "EnumDeclaration"
+    if w in ("typealias", "typedef", "type"):
+        return "TypeAlias"
     if w in _TYPE_WORDS:
         return "ClassDeclaration"
     return "FunctionDeclaration"
@@ -69,23 +107,84 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+def _annotation_start(lines: list[str], row: int) -> int:
+    """The row of the ``@Annotation(`` that the ``)`` line ``row`` closes, else -1."""
+    depth = 0
+    for k in range(row, max(row - _MAX_ANNOTATION_ROWS, -1), -1):
+        depth += lines[k].count(")") - lines[k].count("(")
+        if depth <= 0 and lines[k].lstrip().startswith("@"):
+            return k if depth == 0 else -1
+    return -1
+
+
+def _lead_start(lang: str, lines: list[str], row: int) -> int:
+    """The first row of the comments and annotations directly above ``row`` (``row`` when
+    none): the definition's, not the end of the chunk before it."""
+    marks, blocks, annotations = _COMMENTS.get(lang, ((), False, False))
+    i = row - 1
+    while i >= 0:
+        t = lines[i].strip()
+        if not t:
+            break
+        if blocks and t.endswith("*/"):
+            j, floor = i, max(i - _MAX_BLOCK_ROWS, -1)
+            while j > floor and "/*" not in lines[j]:
+                j -= 1
+            if j <= floor:  # no opening in reach: not scanned again for every definition
+                break
+            i = j - 1
+        elif t.startswith(marks) or (annotations and t.startswith("@")):
+            i -= 1
+        elif annotations and t.startswith(")") and (k := _annotation_start(lines, i)) >= 0:
+            i = k - 1
+        else:
+            break
+    return i + 1
+
+
+def _lead_parts(lines: list[str], start: int, row: int) -> tuple[str, tuple[str, ...]]:
+    """``(doc, decorators)`` of the lead rows ``start..row-1``: comment text with its
+    markers removed, and each annotation (with its continuation lines)."""
+    doc: list[str] = []
+    decorators: list[str] = []
+    in_annotation = False
+    for line in lines[start:row]:
+        t = line.strip()
+        if t.startswith("@"):
+            decorators.append(t)
+            in_annotation = t.count("(") > t.count(")")
+        elif in_annotation:
+            decorators[-1] += " " + t
+            in_annotation = decorators[-1].count("(") > decorators[-1].count(")")
+        else:
+            text = _MARKER.sub("", line, count=1).rstrip()
+            doc.append(text[:-2].rstrip() if text.endswith("*/") else text)
+    return "\n".join(doc).strip(), tuple(" ".join(d.split()) for d in decorators)
+
+
 def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
     """One chunk per definition line up to the next; leading lines are ``Module``.
 
     A definition indented under a type's line (Kotlin, Swift, Scala, Dart, …) is its
     member: ``Repo.find``, a ``MethodDeclaration``, as the tree-sitter chunker names them;
-    a line at the type's indentation or less ends the type.
+    a line at the type's indentation or less ends the type. The comments and annotations
+    directly above a definition are its own: they start its chunk and give its ``doc``
+    and ``decorators`` (they were the end of the chunk before).
     """
     pat = _DEF_RE.get(lang)
-    starts: list[tuple[int, str, str]] = []
+    starts: list[tuple[int, int, str, str]] = []
     if pat is not None:
         open_types: list[tuple[int, str]] = []  # (indent, qualified name), innermost last
         for i, line in enumerate(lines):
             m = pat.match(line)
             if m:
-                a, b = m.group(1), m.group(2)
-                word, name = (b, a) if lang == "r" else (a, b)
-                kind, name = _kind(word), name.strip('"`')
+                word, name = m.group("word"), m.group("name")
+                mods = m.groupdict().get("mods") or ""
+                if name is None and (word != "object" or "companion" in mods.split()):
+                    name = _NAMELESS.get(word, "")  # not an ``object : Runnable`` expression
+                if not name:
+                    continue
+                kind, name = _kind(word, mods), name.strip('"`')
                 depth = _indent(line)
                 while open_types and open_types[-1][0] >= depth:
                     open_types.pop()
@@ -93,18 +192,23 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
                     name = f"{open_types[-1][1]}.{name}"
                     if kind == "FunctionDeclaration":
                         kind = "MethodDeclaration"
-                if word.lower() in _TYPE_WORDS:
+                if word.lower().split()[-1] in _TYPE_WORDS:
                     open_types.append((depth, name))
-                starts.append((i, kind, name))
+                floor = starts[-1][1] + 1 if starts else 0
+                starts.append((max(_lead_start(lang, lines, i), floor), i, kind, name))
     out: list[ChunkDraft] = []
     first = starts[0][0] if starts else len(lines)
     if first > 0 and _alnum(lines, 0, first - 1):
         out.append(ChunkDraft(0, first - 1, "Module", stem, lang))
-    for j, (row, kind, name) in enumerate(starts):
+    for j, (lead, row, kind, name) in enumerate(starts):
         end = starts[j + 1][0] - 1 if j + 1 < len(starts) else len(lines) - 1
         while end > row and not lines[end].strip():
             end -= 1
-        out.append(ChunkDraft(row, end, kind, name, lang, signature=lines[row].strip()[:300]))
+        doc, decorators = _lead_parts(lines, lead, row)
+        sig = lines[row].strip().removesuffix("{").rstrip()[:300]
+        out.append(
+            ChunkDraft(lead, end, kind, name, lang, doc=doc, signature=sig, decorators=decorators)
+        )
     return out
 
 

@@ -26,7 +26,9 @@ from pathlib import PurePosixPath
 #: 14: JS/TS functions of an exported object literal (export default {…}, module.exports = {…}).
 #: 15: Go/Rust/Java/C# definitions: Rust attributes and docs above items, impl names without
 #:     generics, macro_rules!; C# properties/operators/events; Go multi-name params.
-REGISTRY_VERSION = 15
+#: 16: Ruby/TS/TSX/PHP/shell/regex-language docs, decorators and members; C#/Javadoc/JSDoc
+#:     doc markup reduced to its words.
+REGISTRY_VERSION = 16
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -317,7 +317,9 @@ TABLES: dict[str, NodeTable] = {
         "language",
         {},
         {"function_definition": "FunctionDeclaration"},
-        frozenset({"program"}),
+        # ``if command -v gdate …; then now() { …; } else now() { …; } fi`` portability
+        # switches define functions too
+        frozenset({"program", "if_statement", "elif_clause", "else_clause"}),
         frozenset({"command"}),
         frozenset(),
     ),

@@ -10,6 +10,7 @@ later runs are ``ClassBody``, unowned runs are ``Module``.
 
 from __future__ import annotations
 
+import bisect
 import html
 import itertools
 import operator
@@ -232,10 +233,31 @@ def _function_value(node: tree_sitter.Node) -> tree_sitter.Node:
     if t in ("lexical_declaration", "variable_declaration"):
         for decl in node.named_children:
             if decl.type == "variable_declarator":
-                value = decl.child_by_field_name("value")
+                value = _unwrap_component(decl.child_by_field_name("value"))
                 if value is not None and value.type in _FUNCTION_VALUES:
                     return value
     return node
+
+
+#: Calls that wrap a React component's function (``React.memo``, MobX ``observer`` …).
+_COMPONENT_WRAPPERS = frozenset({"forwardRef", "memo", "observer"})
+
+
+def _unwrap_component(value: tree_sitter.Node | None) -> tree_sitter.Node | None:
+    """The function in ``forwardRef<R, P>(function Button(props, ref) {…})``, ``memo((p)
+    => …)`` or ``memo(forwardRef(…))``, else ``value``: a component so defined was a
+    line of a ``Module`` chunk, not a function chunk."""
+    while value is not None and value.type == "call_expression":
+        callee = value.child_by_field_name("function")
+        args = value.child_by_field_name("arguments")
+        if callee is None or args is None or not args.named_children:
+            break
+        if callee.type == "member_expression":
+            callee = callee.child_by_field_name("property")
+        if callee is None or callee.text is None or callee.text.decode() not in _COMPONENT_WRAPPERS:
+            break
+        value = args.named_children[0]
+    return value
 
 
 def _assignment(node: tree_sitter.Node) -> tree_sitter.Node | None:
@@ -486,7 +508,9 @@ def _decorators(
                 "attribute_list",
                 "attribute_item",
             ):
-                out.append(_squash(_text(src, c)))
+                groups = [g for g in c.named_children if g.type == "attribute_group"]
+                # PHP: one list holds every ``#[…]`` line; each group is a decorator
+                out.extend(_squash(_text(src, g)) for g in groups or (c,))
             elif c.type == "modifiers":
                 for m in c.named_children:
                     if m.type in ("annotation", "marker_annotation"):
@@ -494,11 +518,72 @@ def _decorators(
     return tuple(out)
 
 
-def _header(node: tree_sitter.Node, src: bytes, body: tree_sitter.Node | None = None) -> str:
-    """The node's text before its body (``body``: ``_find_body(node)`` when known)."""
+def _ts_member_decorators(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The decorators of a TS class method, in source order.
+
+    tree-sitter-typescript makes a method's decorators children of the class body before
+    it, not of the method (JavaScript's grammar nests them): ``@HostListener(…)`` was a
+    ``ClassBody`` line of its own or the end of the previous member's chunk, and the
+    method had no decorators.
+    """
+    out: list[tree_sitter.Node] = []
+    parent = node.parent
+    if parent is None or parent.type != "class_body":
+        return out  # a class's own decorators are its export statement's (or its own)
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type == "decorator":
+        out.append(prev)
+        prev = prev.prev_named_sibling
+    out.reverse()
+    return out
+
+
+def _header(
+    node: tree_sitter.Node, src: bytes, body: tree_sitter.Node | None = None, start: int = -1
+) -> str:
+    """The node's text before its body (``body``: ``_find_body(node)`` when known), from
+    ``start`` (a byte offset; the node's start when negative)."""
     if body is None:
         body = _find_body(node)
     end = body.start_byte if body is not None else node.end_byte
+    return src[node.start_byte if start < 0 else start : end].decode("utf-8", "replace")
+
+
+#: Children of a definition, before its keyword, that its signature leaves out.
+_SIGNATURE_SKIP = frozenset({"decorator", "attribute_list"})
+
+
+def _signature_start(node: tree_sitter.Node) -> int:
+    """The byte where a JS/TS/PHP definition's signature starts: after the decorators or
+    attributes these grammars make its own children (``@Component({…}) class B``, ``@A()
+    bar()``, ``#[Route('/x')] public function show``); an exported class's are its export
+    statement's, so its signature already began at ``class``."""
+    start = node.start_byte
+    for c in node.children:
+        if c.type in _SIGNATURE_SKIP:
+            start = c.end_byte
+        elif c.type != "comment":
+            break
+    return start
+
+
+#: Ruby header children after which the header ends (``def f = expr``, ``def f; end``).
+_RUBY_HEADER_STOPS = frozenset({"comment", "end", "=", ";"})
+
+
+def _ruby_header(node: tree_sitter.Node, src: bytes) -> str:
+    """A Ruby definition's text up to its name, superclass or parameters.
+
+    The grammar keeps the comments between a header and its body inside the definition,
+    and an empty method has no body: the text before the body ran on into those comments
+    (``module Cache # A cache store …``) or through ``end`` (``def clear(x) end``).
+    """
+    body = node.child_by_field_name("body")
+    end = node.start_byte
+    for c in node.children:
+        if c.type in _RUBY_HEADER_STOPS or (body is not None and c.id == body.id):
+            break
+        end = c.end_byte
     return src[node.start_byte : end].decode("utf-8", "replace")
 
 
@@ -560,6 +645,39 @@ def _preorder(nodes: list[tree_sitter.Node]) -> list[tree_sitter.Node]:
     return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte, _depth(n)))
 
 
+#: Ruby calls that take a ``def`` (``private def x``), and the visibility they give it.
+_RUBY_VISIBILITY = {
+    "private": "private",
+    "protected": "protected",
+    "public": "public",
+    "private_class_method": "private",
+    "public_class_method": "public",
+}
+#: Bare words that set the visibility of the ``def`` statements after them.
+_RUBY_SECTIONS = frozenset({"private", "protected", "public"})
+
+
+def _ruby_wrapped_def(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The method of ``private def x … end`` (any receiverless call whose one argument is
+    a ``def``: ``memoize def x``, ``helper_method def y``), else None: the grammar makes the
+    method an argument, and the walk never looked inside calls, so it had no chunk."""
+    if node.child_by_field_name("receiver") is not None:
+        return None
+    args = node.child_by_field_name("arguments")
+    if args is None or args.named_child_count != 1:
+        return None
+    arg = args.named_children[0]
+    return arg if arg.type in ("method", "singleton_method") else None
+
+
+def _ruby_class_method(node: tree_sitter.Node, wrapper: tree_sitter.Node | None) -> bool:
+    """``def self.x`` or a ``def`` inside ``class << self``: a class method (static)."""
+    if node.type == "singleton_method":
+        return True
+    body = (wrapper or node).parent
+    return body is not None and body.parent is not None and body.parent.type == "singleton_class"
+
+
 class _Chunker:
     """One file's pass: find definitions, walk once for relations, assign rows."""
 
@@ -581,6 +699,7 @@ class _Chunker:
         self.defs: list[_Def] = []
         self.parents: list[int | None] = []
         self.module_all: frozenset[str] | None = None
+        self._ruby_sections: dict[int, list[tuple[int, str]]] = {}
 
     # -- definitions ---------------------------------------------------------------------
     def _leading_doc(self, node: tree_sitter.Node) -> tuple[str, tuple[int, int] | None]:
@@ -588,11 +707,13 @@ class _Chunker:
         first: int | None = None
         last: int | None = None
         cur = node
-        prev = cur.prev_named_sibling
+        prev = self._doc_sibling(cur)
         comments, attributes = self.table.comments, self.table.attributes
         while prev is not None and (prev.type in comments or prev.type in attributes):
             if _end_row(prev) < cur.start_point[0] - 1:
                 break
+            if prev.start_byte == 0 and self.src.startswith(b"#!"):
+                break  # a script's interpreter line is no function's doc
             row, col = prev.start_point
             if self.lines[row][:col].strip():
                 break
@@ -621,6 +742,25 @@ class _Chunker:
             prev = prev.prev_named_sibling
         out.reverse()
         return out
+
+    def _doc_sibling(self, node: tree_sitter.Node) -> tree_sitter.Node | None:
+        """The node before ``node`` that may be its doc comment.
+
+        Ruby keeps the comments between a class or module header and its first statement
+        outside the body: a class nested first in a module (every RuboCop cop) had its doc
+        comment in the module's header chunk. Those comments precede the body itself.
+        """
+        prev = node.prev_named_sibling
+        parent = node.parent
+        if (
+            prev is None
+            and self.lang == "ruby"
+            and parent is not None
+            and parent.type == "body_statement"
+            and parent.start_byte == node.start_byte
+        ):
+            return parent.prev_named_sibling
+        return prev
 
     def _python_docstring(self, body: tree_sitter.Node | None) -> str:
         """The docstring opening ``body`` (a definition's ``_find_body``)."""
@@ -664,6 +804,8 @@ class _Chunker:
             return not base.startswith("_")
         if lang in ("c", "cpp"):
             return "static" not in _header(node, self.src).split()
+        if lang == "ruby":
+            return self._ruby_visibility(node, wrapper) not in ("private", "protected")
         return True
 
     def _modifier_words(self, node: tree_sitter.Node) -> list[str]:
@@ -680,7 +822,7 @@ class _Chunker:
     def _modifiers(self, d: _Def) -> dict[str, Any]:
         head = d.signature.split("(")[0].split()
         words = set(self._modifier_words(d.node)) | set(head)
-        visibility = None
+        visibility: str | None = None
         for v in ("public", "private", "protected", "internal"):
             if v in words:
                 visibility = v
@@ -691,12 +833,40 @@ class _Chunker:
             and any(c.type == "visibility_modifier" for c in d.node.named_children)
         ):
             visibility = "public"
+        static = "static" in words
+        if self.lang == "ruby":
+            visibility = self._ruby_visibility(d.node, d.wrapper)
+            static = _ruby_class_method(d.node, d.wrapper)
         return {
             "async": "async" in words,
-            "static": "static" in words,
+            "static": static,
             "exported": d.exported,
             "visibility": visibility,
         }
+
+    def _ruby_visibility(
+        self, node: tree_sitter.Node, wrapper: tree_sitter.Node | None
+    ) -> str | None:
+        """A Ruby method's visibility: ``private def x`` or the last bare ``private`` /
+        ``protected`` / ``public`` before it in its body (``def self.x`` is not affected
+        by those)."""
+        if wrapper is not None and wrapper.type == "call":
+            word = _text(self.src, wrapper.child_by_field_name("method"))
+            if word in _RUBY_VISIBILITY:
+                return _RUBY_VISIBILITY[word]
+        holder = wrapper or node
+        body = holder.parent
+        if node.type == "singleton_method" or body is None:
+            return None
+        marks = self._ruby_sections.get(body.id)
+        if marks is None:  # once per body: a scan back per method was quadratic
+            marks = self._ruby_sections[body.id] = [
+                (c.start_byte, word)
+                for c in body.named_children
+                if c.type == "identifier" and (word := _text(self.src, c)) in _RUBY_SECTIONS
+            ]
+        i = bisect.bisect_left(marks, (holder.start_byte, ""))
+        return marks[i - 1][1] if i else None
 
     def _add(
         self,
@@ -708,20 +878,27 @@ class _Chunker:
         container: int | None,
     ) -> int:
         outer = wrapper if wrapper is not None else node
-        start = int(outer.start_point[0])
+        decos = _ts_member_decorators(node) if self.lang in ("typescript", "tsx") else []
+        anchor = decos[0] if decos else outer
+        start = int(anchor.start_point[0])
         doc = ""
         doc_rows: tuple[int, int] | None = None
         body = _find_body(_function_value(node))
         if self.table.docstrings:
             doc = self._python_docstring(body)
-        lead, rows = self._leading_doc(outer)
+        lead, rows = self._leading_doc(anchor)
         if rows is not None:
             start = rows[0]
             doc_rows = rows
             if not doc:
                 doc = lead
         cont = self.defs[container] if container is not None else None
-        header = _header(node, self.src, body)
+        if self.lang == "ruby":
+            header = _ruby_header(node, self.src)
+        elif self.lang in ("javascript", "typescript", "tsx", "php"):
+            header = _header(node, self.src, body, _signature_start(node))
+        else:
+            header = _header(node, self.src, body)
         sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
         if self.lang == "python":
             sig = sig.rstrip(":").strip()
@@ -744,6 +921,8 @@ class _Chunker:
             wrapper=wrapper,
             signature=sig[:MAX_SIGNATURE],
         )
+        if decos:
+            d.info["decorators"] = tuple(_squash(_text(self.src, c)) for c in decos)
         self.defs.append(d)
         self.parents.append(container)
         return len(self.defs) - 1
@@ -804,6 +983,8 @@ class _Chunker:
             field = node.child_by_field_name("name") or node.child_by_field_name("property")
             return _text(self.src, field), False
         decl = value.parent
+        while decl is not None and decl.type != "variable_declarator":  # memo(forwardRef(…))
+            decl = decl.parent
         return None if decl is None else (_text(self.src, decl.child_by_field_name("name")), False)
 
     def visit(
@@ -863,6 +1044,10 @@ class _Chunker:
                 name = prefix + _text(self.src, fd.child_by_field_name("declarator"))
                 name = name.replace("::", ".")
                 self._add(child, _c_member_kind(name, cont), name, False, wrap, container)
+            elif self.lang == "ruby" and t == "call" and _ruby_wrapped_def(child) is not None:
+                args = child.child_by_field_name("arguments")
+                assert args is not None  # _ruby_wrapped_def found the def in them
+                self.visit(args, container, child)
             elif t in table.transparent:
                 inner_wrap = (
                     child
@@ -1104,9 +1289,8 @@ class _Chunker:
                             signature=d.signature,
                             params=_params(fn := _function_value(d.node), self.src),
                             returns=_returns(fn, self.src, self.lang),
-                            decorators=_decorators(
-                                d.node, d.wrapper, self.src, self._attributes(d.node)
-                            ),
+                            decorators=d.info.get("decorators", ())
+                            + _decorators(d.node, d.wrapper, self.src, self._attributes(d.node)),
                             modifiers=self._modifiers(d),
                             exported=d.exported,
                         )
