@@ -161,3 +161,69 @@ def test_lua_comment_lines_are_the_function_doc() -> None:
     src = "local M = {}\n\n-- Greets someone.\n-- Loudly.\nfunction M.greet(n)\n  return n\nend\n"
     greet = next(c for c in _regex("m.lua", src) if c.name == "M.greet")
     assert (greet.start_row, greet.doc) == (2, "Greets someone.\nLoudly.")
+
+
+def test_lua_methods_and_assigned_functions() -> None:
+    # ``function M:greet`` was named ``M:greet`` and ``M.helper = function`` was no chunk
+    src = (
+        "local M = {}\nfunction M:greet(n)\n  return n\nend\nM.helper = function(x) return x end\n"
+    )
+    got = [(c.kind, c.name, c.start_row) for c in _regex("m.lua", src) if c.kind != "Module"]
+    assert got == [("FunctionDeclaration", "M.greet", 1), ("FunctionDeclaration", "M.helper", 4)]
+
+
+DART = """/// Observers, in order.
+class ObserverList<T> extends Iterable<T> {
+  final List<T> _list = <T>[];
+
+  const ObserverList({
+    this.a,
+  });
+
+  factory ObserverList.fromJson(Map j) {
+    return ObserverList();
+  }
+
+  /// Adds an item.
+  @override
+  void add(T item) {
+    setState(() {
+      _list.add(item);
+    });
+    items.forEach((i) {
+      print(i);
+    });
+  }
+
+  int get length => _list.length;
+
+  Future<void> load(
+    String path,
+  ) async {
+    await Future.delayed(Duration.zero);
+  }
+}
+
+int twice(int x) => x * 2;
+"""
+
+
+def test_dart_methods_getters_and_constructors_are_chunks() -> None:
+    # a Dart class was one chunk: the regex had types only; closures passed to calls
+    # (``setState(() {``, ``items.forEach((i) {``) are not definitions
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in _regex("lib/o.dart", DART)]
+    assert got == [
+        ("ClassDeclaration", "ObserverList", 0, 2),
+        ("ConstructorDeclaration", "ObserverList.ObserverList", 4, 6),
+        ("ConstructorDeclaration", "ObserverList.fromJson", 8, 10),
+        ("MethodDeclaration", "ObserverList.add", 12, 21),
+        ("MethodDeclaration", "ObserverList.length", 23, 23),
+        ("MethodDeclaration", "ObserverList.load", 25, 30),
+        ("FunctionDeclaration", "twice", 32, 32),
+    ]
+    add = next(c for c in _regex("lib/o.dart", DART) if c.name == "ObserverList.add")
+    assert (add.doc, add.decorators, add.signature) == (
+        "Adds an item.",
+        ("@override",),
+        "void add(T item)",
+    )

@@ -30,7 +30,10 @@ _DEF_RE: dict[str, re.Pattern[str]] = {
         r"|sealed|case|override|implicit|lazy|inline|transparent|open|opaque)"
         r"(?:\[\w+\])?\s+)*)(?P<word>def|class|object|trait|enum|type)\s+(?P<name>[A-Za-z_]\w*)"
     ),
-    "lua": re.compile(r"^\s*(?:local\s+)?(?P<word>function)\s+(?P<name>[A-Za-z_][\w.:]*)"),
+    "lua": re.compile(
+        r"^\s*(?:local\s+)?(?:(?P<word>function)\s+(?P<name>[A-Za-z_][\w.:]*)"
+        r"|(?P<lhs>[A-Za-z_][\w.:]*)\s*=\s*function\b)"
+    ),
     "perl": re.compile(r"^\s*(?P<word>sub|package)\s+(?P<name>[A-Za-z_][\w:]*)"),
     "r": re.compile(r"^\s*(?P<name>[A-Za-z_.][\w.]*)\s*(?:<-|=)\s*(?P<word>function)\b"),
     "sql": re.compile(
@@ -44,6 +47,19 @@ _DEF_RE: dict[str, re.Pattern[str]] = {
         r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:abstract|base|final|interface|sealed"
         r"|static|external|factory)\s+)*)(?P<word>class|mixin|enum|extension|typedef)\s+"
         r"(?P<name>[A-Za-z_]\w*)"
+    ),
+}
+#: Second patterns, tried when the first does not match: Dart methods, getters, setters and
+#: constructors (a return type or class name, then ``name(`` with no ``;`` after it;
+#: statements that look alike start with a keyword and are refused).
+_MEMBER_RE: dict[str, re.Pattern[str]] = {
+    "dart": re.compile(
+        r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:static|external|abstract|override"
+        r"|factory|const)\s+)*)(?!(?:return|else|await|throw|new|yield|case|if|for|while"
+        r"|switch|catch|var|final|late|assert|print|super|this)\b)"
+        r"(?P<ret>[A-Za-z_][\w<>?,. \[\]]*?\s+)?(?P<word>get\s+|set\s+|operator\s*)?"
+        r"(?P<name>[A-Za-z_][\w.]*)\s*(?:<[^<>;]*>)?\s*(?:\((?:[^;]*\)\s*(?:async\*?|sync\*)?"
+        r"\s*(?::[^;{]*)?(?:\{|=>)|[^;)]*$)|(?=\s*(?:\{|=>)))"
     ),
 }
 #: Definitions whose name is their keyword: Swift initialisers, a Kotlin companion.
@@ -162,6 +178,24 @@ def _lead_parts(lines: list[str], start: int, row: int) -> tuple[str, tuple[str,
     return "\n".join(doc).strip(), tuple(" ".join(d.split()) for d in decorators)
 
 
+def _member(
+    m: re.Match[str] | None, line: str, open_types: list[tuple[int, str]]
+) -> re.Match[str] | None:
+    """A ``_MEMBER_RE`` match that is a definition: one with a return type, a getter or
+    setter, or a constructor (named as the enclosing type); ``setState(() {`` and
+    ``items.forEach((i) {`` have none of them. At the top level a function needs its
+    ``(`` on the line."""
+    if m is None:
+        return None
+    if m.group("ret") or m.group("word"):
+        return m if _indent(line) or "(" in line else None
+    if not open_types:
+        return None
+    base = open_types[-1][1].rsplit(".", 1)[-1]
+    name = m.group("name")
+    return m if name == base or name.startswith(base + ".") else None
+
+
 def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
     """One chunk per definition line up to the next; leading lines are ``Module``.
 
@@ -177,9 +211,14 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
         open_types: list[tuple[int, str]] = []  # (indent, qualified name), innermost last
         for i, line in enumerate(lines):
             m = pat.match(line)
+            if m is None and (member := _MEMBER_RE.get(lang)) is not None and len(line) < 400:
+                m = _member(member.match(line), line, open_types)
             if m:
-                word, name = m.group("word"), m.group("name")
+                groups = m.groupdict()
+                word, name = groups["word"] or "function", groups["name"] or groups.get("lhs")
                 mods = m.groupdict().get("mods") or ""
+                if lang == "lua" and name:
+                    name = name.replace(":", ".")  # ``function M:greet`` is ``M.greet``
                 if name is None and (word != "object" or "companion" in mods.split()):
                     name = _NAMELESS.get(word, "")  # not an ``object : Runnable`` expression
                 if not name:
@@ -189,9 +228,15 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
                 while open_types and open_types[-1][0] >= depth:
                     open_types.pop()
                 if open_types:
-                    name = f"{open_types[-1][1]}.{name}"
+                    outer = open_types[-1][1]
+                    base = outer.rsplit(".", 1)[-1]
+                    ctor = lang == "dart" and (name == base or name.startswith(base + "."))
+                    if name.startswith(base + "."):  # Dart ``Foo.named(`` in ``Foo``
+                        name = outer + name[len(base) :]
+                    else:
+                        name = f"{outer}.{name}"
                     if kind == "FunctionDeclaration":
-                        kind = "MethodDeclaration"
+                        kind = "ConstructorDeclaration" if ctor else "MethodDeclaration"
                 if word.lower().split()[-1] in _TYPE_WORDS:
                     open_types.append((depth, name))
                 floor = starts[-1][1] + 1 if starts else 0
