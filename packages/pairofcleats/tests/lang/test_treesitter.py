@@ -1005,7 +1005,7 @@ def test_go_type_signatures_stop_at_the_body_and_shared_types_split_params() -> 
     assert [(p["name"], p.get("type")) for p in got["Equal"].params] == [
         ("s1", "[]E"),
         ("s2", "[]E"),
-        ("rest", "string"),
+        ("rest", "...string"),
     ]
 
 
@@ -1077,3 +1077,28 @@ def test_doc_markup_is_reduced_to_its_words() -> None:
     )
     ts = _chunked("src/a.ts", "/** Wraps {@link Foo}: <T> stays. */\nexport function f() {}\n")
     assert next(c for c in ts.chunks if c.name == "f").doc == "Wraps Foo: <T> stays."
+
+
+def test_member_exports_follow_their_language_rules() -> None:
+    # TS methods of an exported class were never exported; PHP private methods always
+    # were; Java interface methods (implicitly public) never were; Go lost a variadic's ...
+    def exported(rel: str, src: str) -> dict[str, bool]:
+        return {c.name: c.exported for c in _chunked(rel, src).chunks if "." in c.name}
+
+    ts = "export class A {\n  run() {}\n  private hide() {}\n  #p() {}\n}\nclass B {\n  m() {}\n}\n"
+    assert exported("src/a.ts", ts) == {"A.run": True, "A.hide": False, "A.#p": False, "B.m": False}
+    php = (
+        "<?php\nclass P {\n  public function a() {}\n  private function b() {}\n"
+        "  function d() {}\n}\n"
+    )
+    assert exported("src/p.php", php) == {"P.a": True, "P.b": False, "P.d": True}
+    java = "public interface I {\n  void f();\n  private void h() {}\n}\n"
+    assert exported("src/I.java", java) == {"I.f": True, "I.h": False}
+    go = _chunked(
+        "a.go", "package a\nfunc Join(sep string, parts ...string) string { return sep }\n"
+    )
+    join = next(c for c in go.chunks if c.name == "Join")
+    assert join.params == (
+        {"name": "sep", "type": "string"},
+        {"name": "parts", "type": "...string"},
+    )

@@ -168,6 +168,14 @@ def _strip_string(text: str) -> str:
     return t
 
 
+#: Nodes holding modifier words (TS's ``private`` is an ``accessibility_modifier``).
+_MODIFIER_NODES = frozenset(
+    {"modifiers", "modifier", "visibility_modifier", "access_modifier", "accessibility_modifier"}
+)
+#: JS/TS class members whose export follows their class's.
+_CLASS_MEMBERS = frozenset(
+    {"method_definition", "public_field_definition", "field_definition", "method_signature"}
+)
 #: C# members whose body is their accessors (``{ get; set; }``) or an ``=> expr`` value.
 _CS_ACCESSED = frozenset({"property_declaration", "indexer_declaration", "event_declaration"})
 
@@ -469,6 +477,8 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
             t = c.child_by_field_name("type")
             if t is not None:
                 entry["type"] = _squash(_text(src, t)).lstrip(":").strip()
+                if ct == "variadic_parameter_declaration":  # Go ``parts ...string``
+                    entry["type"] = "..." + entry["type"]
             v = c.child_by_field_name("value") or c.child_by_field_name("default_value")
             if v is not None:
                 entry["default"] = _squash(_text(src, v))
@@ -787,6 +797,10 @@ class _Chunker:
         if lang in ("javascript", "typescript", "tsx"):
             if wrapper is not None and wrapper.type == "export_statement":
                 return True
+            if container is not None and container.is_type and node.type in _CLASS_MEMBERS:
+                # a method is part of its class's API unless private (TS or ``#name``)
+                hidden = {"private", "protected"} & set(self._modifier_words(node))
+                return container.exported and not hidden and not base.startswith("#")
             assign = _assignment(node)  # CommonJS: module.exports = …, exports.x = …
             left = "" if assign is None else _text(self.src, assign.child_by_field_name("left"))
             return left.replace(" ", "").startswith(_EXPORTS)
@@ -797,7 +811,12 @@ class _Chunker:
         if lang == "go":
             return bool(base) and base[0].isupper()
         if lang in ("java", "csharp"):
-            return "public" in self._modifier_words(node)
+            words = self._modifier_words(node)
+            if container is not None and container.kind == "InterfaceDeclaration":
+                return container.exported and "private" not in words  # implicitly public
+            return "public" in words
+        if lang == "php" and container is not None:
+            return not {"private", "protected"} & set(self._modifier_words(node))
         if lang == "python":
             if self.module_all is not None and container is None:
                 return base in self.module_all
@@ -811,7 +830,7 @@ class _Chunker:
     def _modifier_words(self, node: tree_sitter.Node) -> list[str]:
         words: list[str] = []
         for c in node.children:
-            if c.type in ("modifiers", "modifier", "visibility_modifier", "access_modifier"):
+            if c.type in _MODIFIER_NODES:
                 words.extend(_text(self.src, c).split())
             elif not c.is_named and c.type.isalpha():
                 words.append(c.type)
