@@ -703,7 +703,7 @@ def test_js_function_values_stop_the_signature_at_their_body() -> None:
     by_name = {c.name: c for c in fc.chunks}
     gw = by_name["getWorkspaces"]
     assert gw.signature == "const getWorkspaces = async (filters, { path }) =>"
-    assert [p["name"] for p in gw.params] == ["filters", "{ path }"]
+    assert [p["name"] for p in gw.params] == ["filters", "path"]
     assert gw.modifiers["async"] is True
     assert by_name["add"].signature == "const add = (a, b) =>"
     assert by_name["add"].exported
@@ -1102,3 +1102,17 @@ def test_member_exports_follow_their_language_rules() -> None:
         {"name": "sep", "type": "string"},
         {"name": "parts", "type": "...string"},
     )
+
+
+def test_destructuring_params_are_listed_by_name() -> None:
+    # ``({ open, onClose = noop, title: heading, ...rest }: Props)`` was one param named by
+    # the whole pattern, so ``--param onClose`` found no React component; ``[d, e]`` kept d
+    tsx = "export function Dialog({ open, onClose = noop, title: heading, ...rest }: P) {}\n"
+    dialog = next(c for c in _chunked("src/d.tsx", tsx).chunks if c.name == "Dialog")
+    assert [p["name"] for p in dialog.params] == ["open", "onClose", "title", "rest"]
+    js = "function f({ a, b: { c } }, [d, e = 1], ...more) { return 1 }\n"
+    f = next(c for c in _chunked("src/f.js", js).chunks if c.name == "f")
+    assert [p["name"] for p in f.params] == ["a", "b", "d", "e", "more"]
+    ts = "function g(x: number, ...zs: number[]) {}\n"
+    g = next(c for c in _chunked("src/g.ts", ts).chunks if c.name == "g")
+    assert g.params == ({"name": "x", "type": "number"}, {"name": "zs", "type": "number[]"})

@@ -459,6 +459,10 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
             typ = _squash(_text(src, c.child_by_field_name("type")))
             out.extend({"name": _text(src, n), "type": typ} for n in names)
             continue
+        pattern = c if ct in _JS_PATTERNS else c.child_by_field_name("pattern")
+        if pattern is not None and pattern.type in _JS_PATTERNS:
+            out.extend({"name": n} for n in _pattern_names(pattern, src))
+            continue
         if ct == "identifier":
             entry["name"] = _text(src, c)
         else:
@@ -473,7 +477,7 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
                         name_node = sub
                         break
             name = _text(src, name_node) if name_node is not None else _text(src, c)
-            entry["name"] = _squash(name).lstrip("*&$").strip()
+            entry["name"] = _squash(name).lstrip("*&$.").strip()
             t = c.child_by_field_name("type")
             if t is not None:
                 entry["type"] = _squash(_text(src, t)).lstrip(":").strip()
@@ -485,6 +489,34 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
         if entry.get("name"):
             out.append(entry)
     return tuple(out[:64])
+
+
+#: JS/TS destructuring parameters: ``({ open, onClose }: Props)``, ``([a, b])``.
+_JS_PATTERNS = frozenset({"object_pattern", "array_pattern"})
+
+
+def _pattern_names(pattern: tree_sitter.Node, src: bytes) -> list[str]:
+    """The names a destructuring parameter takes: an object pattern's keys (what a caller
+    passes: ``title`` of ``title: heading``, React's props), an array pattern's bindings,
+    a rest element's name. The whole ``{ open, onClose = noop, … }`` was one param name."""
+    out: list[str] = []
+    for c in pattern.named_children:
+        t = c.type
+        if t in ("shorthand_property_identifier_pattern", "identifier"):
+            out.append(_text(src, c))
+        elif t == "pair_pattern":
+            out.append(_text(src, c.child_by_field_name("key")))
+        elif t in ("object_assignment_pattern", "assignment_pattern"):
+            left = c.child_by_field_name("left")
+            if left is not None and left.type in _JS_PATTERNS:
+                out.extend(_pattern_names(left, src))
+            elif left is not None:
+                out.append(_text(src, left))
+        elif t == "rest_pattern":
+            out.extend(_text(src, n) for n in c.named_children if n.type == "identifier")
+        elif t in _JS_PATTERNS:
+            out.extend(_pattern_names(c, src))
+    return [n for n in out if n]
 
 
 def _returns(node: tree_sitter.Node, src: bytes, lang: str) -> str | None:
