@@ -27,7 +27,8 @@ from pathlib import PurePosixPath
 #: 15: Go/Rust/Java/C# definitions: Rust attributes and docs above items, impl names without
 #:     generics, macro_rules!; C# properties/operators/events; Go multi-name params.
 #: 16: Ruby/TS/TSX/PHP/shell/regex-language docs, decorators and members; C#/Javadoc/JSDoc
-#:     doc markup reduced to its words; Dart members, Lua methods and assigned functions.
+#:     doc markup reduced to its words; Dart members, Lua methods and assigned functions;
+#:     member exports per language; JS/TS destructuring params by name.
 REGISTRY_VERSION = 16
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
