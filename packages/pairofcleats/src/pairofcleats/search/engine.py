@@ -162,6 +162,13 @@ def _dense_ranking(
         return [], {}, None, None
     variants = source.index.dense_variants()
     if not variants:
+        built = bool(source.index.state.get("embeddings", {}).get("enabled"))
+        if opt.ann_explicit and not built and not opt.minhash_fallback:
+            # an explicit --ann must not quietly rank sparse-only (R4)
+            raise CapabilityMissing(
+                f"mode {source.mode} was built without embeddings, so --ann has no vectors",
+                hint="rebuild with: pairofcleats index build --embeddings minilm (or drop --ann)",
+            )
         return [], {}, None, None
     variant = (
         vector_variant(intent.type, variants)
