@@ -407,7 +407,8 @@ def search_mode(
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
         sparse_scores = {int(i): float(scores[i]) for i in ids}
-        if fielded and query_names and named_files is None:
+        # the name field finds them even when the ranking is unfielded (fieldWeights false)
+        if fields and source.index.fielded and query_names and named_files is None:
             named = _named_definitions(
                 source, fields, query_names, scores, allowed, set(sparse_ids), opt.top
             )

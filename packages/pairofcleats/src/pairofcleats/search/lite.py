@@ -896,7 +896,7 @@ def _search_mode(
         sparse_type = "bm25"
     sparse_scores = dict(_top_weighted(source, raw, allowed, expanded_top))
     query_names = plan.query_names() if intent_type != "prose" else []
-    if fielded and query_names:
+    if fields and source.fielded and query_names:  # also unfielded: engine's rule
         sparse_scores.update(
             _named_definitions(source, fields, query_names, raw, allowed, set(sparse_scores), top)
         )
