@@ -69,6 +69,19 @@ def test_text_output_one_line_per_hit(built_fixture: Any) -> None:
     assert "FunctionDeclaration add_numbers" in lines[1]
 
 
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_text_stats_prints_a_stats_line(built_fixture: Any, backend: str) -> None:
+    # --stats without --json used to print nothing extra: a flag with no visible effect
+    args = ["search", "greet", "--repo", str(built_fixture.repo), "--mode", "code", "-n", "1"]
+    proc = run([*args, "--backend", backend, "--stats"], built_fixture.env)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.splitlines()[-1]
+    assert last.startswith(f"stats backend {backend} · ann "), proc.stdout
+    assert " ms · " in last and "parse" in last
+    plain = run([*args, "--backend", backend], built_fixture.env)
+    assert "stats " not in plain.stdout
+
+
 def test_help_goes_to_stdout_and_builds_nothing(tmp_path: Path) -> None:
     env = {"PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache"), "HOME": str(tmp_path)}
     for args in (

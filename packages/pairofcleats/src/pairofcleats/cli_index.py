@@ -226,7 +226,7 @@ BUILD_EXAMPLES = """Examples:
 
 \b
   pairofcleats index build                      # this repo: MiniLM vectors and SQLite
-  pairofcleats index build --stub-embeddings    # no dense model: fast, sparse ranking
+  pairofcleats index build --embeddings off     # no dense model: fast, sparse ranking
   pairofcleats index build --mode code --stage 2 --no-sqlite
   pairofcleats index build --json --progress jsonl 2> progress.jsonl
 

@@ -221,7 +221,12 @@ class _SearchProgress:
 
 
 def _print_result(
-    guard: StdoutGuard, result: Mapping[str, Any], json_out: bool, *, explain: bool
+    guard: StdoutGuard,
+    result: Mapping[str, Any],
+    json_out: bool,
+    *,
+    explain: bool,
+    stats: bool = False,
 ) -> None:
     """The result as the one JSON document (``--json``) or as text lines."""
     if json_out:
@@ -229,7 +234,7 @@ def _print_result(
     else:
         from pairofcleats.search.render import render_text
 
-        guard.write_text(render_text(result, explain=explain))
+        guard.write_text(render_text(result, explain=explain, stats=stats))
 
 
 def run(p: Mapping[str, Any]) -> int:
@@ -249,7 +254,9 @@ def run(p: Mapping[str, Any]) -> int:
         result = lite.search(p, os.environ)
         if result is not None:
             events.end(None, result)
-            _print_result(guard, result, json_out, explain=bool(p["explain"]))
+            _print_result(
+                guard, result, json_out, explain=bool(p["explain"]), stats=bool(p["stats"])
+            )
             return 0
         # One OpenBLAS thread (before numpy loads): a search's numpy work is a few small
         # products, and starting the BLAS pool costs a cold search more than it saves.
@@ -295,5 +302,5 @@ def run(p: Mapping[str, Any]) -> int:
             events.end(internal)
             return report(internal, json_out=json_out, verbose=verbose, emit=guard.emit)
         events.end(None, result)
-        _print_result(guard, result, json_out, explain=bool(p["explain"]))
+        _print_result(guard, result, json_out, explain=bool(p["explain"]), stats=bool(p["stats"]))
     return 0

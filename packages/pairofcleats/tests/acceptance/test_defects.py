@@ -220,7 +220,8 @@ def test_c6_hnsw_and_minhash_keys_change_results(tmp_path: Path) -> None:
 
     def minhash_hits(search_cfg: dict[str, Any]) -> list[Any]:
         pcfg.write_text(json.dumps({"search": search_cfg}))
-        res = api.search("add_numbers(a, b)", repo=plain, env=plain_env, mode="code", ann=True)
+        # the default ann (an explicit ann=True without vectors or MinHash is CAPABILITY_MISSING)
+        res = api.search("add_numbers(a, b)", repo=plain, env=plain_env, mode="code")
         return [(h["id"], h["annSource"]) for h in res["code"]]
 
     off = minhash_hits({"ann": {"minhashFallback": False}})

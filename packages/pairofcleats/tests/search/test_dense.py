@@ -116,3 +116,27 @@ def test_unavailable_provider_warns_or_fails_when_explicit(
     assert res["code"] and all(h["annScore"] is None for h in res["code"])
     with pytest.raises(CapabilityMissing):
         api.search("greet", repo=idx.repo, env=idx.env, mode="code", ann=True)
+
+
+def test_explicit_ann_without_vectors_fails(tmp_path: Path) -> None:
+    # an index built with embeddings off: an explicit --ann used to rank sparse-only in
+    # silence (R4: never a silent empty dense list); the default ann stays quiet
+    import os
+    import subprocess
+    import sys
+
+    idx = _built(tmp_path, {}, None)
+    res = api.search("greet", repo=idx.repo, env=idx.env, mode="code")
+    assert res["code"] and all(h["annScore"] is None for h in res["code"])
+    assert not res["warnings"]
+    with pytest.raises(CapabilityMissing, match="built without embeddings"):
+        api.search("greet", repo=idx.repo, env=idx.env, mode="code", ann=True)
+    # the CLI's light sqlite/memory path must not answer it either
+    for backend in ("memory", "sqlite"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pairofcleats.cli", "search", "greet", "--repo",
+             str(idx.repo), "--mode", "code", "--ann", "--backend", backend, "--json"],
+            env={**os.environ, **idx.env}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["code"] == "CAPABILITY_MISSING"

@@ -65,3 +65,22 @@ def test_vector_variant() -> None:
     assert vector_variant("path", ("merged", "code")) == "code"
     assert vector_variant("mixed", ("merged", "doc")) == "merged"
     assert vector_variant("prose") == "merged"
+
+
+@pytest.mark.parametrize(
+    ("query", "same_as"),
+    [
+        ("recovery NOT writer", "recovery -writer"),
+        ("recovery not writer", "recovery -writer"),
+        ("recovery OR timeout", "recovery timeout"),
+        ("recovery AND timeout", "recovery timeout"),
+    ],
+)
+def test_operator_words_are_not_prose_words(query: str, same_as: str) -> None:
+    # Negation by NOT must not flip the intent (and with it the match mode) that -x keeps.
+    assert classify_intent(query).type == classify_intent(same_as).type == "mixed"
+    assert "words" not in classify_intent(query).signals
+
+
+def test_three_real_words_stay_prose() -> None:
+    assert classify_intent("read and write files").type == "prose"

@@ -82,3 +82,25 @@ def test_the_cold_cli_path_agrees(repo: Path, build_env: dict[str, str], query: 
     )
     assert jsonio.dumps(got) == jsonio.dumps(want)
     assert scoring.NAME_MATCH_POOL == rank.NAME_MATCH_POOL
+
+
+def test_the_join_also_works_with_unfielded_bm25(repo: Path, build_env: dict[str, str]) -> None:
+    # search.fieldWeights false ranks with plain BM25; the join only needs the name field's
+    # postings (built anyway) but was skipped, so an exactly named definition outside the
+    # sparse top 3 x top never got its name boost (on a real repo: ``request`` in requests)
+    (repo / ".pairofcleats.json").write_text('{"search": {"fieldWeights": false}}')
+    outs = []
+    for backend in ("memory", "sqlite"):
+        out = _search(repo, build_env, backend, explain=True)
+        assert out["code"][0]["sparseType"] == "bm25"
+        assert out["stats"]["explain"]["modes"]["code"].get("nameMatches") == 1, backend
+        outs.append(_search(repo, build_env, backend))
+    assert jsonio.dumps(outs[0]["code"]) == jsonio.dumps(outs[1]["code"])
+    p = cli_search.parse(
+        ["model_validate", "--repo", str(repo), "--json", "--backend", "sqlite", "--no-ann",
+         "-n", "2"]
+    )  # fmt: skip
+    assert p is not None
+    got = lite.search(p, build_env)
+    assert got is not None
+    assert jsonio.dumps(got["code"]) == jsonio.dumps(outs[1]["code"])

@@ -240,6 +240,25 @@ def test_non_loopback_without_token_refuses(built_fixture: Any) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", ["api", "mcp"])
+def test_missing_repo_fails_at_start_up(tmp_path: Path, command: str) -> None:
+    # 'service api --repo /missing' used to start listening and fail every request instead
+    missing = tmp_path / "missing"
+    proc = subprocess.run(
+        [*CLI, "service", command, "--repo", str(missing), *(["--port", "0"] * (command == "api"))],
+        env={**os.environ, "PAIROFCLEATS_CACHE_ROOT": str(tmp_path / "cache")},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"pairofcleats: INVALID_REQUEST: repo {missing} is not a directory"
+        " (pass --repo PATH to a directory)"
+    ]
+
+
 def test_sigint_exits_130(built_fixture: Any) -> None:
     env = {**os.environ, **built_fixture.env}
     proc, info = start(env, "--repo", str(built_fixture.repo))

@@ -162,6 +162,13 @@ def _dense_ranking(
         return [], {}, None, None
     variants = source.index.dense_variants()
     if not variants:
+        built = bool(source.index.state.get("embeddings", {}).get("enabled"))
+        if opt.ann_explicit and not built and not opt.minhash_fallback:
+            # an explicit --ann must not quietly rank sparse-only (R4)
+            raise CapabilityMissing(
+                f"mode {source.mode} was built without embeddings, so --ann has no vectors",
+                hint="rebuild with: pairofcleats index build --embeddings minilm (or drop --ann)",
+            )
         return [], {}, None, None
     variant = (
         vector_variant(intent.type, variants)
@@ -400,7 +407,8 @@ def search_mode(
         ids = rank.top_k(scores, allowed, expanded_top)
         sparse_ids = [int(i) for i in ids]
         sparse_scores = {int(i): float(scores[i]) for i in ids}
-        if fielded and query_names and named_files is None:
+        # the name field finds them even when the ranking is unfielded (fieldWeights false)
+        if fields and source.index.fielded and query_names and named_files is None:
             named = _named_definitions(
                 source, fields, query_names, scores, allowed, set(sparse_ids), opt.top
             )

@@ -32,6 +32,7 @@ _DRIVE_RE = re.compile(r"^[A-Za-z]:[\\/]")
 _EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)*\(?\)?$")
 _TRAILING = ".,;:!?)\"'"
+_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT"})
 
 FIELD_WEIGHTS: dict[str, dict[str, float]] = {
     "code": {
@@ -129,7 +130,13 @@ def classify_intent(query: str, *, phrase_count: int = 0, path_filter: bool = Fa
     if any(_CAMEL_RE.search(t) or "_" in t for t in tokens):
         scores["code"] += 1
         signals.append("identifier-case")
-    words = [t for t in tokens if _WORD_RE.fullmatch(t.strip(_TRAILING))]
+    # AND/OR/NOT (any case) are operators, not words: ``recovery NOT writer`` must classify
+    # like ``recovery -writer`` (else it turns prose and its implicit AND stops being hard).
+    words = [
+        t
+        for t in tokens
+        if _WORD_RE.fullmatch(t.strip(_TRAILING)) and t.upper() not in _OPERATOR_WORDS
+    ]
     if len(words) >= 3:
         scores["prose"] += 2
         signals.append("words")

@@ -896,7 +896,7 @@ def _search_mode(
         sparse_type = "bm25"
     sparse_scores = dict(_top_weighted(source, raw, allowed, expanded_top))
     query_names = plan.query_names() if intent_type != "prose" else []
-    if fielded and query_names:
+    if fields and source.fielded and query_names:  # also unfielded: engine's rule
         sparse_scores.update(
             _named_definitions(source, fields, query_names, raw, allowed, set(sparse_scores), top)
         )
@@ -1098,7 +1098,11 @@ def _search(p: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> dict[str
             raise Unsupported("manifest")
         names = {piece["name"] for piece in manifest["pieces"]}
         sizes[mode] = sum(int(piece["bytes"]) for piece in manifest["pieces"])
-        if ann and (any(n in names for n in _DENSE_PIECES) or cfg["ann"]["minhashFallback"]):
+        if ann and (
+            any(n in names for n in _DENSE_PIECES)
+            or cfg["ann"]["minhashFallback"]
+            or p["ann"] is True  # the engine decides what an explicit --ann without vectors is
+        ):
             raise Unsupported("dense or MinHash ranking")
         state_path = directory / "index_state.json"
         state = _read_json(state_path) if state_path.exists() else {}

@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["COMPACT_KEYS", "compact_result", "explain_line", "mode_summary", "render_text"]
+__all__ = [
+    "COMPACT_KEYS",
+    "compact_result",
+    "explain_line",
+    "mode_summary",
+    "render_text",
+    "stats_line",
+]
 
 COMPACT_KEYS = (
     "id",
@@ -52,8 +59,9 @@ def _score(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
 
-def render_text(result: Mapping[str, Any], *, explain: bool = False) -> str:
-    """One line per hit, ``file:start-end  kind name  score  headline``, grouped by mode."""
+def render_text(result: Mapping[str, Any], *, explain: bool = False, stats: bool = False) -> str:
+    """One line per hit, ``file:start-end  kind name  score  headline``, grouped by mode;
+    with ``stats`` a last ``stats …`` line (``--stats`` must show something without --json)."""
     lines: list[str] = []
     for key, mode in _HIT_LISTS:
         hits = result.get(key) or []
@@ -75,7 +83,25 @@ def render_text(result: Mapping[str, Any], *, explain: bool = False) -> str:
     if not lines:
         lines.append("no results")
     lines.extend(_warning_lines(result.get("warnings") or []))
+    if stats and result.get("stats"):
+        lines.append(stats_line(result["stats"]))
     return "\n".join(lines)
+
+
+def stats_line(st: Mapping[str, Any]) -> str:
+    """``stats backend memory · ann auto · 12.3 ms · cache miss · rss 240.1 MB · parse > …``."""
+    parts = [f"backend {st.get('backend', '-')}", f"ann {st.get('annBackend', '-')}"]
+    if isinstance(st.get("elapsedMs"), int | float):
+        parts.append(f"{st['elapsedMs']:.1f} ms")
+    cache = st.get("cache")
+    if isinstance(cache, Mapping) and "hit" in cache:
+        parts.append("cache hit" if cache["hit"] else "cache miss")
+    memory = st.get("memory")
+    if isinstance(memory, Mapping) and isinstance(memory.get("rssMb"), int | float):
+        parts.append(f"rss {memory['rssMb']:.1f} MB")
+    if st.get("pipeline"):
+        parts.append(" > ".join(str(x) for x in st["pipeline"]))
+    return "stats " + " · ".join(parts)
 
 
 def _warning_lines(warnings: list[Mapping[str, Any]]) -> list[str]:

@@ -169,6 +169,11 @@ class ServeOptions:
         from pairofcleats import paths
 
         root = paths.resolve_repo_root(repo, Path.cwd(), env)
+        if not root.is_dir():  # fail at start-up, as every other command does, not per request
+            raise InvalidRequest(
+                f"repo {repo if repo is not None else root} is not a directory",
+                hint="pass --repo PATH to a directory",
+            )
         cfg = poc_config.load(root, env).service.api
         roots = (
             [r for r in allowed_repo_roots.split(",") if r.strip()]

@@ -411,6 +411,11 @@ def serve_stdio(repo: Path | None, env: Mapping[str, str]) -> int:
     from pairofcleats import paths
 
     root = paths.resolve_repo_root(repo, Path.cwd(), env)
+    if not root.is_dir():  # a client would otherwise only see it on the first tool call
+        raise InvalidRequest(
+            f"repo {repo if repo is not None else root} is not a directory",
+            hint="pass --repo PATH to a directory",
+        )
     cfg = poc_config.load(root, env)
     state = McpState(root, env, cfg.service.mcp.queue_max)
     server = build_server(state)
