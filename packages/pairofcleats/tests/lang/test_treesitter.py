@@ -1116,3 +1116,19 @@ def test_destructuring_params_are_listed_by_name() -> None:
     ts = "function g(x: number, ...zs: number[]) {}\n"
     g = next(c for c in _chunked("src/g.ts", ts).chunks if c.name == "g")
     assert g.params == ({"name": "x", "type": "number"}, {"name": "zs", "type": "number[]"})
+
+
+def test_import_and_param_names_are_kept_whole() -> None:
+    # ``from urllib3.exceptions import …`` was stored as ``rllib3.exceptions`` (a string
+    # prefix stripped from a name), ``**kwargs: Any`` was the param ``kwargs: Any``, and
+    # CommonJS ``require("fs")`` was no import
+    py = "from urllib3.exceptions import E\nimport bz2\n\n"
+    py += "def f(*args: int, **kwargs: Any):\n    pass\n"
+    fc = _chunked("src/a.py", py)
+    assert fc.imports == ("urllib3.exceptions", "bz2")
+    f = next(c for c in fc.chunks if c.name == "f")
+    assert f.params == ({"name": "args", "type": "int"}, {"name": "kwargs", "type": "Any"})
+    js = "const fs = require('fs');\nfunction g(n) { require(`./${n}`); return require(n); }\n"
+    assert _chunked("src/b.js", js).imports == ("fs",)
+    rb = 'require "json"\nrequire name\nrequire "a#{b}"\n'
+    assert _chunked("lib/c.rb", rb).imports == ("json",)

@@ -156,13 +156,23 @@ def _plain_doc(lang: str, text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
+_STRING_PREFIX = re.compile(r"^[rRbBuUfF]{1,2}(?=[\"'])")
+
+
+def _literal_string(node: tree_sitter.Node) -> bool:
+    """A string with no interpolation: ``require("fs")``, not ``require(name)`` or
+    ``require(`./${name}`)``."""
+    return "string" in node.type and not any(
+        "interpolation" in c.type or "substitution" in c.type for c in node.named_children
+    )
+
+
 def _strip_string(text: str) -> str:
     t = text.strip()
     for q in ('"""', "'''"):
         if t.startswith(q) and t.endswith(q) and len(t) >= 6:
             return t[3:-3].strip()
-    while t and t[0] in "rRbBuUfF" and len(t) > 1 and t[1] in "\"'rRbBuUfF":
-        t = t[1:]
+    t = _STRING_PREFIX.sub("", t, count=1)  # r"…", b'…', rb"…": only before a quote
     if len(t) >= 2 and t[0] in _QUOTES and t[-1] in _QUOTES:
         return t[1:-1].strip()
     return t
@@ -473,6 +483,8 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
             )
             if name_node is None:
                 for sub in c.named_children:
+                    if sub.type in _SPLATS:  # Python ``*args: T`` / ``**kwargs: Any``
+                        sub = sub.named_child(0) or sub
                     if sub.type in ("identifier", "variable_name"):
                         name_node = sub
                         break
@@ -491,6 +503,15 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
     return tuple(out[:64])
 
 
+#: Calls that import their first (string) argument.
+_REQUIRES: dict[str, frozenset[str]] = {
+    "ruby": frozenset({"require", "require_relative", "load"}),
+    "javascript": frozenset({"require"}),  # CommonJS: const fs = require("fs")
+    "typescript": frozenset({"require"}),
+    "tsx": frozenset({"require"}),
+}
+#: Python's typed ``*args``/``**kwargs``: the name is inside the splat.
+_SPLATS = frozenset({"list_splat_pattern", "dictionary_splat_pattern"})
 #: JS/TS destructuring parameters: ``({ open, onClose }: Props)``, ``([a, b])``.
 _JS_PATTERNS = frozenset({"object_pattern", "array_pattern"})
 
@@ -1210,14 +1231,12 @@ class _Chunker:
                     callee = self._callee(node, t, start)
                 if callee:
                     calls.append((node.start_point[0], callee))
-                    if self.lang == "ruby" and callee in ("require", "require_relative", "load"):
+                    if callee in _REQUIRES.get(self.lang, ()):  # Ruby require, CommonJS
                         args = node.child_by_field_name("arguments")
-                        if args is not None and args.named_children:
+                        first = args.named_children[0] if args and args.named_children else None
+                        if first is not None and _literal_string(first):
                             imports.append(
-                                (
-                                    int(node.start_point[0]),
-                                    _strip_string(_text(self.src, args.named_children[0])),
-                                )
+                                (int(node.start_point[0]), _strip_string(_text(self.src, first)))
                             )
             elif t in table.imports:
                 for spec in self._import_specs(node):
