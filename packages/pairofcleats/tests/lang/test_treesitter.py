@@ -1132,3 +1132,13 @@ def test_import_and_param_names_are_kept_whole() -> None:
     assert _chunked("src/b.js", js).imports == ("fs",)
     rb = 'require "json"\nrequire name\nrequire "a#{b}"\n'
     assert _chunked("lib/c.rb", rb).imports == ("json",)
+
+
+def test_calls_of_function_literals_and_prompts_are_tidy() -> None:
+    # an invoked literal (Go ``defer func() { … }()``) had its whole body, squashed, as the
+    # callee, and a README's ``$ celery -A app`` the callee ``$ celery``
+    go = "package a\nfunc f() {\n  defer func() {\n    if x { c.Abort() } else { h(c) }\n  }()\n}\n"
+    f = next(c for c in _chunked("a.go", go).chunks if c.name == "f")
+    assert f.calls == ("c.Abort", "h")
+    md = "# Run\n\n```shell\n$ celery -A app worker\n$TOOL run\n```\n"
+    assert [c.calls for c in _chunked("README.md", md).segment_chunks] == [("celery", "$TOOL")]

@@ -29,7 +29,8 @@ from pathlib import PurePosixPath
 #: 16: Ruby/TS/TSX/PHP/shell/regex-language docs, decorators and members; C#/Javadoc/JSDoc
 #:     doc markup reduced to its words; Dart members, Lua methods and assigned functions;
 #:     member exports per language; JS/TS destructuring params by name; imports keep a
-#:     leading u/r/b/f, CommonJS require() imports; typed *args/**kwargs names.
+#:     leading u/r/b/f, CommonJS require() imports; typed *args/**kwargs names; no
+#:     callee from an invoked function literal, no shell-prompt callee.
 REGISTRY_VERSION = 16
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})

@@ -159,6 +159,15 @@ def _plain_doc(lang: str, text: str) -> str:
 _STRING_PREFIX = re.compile(r"^[rRbBuUfF]{1,2}(?=[\"'])")
 
 
+_CALLEE_BREAKS = re.compile(r"[{};]")
+
+
+def _tidy_callee(text: str) -> str:
+    """A callee with ``{``, ``}`` or ``;`` in it comes from error recovery over a snippet
+    (``Abort()}else{handle``): the call is the part after the last break."""
+    return _CALLEE_BREAKS.split(text)[-1]
+
+
 def _literal_string(node: tree_sitter.Node) -> bool:
     """A string with no interpolation: ``require("fs")``, not ``require(name)`` or
     ``require(`./${name}`)``."""
@@ -483,8 +492,8 @@ def _params(node: tree_sitter.Node, src: bytes) -> tuple[dict[str, Any], ...]:
             )
             if name_node is None:
                 for sub in c.named_children:
-                    if sub.type in _SPLATS:  # Python ``*args: T`` / ``**kwargs: Any``
-                        sub = sub.named_child(0) or sub
+                    if sub.type in _SPLATS and sub.named_children:  # ``**kwargs: Any``
+                        sub = sub.named_children[0]
                     if sub.type in ("identifier", "variable_name"):
                         name_node = sub
                         break
@@ -1229,14 +1238,16 @@ class _Chunker:
                         callee = "…" + callee[1 - MAX_CALLEE :]
                 else:
                     callee = self._callee(node, t, start)
+                if "}" in callee or "{" in callee or ";" in callee:
+                    callee = _tidy_callee(callee)
                 if callee:
                     calls.append((node.start_point[0], callee))
                     if callee in _REQUIRES.get(self.lang, ()):  # Ruby require, CommonJS
                         args = node.child_by_field_name("arguments")
-                        first = args.named_children[0] if args and args.named_children else None
-                        if first is not None and _literal_string(first):
+                        arg0 = args.named_children[0] if args and args.named_children else None
+                        if arg0 is not None and _literal_string(arg0):
                             imports.append(
-                                (int(node.start_point[0]), _strip_string(_text(self.src, first)))
+                                (int(node.start_point[0]), _strip_string(_text(self.src, arg0)))
                             )
             elif t in table.imports:
                 for spec in self._import_specs(node):
@@ -1246,8 +1257,8 @@ class _Chunker:
 
     def _callee(self, node: tree_sitter.Node, t: str, start: int) -> str:
         """``t``, ``start``: the node's type and start byte (the walk has them)."""
-        if t == "command":
-            return _text(self.src, node.child_by_field_name("name")).strip()
+        if t == "command":  # a README's ``$ celery -A app`` is celery, not ``$ celery``
+            return _text(self.src, node.child_by_field_name("name")).strip().removeprefix("$ ")
         if t == "macro_invocation":
             return _text(self.src, node.child_by_field_name("macro")) + "!"
         args = node.child_by_field_name("arguments")
