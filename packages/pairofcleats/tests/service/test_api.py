@@ -138,6 +138,9 @@ def test_bad_requests_are_400(server: Server) -> None:
         r = c.post("/search", json={"query": 'greet "open'})
         assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST"
         assert c.post("/search", json={"query": "greet", "top": 0}).status_code == 400
+        # strict JSON types: a string is no number, nor a number a boolean
+        assert c.post("/search", json={"query": "greet", "top": "5"}).status_code == 400
+        assert c.post("/search", json={"query": "greet", "explain": 1}).status_code == 400
 
 
 def test_body_too_large_is_413(server: Server) -> None:

@@ -92,7 +92,7 @@ def resolve_modes(mode: str | None) -> tuple[str, ...]:
         return (mode,)
     if mode == "records":
         raise InvalidRequest(
-            "mode 'records' is not supported", hint="use code, prose, extracted-prose or all"
+            "mode 'records' is not supported", hint="use code, prose, extracted-prose, both or all"
         )
     raise InvalidRequest(
         f"unknown mode {mode!r}", hint="use code, prose, extracted-prose, both or all"

@@ -52,9 +52,10 @@ DEFAULT_PORT = 7345
 
 
 class SearchBody(BaseModel):
-    """``POST /search`` body: strict (unknown keys are a 400)."""
+    """``POST /search`` body: strict (unknown keys and wrong JSON types are a 400: ``"top":
+    "5"`` is refused, not read as 5, as the MCP tool's schema refuses it)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     query: str = Field(min_length=1)
     repo_path: str | None = Field(None, alias="repoPath")
