@@ -157,7 +157,10 @@ def search(
     parse_query(query)  # bad queries fail fast (exit 2), before any index or config is read
     resolve_modes(mode)
     if repo is not None and not Path(cwd or Path.cwd(), repo).is_dir():
-        raise InvalidRequest(f"repo {repo} is not a directory", hint="pass --repo PATH")
+        raise InvalidRequest(
+            f"repo {repo} is not a directory",
+            hint="pass an existing directory (--repo PATH, or repoPath over the API and MCP)",
+        )
     flt = filters if isinstance(filters, Filters) else make_filters(filters)
     req = SearchRequest(
         query=query,
