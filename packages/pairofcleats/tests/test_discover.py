@@ -47,6 +47,37 @@ def test_gitignore_pairofcleatsignore_patterns_and_negation(
     assert "src/greet.py" in rels
 
 
+def test_output_dir_defaults_keep_python_packages_named_like_them(
+    tmp_path: Path, build_env: dict[str, str]
+) -> None:
+    root = tmp_path / "pkgs"
+    files = {
+        "src/build/__init__.py": "",
+        "src/build/env.py": "def make_env(): pass\n",
+        "src/build/node_modules/dep.js": "function dep() {}\n",
+        "src/build/sub/deep.py": "def deep(): pass\n",
+        "build/lib/pkg/__init__.py": "",
+        "build/lib/pkg/copy.py": "def copied(): pass\n",
+        "dist/bundle.js": "function bundled() {}\n",
+        "target/__init__.py": "",
+        "target/shoot.py": "def shoot(): pass\n",
+        "tools/coverage/report.py": "def report(): pass\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    rels = _rels(root, _cfg(scm={"provider": "none"}), build_env)
+    assert {"src/build/env.py", "src/build/sub/deep.py", "target/shoot.py"} <= rels
+    assert "src/build/node_modules/dep.js" not in rels  # other defaults still apply
+    assert "build/lib/pkg/copy.py" not in rels  # setuptools output: build/ is no package
+    assert "dist/bundle.js" not in rels
+    assert "tools/coverage/report.py" not in rels
+    (root / ".pairofcleatsignore").write_text("src/build/\n")
+    assert "src/build/env.py" not in _rels(root, _cfg(scm={"provider": "none"}), build_env)
+    no_defaults = _rels(root, _cfg(scm={"provider": "none"}, ignore={"defaults": False}), build_env)
+    assert "dist/bundle.js" in no_defaults
+
+
 def test_walk_without_git_honours_nested_gitignore(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     (root / "a" / "b").mkdir(parents=True)

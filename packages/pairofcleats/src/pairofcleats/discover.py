@@ -46,6 +46,12 @@ DEFAULT_IGNORES = (
     "*.lock",
     "package-lock.json",
 )
+# Build-output names among the defaults. A directory so named that is itself a
+# Python package (its own ``__init__.py`` is listed, as in pypa/build's
+# ``src/build/`` or this project's ``pairofcleats/build/``) is source, not
+# output, so the defaults do not hide it (§15 B7: default ignores keep source
+# dirs); ``.pairofcleatsignore`` and config patterns still can.
+OUTPUT_DIRS = frozenset({"dist", "build", "target", "coverage"})
 IGNORE_FILE = ".pairofcleatsignore"
 BINARY_SNIFF = 8192
 MAX_REREADS = 2
@@ -159,9 +165,31 @@ def list_files(
     return sorted(_walk(root, skipped)), False
 
 
-def ignore_spec(root: Path, cfg: IndexingConfig) -> GitIgnoreSpec:
+def source_package_dirs(files: Iterable[str]) -> list[str]:
+    """Listed directories named like build output that are Python packages."""
+    out = set()
+    for rel in files:
+        head, _, name = rel.rpartition("/")
+        if name == "__init__.py" and head.rpartition("/")[2] in OUTPUT_DIRS:
+            out.add(head)
+    return sorted(out)
+
+
+def default_ignore_lines(files: Iterable[str] = ()) -> list[str]:
+    """The §3 defaults, with re-includes for source packages named like output dirs.
+
+    The re-includes come before the other defaults, so ``node_modules/`` or
+    ``*.lock`` inside such a package are still ignored (last match wins).
+    """
+    outputs = [d for d in DEFAULT_IGNORES if d.rstrip("/") in OUTPUT_DIRS]
+    others = [d for d in DEFAULT_IGNORES if d.rstrip("/") not in OUTPUT_DIRS]
+    keep = [f"!/{d}/" for d in source_package_dirs(files)]
+    return [*outputs, *keep, *others]
+
+
+def ignore_spec(root: Path, cfg: IndexingConfig, files: Iterable[str] = ()) -> GitIgnoreSpec:
     """Defaults, ``.pairofcleatsignore``, ``ignore.files``, ``ignore.patterns`` (last wins)."""
-    lines: list[str] = list(DEFAULT_IGNORES) if cfg.ignore.defaults else []
+    lines: list[str] = default_ignore_lines(files) if cfg.ignore.defaults else []
     for name in (IGNORE_FILE, *cfg.ignore.files):
         p = root / name
         if p.is_file():
@@ -186,7 +214,7 @@ def discover(
     """Listed files minus ignores and unsupported languages, in path code-point order."""
     skipped: Counter[str] = Counter()
     files, used_git = list_files(root, cfg.scm.provider, env, skipped)
-    spec = ignore_spec(root, cfg)
+    spec = ignore_spec(root, cfg, files)
     wanted = set(modes)
     cands: list[Candidate] = []
     for rel in files:
