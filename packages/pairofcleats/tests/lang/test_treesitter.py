@@ -1142,3 +1142,265 @@ def test_calls_of_function_literals_and_prompts_are_tidy() -> None:
     assert f.calls == ("c.Abort", "h")
     md = "# Run\n\n```shell\n$ celery -A app worker\n$TOOL run\n```\n"
     assert [c.calls for c in _chunked("README.md", md).segment_chunks] == [("celery", "$TOOL")]
+
+
+def _assert_disjoint_cover(src: str, chunks: Any) -> None:
+    """Every row with a letter or digit in exactly one chunk (§4)."""
+    owner: dict[int, Any] = {}
+    for c in chunks:
+        for r in range(c.start_row, c.end_row + 1):
+            assert r not in owner, (r, owner[r], c)
+            owner[r] = c
+    for r, line in enumerate(split_lines(src)):
+        assert r in owner or not any(ch.isalnum() for ch in line), (r, line)
+
+
+RUBY_ATTRS = """# frozen_string_literal: true
+
+module Faraday
+  # Connection objects manage the default properties and the middleware
+  # stack for fulfilling an HTTP request.
+  class Connection
+    extend Forwardable
+
+    # @return [Hash] URI query unencoded key/value pairs.
+    attr_reader :params
+
+    attr_accessor :default_parallel_manager,
+                  :proxy
+
+    def_delegators :builder, :use, :request, :response, :adapter, :app
+
+    class << self
+      attr_accessor :default_adapter
+    end
+
+    class_attribute :registry, instance_writer: false
+
+    METHODS.each do |method|
+      define_method(method) { |url = nil| run_request(method.to_sym, url) }
+    end
+
+    define_method(:in_parallel?) { !!@parallel_manager }
+
+    # Basic auth for this connection.
+    define_method(:basic_auth) do |login, pass = nil, *rest|
+      set_authorization_header(:basic_auth, login, pass)
+    end
+
+    %w[bearer token].each do |kind|
+      define_method("#{kind}_auth") do |*args|
+        headers[:authorization] = args
+      end
+    end
+
+    define_singleton_method(:build) do |url, **options, &block|
+      new(url, options, &block)
+    end
+
+    def params=(hash)
+      @params.replace hash
+    end
+
+    private
+
+    attr_writer :builder
+    private attr_reader :secret
+  end
+end
+"""
+
+
+def test_ruby_attributes_and_define_method_are_member_chunks() -> None:
+    # attr_* names and define_method(:x) methods were ClassBody/header lines: neither
+    # --name nor --kind found them
+    fc = _chunked("lib/faraday/connection.rb", RUBY_ATTRS)
+    _assert_disjoint_cover(RUBY_ATTRS, fc.chunks)
+    got = {c.name: c for c in fc.chunks if c.kind in ("PropertyDeclaration", "MethodDeclaration")}
+    c = "Faraday.Connection."
+    assert [(d.kind, n) for n, d in got.items()] == [
+        ("PropertyDeclaration", c + "params"),
+        ("PropertyDeclaration", f"{c}default_parallel_manager, {c}proxy"),  # one statement
+        ("PropertyDeclaration", c + "default_adapter"),
+        ("PropertyDeclaration", c + "registry"),
+        ("MethodDeclaration", c + "in_parallel?"),
+        ("MethodDeclaration", c + "basic_auth"),
+        ("MethodDeclaration", c + "build"),
+        ("MethodDeclaration", c + "params="),
+        ("PropertyDeclaration", c + "builder"),
+        ("PropertyDeclaration", c + "secret"),
+    ]  # names built at run time ("#{kind}_auth", a loop variable) stay body lines
+    params = got[c + "params"]
+    assert (params.start_row, params.end_row) == (8, 9)
+    assert params.doc == "@return [Hash] URI query unencoded key/value pairs."
+    assert params.signature == "attr_reader :params"
+    assert got[f"{c}default_parallel_manager, {c}proxy"].end_row == 12
+    auth = got[c + "basic_auth"]
+    assert (auth.start_row, auth.end_row, auth.doc) == (28, 31, "Basic auth for this connection.")
+    assert auth.signature == "define_method(:basic_auth) do |login, pass = nil, *rest|"
+    assert [p["name"] for p in auth.params] == ["login", "pass", "rest"]
+    assert got[c + "in_parallel?"].signature == "define_method(:in_parallel?)"
+    build = got[c + "build"]
+    assert [p["name"] for p in build.params] == ["url", "options", "block"]
+    mods = {
+        n: (d.modifiers["static"], d.modifiers["visibility"], d.exported) for n, d in got.items()
+    }
+    assert mods[c + "default_adapter"] == (True, None, True)  # class << self
+    assert mods[c + "registry"] == (True, None, True)  # class_attribute: class level
+    assert mods[c + "build"] == (True, None, True)  # define_singleton_method
+    assert mods[c + "params"] == (False, None, True)
+    assert mods[c + "builder"] == (False, "private", False)  # a private section
+    assert mods[c + "secret"] == (False, "private", False)  # private attr_reader
+    assert got[c + "secret"].signature == "attr_reader :secret"
+
+
+TS_OVERLOADS = """import { Readable } from 'stream';
+
+/** Parses a document from a string or a buffer. */
+export function parse(input: string): Document;
+export function parse(input: Buffer, encoding?: BufferEncoding): Document;
+export function parse(input: string | Buffer, encoding: BufferEncoding = 'utf8'): Document {
+  const text = typeof input === 'string' ? input : input.toString(encoding);
+  return new Parser(text).document();
+}
+
+export class Observable<T> {
+  /* tslint:disable:max-line-length */
+  pipe(): Observable<T>;
+  pipe<A>(op1: OperatorFunction<T, A>): Observable<A>;
+  pipe<A, B>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>
+  ): Observable<B>;
+  /* tslint:enable:max-line-length */
+
+  /**
+   * Used to stitch together functional operators into a chain.
+   */
+  pipe(...operations: OperatorFunction<any, any>[]): Observable<any> {
+    return pipeFromArray(operations)(this);
+  }
+
+  toPromise(): Promise<T | undefined> {
+    return lastValueFrom(this);
+  }
+}
+"""
+
+TS_DECLARATIONS = """/**
+ * Creates a debounced function that delays invoking `func`.
+ */
+declare function debounce<T extends (...args: any) => any>(func: T, wait?: number): T;
+declare function debounce<T extends (...args: any) => any>(
+  func: T,
+  options: DebounceSettings
+): T;
+
+export interface ChildProcess {
+  on(event: 'close', listener: (code: number | null) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  kill(signal?: NodeJS.Signals | number): boolean;
+}
+"""
+
+
+@pytest.mark.parametrize("rel", ["src/parse.ts", "src/parse.tsx"])
+def test_ts_overloads_are_one_chunk_with_their_implementation(rel: str) -> None:
+    # each overload signature was a chunk of its own: three `parse` results
+    fc = _chunked(rel, TS_OVERLOADS)
+    _assert_disjoint_cover(TS_OVERLOADS, fc.chunks)
+    got = [(c.kind, c.name) for c in fc.chunks if c.kind not in ("Module", "ClassBody")]
+    assert got == [
+        ("FunctionDeclaration", "parse"),
+        ("ClassDeclaration", "Observable"),
+        ("MethodDeclaration", "Observable.pipe"),
+        ("MethodDeclaration", "Observable.toPromise"),
+    ]
+    by = {c.name: c for c in fc.chunks}
+    parse = by["parse"]
+    assert (parse.start_row, parse.end_row) == (2, 8)  # from the first signature's doc
+    assert parse.doc == "Parses a document from a string or a buffer."
+    assert parse.signature == (
+        "function parse(input: string): Document; "
+        "function parse(input: Buffer, encoding?: BufferEncoding): Document; "
+        "function parse(input: string | Buffer, encoding: BufferEncoding = 'utf8'): Document"
+    )
+    assert [p["name"] for p in parse.params] == ["input", "encoding"]
+    assert parse.params[0]["type"] == "string | Buffer"  # the implementation's
+    assert parse.returns == "Document"
+    assert parse.exported and fc.exports == ("parse", "Observable")
+    pipe = by["Observable.pipe"]
+    assert (pipe.start_row, pipe.end_row) == (11, 25)
+    assert pipe.signature.startswith("pipe(): Observable<T>; pipe<A>(op1: OperatorFunction<T, A>)")
+    assert pipe.signature.endswith(
+        "; pipe(...operations: OperatorFunction<any, any>[]): Observable<any>"
+    )
+    assert [p["name"] for p in pipe.params] == ["operations", "op1", "op2"]
+    assert pipe.returns == "Observable<T> | Observable<A> | Observable<B> | Observable<any>"
+    # the JSDoc (on the implementation here, as rxjs writes it) comes first
+    assert pipe.doc.startswith("Used to stitch together functional operators into a chain.")
+    assert pipe.comment == "tslint:enable:max-line-length"
+    assert by["Observable.toPromise"].start_row == 27
+
+
+def test_ts_declared_overloads_without_implementation_are_one_declaration() -> None:
+    fc = _chunked("types/index.d.ts", TS_DECLARATIONS)
+    _assert_disjoint_cover(TS_DECLARATIONS, fc.chunks)
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in fc.chunks]
+    assert got == [
+        ("FunctionDeclaration", "debounce", 0, 7),
+        ("InterfaceDeclaration", "ChildProcess", 9, 9),
+        ("MethodDeclaration", "ChildProcess.on", 10, 11),
+        ("MethodDeclaration", "ChildProcess.kill", 12, 12),
+    ]
+    debounce = fc.chunks[0]
+    assert debounce.doc == "Creates a debounced function that delays invoking `func`."
+    assert [p["name"] for p in debounce.params] == ["func", "wait", "options"]
+    assert debounce.returns == "T"
+    on = fc.chunks[2]
+    assert on.signature == (
+        "on(event: 'close', listener: (code: number | null) => void): this; "
+        "on(event: 'error', listener: (err: Error) => void): this"
+    )
+
+
+SHELL_ONE_LINERS = """#!/usr/bin/env bash
+# Helpers shared by the release scripts.
+set -euo pipefail
+
+# Logging, one line each.
+info() { printf '==> %s\\n' "$*"; }; warn() { printf 'warning: %s\\n' "$*" >&2; }
+die() { warn "$*"; exit 1; }
+
+is_set() { [[ -n "${1:-}" ]]; }; require() {
+  is_set "${!1:-}" || die "$1 is not set"
+}
+
+require VERSION
+info "releasing $VERSION"
+"""
+
+
+def test_functions_sharing_a_line_are_one_chunk_named_by_each() -> None:
+    # the last function on a line took it: `info` and `is_set` had no chunk at all. A
+    # line is in one chunk only, so the functions on it share one, named by both
+    fc = _chunked("scripts/lib.sh", SHELL_ONE_LINERS)
+    _assert_disjoint_cover(SHELL_ONE_LINERS, fc.chunks)
+    funcs = [c for c in fc.chunks if c.kind == "FunctionDeclaration"]
+    got = [(c.name, c.start_row, c.end_row, c.signature) for c in funcs]
+    assert got == [
+        ("info, warn", 4, 5, "info(); warn()"),
+        ("die", 6, 6, "die()"),
+        ("is_set, require", 8, 10, "is_set(); require()"),  # the second runs on
+    ]
+    assert funcs[0].doc == "Logging, one line each."
+    assert funcs[0].calls == ("printf",)
+    assert fc.exports == ("info", "warn", "die", "is_set", "require")
+
+
+def test_js_functions_sharing_a_line_are_one_chunk() -> None:
+    src = "function a(x) { return x }; function b(y, z) { return y + z }\nexport const c = 1\n"
+    fc = _chunked("lib/tiny.js", src)
+    f = fc.chunks[0]
+    assert (f.kind, f.name, f.start_row, f.end_row) == ("FunctionDeclaration", "a, b", 0, 0)
+    assert [p["name"] for p in f.params] == ["x", "y", "z"]

@@ -31,7 +31,10 @@ from pathlib import PurePosixPath
 #:     member exports per language; JS/TS destructuring params by name; imports keep a
 #:     leading u/r/b/f, CommonJS require() imports; typed *args/**kwargs names; no
 #:     callee from an invoked function literal, no shell-prompt callee.
-REGISTRY_VERSION = 16
+#: 17: Ruby attr_*/cattr_*/mattr_*/class_attribute (PropertyDeclaration) and define_method
+#:     (MethodDeclaration) members; TS overloads one chunk with their implementation (or
+#:     one declaration per name); sibling definitions sharing a line one chunk, named by each.
+REGISTRY_VERSION = 17
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -717,6 +717,8 @@ def _preorder(nodes: list[tree_sitter.Node]) -> list[tree_sitter.Node]:
     return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte, _depth(n)))
 
 
+#: TS declarations without a body: overload signatures of the definition after them.
+_TS_SIGNATURES = frozenset({"function_signature", "method_signature", "abstract_method_signature"})
 #: Ruby calls that take a ``def`` (``private def x``), and the visibility they give it.
 _RUBY_VISIBILITY = {
     "private": "private",
@@ -729,23 +731,103 @@ _RUBY_VISIBILITY = {
 _RUBY_SECTIONS = frozenset({"private", "protected", "public"})
 
 
-def _ruby_wrapped_def(node: tree_sitter.Node) -> tree_sitter.Node | None:
+def _ruby_wrapped_def(node: tree_sitter.Node, src: bytes) -> tree_sitter.Node | None:
     """The method of ``private def x … end`` (any receiverless call whose one argument is
-    a ``def``: ``memoize def x``, ``helper_method def y``), else None: the grammar makes the
-    method an argument, and the walk never looked inside calls, so it had no chunk."""
+    a ``def``: ``memoize def x``, ``helper_method def y``), or the definition of ``private
+    attr_reader :x`` / ``private define_method(:y) do … end`` (Ruby 3 returns the names),
+    else None: the grammar makes the method an argument, and the walk never looked inside
+    calls, so it had no chunk."""
     if node.child_by_field_name("receiver") is not None:
         return None
     args = node.child_by_field_name("arguments")
     if args is None or args.named_child_count != 1:
         return None
     arg = args.named_children[0]
-    return arg if arg.type in ("method", "singleton_method") else None
+    if arg.type in ("method", "singleton_method"):
+        return arg
+    return arg if arg.type == "call" and _ruby_defining_call(arg, src) is not None else None
 
 
-def _ruby_class_method(node: tree_sitter.Node, wrapper: tree_sitter.Node | None) -> bool:
-    """``def self.x`` or a ``def`` inside ``class << self``: a class method (static)."""
+#: Receiverless calls that define attribute methods, and whether they are class-level
+#: (``cattr_*``/``mattr_*``, ActiveSupport's ``class_attribute``).
+_RUBY_ATTRS = {
+    "attr": False,
+    "attr_reader": False,
+    "attr_writer": False,
+    "attr_accessor": False,
+    "cattr_reader": True,
+    "cattr_writer": True,
+    "cattr_accessor": True,
+    "mattr_reader": True,
+    "mattr_writer": True,
+    "mattr_accessor": True,
+    "class_attribute": True,
+}
+#: Calls that define one method from a block (or a method object), by a literal name.
+_RUBY_DEFINE_METHOD = {"define_method": False, "define_singleton_method": True}
+
+
+def _ruby_symbol_name(node: tree_sitter.Node, src: bytes) -> str | None:
+    """The name a literal ``:name``, ``:"name"``, ``"name"`` or ``'name'`` argument gives, else
+    None (an interpolated ``"#{attr}="`` or a variable: no name known before run time)."""
+    t = node.type
+    if t == "simple_symbol":
+        return _text(src, node)[1:] or None
+    if t in ("delimited_symbol", "string") and all(
+        c.type == "string_content" for c in node.named_children
+    ):
+        text = "".join(_text(src, c) for c in node.named_children)
+        return text or None
+    return None
+
+
+def _ruby_defining_call(node: tree_sitter.Node, src: bytes) -> tuple[str, list[str]] | None:
+    """``(kind, names)`` when a Ruby call defines methods by literal names, else None:
+    ``attr_accessor :a, :b`` → ``("PropertyDeclaration", ["a", "b"])``, ``define_method(:x)
+    do |y| … end`` → ``("MethodDeclaration", ["x"])``. Options (``class_attribute :x,
+    instance_writer: false``) are skipped; one non-literal name (``attr_reader *FIELDS``,
+    ``define_method("#{n}?")``) and the call defines nothing known."""
+    if node.child_by_field_name("receiver") is not None:
+        return None
+    word = _text(src, node.child_by_field_name("method"))
+    if word not in _RUBY_ATTRS and word not in _RUBY_DEFINE_METHOD:
+        return None
+    args = node.child_by_field_name("arguments")
+    if args is None:
+        return None
+    values = [c for c in args.named_children if c.type not in ("pair", "comment")]
+    if word in _RUBY_DEFINE_METHOD:
+        values = values[:1]  # define_method(:x, instance_method(:y)): the name comes first
+    names = [_ruby_symbol_name(v, src) for v in values]
+    if not names or None in names:
+        return None
+    kind = "MethodDeclaration" if word in _RUBY_DEFINE_METHOD else "PropertyDeclaration"
+    return kind, [n for n in names if n]
+
+
+def _ruby_call_header(node: tree_sitter.Node, src: bytes) -> str:
+    """A defining call's text up to its block's parameters (``define_method(:x) do |a|``),
+    the whole call when it has no block (``attr_reader :a, :b``)."""
+    block = node.child_by_field_name("block")
+    if block is None:
+        return _text(src, node)
+    params = block.child_by_field_name("parameters")
+    opener = params if params is not None else block.child(0)
+    end = opener.end_byte if opener is not None else block.start_byte
+    return src[node.start_byte : end].decode("utf-8", "replace")
+
+
+def _ruby_class_method(
+    node: tree_sitter.Node, wrapper: tree_sitter.Node | None, src: bytes
+) -> bool:
+    """``def self.x`` or a ``def`` inside ``class << self``: a class method (static); so are
+    ``define_singleton_method``'s and ``cattr_*``/``mattr_*``/``class_attribute``'s."""
     if node.type == "singleton_method":
         return True
+    if node.type == "call":
+        word = _text(src, node.child_by_field_name("method"))
+        if _RUBY_ATTRS.get(word) or _RUBY_DEFINE_METHOD.get(word):
+            return True
     body = (wrapper or node).parent
     return body is not None and body.parent is not None and body.parent.type == "singleton_class"
 
@@ -917,7 +999,7 @@ class _Chunker:
         static = "static" in words
         if self.lang == "ruby":
             visibility = self._ruby_visibility(d.node, d.wrapper)
-            static = _ruby_class_method(d.node, d.wrapper)
+            static = _ruby_class_method(d.node, d.wrapper, self.src)
         return {
             "async": "async" in words,
             "static": static,
@@ -975,7 +1057,10 @@ class _Chunker:
                 doc = lead
         cont = self.defs[container] if container is not None else None
         if self.lang == "ruby":
-            header = _ruby_header(node, self.src)
+            if node.type == "call":
+                header = _ruby_call_header(node, self.src)
+            else:
+                header = _ruby_header(node, self.src)
         elif self.lang in ("javascript", "typescript", "tsx", "php"):
             header = _header(node, self.src, body, _signature_start(node))
         else:
@@ -1007,6 +1092,97 @@ class _Chunker:
         self.defs.append(d)
         self.parents.append(container)
         return len(self.defs) - 1
+
+    def _merge_defs(self) -> None:
+        """Definitions that are one chunk: TS overloads, and siblings sharing a line.
+
+        TS: ``f(a: string): string; f(a: number): number; f(a: any) {…}`` (or a class's
+        ``m(…): T;`` signatures before ``m(…) {…}``) was a chunk per signature, three results
+        of one name. A run of consecutive definitions of one name and container whose
+        members before the last are bodiless signatures becomes the last one's chunk, from
+        the first signature; signatures with no implementation (``declare function`` in a
+        ``.d.ts``, interface methods) merge the same way: one declaration chunk per name.
+
+        Any language: sibling definitions on one line (``log() { …; }; die() { …; }``) each
+        owned the rows they shared in turn, and the last took them: the first had no chunk.
+        A line is in exactly one chunk (§4), so they become one, named by all of them
+        (``log, die``).
+        """
+        defs, parents = self.defs, self.parents
+        groups: list[list[int]] = []
+        group_end = -1
+        for i, d in enumerate(defs):
+            if groups:
+                g = groups[-1]
+                last = defs[g[-1]]
+                same_parent = parents[g[-1]] == parents[i] and not (d.is_type or last.is_type)
+                if same_parent and (
+                    d.start_row <= group_end
+                    or (
+                        last.node.type in _TS_SIGNATURES
+                        and (last.name, last.kind) == (d.name, d.kind)
+                    )
+                ):
+                    g.append(i)
+                    group_end = max(group_end, d.end_row)
+                    continue
+            groups.append([i])
+            group_end = d.end_row
+        if all(len(g) == 1 for g in groups):
+            return
+        new_index: dict[int, int] = {}
+        kept: list[_Def] = []
+        kept_parents: list[int | None] = []
+        for g in groups:
+            members = [defs[i] for i in g]
+            d = members[-1] if len({m.name for m in members}) == 1 else members[0]
+            if len(g) > 1:
+                self._merge_into(d, members)
+            for i in g:
+                new_index[i] = len(kept)
+            kept.append(d)
+            kept_parents.append(parents[g[0]])
+        self.defs = kept
+        self.parents = [None if p is None else new_index[p] for p in kept_parents]
+
+    def _merge_into(self, d: _Def, members: list[_Def]) -> None:
+        """Fold ``members`` (source order) into ``d``, one of them (see ``_merge_defs``): its
+        ``signature`` joins every member's, its params are an implementation's and then each
+        name the others add, its ``returns`` the distinct return types joined by `` | ``,
+        its ``doc`` the JSDoc ones first."""
+        names = list(dict.fromkeys(m.name for m in members))
+        d.name = ", ".join(names)
+        d.info["names"] = tuple(names)
+        d.start_row = min(m.start_row for m in members)
+        d.end_row = max(m.end_row for m in members)
+        d.info["doc_rows"] = tuple(
+            m.doc_rows for m in members if m is not d and m.doc_rows is not None
+        )
+        sigs = list(dict.fromkeys(m.signature for m in members if m.signature))
+        d.signature = "; ".join(sigs)[:MAX_SIGNATURE]
+        jsdoc = [
+            m.doc
+            for m in members
+            if m.doc and m.doc_rows and self.lines[m.doc_rows[0]].lstrip().startswith("/**")
+        ]
+        docs = dict.fromkeys([*jsdoc, *(m.doc for m in members if m.doc)])
+        d.doc = "\n\n".join(docs)
+        d.exported = any(m.exported for m in members)
+        # an implementation's own params first (its chunk's code), then the names only
+        # its overloads use
+        implemented = d is members[-1] and d.node.type not in _TS_SIGNATURES
+        order = [d, *members[:-1]] if implemented else members
+        params: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for m in order:
+            value = m.info.get("value") or _function_value(m.node)
+            for p in m.info.get("params") or _params(value, self.src):
+                if p["name"] not in seen:
+                    seen.add(p["name"])
+                    params.append(p)
+        d.info["params"] = tuple(params[:64])
+        returns = [_returns(_function_value(m.node), self.src, self.lang) for m in members]
+        d.info["returns"] = " | ".join(dict.fromkeys(r for r in returns if r)) or None
 
     def _type_kind(self, node: tree_sitter.Node) -> str:
         kind = self.table.types[node.type]
@@ -1125,10 +1301,23 @@ class _Chunker:
                 name = prefix + _text(self.src, fd.child_by_field_name("declarator"))
                 name = name.replace("::", ".")
                 self._add(child, _c_member_kind(name, cont), name, False, wrap, container)
-            elif self.lang == "ruby" and t == "call" and _ruby_wrapped_def(child) is not None:
+            elif self.lang == "ruby" and t == "call" and _ruby_wrapped_def(child, self.src):
                 args = child.child_by_field_name("arguments")
                 assert args is not None  # _ruby_wrapped_def found the def in them
                 self.visit(args, container, child)
+            elif (
+                self.lang == "ruby"
+                and t == "call"
+                and ((defined := _ruby_defining_call(child, self.src)) is not None)
+            ):
+                # attr_accessor :a, :b (one chunk, every name in its name) and
+                # define_method(:x) do |y| … end: methods a reader looks up by name
+                kind, names = defined
+                name = ", ".join(prefix + n for n in names)
+                idx = self._add(child, kind, name, False, wrap, container)
+                block = child.child_by_field_name("block")
+                if block is not None:
+                    self.defs[idx].info["value"] = block  # its parameters are the method's
             elif t in table.transparent:
                 inner_wrap = (
                     child
@@ -1308,6 +1497,7 @@ class _Chunker:
             if m:
                 self.module_all = frozenset(re.findall(r"['\"]([^'\"]+)['\"]", m.group(1)))
         self.visit(root, None)
+        self._merge_defs()
         n = len(self.lines)
         owner = [-1] * n
         for idx, dd in enumerate(self.defs):
@@ -1368,8 +1558,14 @@ class _Chunker:
                             span_index=span,
                             doc=d.doc,
                             signature=d.signature,
-                            params=_params(fn := _function_value(d.node), self.src),
-                            returns=_returns(fn, self.src, self.lang),
+                            params=d.info["params"]
+                            if "params" in d.info
+                            else _params(
+                                fn := d.info.get("value") or _function_value(d.node), self.src
+                            ),
+                            returns=d.info["returns"]
+                            if "returns" in d.info
+                            else _returns(fn, self.src, self.lang),
                             decorators=d.info.get("decorators", ())
                             + _decorators(d.node, d.wrapper, self.src, self._attributes(d.node)),
                             modifiers=self._modifiers(d),
@@ -1401,6 +1597,7 @@ class _Chunker:
                 metas[ci]["imports"].append(spec)
 
         doc_rows = {d.doc_rows for d in self.defs if d.doc_rows is not None}
+        doc_rows.update(r for d in self.defs for r in d.info.get("doc_rows", ()))
         in_doc = {r for a, b in doc_rows for r in range(a, b + 1)}  # rows of any doc_rows
         cleaned: dict[str, str] = {}  # a one-comment group cleans its comment's text again
         extracted: list[ChunkDraft] = []
@@ -1455,7 +1652,10 @@ class _Chunker:
             dr.imports = tuple(meta["imports"])
             dr.comment_rows = tuple(meta["comment_rows"])
         exports = tuple(
-            d.name for d, p in zip(self.defs, self.parents, strict=True) if p is None and d.exported
+            name
+            for d, p in zip(self.defs, self.parents, strict=True)
+            if p is None and d.exported
+            for name in d.info.get("names", (d.name,))
         )
         return FileChunks(
             chunks=tuple(drafts),
