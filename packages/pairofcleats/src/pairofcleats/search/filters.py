@@ -310,9 +310,16 @@ def _file_substring(cols: ChunkColumns, needle: str, case: bool) -> BoolMask:
     return cand & exact
 
 
-def file_contains_mask(cols: ChunkColumns, needle: str) -> BoolMask:
-    """Chunks whose file path contains ``needle`` (case-insensitive), for path-like terms."""
+def file_contains_mask(cols: ChunkColumns, needle: str, *, segment_start: bool = False) -> BoolMask:
+    """Chunks whose file path contains ``needle`` (case-insensitive), for path-like terms;
+    with ``segment_start`` only where no letter or digit precedes it (``core/schemas`` in
+    ``v4/core/schemas.ts``, ``transports/default`` in ``_transports/default.py``)."""
     files = _file_substring(cols, needle, False)
+    if segment_start and files.any():
+        rx = re.compile(r"(?<![a-z0-9])" + re.escape(needle.lower()))
+        hits = np.flatnonzero(files)
+        keep = [bool(rx.search(p)) for p in cols.files_lower[hits].tolist()]
+        files[hits[~np.asarray(keep, dtype=np.bool_)]] = False
     return files[cols.file_ids] if cols.file_ids.size else np.zeros(0, dtype=np.bool_)
 
 

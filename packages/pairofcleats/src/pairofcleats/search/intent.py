@@ -18,6 +18,7 @@ __all__ = [
     "classify_intent",
     "field_weights",
     "is_path_token",
+    "is_segment_path",
     "strip_urls",
     "vector_variant",
 ]
@@ -113,6 +114,18 @@ def is_path_token(token: str) -> bool:
         last = re.split(r"[\\/]", tok)[-1]
         return (bool(_EXT_RE.search(last)) and not last.startswith(".")) or last.count(".") > 1
     return False
+
+
+_SEGMENT_PATH_RE = re.compile(r"[\w$@.-]*[A-Za-z0-9][\w$@.-]*[\\/][\w$@.-]*[A-Za-z0-9][\w$@.-]*")
+
+
+def is_segment_path(token: str) -> bool:
+    """A term with one separator and no dot-extension (``core/schemas``, ``locales/en``):
+    no path signal for §9.2 (``and/or`` is not a path), but it may name files the way an
+    import specifier does, so it is matched against file paths at a path-segment start
+    (a term no file path holds is an ordinary term)."""
+    tok = token.strip(_TRAILING)
+    return not is_path_token(tok) and bool(_SEGMENT_PATH_RE.fullmatch(tok))
 
 
 def classify_intent(query: str, *, phrase_count: int = 0, path_filter: bool = False) -> Intent:

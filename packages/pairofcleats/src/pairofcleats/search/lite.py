@@ -43,7 +43,12 @@ from pairofcleats.search.hits import (
     hit_record,
     operator_word_warning,
 )
-from pairofcleats.search.intent import classify_intent, field_weights, is_path_token
+from pairofcleats.search.intent import (
+    classify_intent,
+    field_weights,
+    is_path_token,
+    is_segment_path,
+)
 from pairofcleats.search.plan_core import ModePlan, plan_mode
 from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term, iter_positive, parse_query
 
@@ -961,7 +966,7 @@ def _search_mode(
 def _path_like(node: Node) -> bool:
     """Whether any term of the query is path-like (path terms are left to the engine)."""
     if isinstance(node, Term):
-        return is_path_token(node.text)
+        return is_path_token(node.text) or is_segment_path(node.text)
     if isinstance(node, Phrase):
         return False
     if isinstance(node, Not):

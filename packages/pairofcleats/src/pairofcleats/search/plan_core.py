@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pairofcleats import tokenize
-from pairofcleats.search.intent import is_path_token
+from pairofcleats.search.intent import is_path_token, is_segment_path
 from pairofcleats.search.query import And, Node, Not, Or, Phrase, Term
 from pairofcleats.search.scoring import EXPANSION_FACTOR, QueryToken
 
@@ -175,7 +175,7 @@ def plan_mode(source: Any, ast: Node, *, strict: bool) -> ModePlan:
                     # the sub-words of one bare term are an implicit AND as well (hard only
                     # in "all"): ``src/greet.py`` needs src, greet and py in one chunk
                     plan.has_implicit_and = True
-                if soft_path and is_path_token(node.text):
+                if soft_path and (is_path_token(node.text) or is_segment_path(node.text)):
                     plan.path_terms.append(node)
                     files = _path_files(source, node.text)
                     if files is not None:
@@ -205,13 +205,15 @@ def plan_mode(source: Any, ast: Node, *, strict: bool) -> ModePlan:
 
 def _path_files(source: Any, text: str) -> Any:
     """Chunks of the files whose path contains the path-like term ``text`` (None: no file,
-    or a needle under 3 characters)."""
+    or a needle under 3 characters). A one-separator term without extension
+    (``core/schemas``) must not follow a letter or digit: ``e/s`` names no ``core/schemas.ts``."""
     from pairofcleats.search.filters import file_contains_mask
 
     needle = path_needle(text)
     if len(needle) < 3:
         return None
-    mask = file_contains_mask(source.filter_columns(), needle)
+    segment = is_segment_path(text)
+    mask = file_contains_mask(source.filter_columns(), needle, segment_start=segment)
     return mask if mask.any() else None
 
 
