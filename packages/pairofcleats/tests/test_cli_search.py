@@ -57,6 +57,18 @@ def test_compact_explain_stats_flags(built_fixture: Any) -> None:
     assert "explain" in body["stats"]
 
 
+def test_lang_filter_takes_an_extension(built_fixture: Any) -> None:
+    def files(lang: str) -> list[str]:
+        args = ["search", "greet", "--repo", str(built_fixture.repo), "--json", "--compact"]
+        proc = run([*args, "--mode", "code", "--lang", lang], built_fixture.env)
+        assert proc.returncode == 0, proc.stderr
+        return [h["file"] for h in json.loads(proc.stdout)["code"]]
+
+    python = files("python")
+    assert python and files("py") == python
+    assert {f.rsplit(".", 1)[1] for f in python} == {"py"}
+
+
 def test_text_output_one_line_per_hit(built_fixture: Any) -> None:
     proc = run(
         ["search", "add_numbers", "--repo", str(built_fixture.repo), "--mode", "code", "-n", "1"],

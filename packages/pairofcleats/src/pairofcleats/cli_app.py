@@ -150,7 +150,9 @@ def search_cmd(
     file: Annotated[
         list[str] | None, typer.Option("--file", help="Path substring or /regex/.")
     ] = None,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Language id.")] = None,
+    lang: Annotated[
+        list[str] | None, typer.Option("--lang", help="Language id, or its extension (py).")
+    ] = None,
     ext: Annotated[
         list[str] | None, typer.Option("--ext", help="Extension, with or without dot.")
     ] = None,

@@ -52,6 +52,15 @@ def test_lang_ext_kind(code: tuple[list[dict], object]) -> None:
     assert kinds == ["src/greet.py:Greeter", "src/util.js:Counter"]
 
 
+def test_lang_also_takes_an_extension(code: tuple[list[dict], object]) -> None:
+    # agents write --lang py / ts; an empty result with no warning read as "nothing there"
+    python = _select(code, lang=("python",))
+    assert python and _select(code, lang=("py",)) == _select(code, lang=(".PY",)) == python
+    assert _select(code, lang=("ts",)) == _select(code, lang=("typescript",))
+    assert _select(code, lang=("rs", "python")) == _select(code, lang=("rust", "py"))
+    assert _select(code, lang=("nosuchlang",)) == []
+
+
 def test_repeated_values_or_and_different_flags_and(code: tuple[list[dict], object]) -> None:
     both = _select(code, lang=("c", "cpp"), name=("multiply",))
     assert both == ["src/math.c:c_multiply", "src/math.cpp:cppMultiply"]

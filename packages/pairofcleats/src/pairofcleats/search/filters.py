@@ -391,7 +391,10 @@ def filter_mask(
     if not file_ok.all():
         mask &= file_ok[cols.file_ids]
     if filters.lang:
-        mask &= _equals_any(cols.lang, filters.lang, False)
+        # a language id, or one of its extensions: --lang py (ts, md) means python
+        # (typescript, markdown) instead of an empty result with no word of why
+        exts = ["." + v.lstrip(".").lower() for v in filters.lang if v.lstrip(".")]
+        mask &= _equals_any(cols.lang, filters.lang, False) | _equals_any(cols.ext, exts, False)
     if filters.ext:
         exts = [e.lower() if e.startswith(".") else "." + e.lower() for e in filters.ext]
         mask &= _equals_any(cols.ext, exts, False)

@@ -44,7 +44,8 @@ __all__ = ["TOOLS", "McpState", "build_server", "serve_stdio"]
 _FILTER_HELP = {
     "path": "path prefix, or a glob when it holds * ? [ (src/, **/*_test.py)",
     "file": "path substring, or /regex/ (server.go, /test_.*\\.py$/)",
-    "lang": "language id (python, javascript, typescript, go, rust, java, c, cpp, ...)",
+    "lang": "language id (python, javascript, typescript, go, rust, java, c, cpp, ...) "
+    "or its extension (py, js, ts)",
     "ext": "file extension, with or without the dot (py, .ts)",
     "type": "chunk kind contains (function, method, class, section, ...)",
     "kind": "same as type",
