@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pairofcleats.lang import ChunkingLimits, chunk_file
 from pairofcleats.lang.model import ChunkDraft
 from pairofcleats.lang.registry import detect
@@ -227,3 +228,337 @@ def test_dart_methods_getters_and_constructors_are_chunks() -> None:
         ("@override",),
         "void add(T item)",
     )
+
+
+def _sigs(rel: str, text: str) -> dict[str, tuple[list[str], str | None]]:
+    """``name → (param names, returns)`` of the function-like chunks."""
+    return {
+        c.name: ([p["name"] for p in c.params], c.returns)
+        for c in _regex(rel, text)
+        if c.kind in ("FunctionDeclaration", "MethodDeclaration", "ConstructorDeclaration")
+    }
+
+
+KOTLIN_CLIENT = """package okhttp3
+
+class OkHttpClient internal constructor(builder: Builder) {
+  /** Prepares the [request] to be executed at some point in the future. */
+  override fun newCall(request: Request): Call = RealCall(this, request, forWebSocket = false)
+
+  fun newWebSocket(
+    request: Request,
+    listener: WebSocketListener, // notified of events, in order
+  ): WebSocket {
+    return RealWebSocket(request, listener)
+  }
+
+  inline fun <reified T> tag(type: KClass<T>, default: T? = null): T? = tags[type] as T?
+
+  suspend fun <T> retry(times: Int = 3, vararg codes: Int, block: suspend () -> T): Result<T> {
+    TODO()
+  }
+
+  fun close() {
+    dispatcher.executorService.shutdown()
+  }
+}
+
+fun String.toHttpUrl(@Suppress("UNUSED") sep: String = ", (x)"): HttpUrl = HttpUrl.get(this)
+"""
+
+SWIFT_SESSION = """open class Session {
+    public init(configuration: URLSessionConfiguration = .af.default,
+                delegate: SessionDelegate = SessionDelegate(),
+                rootQueue: DispatchQueue = DispatchQueue(label: "org.alamofire.rootQueue")) {
+        self.configuration = configuration
+    }
+
+    open func request(_ convertible: URLConvertible,
+                      method: HTTPMethod = .get,
+                      headers: HTTPHeaders? = nil) -> DataRequest {
+        DataRequest()
+    }
+
+    func download(from url: URL, to handler: @escaping (URL) -> Void) async throws -> (URL, Int) {
+        fatalError()
+    }
+
+    static func == (lhs: Session, rhs: Session) -> Bool { lhs === rhs }
+
+    func cancelAll() {}
+
+    func values<T: Decodable>(of type: T.Type) rethrows -> [T] where T: Sendable { [] }
+}
+"""
+
+SCALA_CACHE = """object Cache {
+  def apply[K, V](settings: CachingSettings)(implicit system: ActorSystem): Cache[K, V] = {
+    new LfuCache(settings)
+  }
+
+  def getOrLoad(key: String, loadValue: String => Future[Int] = defaultLoad): Future[Int] =
+    store.getOrElse(key, loadValue(key))
+
+  private def evict(keys: Seq[String], force: Boolean = false): Unit = {
+    keys.foreach(store.remove)
+  }
+
+  def size = store.size
+}
+"""
+
+LUA_PLUGIN = """local M = {}
+
+--- Sets up the plugin.
+function M.setup(opts, ...)
+  config = vim.tbl_deep_extend("force", defaults, opts or {})
+end
+
+function M:attach(bufnr, client)
+  return self
+end
+
+local function notify(msg, level)
+  vim.notify(msg, level)
+end
+
+M.on_attach = function(client, bufnr) return nil end
+
+return M
+"""
+
+PERL_CLIENT = """package HTTP::Tiny::Client;
+use strict;
+
+sub new {
+    my ($class, %args) = @_;
+    return bless {%args}, $class;
+}
+
+sub request {
+    my $self = shift;
+    my $method = shift;
+    my ($url, $opts) = @_;
+    return $self->_request($method, $url, $opts);
+}
+
+sub max($$) { $_[0] > $_[1] ? $_[0] : $_[1] }
+
+sub greet ($name, $greeting = "Hello, you") {
+    return "$greeting, $name";
+}
+1;
+"""
+
+R_HELPERS = """#' Summarise each group
+#' @export
+summarise_groups <- function(.data, ..., .groups = NULL, na.rm = TRUE) {
+  dplyr::summarise(.data, ..., .groups = .groups)
+}
+
+add_one = function(x) x + 1
+"""
+
+SQL_SCHEMA = """CREATE TABLE users (
+  id serial PRIMARY KEY,
+  email text NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION user_count(min_id integer, active boolean DEFAULT true)
+RETURNS integer AS $$
+  SELECT count(*) FROM users WHERE id >= min_id;
+$$ LANGUAGE sql STABLE;
+
+CREATE FUNCTION add(integer, integer) RETURNS integer
+    AS 'select $1 + $2;'
+    LANGUAGE SQL IMMUTABLE;
+
+CREATE FUNCTION users_by_domain(domain text) RETURNS TABLE (id int, email text) LANGUAGE sql AS $$
+  SELECT id, email FROM users WHERE email LIKE '%' || domain;
+$$;
+
+CREATE PROCEDURE get_user(IN p_id INT, OUT p_email VARCHAR(255))
+BEGIN
+  SELECT email INTO p_email FROM users WHERE id = p_id;
+END;
+
+CREATE FUNCTION dbo.FullName (@first NVARCHAR(50), @last NVARCHAR(50) = N'')
+RETURNS NVARCHAR(101)
+AS
+BEGIN
+  RETURN @first + ' ' + @last;
+END;
+"""
+
+OBJC_CLIENT = """#import "AFHTTPSessionManager.h"
+
+@implementation AFHTTPSessionManager
+
++ (instancetype)manager {
+    return [[[self class] alloc] initWithBaseURL:nil];
+}
+
+- (NSURLSessionDataTask *)GET:(NSString *)URLString
+                   parameters:(nullable id)parameters
+                      success:(nullable void (^)(NSURLSessionDataTask *task, id obj))success {
+    return nil;
+}
+
+- (void)invalidate {
+}
+
+@end
+"""
+
+DART_REPO = """class UserRepository {
+  final HttpClient _client;
+
+  Future<User?> find(int id, {bool cache = false, required String source}) async {
+    return null;
+  }
+
+  Stream<List<User>> watch([int limit = 10]) async* {}
+
+  int get count => _count;
+
+  set count(int value) => _count = value;
+
+  static Map<String, dynamic> toJson(User u) => {};
+}
+
+void main(List<String> args) {
+  runApp(const MyApp());
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("rel", "text", "expected"),
+    [
+        (
+            "okhttp/OkHttpClient.kt",
+            KOTLIN_CLIENT,
+            {
+                "OkHttpClient.newCall": (["request"], "Call"),
+                "OkHttpClient.newWebSocket": (["request", "listener"], "WebSocket"),
+                "OkHttpClient.tag": (["type", "default"], "T?"),
+                "OkHttpClient.retry": (["times", "codes", "block"], "Result<T>"),
+                "OkHttpClient.close": ([], None),
+                "String.toHttpUrl": (["sep"], "HttpUrl"),
+            },
+        ),
+        (
+            "Source/Session.swift",
+            SWIFT_SESSION,
+            {
+                "Session.init": (["configuration", "delegate", "rootQueue"], None),
+                "Session.request": (["convertible", "method", "headers"], "DataRequest"),
+                "Session.download": (["url", "handler"], "(URL, Int)"),  # names, not labels
+                "Session.==": (["lhs", "rhs"], "Bool"),
+                "Session.cancelAll": ([], None),
+                "Session.values": (["type"], "[T]"),
+            },
+        ),
+        (
+            "cache/Cache.scala",
+            SCALA_CACHE,
+            {
+                "Cache.apply": (["settings", "system"], "Cache[K, V]"),  # every list
+                "Cache.getOrLoad": (["key", "loadValue"], "Future[Int]"),
+                "Cache.evict": (["keys", "force"], "Unit"),
+                "Cache.size": ([], None),
+            },
+        ),
+        (
+            "lua/plugin/init.lua",
+            LUA_PLUGIN,
+            {
+                "M.setup": (["opts", "..."], None),
+                "M.attach": (["bufnr", "client"], None),  # self is implicit
+                "notify": (["msg", "level"], None),
+                "M.on_attach": (["client", "bufnr"], None),
+            },
+        ),
+        (
+            "lib/HTTP/Tiny/Client.pm",
+            PERL_CLIENT,
+            {
+                "new": (["class", "args"], None),
+                "request": (["self", "method", "url", "opts"], None),
+                "max": ([], None),  # a prototype, not a signature
+                "greet": (["name", "greeting"], None),
+            },
+        ),
+        (
+            "R/summarise.R",
+            R_HELPERS,
+            {
+                "summarise_groups": ([".data", "...", ".groups", "na.rm"], None),
+                "add_one": (["x"], None),
+            },
+        ),
+        (
+            "db/schema.sql",
+            SQL_SCHEMA,
+            {
+                "user_count": (["min_id", "active"], "integer"),
+                "add": ([], "integer"),  # PostgreSQL's unnamed parameters
+                "users_by_domain": (["domain"], "TABLE (id int, email text)"),
+                "get_user": (["p_id", "p_email"], None),
+                "dbo.FullName": (["first", "last"], "NVARCHAR(101)"),
+            },
+        ),
+        (
+            "AFNetworking/AFHTTPSessionManager.m",
+            OBJC_CLIENT,
+            {
+                "AFHTTPSessionManager.manager": ([], "instancetype"),
+                "AFHTTPSessionManager.GET:parameters:success:": (
+                    ["URLString", "parameters", "success"],
+                    "NSURLSessionDataTask *",
+                ),
+                "AFHTTPSessionManager.invalidate": ([], "void"),
+            },
+        ),
+        (
+            "lib/user_repository.dart",
+            DART_REPO,
+            {
+                "UserRepository.find": (["id", "cache", "source"], "Future<User?>"),
+                "UserRepository.watch": (["limit"], "Stream<List<User>>"),
+                "UserRepository.count": (["value"], None),  # the setter; the getter: int
+                "UserRepository.toJson": (["u"], "Map<String, dynamic>"),
+                "main": (["args"], "void"),
+            },
+        ),
+    ],
+)
+def test_regex_chunks_have_params_and_returns(
+    rel: str, text: str, expected: dict[str, tuple[list[str], str | None]]
+) -> None:
+    # regex-chunked functions had neither: --param and --returns found none of them
+    assert _sigs(rel, text) == expected
+
+
+def test_regex_signatures_hold_parameters_over_several_rows() -> None:
+    # the signature was the definition's first row: "fun newWebSocket(" alone
+    kt = {c.name: c for c in _regex("okhttp/OkHttpClient.kt", KOTLIN_CLIENT)}
+    ws = kt["OkHttpClient.newWebSocket"]
+    assert ws.signature == (
+        "fun newWebSocket( request: Request, listener: WebSocketListener, ): WebSocket"
+    )  # without the comment inside the list
+    assert [(p["name"], p.get("type")) for p in ws.params] == [
+        ("request", "Request"),
+        ("listener", "WebSocketListener"),
+    ]
+    assert kt["String.toHttpUrl"].params == (
+        {"name": "sep", "type": "String", "default": '", (x)"'},
+    )
+    objc = {c.name: c for c in _regex("AFNetworking/AFHTTPSessionManager.m", OBJC_CLIENT)}
+    get = objc["AFHTTPSessionManager.GET:parameters:success:"]
+    assert get.signature.startswith(
+        "- (NSURLSessionDataTask *)GET:(NSString *)URLString parameters:(nullable id)parameters"
+    )
+    assert get.params[1] == {"name": "parameters", "type": "nullable id"}
+    sql = {c.name: c for c in _regex("db/schema.sql", SQL_SCHEMA)}
+    assert sql["user_count"].params[1] == {"name": "active", "type": "boolean", "default": "true"}

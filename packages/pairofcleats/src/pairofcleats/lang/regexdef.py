@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from pairofcleats.lang.model import ChunkDraft
 
@@ -99,7 +100,7 @@ _COMMENTS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
 _MAX_BLOCK_ROWS = 400
 #: Rows a multi-line annotation (``@Deprecated(\n message = …,\n)``) may span.
 _MAX_ANNOTATION_ROWS = 30
-_MARKER = re.compile(r"^\s*(?:/\*+|\*+/|\*(?!/)|///?|--+|#+)\s?")
+_MARKER = re.compile(r"^\s*(?:/\*+|\*+/|\*(?!/)|///?|--+|#+'?)\s?")  # R roxygen: #'
 
 
 def _kind(word: str, mods: str = "") -> str:
@@ -196,6 +197,305 @@ def _member(
     return m if name == base or name.startswith(base + ".") else None
 
 
+#: Rows and characters a definition's parameter list may span.
+_MAX_HEADER_ROWS = 40
+_MAX_HEADER = 4000
+_IDENT_END = re.compile(r"([A-Za-z_$][\w$]*)\s*$")
+_LINE_COMMENT = {"lua": "--", "sql": "--", "perl": "#", "r": "#"}
+#: Words before a parameter's name that are no part of it.
+_PARAM_WORDS: dict[str, frozenset[str]] = {
+    "kotlin": frozenset(
+        {
+            "vararg",
+            "noinline",
+            "crossinline",
+            "val",
+            "var",
+            "private",
+            "protected",
+            "internal",
+            "public",
+            "override",
+            "open",
+            "final",
+        }
+    ),
+    "scala": frozenset(
+        {
+            "implicit",
+            "using",
+            "val",
+            "var",
+            "private",
+            "protected",
+            "override",
+            "final",
+            "lazy",
+            "inline",
+        }
+    ),
+    "dart": frozenset({"required", "final", "const", "covariant", "late", "var"}),
+    "sql": frozenset({"in", "out", "inout", "variadic"}),
+    "swift": frozenset(),
+}
+#: Where a SQL function's return type ends.
+_SQL_RETURNS = re.compile(
+    r"\bRETURNS?\s+(?P<ret>.+?)(?=\s+(?:AS|IS|LANGUAGE|BEGIN|DETERMINISTIC|NOT|READS"
+    r"|MODIFIES|NO|CONTAINS|IMMUTABLE|STABLE|VOLATILE|STRICT|SECURITY|COST|PARALLEL|WITH"
+    r"|CALLED|LEAKPROOF|COMMENT|SQL)\b|\s*(?:\$\w*\$|;|'|$))",
+    re.IGNORECASE | re.DOTALL,
+)
+#: A Perl body's ``my ($self, %args) = @_;`` or ``my $x = shift;`` lines.
+_PERL_ARGS = re.compile(r"^\s*my\s*(?:\(([^()]*)\)|([$@%]\w+))\s*=\s*(@_|shift\b)")
+#: An Objective-C selector part: ``withOptions:(NSDictionary *)options``.
+_OBJC_PART = re.compile(r"(\w*)\s*:\s*(?:\(((?:[^()]|\([^()]*\))*)\))?\s*(\w+)")
+
+
+_STRING_RE = r""""(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|`[^`\n]*`?"""
+
+
+@cache
+def _blanking(line_comment: str) -> re.Pattern[str]:
+    """Comments and string literals, in one scan (what comes first wins: a quote inside a
+    comment is the comment's)."""
+    return re.compile(
+        rf"(?P<c>{re.escape(line_comment)}[^\n]*|/\*.*?(?:\*/|$))|(?P<s>{_STRING_RE})", re.DOTALL
+    )
+
+
+def _blank_strings(text: str, line_comment: str, strings: bool = True) -> str:
+    """``text`` with comments and the insides of string literals (unless not ``strings``)
+    blanked, same length: brackets and commas in them split nothing (``sep: String =
+    ", "``)."""
+
+    if not any(q in text for q in ('"', "'", "`", line_comment, "/*")):
+        return text
+
+    def blank(m: re.Match[str]) -> str:
+        t = m.group()
+        if m.group("c") is not None:
+            return re.sub(r"[^\n]", " ", t)
+        if not strings or len(t) < 2:
+            return t
+        return t[0] + " " * (len(t) - 2) + t[-1]
+
+    return _blanking(line_comment).sub(blank, text)
+
+
+def _group_end(text: str, i: int) -> int:
+    """The index after the bracket group opening at ``text[i]`` (``len(text)`` if open):
+    ``<…>`` counts angle brackets only (``->`` closes none), others ``()[]{}`` only (a
+    default's ``a < b`` opens nothing)."""
+    angle = text[i] == "<"
+    opens, closes = ("<", ">") if angle else ("([{", ")]}")
+    depth = 0
+    for j in range(i, len(text)):
+        ch = text[j]
+        if ch in opens:
+            depth += 1
+        elif ch in closes and not (angle and text[j - 1 : j] in ("-", "=")):
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(text)
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at commas outside brackets (``->``/``=>`` close none)."""
+    parts, depth, start = [], 0, 0
+    for j, ch in enumerate(text):
+        if ch in "([{" or (ch == "<" and text[j + 1 : j + 2] != "="):
+            depth += 1
+        elif ch in ")]}" or (ch == ">" and text[j - 1 : j] not in ("-", "=")):
+            depth = max(depth - 1, 0)
+        elif ch == "," and depth == 0:
+            parts.append(text[start:j])
+            start = j + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _param(lang: str, raw: str, blank: str) -> dict[str, str] | None:
+    """One parameter's ``{name, type?, default?}`` from its text (``blank``: the same text
+    with strings blanked, where the ``=``/``:`` that split it are looked for)."""
+    default = None
+    eq = next((k for k, ch in enumerate(blank) if ch == "=" and blank[k + 1 : k + 2] != ">"), -1)
+    if eq >= 0:
+        raw, default, blank = raw[:eq].strip(), raw[eq + 1 :].strip(), blank[:eq].strip()
+    if lang in ("kotlin", "scala", "swift", "dart"):  # annotations: @Named("x") a: T
+        raw = re.sub(r"@[\w.]+(?:\([^()]*\))?\s*", "", raw)
+    elif lang == "sql" and (dm := re.search(r"\s+DEFAULT\s+", raw, re.IGNORECASE)):
+        raw, default = raw[: dm.start()], raw[dm.end() :].strip()  # active boolean DEFAULT t
+    typ = None
+    if lang in ("kotlin", "scala", "swift", "lua", "r") or (lang == "dart" and ":" in raw):
+        name, colon, typ = raw.partition(":")
+        if lang == "dart" and colon:  # Dart 1 named default ``{int x: 0}``
+            name, default, typ = name, typ.strip(), None
+        words = name.split()
+        words = [w for w in words if w not in _PARAM_WORDS.get(lang, ())]
+        if not words:
+            return None
+        name = words[-1]  # Swift: ``label name: T`` → the parameter name
+        typ = typ.strip() if typ else None
+    elif lang in ("dart", "sql", "perl"):
+        words = [w for w in raw.split() if w.lower() not in _PARAM_WORDS.get(lang, ())]
+        if lang == "sql":
+            if len(words) < 2 and not (words and words[0].startswith("@")):
+                return None  # PostgreSQL's unnamed ``integer``: a type, no name
+            name, typ = words[0], " ".join(words[1:]) or None
+            if typ and typ.upper().startswith("AS "):  # T-SQL ``@x AS INT``
+                typ = typ[3:].strip()
+        else:
+            text = " ".join(words)
+            m = _IDENT_END.search(text)
+            if m is None:
+                return None
+            name = m.group(1)
+            typ = text[: m.start()].strip() or None
+            if typ is not None and typ.endswith(("this.", "super.")):  # Dart ``this.x``
+                typ = None
+    else:
+        return None
+    name = name.strip().lstrip("$@%&*\\").removeprefix("this.").removeprefix("super.")
+    if lang == "lua" and name == "...":
+        return {"name": "..."}
+    if not name or not (name[0].isalpha() or name[0] in "_." or name == "..."):
+        return None
+    out = {"name": name}
+    if typ:
+        out["type"] = " ".join(typ.split())
+    if default:
+        out["default"] = " ".join(default.split())
+    return out
+
+
+def _params_of(lang: str, group: str) -> tuple[dict[str, str], ...]:
+    """The parameters of one ``( … )`` group's inside."""
+    comment = _LINE_COMMENT.get(lang, "//")
+    blank = _blank_strings(group, comment)
+    out: list[dict[str, str]] = []
+    pos = 0
+    pieces: list[tuple[str, str]] = []
+    for part in _split_top(blank):
+        k = blank.index(part, pos)
+        pos = k + len(part)
+        pieces.append((group[k:pos], part))
+    for raw, bl in pieces:
+        if lang == "dart" and bl[:1] in "{[" and bl[-1:] in "}]":  # optional groups
+            out.extend(_params_of(lang, raw[1:-1]))
+            continue
+        p = _param(lang, raw, bl)
+        if p is not None:
+            out.append(p)
+    return tuple(out)
+
+
+def _return_text(text: str) -> str | None:
+    t = " ".join(text.split()).strip()
+    return t or None
+
+
+def _header_parts(
+    lang: str, lines: list[str], row: int, col: int, last_row: int, ret: str | None
+) -> tuple[tuple[dict[str, str], ...], str | None, str | None]:
+    """``(params, returns, signature)`` of the definition whose name ends at
+    ``lines[row][col]``: its parameter list(s), the return type the language writes (``: T``
+    in Kotlin and Scala, ``-> T`` in Swift, ``RETURNS t`` in SQL; Dart's ``ret`` comes from
+    its match), and its header without comments when the parameters span several rows
+    (None when they are on the definition's row)."""
+    text = "\n".join(lines[row : min(last_row, row + _MAX_HEADER_ROWS) + 1])[:_MAX_HEADER]
+    blank = _blank_strings(text, _LINE_COMMENT.get(lang, "//"))
+    i, n = col, len(text)
+    while i < n and blank[i] in " \t":
+        i += 1
+    if i < n and blank[i] in "<[" and lang != "lua":  # generics: name<T>( / name[T](
+        i = _group_end(blank, i)
+    if lang in ("lua", "r", "sql", "perl"):
+        while i < n and blank[i] in " \t\n":
+            i += 1
+    if i >= n or blank[i] != "(":
+        return (), ret, None
+    params: list[dict[str, str]] = []
+    while i < n and blank[i] == "(":
+        end = _group_end(blank, i)
+        params.extend(_params_of(lang, text[i + 1 : end - 1]))
+        i = end
+        if lang != "scala":  # curried / implicit parameter lists
+            break
+        while i < n and blank[i] in " \t\n":
+            i += 1
+    multi_row = "\n" in text[col:i]
+    tail = blank[i : i + 400]
+    stop = re.search(r"[{=\n]|\bwhere\b", tail)
+    head = tail[: stop.start()] if stop else tail
+    if lang in ("kotlin", "scala"):
+        m = re.match(r"\s*:\s*(.+)", head)
+        ret = _return_text(m.group(1)) if m else None
+    elif lang == "swift":
+        m = re.search(r"->\s*(.+)", head)
+        ret = _return_text(m.group(1)) if m else None
+    elif lang == "sql":
+        sm = _SQL_RETURNS.search(text[i : i + 400])
+        ret = _return_text(sm.group("ret")) if sm else None
+    sig = None
+    if multi_row:
+        code = _blank_strings(text[: i + len(head)], _LINE_COMMENT.get(lang, "//"), False)
+        sig = " ".join(code.split())
+    return tuple(params[:64]), ret, sig
+
+
+def _perl_params(lines: list[str], row: int, end: int) -> tuple[dict[str, str], ...]:
+    """A Perl sub's ``my ($self, %args) = @_;`` / ``my $x = shift;`` lines at its top."""
+    out: list[dict[str, str]] = []
+    for line in lines[row + 1 : min(end, row + 12) + 1]:
+        m = _PERL_ARGS.match(line)
+        if m is None:
+            if out or (line.strip() and not line.strip().startswith("#")):
+                break
+            continue
+        names = m.group(1).split(",") if m.group(1) is not None else [m.group(2)]
+        out.extend({"name": v.strip().lstrip("$@%")} for v in names if v.strip().lstrip("$@%"))
+        if m.group(3) == "@_":
+            break
+    return tuple(out)
+
+
+def _objc_method(
+    lines: list[str], row: int
+) -> tuple[str, tuple[dict[str, str], ...], str | None, str] | None:
+    """``(selector, params, returns, header)`` of the Objective-C method at ``row``: ``- (NSString
+    *)nameForUser:(User *)user withOptions:(NSDictionary *)o`` → ``nameForUser:withOptions:``
+    (its parts may be on rows of their own, colons aligned, up to its ``{`` or ``;``)."""
+    line = lines[row]
+    k = row
+    while "{" not in line and ";" not in line and k + 1 < min(len(lines), row + 12):
+        k += 1
+        if lines[k].lstrip().startswith(("-", "+", "@", "#")):
+            break
+        line += " " + lines[k].strip()
+    m = re.match(r"\s*[-+]\s*(?:\(((?:[^()]|\([^()]*\))*)\))?\s*(\w+)", line)
+    if m is None:
+        return None
+    ret = _return_text(m.group(1) or "") or "id"
+    header = " ".join(line.split("{")[0].split(";")[0].split())
+    rest = line[m.start(2) :].split("{")[0].split(";")[0]
+    parts = list(_OBJC_PART.finditer(rest))
+    if not parts:
+        return m.group(2), (), ret, header
+    selector = "".join(p.group(1) + ":" for p in parts)
+    params = tuple(
+        {"name": p.group(3), "type": " ".join(p.group(2).split())}
+        if p.group(2)
+        else {"name": p.group(3)}
+        for p in parts
+    )
+    return selector, params, ret, header
+
+
+_ObjcParts = tuple[tuple[dict[str, str], ...], str]
+_FUNCTION_KINDS = frozenset({"FunctionDeclaration", "MethodDeclaration", "ConstructorDeclaration"})
+
+
 def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
     """One chunk per definition line up to the next; leading lines are ``Module``.
 
@@ -206,10 +506,14 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
     and ``decorators`` (they were the end of the chunk before).
     """
     pat = _DEF_RE.get(lang)
-    starts: list[tuple[int, int, str, str]] = []
+    # (lead row, row, kind, name, column after the name, return type, Objective-C parts)
+    starts: list[tuple[int, int, str, str, int, str | None, _ObjcParts | None]] = []
     if pat is not None:
         open_types: list[tuple[int, str]] = []  # (indent, qualified name), innermost last
+        objc_type = ""  # the @interface/@implementation a method is in, up to its @end
         for i, line in enumerate(lines):
+            if lang == "objc" and line.startswith("@end"):
+                objc_type = ""
             m = pat.match(line)
             if m is None and (member := _MEMBER_RE.get(lang)) is not None and len(line) < 400:
                 m = _member(member.match(line), line, open_types)
@@ -217,6 +521,29 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
                 groups = m.groupdict()
                 word, name = groups["word"] or "function", groups["name"] or groups.get("lhs")
                 mods = m.groupdict().get("mods") or ""
+                # where the parameter list follows: after ``function`` in R's ``f <- function(``
+                col = m.end("name") if groups["name"] and lang != "r" else m.end()
+                ret = (groups.get("ret") or "").strip() or None
+                if ret in ("get", "set", "operator"):  # Dart ``set count(int v)``: no type
+                    ret = None
+                objc_parts = None  # (params, header) of an Objective-C method
+                if lang == "objc" and word in "-+" and (objc := _objc_method(lines, i)) is not None:
+                    name, objc_params, ret, header = objc
+                    objc_parts = (objc_params, header)
+                    starts.append(
+                        (
+                            max(_lead_start(lang, lines, i), starts[-1][1] + 1 if starts else 0),
+                            i,
+                            "MethodDeclaration" if objc_type else "FunctionDeclaration",
+                            f"{objc_type}.{name}" if objc_type else name,
+                            col,
+                            ret,
+                            objc_parts,
+                        )
+                    )
+                    continue
+                if lang == "objc" and name and word.startswith("@"):
+                    objc_type = name
                 if lang == "lua" and name:
                     name = name.replace(":", ".")  # ``function M:greet`` is ``M.greet``
                 if name is None and (word != "object" or "companion" in mods.split()):
@@ -237,22 +564,46 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
                         name = f"{outer}.{name}"
                     if kind == "FunctionDeclaration":
                         kind = "ConstructorDeclaration" if ctor else "MethodDeclaration"
-                if word.lower().split()[-1] in _TYPE_WORDS:
+                if word.lower().split()[-1] in _TYPE_WORDS and lang != "objc":
                     open_types.append((depth, name))
+                if lang == "sql" and word.lower() not in ("function", "procedure"):
+                    col = -1  # a table's columns are no parameters
                 floor = starts[-1][1] + 1 if starts else 0
-                starts.append((max(_lead_start(lang, lines, i), floor), i, kind, name))
+                lead = max(_lead_start(lang, lines, i), floor)
+                starts.append((lead, i, kind, name, col, ret, objc_parts))
     out: list[ChunkDraft] = []
     first = starts[0][0] if starts else len(lines)
     if first > 0 and _alnum(lines, 0, first - 1):
         out.append(ChunkDraft(0, first - 1, "Module", stem, lang))
-    for j, (lead, row, kind, name) in enumerate(starts):
+    for j, (lead, row, kind, name, col, ret, objc_parts) in enumerate(starts):
         end = starts[j + 1][0] - 1 if j + 1 < len(starts) else len(lines) - 1
         while end > row and not lines[end].strip():
             end -= 1
         doc, decorators = _lead_parts(lines, lead, row)
         sig = lines[row].strip().removesuffix("{").rstrip()[:300]
+        params: tuple[dict[str, str], ...] = ()
+        returns: str | None = None
+        if objc_parts is not None:
+            params, returns, sig = objc_parts[0], ret, objc_parts[1][:300]
+        elif kind in _FUNCTION_KINDS and col >= 0:
+            params, returns, long_sig = _header_parts(lang, lines, row, col, end, ret)
+            if lang == "perl" and not params:
+                params = _perl_params(lines, row, end)
+            if long_sig is not None:  # parameters over several rows: the signature holds them
+                sig = long_sig[:300]
         out.append(
-            ChunkDraft(lead, end, kind, name, lang, doc=doc, signature=sig, decorators=decorators)
+            ChunkDraft(
+                lead,
+                end,
+                kind,
+                name,
+                lang,
+                doc=doc,
+                signature=sig,
+                params=params,
+                returns=returns,
+                decorators=decorators,
+            )
         )
     return out
 

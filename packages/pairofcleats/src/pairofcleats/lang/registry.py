@@ -33,7 +33,9 @@ from pathlib import PurePosixPath
 #:     callee from an invoked function literal, no shell-prompt callee.
 #: 17: Ruby attr_*/cattr_*/mattr_*/class_attribute (PropertyDeclaration) and define_method
 #:     (MethodDeclaration) members; TS overloads one chunk with their implementation (or
-#:     one declaration per name); sibling definitions sharing a line one chunk, named by each.
+#:     one declaration per name); sibling definitions sharing a line one chunk, named by each;
+#:     regex-chunked functions' params and returns (Kotlin, Swift, Scala, Lua, Perl, R, SQL,
+#:     Objective-C, Dart), Objective-C methods named by selector in their @implementation.
 REGISTRY_VERSION = 17
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
