@@ -319,6 +319,11 @@ def search_mode(
             warnings.append(
                 SearchWarning("QUERY_TERM_EXPANDED", f"{sub!r} matched as {listed}", mode)
             )
+    if plan.splits:
+        relaxed.append("split")
+        warnings.extend(
+            SearchWarning("QUERY_TERM_EXPANDED", msg, mode) for msg in plan.split_messages()
+        )
     fmask = filter_mask(source.filter_columns(), opt.filters) if opt.filters.active() else None
     if candidate_set is not None:
         fmask = _and(fmask, candidate_set(source, plan))
@@ -565,6 +570,7 @@ def search_mode(
             "sparseType": sparse_type,
             "relaxed": {"steps": relaxed},
             "expansions": expansions,
+            "splits": {sub: list(pieces) for sub, pieces in plan.splits.items()},
             "annSource": ann_source,
         }
     )

@@ -864,6 +864,8 @@ def _search_mode(
     for sub, alts in plan.expansions().items():
         listed = ", ".join(str(a["token"]) for a in alts)
         warnings.append(SearchWarning("QUERY_TERM_EXPANDED", f"{sub!r} matched as {listed}", mode))
+    for msg in plan.split_messages():
+        warnings.append(SearchWarning("QUERY_TERM_EXPANDED", msg, mode))
     match_mode = opt["match_mode"]
     if match_mode == "auto":
         match_mode = "any" if intent_type == "prose" else "all"

@@ -20,7 +20,15 @@ from pairofcleats.search.scoring import EXPANSION_FACTOR, QueryToken
 if TYPE_CHECKING:
     from pairofcleats.search.expand import Expansion
 
-__all__ = ["MatchMode", "ModePlan", "SubwordPlan", "path_needle", "plan_mode", "walk"]
+__all__ = [
+    "MatchMode",
+    "ModePlan",
+    "SubwordPlan",
+    "path_needle",
+    "plan_mode",
+    "split_subword",
+    "walk",
+]
 
 MatchMode = Literal["all", "any"]
 
@@ -49,6 +57,9 @@ class ModePlan:
     # id(path term) -> chunks of the files whose path contains it (only terms naming a file)
     path_files: dict[int, Any] = field(default_factory=dict)
     strict: bool = False
+    # sub-word -> the identifier sub-words it was read as (superrefine -> super, refine)
+    splits: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    split_terms: set[int] = field(default_factory=set)  # id(Term) with a split sub-word
 
     def query_tokens(self) -> list[QueryToken]:
         """Distinct positive sub-words with query frequency, for BM25 (first seen first)."""
@@ -74,9 +85,18 @@ class ModePlan:
         for term in self.positive_terms:
             text = term.text.rstrip("();,:")
             subs = tuple(tokenize.split_id(text))
+            if id(term) in self.split_terms:  # superrefine: named like superRefine
+                subs = tuple(s.text for s in self.terms.get(id(term), []))
             if subs:
                 out.setdefault(text, subs)
         return list(out.items())
+
+    def split_messages(self) -> list[str]:
+        """The ``QUERY_TERM_EXPANDED`` message of each split sub-word (engine and lite)."""
+        return [
+            f"{sub!r} matched as the sub-words {' '.join(pieces)}"
+            for sub, pieces in self.splits.items()
+        ]
 
     def expansions(self) -> dict[str, list[dict[str, object]]]:
         out: dict[str, list[dict[str, object]]] = {}
@@ -132,6 +152,64 @@ def _subword_alternatives(source: Any, sub: str) -> tuple[tuple[str, float], ...
     return tuple(alts)
 
 
+#: Bounds of :func:`split_subword`: sub-word length, piece length, pieces (the phrase n-gram
+#: sizes, so the pieces' consecutive occurrence can be checked).
+SPLIT_MIN_LEN = 5
+SPLIT_MAX_LEN = 40
+SPLIT_MIN_PIECE = 2
+SPLIT_MAX_PIECES = 4
+SPLIT_MAX_CHECKS = 256  # phrase look-ups per sub-word (a long run of short tokens)
+
+
+def split_subword(source: Any, sub: str) -> tuple[str, ...]:
+    """An identifier typed without its case or separators, as its sub-words: ``superrefine``
+    → ``super refine`` (``superRefine``), ``asyncclient`` → ``async client``.
+
+    Chunks hold sub-words only, so such a term has no posting and no typo expansion reaches
+    it (upstream and the first version returned nothing). A split needs every piece in the
+    vocabulary and the pieces as one phrase n-gram (consecutive somewhere in the mode, as an
+    identifier's sub-words are); the fewest pieces win, then the most frequent n-gram, then
+    the pieces in order. ``()`` when no split qualifies.
+    """
+    n = len(sub)
+    if not (SPLIT_MIN_LEN <= n <= SPLIT_MAX_LEN) or not sub.isalnum():
+        return ()
+    known: dict[tuple[int, int], bool] = {}
+
+    def piece(i: int, j: int) -> bool:
+        key = (i, j)
+        if key not in known:
+            known[key] = j - i >= SPLIT_MIN_PIECE and source.df(sub[i:j]) > 0
+        return known[key]
+
+    def splits(i: int, k: int) -> list[tuple[str, ...]]:
+        if k == 1:
+            return [(sub[i:],)] if piece(i, n) else []
+        out: list[tuple[str, ...]] = []
+        for j in range(i + SPLIT_MIN_PIECE, n - SPLIT_MIN_PIECE * (k - 1) + 1):
+            if piece(i, j):
+                out.extend((sub[i:j], *rest) for rest in splits(j, k - 1))
+        return out
+
+    checks = 0
+    for k in range(2, SPLIT_MAX_PIECES + 1):
+        best: tuple[int, tuple[str, ...]] | None = None
+        for pieces in splits(0, k):
+            checks += 1
+            if checks > SPLIT_MAX_CHECKS:
+                break
+            postings = source.phrase(" ".join(pieces))
+            if postings is None:
+                continue
+            ids = getattr(postings, "doc_ids", postings)
+            df = len(ids)
+            if df and (best is None or df > best[0] or (df == best[0] and pieces < best[1])):
+                best = (df, pieces)
+        if best is not None:
+            return best[1]
+    return ()
+
+
 def plan_mode(source: Any, ast: Node, *, strict: bool) -> ModePlan:
     """Tokenize every term and phrase of ``ast`` for ``source.mode``; expand typos in soft
     positive terms unless ``strict``."""
@@ -153,6 +231,13 @@ def plan_mode(source: Any, ast: Node, *, strict: bool) -> ModePlan:
                 alts = _subword_alternatives(source, sub)
                 expansions: tuple[Expansion, ...] = ()
                 if not alts and soft_path and not negated and not strict:
+                    pieces = split_subword(source, sub)
+                    if pieces:
+                        plan.splits[sub] = pieces
+                        plan.split_terms.add(id(node))
+                        for x in pieces:
+                            subs.append(SubwordPlan(x, _subword_alternatives(source, x)))
+                        continue
                     from pairofcleats.search.expand import expand_subword
 
                     expansions = tuple(

@@ -183,6 +183,8 @@ def mode_summary(stats: Mapping[str, Any], mode: str) -> str:
     for term, exps in sorted((m.get("expansions") or {}).items()):
         toks = ", ".join(str(e.get("token")) for e in exps if isinstance(e, Mapping))
         bits.append(f"{term} → {toks or '(none)'}")
+    for term, pieces in sorted((m.get("splits") or {}).items()):
+        bits.append(f"{term} → {' '.join(map(str, pieces))}")
     if isinstance(m.get("pathMatches"), int):
         bits.append(f"{m['pathMatches']:,} path matches")
     return " · ".join(bits)
