@@ -143,6 +143,23 @@ def test_bad_requests_are_400(server: Server) -> None:
         assert c.post("/search", json={"query": "greet", "explain": 1}).status_code == 400
 
 
+def test_unknown_keys_hint_the_key_meant(server: Server) -> None:
+    # an agent that speaks the MCP tool's dialect (compact, nested filters) is told the fix
+    with server.client() as c:
+        r = c.post("/search", json={"query": "greet", "compact": True})
+        assert r.status_code == 400
+        assert r.json()["hint"] == 'for \'compact\' use "output": "compact"'
+        r = c.post("/search", json={"query": "greet", "filters": {"lang": "python"}})
+        assert r.status_code == 400 and "top-level filter keys" in r.json()["hint"]
+        r = c.post("/search", json={"q": "greet", "limit": 3})
+        hint = r.json()["hint"]
+        assert "for 'q' use \"query\"" in hint and "for 'limit' use \"top\"" in hint
+        r = c.post("/search", json={"query": "greet", "zzz": 1})
+        assert r.json()["hint"].startswith("accepted: ann, ")
+        # a wrong type is no unknown key: no hint
+        assert "hint" not in c.post("/search", json={"query": "greet", "top": "5"}).json()
+
+
 def test_body_too_large_is_413(server: Server) -> None:
     with server.client() as c:
         r = c.post("/search", json={"query": "x" * 1_100_000})

@@ -51,6 +51,8 @@ def test_tools_search_and_status_round_trip(built_fixture: Any) -> None:
         config = await session.call_tool("config_status", {})
         bad = await session.call_tool("search", {"query": 'greet "x'})
         unknown = await session.call_tool("search", {"query": "x", "nope": 1})
+        nested = await session.call_tool("search", {"query": "x", "filters": {"lang": "py"}})
+        output = await session.call_tool("search", {"query": "x", "output": "compact"})
         return {
             "tools": [t.name for t in tools.tools],
             "schemas": {t.name: t.input_schema for t in tools.tools},
@@ -61,6 +63,8 @@ def test_tools_search_and_status_round_trip(built_fixture: Any) -> None:
             "config": config,
             "bad": bad,
             "unknown": unknown,
+            "nested": nested,
+            "output": output,
         }
 
     out = _run(built_fixture.repo, built_fixture.env, body)
@@ -87,6 +91,11 @@ def test_tools_search_and_status_round_trip(built_fixture: Any) -> None:
     assert bad.structured_content["code"] == "INVALID_REQUEST"
     assert json.loads(bad.content[0].text)["code"] == "INVALID_REQUEST"
     assert out["unknown"].is_error is True
+    assert out["unknown"].structured_content["hint"].startswith("accepted: ")
+    # nested filters and the API's output key: the hint names the MCP spelling
+    assert out["nested"].is_error is True
+    assert "top-level filter keys" in out["nested"].structured_content["hint"]
+    assert out["output"].structured_content["hint"] == "for 'output' use \"compact\": true"
 
 
 def test_build_index_sends_progress(built_fixture: Any, tmp_path: Path) -> None:

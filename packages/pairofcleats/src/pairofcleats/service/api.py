@@ -45,6 +45,7 @@ from pairofcleats.errors import (
     Unauthorized,
 )
 from pairofcleats.search.searcher import Searcher, SearchRequest
+from pairofcleats.service.keys import unknown_keys_hint
 
 __all__ = ["ApiState", "SearchBody", "ServeOptions", "create_app", "serve"]
 
@@ -356,9 +357,20 @@ async def _read_body(request: Request, limit: int) -> SearchBody:
             {"key": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()
         ]
         first = issues[0] if issues else {"key": "?", "message": "invalid"}
+        extra = [i["key"] for i, e in zip(issues, err.errors(), strict=True) if _extra(e)]
         raise InvalidRequest(
-            f"invalid request: {first['key']}: {first['message']}", errors=issues
+            f"invalid request: {first['key']}: {first['message']}",
+            errors=issues,
+            hint=unknown_keys_hint(extra, _BODY_KEYS) if extra else None,
         ) from err
+
+
+def _extra(error: Any) -> bool:
+    return bool(error["type"] == "extra_forbidden")
+
+
+#: The body keys as callers write them (aliases: repoPath, matchMode, import, …).
+_BODY_KEYS = frozenset(f.alias or name for name, f in SearchBody.model_fields.items())
 
 
 def create_app(opts: ServeOptions) -> Starlette:

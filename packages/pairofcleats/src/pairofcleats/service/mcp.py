@@ -37,6 +37,7 @@ from pairofcleats.errors import (
     QueueOverloaded,
 )
 from pairofcleats.search.searcher import Searcher, SearchRequest
+from pairofcleats.service.keys import unknown_keys_hint
 
 __all__ = ["TOOLS", "McpState", "build_server", "serve_stdio"]
 
@@ -242,7 +243,9 @@ def _check_keys(args: Mapping[str, Any], allowed: set[str]) -> None:
     API): ``"strict": "false"`` must not turn strict on, nor ``"top": "abc"`` be an INTERNAL."""
     unknown = sorted(set(args) - allowed)
     if unknown:
-        raise InvalidRequest(f"unknown argument(s): {', '.join(unknown)}")
+        raise InvalidRequest(
+            f"unknown argument(s): {', '.join(unknown)}", hint=unknown_keys_hint(unknown, allowed)
+        )
     for key, value in args.items():
         if value is None:  # null is "not given", as args.get() reads it
             continue
