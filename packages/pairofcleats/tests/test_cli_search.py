@@ -143,7 +143,7 @@ def test_no_index_exits_1(tmp_path: Path) -> None:
         "ok": False,
         "code": "NO_INDEX",
         "message": body["message"],
-        "hint": "build one with: pairofcleats index build",
+        "hint": f"build one with: pairofcleats index build --repo {repo.resolve()}",
     }
     text = run(["search", "greet", "--repo", str(repo)], env)
     assert text.returncode == 1

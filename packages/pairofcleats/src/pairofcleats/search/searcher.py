@@ -10,6 +10,7 @@ signatures of every index used plus the normalised request.
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 import time
 from collections import OrderedDict
@@ -216,6 +217,9 @@ class Searcher:
         return {"buildId": loaded.build_id, "invalid": loaded.invalid}
 
     # -- options --------------------------------------------------------------------------
+    def _build_hint(self) -> str:
+        return f"build one with: pairofcleats index build --repo {shlex.quote(str(self.repo_root))}"
+
     def options(self, req: SearchRequest) -> SearchOptions:
         cfg = self.config.search
         fw = cfg.field_weights
@@ -299,7 +303,9 @@ class Searcher:
                 errors=[{"code": "CURRENT_INVALID", "message": loaded.invalid}],
             )
         if loaded.build_id is None:
-            raise NoIndex(f"no index for {self.repo_root}")
+            # the command names the repo: run from elsewhere (or for an HTTP/MCP caller's
+            # repoPath) a bare "pairofcleats index build" would index another directory
+            raise NoIndex(f"no index for {self.repo_root}", hint=self._build_hint())
         indexes: dict[str, ModeIndex] = {}
         for mode in modes:
             idx = self._index(loaded, mode)
@@ -312,7 +318,10 @@ class Searcher:
                 continue
             indexes[mode] = idx
         if not indexes:
-            raise NoIndex(f"no indexed mode among {', '.join(modes)} for {self.repo_root}")
+            raise NoIndex(
+                f"no indexed mode among {', '.join(modes)} for {self.repo_root}",
+                hint=self._build_hint(),
+            )
         self._check_compatible(indexes)
         chosen, reason = choose_backend(backend, indexes, loaded.roots, self.config.search)
         sqlite_sigs: dict[str, str] = {}
