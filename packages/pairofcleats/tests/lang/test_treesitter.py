@@ -1404,3 +1404,164 @@ def test_js_functions_sharing_a_line_are_one_chunk() -> None:
     f = fc.chunks[0]
     assert (f.kind, f.name, f.start_row, f.end_row) == ("FunctionDeclaration", "a, b", 0, 0)
     assert [p["name"] for p in f.params] == ["x", "y", "z"]
+
+
+ZOD_REGEXES = """import * as core from "../core/index.js";
+
+/**
+ * @deprecated CUID v1 is deprecated by its authors due to information leakage.
+ */
+export const cuid: RegExp = /^[cC][0-9a-z]{6,}$/;
+export const email: RegExp =
+  /^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$/;
+const DIGITS = "0123456789";
+const HEX = "abcdef";
+
+/** Default options of every check. */
+export const config = {
+  jitless: false,
+  localeError: undefined,
+  customError(issue) {
+    return issue.message;
+  },
+};
+
+export const ZodString: core.$constructor<ZodString> = /*@__PURE__*/ core.$constructor<ZodString>(
+  "ZodString",
+  (inst, def) => {
+    core.$ZodString.init(inst, def);
+    inst.email = (params) => inst.check(core._email(ZodEmail, params));
+  }
+);
+
+export const uuid = (version?: number): RegExp => new RegExp(`^${version}$`);
+export const { parse, safeParse } = core, VERSION = "4.0.0";
+
+const axios = createInstance(DIGITS + HEX);
+export default axios;
+"""
+
+
+def test_exported_top_level_variables_are_named_chunks() -> None:
+    # zod's whole public API is exported consts: they were lines of Module chunks, so
+    # --name/--kind and the name boost never saw `email` or `ZodString`
+    fc = _chunked("src/v4/core/regexes.ts", ZOD_REGEXES)
+    _assert_disjoint_cover(ZOD_REGEXES, fc.chunks)
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in fc.chunks]
+    assert got == [
+        ("Module", "regexes", 0, 0),
+        ("VariableDeclaration", "cuid", 2, 5),
+        ("VariableDeclaration", "email", 6, 7),
+        ("Module", "regexes", 8, 9),  # not exported: stays a Module line, as elsewhere
+        ("VariableDeclaration", "config", 11, 18),
+        ("VariableDeclaration", "ZodString", 20, 26),
+        ("FunctionDeclaration", "uuid", 28, 28),  # a function value stays a function
+        ("VariableDeclaration", "parse, safeParse, VERSION", 29, 29),
+        ("VariableDeclaration", "axios", 31, 31),  # exported by `export default axios`
+        ("Module", "regexes", 32, 32),
+    ]
+    by_name = {c.name: c for c in fc.chunks}
+    cuid, email, config, zod_string = (by_name[n] for n in ("cuid", "email", "config", "ZodString"))
+    assert all(c.exported and c.modifiers["exported"] for c in (cuid, email, config, zod_string))
+    assert cuid.signature == "export const cuid: RegExp = /^[cC][0-9a-z]{6,}$/"
+    assert cuid.doc.startswith("@deprecated CUID v1")
+    assert email.signature == "export const email: RegExp = /…/"
+    assert config.signature == "export const config = {…}"
+    assert config.doc == "Default options of every check."
+    assert zod_string.signature == (
+        "export const ZodString: core.$constructor<ZodString> = core.$constructor(…)"
+    )
+    assert zod_string.params == () and zod_string.returns is None
+    assert "core.$ZodString.init" in zod_string.calls
+    assert by_name["axios"].signature == "const axios = createInstance(DIGITS + HEX)"
+    assert by_name["parse, safeParse, VERSION"].signature == (
+        'export const { parse, safeParse } = core, VERSION = "4.0.0"'
+    )
+    assert fc.exports == (
+        "cuid",
+        "email",
+        "config",
+        "ZodString",
+        "uuid",
+        "parse",
+        "safeParse",
+        "VERSION",
+        "axios",
+    )
+
+
+def test_local_exports_mark_functions_and_commonjs_values_exported() -> None:
+    src = "function helper() {}\nfunction inner() {}\nexport { helper as run };\n"
+    fc = _chunked("lib/run.js", src)
+    assert [(c.name, c.exported) for c in fc.chunks[:2]] == [("helper", True), ("inner", False)]
+    cjs = "const axios = createInstance(defaults);\nmodule.exports = axios;\n"
+    fc = _chunked("dist/node/axios.cjs", cjs)
+    assert [(c.kind, c.name, c.exported) for c in fc.chunks] == [
+        ("VariableDeclaration", "axios", True),
+        ("Module", "axios", False),
+    ]
+
+
+AXIOS_DTS = """/** Sends a request. */
+export declare function request(url: string): Promise<void>;
+declare function isCancel(value: any): value is Cancel;
+declare class Axios {
+  constructor(config?: AxiosRequestConfig);
+  get(url: string): Promise<void>;
+  private secret(): void;
+}
+interface AxiosStatic extends AxiosInstance {
+  create(): AxiosInstance;
+}
+declare const axios: AxiosStatic;
+export default axios;
+
+declare module "axios/lib" {
+  function mergeConfig(a: object, b: object): object;
+  const VERSION: string;
+}
+declare namespace Internal {
+  function helper(): void;
+}
+"""
+
+
+def test_dts_declarations_are_the_modules_api() -> None:
+    # `declare function` in a .d.ts was not exported, nor `export declare function`
+    # (whose JSDoc above the `export` was lost too)
+    fc = _chunked("index.d.ts", AXIOS_DTS)
+    _assert_disjoint_cover(AXIOS_DTS, fc.chunks)
+    got = {c.name: c for c in fc.chunks}
+    for name in (
+        "request",
+        "isCancel",
+        "Axios",
+        "Axios.get",
+        "AxiosStatic",
+        "AxiosStatic.create",
+        "axios",
+        "axios/lib",
+        "axios/lib.mergeConfig",
+        "axios/lib.VERSION",
+        "Internal.helper",
+    ):
+        assert got[name].exported, name
+    assert not got["Axios.secret"].exported
+    assert got["request"].doc == "Sends a request."
+    assert got["axios"].kind == "VariableDeclaration"
+    assert got["axios"].signature == "declare const axios: AxiosStatic"
+    assert set(fc.exports) >= {"request", "isCancel", "Axios", "AxiosStatic", "axios"}
+
+
+def test_ambient_declarations_of_a_ts_file_are_not_its_exports() -> None:
+    # a .ts file's top-level `declare` names a global defined elsewhere; an augmented
+    # module's members are that module's API
+    src = (
+        "declare function h(): void;\ndeclare const __DEV__: boolean;\n"
+        'declare module "express" {\n  interface Request { user?: User }\n}\n'
+    )
+    fc = _chunked("src/env.ts", src)
+    got = {c.name: c for c in fc.chunks}
+    assert not got["h"].exported
+    assert "__DEV__" not in got  # not exported: a line of the Module chunk
+    assert got["express.Request"].exported

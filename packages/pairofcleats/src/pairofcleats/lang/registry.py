@@ -36,7 +36,11 @@ from pathlib import PurePosixPath
 #:     one declaration per name); sibling definitions sharing a line one chunk, named by each;
 #:     regex-chunked functions' params and returns (Kotlin, Swift, Scala, Lua, Perl, R, SQL,
 #:     Objective-C, Dart), Objective-C methods named by selector in their @implementation.
-REGISTRY_VERSION = 17
+#: 18: JS/TS exported top-level const/let/var (and ones exported by `export default x`,
+#:     `export { x }`, `module.exports = x`) are VariableDeclaration chunks; .d.ts top-level
+#:     and ambient-body (`declare module "x" {…}`) declarations exported, `export declare`
+#:     keeps its export and JSDoc.
+REGISTRY_VERSION = 18
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

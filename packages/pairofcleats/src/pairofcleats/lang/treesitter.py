@@ -314,6 +314,58 @@ def _assigned_name(left: str, value: tree_sitter.Node, src: bytes, stem: str) ->
     return target, False
 
 
+#: How a long variable value reads in its signature, by node type.
+_VALUE_ELISIONS = {
+    "object": "{…}",
+    "array": "[…]",
+    "regex": "/…/",
+    "template_string": "`…`",
+    "string": '"…"',
+    "class": "class {…}",
+}
+_SHORT_VALUE = 80
+
+
+def _variable_signature(
+    node: tree_sitter.Node,
+    wrapper: tree_sitter.Node | None,
+    declarators: list[tree_sitter.Node],
+    src: bytes,
+) -> str:
+    """A variable declaration's head: ``export const ZodString: core.$constructor<ZodString>
+    = core.$constructor(…)``, ``export const config = {…}``: keywords, each name with its
+    type, and its value when short (a long one by its callee or its shape), never the
+    object literal or the function passed to a factory."""
+    start = (wrapper or node).start_byte
+    if not declarators:
+        return _squash(_text(src, node)).rstrip(";")[:MAX_SIGNATURE]
+    keywords = _squash(src[start : declarators[0].start_byte].decode("utf-8", "replace"))
+    parts: list[str] = []
+    for decl in declarators:
+        name = decl.child_by_field_name("name")
+        head_end = decl.child_by_field_name("type") or name
+        head = _squash(
+            _text(src, decl)
+            if head_end is None
+            else src[decl.start_byte : head_end.end_byte].decode("utf-8", "replace")
+        )
+        value = decl.child_by_field_name("value")
+        if value is not None:
+            raw = _text(src, value)
+            if "\n" not in raw and len(raw) <= _SHORT_VALUE:
+                head += " = " + _squash(raw)
+            elif value.type in ("call_expression", "new_expression"):
+                callee = value.child_by_field_name("function") or value.child_by_field_name(
+                    "constructor"
+                )
+                new = "new " if value.type == "new_expression" else ""
+                head += f" = {new}{_squash(_text(src, callee))}(…)" if callee else " = …"
+            else:
+                head += " = " + _VALUE_ELISIONS.get(value.type, "…")
+        parts.append(head)
+    return f"{keywords.strip()} {', '.join(parts)}".strip()[:MAX_SIGNATURE]
+
+
 def _c_member_kind(name: str, container: _Def | None) -> str:
     """A C/C++ prototype's kind: a method inside a class or when qualified (``A::f``)."""
     return "MethodDeclaration" if container is not None or "." in name else "FunctionDeclaration"
@@ -854,6 +906,11 @@ class _Chunker:
         self.parents: list[int | None] = []
         self.module_all: frozenset[str] | None = None
         self._ruby_sections: dict[int, list[tuple[int, str]]] = {}
+        #: A ``.d.ts`` (``.d.mts``, ``.d.cts``): its top-level declarations are its API.
+        self.ambient_file = lang in ("typescript", "tsx") and stem.endswith(".d")
+        #: JS/TS names a module exports apart from their declaration: ``export default
+        #: axios;``, ``export { a, b as c };``, ``module.exports = axios;``.
+        self.local_exports: frozenset[str] = frozenset()
 
     # -- definitions ---------------------------------------------------------------------
     def _leading_doc(self, node: tree_sitter.Node) -> tuple[str, tuple[int, int] | None]:
@@ -945,6 +1002,10 @@ class _Chunker:
                 # a method is part of its class's API unless private (TS or ``#name``)
                 hidden = {"private", "protected"} & set(self._modifier_words(node))
                 return container.exported and not hidden and not base.startswith("#")
+            if container is None and name in self.local_exports:
+                return True  # function f() {…} … export default f;
+            if self._ambient_api(wrapper or node):
+                return True
             assign = _assignment(node)  # CommonJS: module.exports = …, exports.x = …
             left = "" if assign is None else _text(self.src, assign.child_by_field_name("left"))
             return left.replace(" ", "").startswith(_EXPORTS)
@@ -970,6 +1031,93 @@ class _Chunker:
         if lang == "ruby":
             return self._ruby_visibility(node, wrapper) not in ("private", "protected")
         return True
+
+    def _ambient_api(self, node: tree_sitter.Node) -> bool:
+        """A TS declaration that is its module's API without an ``export`` of its own: at
+        the top level of a ``.d.ts``, or in the body of a ``declare module "x" { … }`` /
+        ``declare namespace N { … }`` / ``declare global { … }`` (ambient bodies export
+        every declaration). ``declare function f()`` at the top of a ``.ts`` declares a
+        global defined elsewhere: not this module's export."""
+        body_seen = False
+        p = node.parent
+        while p is not None:
+            t = p.type
+            if t == "program":
+                return self.ambient_file
+            if t == "statement_block":
+                body_seen = True
+            elif t == "ambient_declaration" and body_seen:
+                return True
+            p = p.parent
+        return False
+
+    def _local_exports(self, root: tree_sitter.Node) -> frozenset[str]:
+        """Names exported by a statement other than their declaration (``export default
+        axios;``, ``export { a, b as c };`` without ``from``, ``module.exports = axios;``,
+        TS ``export = axios;``)."""
+        out: set[str] = set()
+        for c in root.named_children:
+            if c.type == "export_statement" and c.child_by_field_name("source") is None:
+                value = c.child_by_field_name("value")
+                if value is not None and value.type == "identifier":
+                    out.add(_text(self.src, value))
+                for clause in c.named_children:
+                    if clause.type == "export_clause":
+                        for spec in clause.named_children:
+                            name = spec.child_by_field_name("name")
+                            if spec.type == "export_specifier" and name is not None:
+                                out.add(_strip_string(_text(self.src, name)))
+                    elif clause.type == "identifier" and value is None:  # export = axios;
+                        out.add(_text(self.src, clause))
+            elif (assign := _assignment(c)) is not None:
+                left = _text(self.src, assign.child_by_field_name("left")).replace(" ", "")
+                right = assign.child_by_field_name("right")
+                if left == "module.exports" and right is not None and right.type == "identifier":
+                    out.add(_text(self.src, right))
+        return frozenset(out)
+
+    def _add_variable(
+        self,
+        node: tree_sitter.Node,
+        wrapper: tree_sitter.Node | None,
+        container: int | None,
+        prefix: str,
+    ) -> None:
+        """An exported ``const``/``let``/``var`` (``export const email: RegExp = /…/``,
+        zod's ``export const ZodString = core.$constructor(…)``, ``const axios = …; export
+        default axios``, a ``.d.ts`` ``declare const``) as a ``VariableDeclaration`` chunk
+        named by every name it binds. Others stay lines of their ``Module`` chunk, as
+        module-level variables do in every language: a file of small constants would
+        otherwise be hundreds of one-line chunks."""
+        declarators = [c for c in node.named_children if c.type == "variable_declarator"]
+        names: list[str] = []
+        for decl in declarators:
+            target = decl.child_by_field_name("name")
+            if target is None:
+                continue
+            if target.type in _JS_PATTERNS:  # export const { a, b } = obj
+                names.extend(_pattern_names(target, self.src))
+            else:
+                names.append(_text(self.src, target))
+        names = [n for n in dict.fromkeys(names) if n]
+        if not names:
+            return
+        exported = (
+            (wrapper is not None and wrapper.type == "export_statement")
+            or (container is None and any(n in self.local_exports for n in names))
+            or self._ambient_api(wrapper or node)
+        )
+        if not exported:
+            return
+        full = [prefix + n for n in names]
+        idx = self._add(node, "VariableDeclaration", ", ".join(full), False, wrapper, container)
+        d = self.defs[idx]
+        d.exported = True
+        if len(full) > 1:
+            d.info["names"] = tuple(full)
+        d.info["params"] = ()
+        d.info["returns"] = None
+        d.signature = _variable_signature(node, wrapper, declarators, self.src)
 
     def _modifier_words(self, node: tree_sitter.Node) -> list[str]:
         words: list[str] = []
@@ -1339,6 +1487,15 @@ class _Chunker:
                     # its own rows (wrapped by the group, every spec spanned all of it and
                     # the last one took every row)
                     inner_wrap = None
+                if (
+                    t == "ambient_declaration"
+                    and wrapper is not None
+                    and node.type == ("export_statement")
+                ):
+                    # ``export declare function f`` (every zod .d.ts line): the export
+                    # statement stays the wrapper, so the definition is exported and its
+                    # JSDoc, above the ``export``, is its doc
+                    inner_wrap = wrapper
                 if t in table.namespaces:
                     body = _find_body(child)
                     self.visit(body if body is not None else child, container)
@@ -1357,6 +1514,10 @@ class _Chunker:
                         "MethodDeclaration" if member or assigned_method else "FunctionDeclaration"
                     )
                     self._add(child, kind, prefix + var_name, False, wrap, container)
+                elif t in ("lexical_declaration", "variable_declaration") and (
+                    cont is None or cont.kind == "ModuleDeclaration"
+                ):
+                    self._add_variable(child, wrap, container, prefix)
 
     # -- one query for comments, calls, imports, docstrings ------------------------------
     def walk(
@@ -1496,6 +1657,8 @@ class _Chunker:
             )
             if m:
                 self.module_all = frozenset(re.findall(r"['\"]([^'\"]+)['\"]", m.group(1)))
+        if self.lang in ("javascript", "typescript", "tsx"):
+            self.local_exports = self._local_exports(root)
         self.visit(root, None)
         self._merge_defs()
         n = len(self.lines)
