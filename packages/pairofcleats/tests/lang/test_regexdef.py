@@ -562,3 +562,21 @@ def test_regex_signatures_hold_parameters_over_several_rows() -> None:
     assert get.params[1] == {"name": "parameters", "type": "nullable id"}
     sql = {c.name: c for c in _regex("db/schema.sql", SQL_SCHEMA)}
     assert sql["user_count"].params[1] == {"name": "active", "type": "boolean", "default": "true"}
+
+
+def test_regex_chunked_docs_skip_banners_and_tool_directives() -> None:
+    src = (
+        "// MARK: - Networking\n"
+        "// ------------------------------\n"
+        "/// Fetches the user.\n"
+        "// swiftlint:disable:next function_body_length\n"
+        "func fetch(id: Int) -> User {\n"
+        "    return api.get(id)\n"
+        "}\n"
+    )
+    spec = detect("Sources/App/Client.swift")
+    assert spec is not None
+    fc = chunk_file("Sources/App/Client.swift", src, spec, ChunkingLimits())
+    fetch = next(c for c in fc.chunks if c.name == "fetch")
+    assert fetch.start_row == 0
+    assert fetch.doc == "Fetches the user."

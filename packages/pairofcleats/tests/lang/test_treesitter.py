@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pairofcleats.lang import ChunkingLimits, chunk_file
 from pairofcleats.lang.dispatch import split_lines
+from pairofcleats.lang.notdoc import is_annotation, is_banner
 from pairofcleats.lang.registry import detect
 from pairofcleats.lang.tables import keywords
 from poc_fixtures.repo import FILES
@@ -1339,7 +1340,7 @@ def test_ts_overloads_are_one_chunk_with_their_implementation(rel: str) -> None:
     assert pipe.returns == "Observable<T> | Observable<A> | Observable<B> | Observable<any>"
     # the JSDoc (on the implementation here, as rxjs writes it) comes first
     assert pipe.doc.startswith("Used to stitch together functional operators into a chain.")
-    assert pipe.comment == "tslint:enable:max-line-length"
+    assert pipe.comment == ""  # `// tslint:enable:max-line-length`: a tool's, no words
     assert by["Observable.toPromise"].start_row == 27
 
 
@@ -1565,3 +1566,93 @@ def test_ambient_declarations_of_a_ts_file_are_not_its_exports() -> None:
     assert not got["h"].exported
     assert "__DEV__" not in got  # not exported: a line of the Module chunk
     assert got["express.Request"].exported
+
+
+ZOD_API = """import * as schemas from "./schemas.js";
+
+///////////////////////////////////////////
+////////////      ZodType      ////////////
+///////////////////////////////////////////
+export const ZodType = /*@__PURE__*/ core.$constructor("ZodType", (inst, def) => {
+  inst.def = def;
+});
+
+/** Creates a string schema with the given params. */
+// @__NO_SIDE_EFFECTS__
+export function _string(Class, params) {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const p = params as any;
+  // @ts-ignore
+  return new Class({ type: "string", ...normalizeParams(p) });
+}
+
+/*@__NO_SIDE_EFFECTS__*/
+export function _number(Class) {
+  return new Class({ type: "number" });
+}
+
+// ------------------------------------------
+// Parses the input, throwing on failure.
+// ------------------------------------------
+export function parse(schema, value) {
+  return schema.parse(value);
+}
+"""
+
+
+def test_annotation_and_banner_comments_are_no_doc() -> None:
+    # `@__NO_SIDE_EFFECTS__` was the doc (and headline) of 583 zod functions, a banner
+    # of slashes the doc of every section's first schema
+    fc = _chunked("src/v4/core/api.ts", ZOD_API)
+    _assert_disjoint_cover(ZOD_API, fc.chunks)
+    got = {c.name: c for c in fc.chunks}
+    zod_type, string, number, parse = (got[n] for n in ("ZodType", "_string", "_number", "parse"))
+    assert (zod_type.start_row, string.start_row, number.start_row) == (2, 9, 18)
+    assert zod_type.doc == ""  # headline falls back to the name
+    assert "ZodType" in zod_type.comment  # a banner's words stay in the comment text
+    assert string.doc == "Creates a string schema with the given params."
+    assert number.doc == ""
+    assert parse.doc == "Parses the input, throwing on failure."
+    for c in fc.chunks:  # a tool's directive is neither doc nor comment
+        assert not re.search(r"__PURE__|NO_SIDE_EFFECTS|eslint|ts-ignore", c.doc + c.comment)
+    texts = [(e.kind, e.doc) for e in fc.extracted]
+    assert not any(re.search(r"__PURE__|NO_SIDE|eslint|ts-ignore", t) for _, t in texts)
+    assert any(k == "Comment" and "ZodType" in t for k, t in texts)  # a title, no DocComment
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("@__NO_SIDE_EFFECTS__", True),
+        ("#__PURE__", True),
+        ("@ts-expect-error length is a number", True),
+        ("eslint-disable-next-line no-console", True),
+        ("eslint no-console: 0", True),
+        ("global window, document", True),
+        ("type: ignore[attr-defined]", True),
+        ("go:generate stringer -type=Kind", True),
+        ("rubocop:disable Metrics/AbcSize", True),
+        ("eslint is the linter we use", False),
+        ("global state is shared by every worker", False),
+        ("region of the map to draw", False),
+        ("Returns the parsed value.", False),
+    ],
+)
+def test_tool_annotations(text: str, expected: bool) -> None:
+    assert is_annotation(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("//////// ZodBase64 ////////", True),
+        ("------------------------------------------", True),
+        ("==== Helpers ====", True),
+        ("//////////\n////     ////\n//// ZodType ////\n//////////", True),
+        ("MARK: - Networking", True),
+        ("Parses the input --- and throws.", False),
+        ("Parses the input.", False),
+    ],
+)
+def test_banners(text: str, expected: bool) -> None:
+    assert is_banner(text) is expected

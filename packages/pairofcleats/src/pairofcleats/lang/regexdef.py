@@ -6,6 +6,7 @@ import re
 from functools import cache
 
 from pairofcleats.lang.model import ChunkDraft
+from pairofcleats.lang.notdoc import not_doc
 
 #: Annotations/attributes written on a definition's own line (``@JvmStatic fun``,
 #: ``@objc dynamic func``, ``@MainActor public func``).
@@ -175,7 +176,9 @@ def _lead_parts(lines: list[str], start: int, row: int) -> tuple[str, tuple[str,
             in_annotation = decorators[-1].count("(") > decorators[-1].count(")")
         else:
             text = _MARKER.sub("", line, count=1).rstrip()
-            doc.append(text[:-2].rstrip() if text.endswith("*/") else text)
+            text = text[:-2].rstrip() if text.endswith("*/") else text
+            if not text.strip() or not not_doc(text):  # no banner or tool directive
+                doc.append(text)
     return "\n".join(doc).strip(), tuple(" ".join(d.split()) for d in decorators)
 
 

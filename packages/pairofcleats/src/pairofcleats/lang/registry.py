@@ -39,7 +39,9 @@ from pathlib import PurePosixPath
 #: 18: JS/TS exported top-level const/let/var (and ones exported by `export default x`,
 #:     `export { x }`, `module.exports = x`) are VariableDeclaration chunks; .d.ts top-level
 #:     and ambient-body (`declare module "x" {…}`) declarations exported, `export declare`
-#:     keeps its export and JSDoc.
+#:     keeps its export and JSDoc. Tool directives (`/*@__PURE__*/`, `// eslint-disable…`,
+#:     `// @ts-ignore`) and banners (`//// ZodBase64 ////`, `// -----`) are no doc; directives
+#:     are no comment text or extracted prose either.
 REGISTRY_VERSION = 18
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})

@@ -23,6 +23,7 @@ from typing import Any
 import tree_sitter
 
 from pairofcleats.lang.model import ChunkDraft, ChunkingLimits, FileChunks
+from pairofcleats.lang.notdoc import is_annotation, is_banner, not_doc
 from pairofcleats.lang.tables import BODY_TYPES, TABLES, NodeTable, keywords, language
 from pairofcleats.lang.windows import has_alnum_row, oversize_bounds, trim_blank_rows
 
@@ -911,6 +912,9 @@ class _Chunker:
         #: JS/TS names a module exports apart from their declaration: ``export default
         #: axios;``, ``export { a, b as c };``, ``module.exports = axios;``.
         self.local_exports: frozenset[str] = frozenset()
+        #: Rows of annotation and banner comments above a definition: in its rows, not
+        #: its doc (``notdoc``).
+        self.not_doc_rows: set[int] = set()
 
     # -- definitions ---------------------------------------------------------------------
     def _leading_doc(self, node: tree_sitter.Node) -> tuple[str, tuple[int, int] | None]:
@@ -929,7 +933,15 @@ class _Chunker:
             if self.lines[row][:col].strip():
                 break
             if prev.type in comments:  # a Rust line comment holds its newline
-                parts.append(_text(self.src, prev).rstrip("\r\n"))
+                text = _text(self.src, prev).rstrip("\r\n")
+                if (plain := _clean_comment(text)) and not_doc(plain):
+                    # ``/*@__NO_SIDE_EFFECTS__*/``, ``// eslint-disable-next-line``, a
+                    # ``//// ZodBase64 ////`` banner: in the chunk, not its doc (a banner's
+                    # words stay in its comment text; a bare rule has none)
+                    if _ALNUM.search(plain):
+                        self.not_doc_rows.update(range(int(row), _end_row(prev) + 1))
+                else:
+                    parts.append(text)
             first = int(row)
             if last is None:
                 last = _end_row(prev)
@@ -937,6 +949,8 @@ class _Chunker:
             prev = cur.prev_named_sibling
         if first is None or last is None:
             return "", None
+        if not parts:
+            return "", (first, last)
         parts.reverse()
         return _plain_doc(self.lang, _clean_comment("\n".join(parts))), (first, last)
 
@@ -1762,10 +1776,20 @@ class _Chunker:
         doc_rows = {d.doc_rows for d in self.defs if d.doc_rows is not None}
         doc_rows.update(r for d in self.defs for r in d.info.get("doc_rows", ()))
         in_doc = {r for a, b in doc_rows for r in range(a, b + 1)}  # rows of any doc_rows
+        in_doc -= self.not_doc_rows
         cleaned: dict[str, str] = {}  # a one-comment group cleans its comment's text again
         extracted: list[ChunkDraft] = []
         groups: list[list[tuple[int, int, str, bool, bool]]] = []
         for c in comments:
+            text = "" if c[4] else cleaned.get(c[2], "")
+            if not c[4] and not text and c[2] not in cleaned:
+                text = cleaned[c[2]] = _plain_doc(self.lang, _clean_comment(c[2]))
+            if not c[4] and is_annotation(text):
+                # ``/*#__PURE__*/``, ``// @ts-ignore``: a tool's, no words of the code's
+                ci = row_chunk[c[0]] if c[0] < n else -1
+                if ci >= 0:
+                    metas[ci]["comment_rows"].append((c[0], c[1]))
+                continue
             if (
                 groups
                 and not c[4]
@@ -1782,9 +1806,6 @@ class _Chunker:
                 metas[ci]["comment_rows"].append((c[0], c[1]))
                 dr0 = drafts[ci]
                 if not c[4] and c[0] not in in_doc:
-                    text = cleaned.get(c[2])
-                    if text is None:
-                        text = cleaned[c[2]] = _plain_doc(self.lang, _clean_comment(c[2]))
                     metas[ci]["comment"].append(text)
                 elif c[4] and dr0.doc != c[2]:
                     metas[ci]["comment"].append(c[2])
@@ -1799,6 +1820,8 @@ class _Chunker:
                 continue
             if g[0][4]:
                 kind = "Docstring"
+            elif is_banner(text):  # ``//////// ZodBase64 ////////``: a title, no doc
+                kind = "Comment"
             elif raw.lstrip().startswith(("/**", "///", "//!", "/*!")) or s in in_doc:
                 kind = "DocComment"
             else:
