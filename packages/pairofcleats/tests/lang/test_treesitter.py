@@ -1656,3 +1656,79 @@ def test_tool_annotations(text: str, expected: bool) -> None:
 )
 def test_banners(text: str, expected: bool) -> None:
     assert is_banner(text) is expected
+
+
+RUBY_CONCERN = """# Tracks changes to a model.
+module Trackable
+  extend ActiveSupport::Concern
+
+  included do
+    # The events recorded for this record.
+    attr_accessor :tracked_events
+    has_many :events, as: :trackable
+
+    # Records one event.
+    def track!(name)
+      tracked_events << name
+    end
+
+    private
+
+    def flush_events
+      events.create!(tracked_events)
+    end
+  end
+
+  class_methods do
+    # Every model that includes Trackable.
+    def tracked_models
+      @tracked_models ||= []
+    end
+
+    cattr_reader :registry
+    attr_writer :tracker
+  end
+
+  def tracked?
+    tracked_events.any?
+  end
+end
+
+User.class_eval do
+  def admin?
+    role == "admin"
+  end
+end
+
+RSpec.describe Trackable do
+  def helper; end
+end
+"""
+
+
+def test_ruby_concern_blocks_are_members_of_their_module() -> None:
+    # the defs and attr_* inside `included do`/`class_methods do` were ClassBody lines
+    fc = _chunked("app/models/concerns/trackable.rb", RUBY_CONCERN)
+    _assert_disjoint_cover(RUBY_CONCERN, fc.chunks)
+    members = [
+        (c.kind, c.name, c.modifiers["static"], c.modifiers["visibility"], c.exported)
+        for c in fc.chunks
+        if c.kind in ("MethodDeclaration", "PropertyDeclaration", "ClassDeclaration")
+    ]
+    assert members == [
+        ("PropertyDeclaration", "Trackable.tracked_events", False, None, True),
+        ("MethodDeclaration", "Trackable.track!", False, None, True),
+        ("MethodDeclaration", "Trackable.flush_events", False, "private", False),
+        ("MethodDeclaration", "Trackable.tracked_models", True, None, True),  # class_methods
+        ("PropertyDeclaration", "Trackable.registry", True, None, True),
+        ("PropertyDeclaration", "Trackable.tracker", True, None, True),
+        ("MethodDeclaration", "Trackable.tracked?", False, None, True),
+        ("ClassDeclaration", "User", False, None, True),  # User.class_eval reopens User
+        ("MethodDeclaration", "User.admin?", False, None, True),
+    ]
+    got = {c.name: c for c in fc.chunks if c.kind != "ClassBody"}
+    assert got["Trackable.track!"].doc == "Records one event."
+    assert got["Trackable.tracked_models"].doc == "Every model that includes Trackable."
+    assert got["Trackable.tracked_events"].doc == "The events recorded for this record."
+    assert got["User"].signature == "User.class_eval do"
+    assert "helper" not in " ".join(got)  # an RSpec block's def is no member of anything

@@ -41,7 +41,8 @@ from pathlib import PurePosixPath
 #:     and ambient-body (`declare module "x" {…}`) declarations exported, `export declare`
 #:     keeps its export and JSDoc. Tool directives (`/*@__PURE__*/`, `// eslint-disable…`,
 #:     `// @ts-ignore`) and banners (`//// ZodBase64 ////`, `// -----`) are no doc; directives
-#:     are no comment text or extracted prose either.
+#:     are no comment text or extracted prose either. Ruby defs/attr_* in `included do`,
+#:     `class_methods do` (static), `concerning`, `class_eval do` blocks are members.
 REGISTRY_VERSION = 18
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})

@@ -858,6 +858,60 @@ def _ruby_defining_call(node: tree_sitter.Node, src: bytes) -> tuple[str, list[s
     return kind, [n for n in names if n]
 
 
+#: Calls whose block's definitions belong to the enclosing class or module (ActiveSupport
+#: concerns: ``included do … end``, ``class_methods do … end``, ``concerning :X do``) or to
+#: their receiver (``User.class_eval do … end``), and whether those are class methods.
+_RUBY_SCOPE_BLOCKS = {
+    "included": False,
+    "prepended": False,
+    "class_methods": True,
+    "concerning": False,
+    "class_eval": False,
+    "class_exec": False,
+    "module_eval": False,
+    "module_exec": False,
+}
+_RUBY_REOPENERS = {
+    "class_eval": "ClassDeclaration",
+    "class_exec": "ClassDeclaration",
+    "module_eval": "ModuleDeclaration",
+    "module_exec": "ModuleDeclaration",
+}
+
+
+def _ruby_scope_block(
+    node: tree_sitter.Node, src: bytes
+) -> tuple[str, tree_sitter.Node | None, tree_sitter.Node] | None:
+    """``(word, receiver, body)`` of ``included do … end`` and its kin (``_RUBY_SCOPE_BLOCKS``):
+    the receiver is None for a receiverless call (or ``self.class_eval``), else a constant
+    (``User.class_eval``); None for any other call, or one whose receiver is not a constant
+    (``base.class_eval`` names no type)."""
+    word = _text(src, node.child_by_field_name("method"))
+    if word not in _RUBY_SCOPE_BLOCKS:
+        return None
+    block = node.child_by_field_name("block")
+    body = None if block is None else block.child_by_field_name("body")
+    if body is None:
+        return None
+    receiver = node.child_by_field_name("receiver")
+    if receiver is not None and receiver.type == "self":
+        receiver = None
+    if receiver is not None and (
+        word not in _RUBY_REOPENERS or receiver.type not in ("constant", "scope_resolution")
+    ):
+        return None
+    return word, receiver, body
+
+
+def _ruby_block_word(body: tree_sitter.Node | None, src: bytes) -> str:
+    """The method of the call whose block ``body`` is (``class_methods``), else ``""``."""
+    block = None if body is None else body.parent
+    call = None if block is None else block.parent
+    if block is None or call is None or block.type not in ("do_block", "block"):
+        return ""
+    return _text(src, call.child_by_field_name("method")) if call.type == "call" else ""
+
+
 def _ruby_call_header(node: tree_sitter.Node, src: bytes) -> str:
     """A defining call's text up to its block's parameters (``define_method(:x) do |a|``),
     the whole call when it has no block (``attr_reader :a, :b``)."""
@@ -882,6 +936,8 @@ def _ruby_class_method(
         if _RUBY_ATTRS.get(word) or _RUBY_DEFINE_METHOD.get(word):
             return True
     body = (wrapper or node).parent
+    if _RUBY_SCOPE_BLOCKS.get(_ruby_block_word(body, src)):  # class_methods do … end
+        return True
     return body is not None and body.parent is not None and body.parent.type == "singleton_class"
 
 
@@ -1467,6 +1523,21 @@ class _Chunker:
                 args = child.child_by_field_name("arguments")
                 assert args is not None  # _ruby_wrapped_def found the def in them
                 self.visit(args, container, child)
+            elif (
+                self.lang == "ruby"
+                and t == "call"
+                and (scoped := _ruby_scope_block(child, self.src)) is not None
+            ):
+                # a concern's ``included do``/``class_methods do`` blocks (and
+                # ``class_eval``): their defs and attr_* are the enclosing module's members;
+                # ``User.class_eval do`` reopens User, as ``class User`` would
+                word, receiver, body = scoped
+                if receiver is None:
+                    self.visit(body, container)
+                else:
+                    name = prefix + _text(self.src, receiver)
+                    idx = self._add(child, _RUBY_REOPENERS[word], name, True, wrap, container)
+                    self.visit(body, idx)
             elif (
                 self.lang == "ruby"
                 and t == "call"
