@@ -13,14 +13,17 @@ import re
 #: Directives for a bundler, type checker, linter, formatter or coverage tool, as the
 #: whole (one-line) comment: ``@__PURE__``, ``#__PURE__``, ``@ts-expect-error reason``,
 #: ``eslint-disable-next-line no-console``, ``prettier-ignore``, ``istanbul ignore next``,
-#: ``go:generate …``, ``type: ignore``, ``noqa: E501``, ``rubocop:disable …``.
+#: ``go:generate …``, ``type: ignore``, ``noqa: E501``, ``rubocop:disable …``. ESLint's
+#: ``global``/``exported`` lists count only with a ``:`` or ``,`` (``global $, jQuery``,
+#: ``global window: true``): the markers are gone here, so ``// global cache`` is prose.
 _ANNOTATION = re.compile(
     r"""^(?:
         [@#]__[A-Za-z_]+__
       | @ts-(?:ignore|expect-error|nocheck|check)\b
       | (?:eslint|jshint|jscs)-(?:disable|enable)(?:-next-line|-line)?\b
       | (?:eslint|jshint|jslint)\s+[\w@/-]+\s*:\s*\S | eslint-env\s
-      | (?:globals?|exported)\s+[\w$]+(?:\s*:\s*\w+)?(?:\s*,\s*[\w$]+(?:\s*:\s*\w+)?)*$
+      | (?:globals?|exported)\s+[\w$]+(?:\s*:\s*\w+(?:\s*,\s*[\w$]+(?:\s*:\s*\w+)?)*
+                                      |(?:\s*,\s*[\w$]+(?:\s*:\s*\w+)?)+)$
       | tslint:\S | prettier-ignore\b | biome-ignore\b | deno-(?:lint|fmt)-ignore
       | dprint-ignore\b | istanbul\s+ignore\b
       | (?:c8|v8|node:coverage)\s+(?:ignore|disable|enable)\b

@@ -43,7 +43,8 @@ from pathlib import PurePosixPath
 #:     `// @ts-ignore`) and banners (`//// ZodBase64 ////`, `// -----`) are no doc; directives
 #:     are no comment text or extracted prose either. Ruby defs/attr_* in `included do`,
 #:     `class_methods do` (static), `concerning`, `class_eval do` blocks are members.
-REGISTRY_VERSION = 18
+#: 19: an eslint `global`/`exported` directive needs a `:` or `,` (`// global cache` is prose).
+REGISTRY_VERSION = 19
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})
