@@ -511,3 +511,84 @@ def test_parsed_bundles_share_their_repeated_strings(tmp_path: Path) -> None:
     assert ra["usages"][0] is rb["usages"][0] and ra["calls"][0] is rb["calls"][0]
     assert a["kind"] is b["kind"] is a["metaV2"]["kind"]
     assert a["metaV2"]["container"]["languageId"] is b["lang"]
+
+
+_MANY = "".join(
+    f'def step_{i}(value):\n    """Step {i} of the pipeline."""\n    return value + {i}\n\n\n'
+    for i in range(6)
+)
+
+
+def _embedded(events: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    """Texts embedded per stage-3 task (the ``total`` of its progress reports)."""
+    out: dict[str, int] = {}
+    for kind, payload in events:
+        task = str(payload.get("taskId", ""))
+        if kind == "task:progress" and task.startswith("stage3:"):
+            out[task] = max(out.get(task, 0), int(payload["total"]))
+    return out
+
+
+def _vectors(repo: Path, env: dict[str, str], mode: str = "code") -> dict[tuple[str, str], bytes]:
+    layout = _layout(repo, env)
+    ptr = read_current(layout.current_json).pointer
+    assert ptr is not None
+    root = layout.repo_dir / ptr.buildRoots[mode] / f"index-{mode}"
+    mat = (root / "dense_vectors_uint8.bin").read_bytes()
+    chunks = IndexReader(root).chunk_meta()
+    dims = len(mat) // len(chunks)
+    return {(c["file"], c["name"]): mat[c["id"] * dims : (c["id"] + 1) * dims] for c in chunks}
+
+
+def test_an_edited_file_embeds_only_its_changed_chunks(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """§6 bundles key vector rows by the xxh64 of their embedding input: an edit to one
+    function of a six-function file embeds that function again, not the whole file."""
+    many = fixture_repo / "src" / "many.py"
+    many.write_text(_MANY)
+    first: list[tuple[str, dict[str, Any]]] = []
+    build_index(
+        fixture_repo, stub_embeddings=True, env=build_env, report=lambda k, p: first.append((k, p))
+    )
+    assert _embedded(first)["stage3:code"] > 6
+    _touch(many, _MANY.replace("return value + 3", "return value * 3"))
+    again: list[tuple[str, dict[str, Any]]] = []
+    build_index(
+        fixture_repo, stub_embeddings=True, env=build_env, report=lambda k, p: again.append((k, p))
+    )
+    embedded = _embedded(again)
+    assert embedded.get("stage3:code") == 1  # step_3 only; the other five keep their rows
+    assert "stage3:extracted-prose" not in embedded  # the docstrings did not change
+    incremental = _vectors(fixture_repo, build_env)
+    build_index(fixture_repo, stub_embeddings=True, env=build_env, cache_rebuild=True)
+    assert _vectors(fixture_repo, build_env) == incremental  # the same rows as a full build
+
+
+def test_changed_keys_reprocess_every_file_but_reuse_its_vectors(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    """A config (or tool) change that refuses every bundle still keeps the vector rows of
+    unchanged embedding inputs when the embeddings key is the same."""
+    build_index(fixture_repo, stub_embeddings=True, env=build_env)
+    before = _vectors(fixture_repo, build_env)
+    (fixture_repo / ".pairofcleats.json").write_text(
+        json.dumps({"indexing": {"postings": {"chargramMaxN": 4}}})
+    )
+    events: list[tuple[str, dict[str, Any]]] = []
+    res = build_index(
+        fixture_repo, stub_embeddings=True, env=build_env, report=lambda k, p: events.append((k, p))
+    )
+    assert res["incremental"]["reused"] == 0  # every bundle refused: keys changed
+    # ...and only the new file, .pairofcleats.json itself (one chunk), is embedded
+    assert _embedded(events) == {"stage3:code": 1}
+    after = _vectors(fixture_repo, build_env)
+    assert {k: after[k] for k in before} == before
+    (fixture_repo / ".pairofcleats.json").write_text(
+        json.dumps({"indexing": {"postings": {"chargramMaxN": 4}, "embeddings": {"dims": 8}}})
+    )
+    events.clear()
+    build_index(
+        fixture_repo, env=build_env, embeddings="stub", report=lambda k, p: events.append((k, p))
+    )
+    assert _embedded(events).get("stage3:code", 0) > 0  # another embeddings key: all new

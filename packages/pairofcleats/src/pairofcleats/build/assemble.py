@@ -44,6 +44,8 @@ class ModeData:
     #: Stage 3's uint8 matrix per embedding variant (rows in chunk id order), and the
     #: embedding key they were made under: what the stored bundles' vectors come from.
     vectors: dict[str, Any] = field(default_factory=dict)
+    #: per variant, the xxh64 of each row's embedding input where known (chunk id order)
+    vector_inputs: dict[str, list[str | None]] = field(default_factory=dict)
     vectors_key: str | None = None
     #: xxh64 of this mode's stage-1 inputs (``build.reuse.stage1_digest``), once known.
     digest: str | None = None

@@ -16,6 +16,12 @@ them, so a no-change build was never a no-op.
 A file that reading skipped for a content reason (``binary``, ``oversize``) gets an entry
 ``{hash: null, mtimeMs, size, skipped: reason}`` and no bundle, so an unchanged repo with a
 binary file is still a no-op; the skip is reused only while size and mtime both match.
+
+A bundle's vectors are ``{variant: {key, rows[], inputs[]}}``: ``key`` is the embeddings key
+(provider, model, dims, recipe) and ``inputs[i]`` the xxh64 of row ``i``'s embedding input
+(§6). When a file is reprocessed (edited, or every file after a tool upgrade changed the
+keys), ``prior_vectors`` offers the rows of its previous bundle by input hash, so only the
+chunks whose embedding input changed are embedded again.
 """
 
 from __future__ import annotations
@@ -130,6 +136,8 @@ class IncrementalStore:
         self.reuse = reuse
         self.write = reuse if write is None else write
         self.old: dict[str, dict[str, Any]] = {}
+        #: the previous manifest's files whatever its keys: vector rows only (``prior_vectors``)
+        self.prior: dict[str, dict[str, Any]] = {}
         self.new: dict[str, dict[str, Any]] = {}
         self.refused: list[str] = []
         self.stats: dict[str, tuple[int, int]] = {}
@@ -154,6 +162,12 @@ class IncrementalStore:
         except (OSError, GroundworkError, ValueError):
             self.refused.append("manifest unreadable")
             return
+        if (
+            isinstance(raw, dict)
+            and raw.get("version") == INCREMENTAL_VERSION
+            and isinstance(raw.get("files"), dict)
+        ):
+            self.prior = raw["files"]
         if (
             not isinstance(raw, dict)
             or raw.get("version") != INCREMENTAL_VERSION
@@ -246,6 +260,40 @@ class IncrementalStore:
             return None
         bundle["mtimeMs"] = mtime_ms
         return bundle
+
+    def prior_vectors(self, rel: str, mode: str, emb_key: str) -> dict[str, dict[str, bytes]]:
+        """``{variant: {input xxh64: uint8 row}}`` from the previous bundle of ``rel``.
+
+        Only rows made under ``emb_key`` count, and only from a bundle whose bytes still
+        match the previous manifest's checksum; anything unreadable offers nothing (the
+        chunks are embedded as if new). The file's other contents are not trusted here.
+        """
+        entry = self.prior.get(rel)
+        if not isinstance(entry, dict) or not isinstance(entry.get("bundle"), str):
+            return {}
+        try:
+            raw = safe_join(self.base, entry["bundle"]).read_bytes()
+            if checksum(raw) != entry.get("bundleChecksum"):
+                return {}
+            vecs = orjson.loads(raw)["modes"][mode]["vectors"]
+            out: dict[str, dict[str, bytes]] = {}
+            for variant, vec in vecs.items():
+                rows, inputs = vec.get("rows"), vec.get("inputs")
+                if (
+                    vec.get("key") != emb_key
+                    or not isinstance(rows, list)
+                    or not isinstance(inputs, list)
+                    or len(rows) != len(inputs)
+                ):
+                    continue
+                out[variant] = {
+                    h: bytes.fromhex(r)
+                    for h, r in zip(inputs, rows, strict=True)
+                    if isinstance(h, str) and isinstance(r, str)
+                }
+            return out
+        except (OSError, GroundworkError, KeyError, TypeError, ValueError, AttributeError):
+            return {}
 
     def lookup(self, root: Path, rel: str, size: int, mtime_ms: int) -> dict[str, Any] | None:
         """The verified, parsed bundle for ``rel``, or None (caller reprocesses)."""

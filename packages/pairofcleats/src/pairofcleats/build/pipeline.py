@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from groundwork import jsonio
 from groundwork.fsio import FileLock, LockHeld, fsync_dir, rename_noreplace
-from groundwork.hashing import hash_file
+from groundwork.hashing import hash_bytes, hash_file
 from groundwork.proc import kill_tree
 
 from pairofcleats import __version__
@@ -278,11 +278,15 @@ def _embed_mode(
     writer: PieceWriter,
     done: Callable[[int, int], None] | None,
     graphs: GraphBuilds,
+    prior: Callable[[str], dict[str, dict[str, bytes]]] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray[Any, Any]] | None:
     """Stage 3: vectors per variant (reusing verified bundle rows), uint8, HNSW when large.
 
-    Returns the merged variant's meta and matrix (what SQLite stores). The HNSW graph is
-    handed to ``graphs`` once the mode's other pieces are written.
+    A reprocessed file's chunks whose embedding input is unchanged take their rows from
+    its previous bundle (``prior``: rel → variant → input xxh64 → row), so an edit embeds
+    only the edited chunks. Returns the merged variant's meta and matrix (what SQLite
+    stores). The HNSW graph is handed to ``graphs`` once the mode's other pieces are
+    written.
     """
     if req.embeddings is None or emb_key is None:
         return None
@@ -295,8 +299,10 @@ def _embed_mode(
     embedder = None
     merged_out: tuple[dict[str, Any], np.ndarray[Any, Any]] | None = None
     fresh: set[int] = set()
+    priors: dict[str, dict[str, dict[str, bytes]]] = {}
     for variant in embedding_variants(req.cfg):
         rows: list[bytes | None] = [None] * n
+        inputs: list[str | None] = [None] * n
         for f in data.files:
             m = f["bundle"]["modes"][data.mode]
             vec = (m.get("vectors") or {}).get(variant)
@@ -305,9 +311,16 @@ def _embed_mode(
                 and vec.get("key") == emb_key
                 and len(vec.get("rows", [])) == len(m["chunks"])
             ):
+                ins = vec.get("inputs")
+                ins = ins if isinstance(ins, list) and len(ins) == len(m["chunks"]) else None
                 for cid, i in zip(f["chunkIds"], _file_order(m), strict=True):
                     rows[cid] = bytes.fromhex(vec["rows"][i])
+                    if ins is not None:
+                        inputs[cid] = ins[i]
         todo = [i for i in range(n) if rows[i] is None]
+        if todo and prior is not None:
+            _fill_from_prior(data, variant, todo, rows, inputs, prior, priors, dims)
+            todo = [i for i in todo if rows[i] is None]
         fresh.update(todo)
         # longest first across the whole mode, so each batch below holds texts of similar
         # length: the encoder pads a batch to its longest text, and batches taken in chunk
@@ -333,6 +346,7 @@ def _embed_mode(
                 q = quantize(embedder.embed(texts))
                 for j, i in enumerate(ids):
                     rows[i] = q[j].tobytes()
+                    inputs[i] = input_hash(texts[j])
                 if done is not None:  # (texts embedded, texts to embed) of this variant
                     done(k + len(ids), len(todo))
         mat = (
@@ -350,6 +364,7 @@ def _embed_mode(
         if variant == "merged":
             merged_out = (meta, mat)
         data.vectors[variant] = mat
+        data.vector_inputs[variant] = inputs
     data.vectors_key = emb_key
     for f in data.files:
         if fresh.intersection(f["chunkIds"]):
@@ -360,17 +375,69 @@ def _embed_mode(
     return merged_out
 
 
+def input_hash(text: str) -> str:
+    """xxh64 hex of one embedding input: what a bundle's vector rows are keyed by (§6)."""
+    return hash_bytes(text.encode("utf-8", "surrogatepass"), "xxh64").hex
+
+
+def _fill_from_prior(
+    data: ModeData,
+    variant: str,
+    todo: list[int],
+    rows: list[bytes | None],
+    inputs: list[str | None],
+    prior: Callable[[str], dict[str, dict[str, bytes]]],
+    priors: dict[str, dict[str, dict[str, bytes]]],
+    dims: int,
+) -> None:
+    """Rows of ``todo`` chunks whose embedding input equals a row of their file's previous
+    bundle; ``priors`` caches each file's offer across variants."""
+    want = set(todo)
+    for f in data.files:
+        cids = [c for c in f["chunkIds"] if c in want]
+        if not cids:
+            continue
+        rel = f["bundle"]["file"]
+        if rel not in priors:
+            priors[rel] = prior(rel)
+        offer = priors[rel].get(variant)
+        if not offer:
+            continue
+        for cid in cids:
+            h = input_hash(variant_text(data.mode, data.chunks[cid], data.embed_text[cid], variant))
+            inputs[cid] = h
+            row = offer.get(h)
+            if row is not None and len(row) == dims:
+                rows[cid] = row
+
+
+def _prior_offer(
+    store: IncrementalStore, mode: str, emb_key: str | None
+) -> Callable[[str], dict[str, dict[str, bytes]]] | None:
+    """``store.prior_vectors`` for this mode and key, or None with nothing to offer."""
+    if emb_key is None or not store.prior:
+        return None
+    return lambda rel: store.prior_vectors(rel, mode, emb_key)
+
+
 def _bundle_vectors(data: ModeData, f: dict[str, Any]) -> dict[str, Any]:
-    """A stored bundle's ``vectors`` of file ``f`` (rows in bundle order, hex), made from the
-    mode's matrices only as the bundle is written: held as hex for every file from stage 3
-    on, they were ~110 MB of the medium build's peak."""
+    """A stored bundle's ``vectors`` of file ``f`` (rows in bundle order, hex, with the
+    xxh64 of each row's embedding input), made from the mode's matrices only as the bundle
+    is written: held as hex for every file from stage 3 on, they were ~110 MB of the medium
+    build's peak."""
     order = _file_order(f["bundle"]["modes"][data.mode])
     out: dict[str, Any] = {}
     for variant, mat in data.vectors.items():
+        known = data.vector_inputs.get(variant) or []
         hexrows = [""] * len(order)
+        hashes = [""] * len(order)
         for cid, i in zip(f["chunkIds"], order, strict=True):
             hexrows[i] = mat[cid].tobytes().hex()
-        out[variant] = {"key": data.vectors_key, "rows": hexrows}
+            h = known[cid] if cid < len(known) else None
+            hashes[i] = h or input_hash(
+                variant_text(data.mode, data.chunks[cid], data.embed_text[cid], variant)
+            )
+        out[variant] = {"key": data.vectors_key, "rows": hexrows, "inputs": hashes}
     return out
 
 
@@ -1062,7 +1129,13 @@ def _write_build(
                 report("task:start", {"taskId": f"stage3:{mode}", "stage": "stage3", "mode": mode})
                 embedded = _progress_of(report, f"stage3:{mode}", "chunks")
                 dense[mode] = _embed_mode(
-                    req, datas[mode], emb_key, writers[mode], embedded, graphs
+                    req,
+                    datas[mode],
+                    emb_key,
+                    writers[mode],
+                    embedded,
+                    graphs,
+                    _prior_offer(stores[mode], mode, emb_key),
                 )
                 report("task:end", {"taskId": f"stage3:{mode}", "status": "ok"})
             graphs.wait()  # a mode's graph, on its own thread, overlaps the next modes
@@ -1214,6 +1287,7 @@ def _shed_assembled(bundles: list[dict[str, Any]], datas: Iterable[ModeData]) ->
         d.relations = []
         d.repo_map = []
         d.vectors = {}  # the merged matrix lives on in stage 4's ``dense``
+        d.vector_inputs = {}
 
 
 def promote(req: BuildRequest, result: dict[str, Any]) -> dict[str, Any]:
