@@ -580,3 +580,143 @@ def test_regex_chunked_docs_skip_banners_and_tool_directives() -> None:
     fetch = next(c for c in fc.chunks if c.name == "fetch")
     assert fetch.start_row == 0
     assert fetch.doc == "Fetches the user."
+
+
+DART_MODEL = """import 'package:json_annotation/json_annotation.dart';
+
+part 'user.g.dart';
+
+/// A signed-in user.
+@JsonSerializable()
+class User {
+  /// Creates a user.
+  const User({required this.id, this.name = ''});
+
+  User.guest() : this(id: 0);
+
+  User.fromRow(List<Object?> row)
+      : id = row[0] as int,
+        name = row[1] as String;
+
+  factory User.fromJson(Map<String, dynamic> json) => _$UserFromJson(json);
+
+  factory User.empty() = _EmptyUser;
+
+  static final User shared =
+      User._internal();
+
+  User._internal() : id = -1, name = 'shared';
+
+  final int id;
+  final String name;
+
+  void Function(int) onTap(BuildContext context) {
+    return (i) {
+      User.guest();
+      print(i);
+    };
+  }
+
+  Future<void> Function() loader() => () async {};
+}
+
+abstract class UserStore {
+  Future<User?> find(int id);
+  Stream<List<User>> watchAll();
+}
+
+void Function(String) logger(String prefix) => (m) => print('$prefix $m');
+"""
+
+
+def test_dart_bodiless_constructors_and_function_typed_returns() -> None:
+    # constructors ending in ``;`` (``const User({…});``, ``User.guest() : this(…);``, an
+    # initialiser list on the next lines) were no chunks, their lines the previous
+    # definition's; ``void Function(int) onTap(…)`` was named ``Function``, with a
+    # parameter ``int``. A ``User._internal();`` deeper than the members (a wrapped
+    # initialiser, a statement in a body) stays a line of its definition.
+    chunks = _regex("lib/user.dart", DART_MODEL)
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in chunks if c.kind != "Module"]
+    assert got == [
+        ("ClassDeclaration", "User", 4, 6),
+        ("ConstructorDeclaration", "User.User", 7, 8),
+        ("ConstructorDeclaration", "User.guest", 10, 10),
+        ("ConstructorDeclaration", "User.fromRow", 12, 14),
+        ("ConstructorDeclaration", "User.fromJson", 16, 16),
+        ("ConstructorDeclaration", "User.empty", 18, 21),
+        ("ConstructorDeclaration", "User._internal", 23, 26),
+        ("MethodDeclaration", "User.onTap", 28, 33),
+        ("MethodDeclaration", "User.loader", 35, 36),
+        ("ClassDeclaration", "UserStore", 38, 38),
+        ("MethodDeclaration", "UserStore.find", 39, 39),
+        ("MethodDeclaration", "UserStore.watchAll", 40, 41),
+        ("FunctionDeclaration", "logger", 43, 43),
+    ]
+    by = {c.name: c for c in chunks}
+    ctor = by["User.User"]
+    assert (ctor.doc, ctor.signature) == (
+        "Creates a user.",
+        "const User({required this.id, this.name = ''})",
+    )
+    assert [p["name"] for p in ctor.params] == ["id", "name"]
+    assert by["User.guest"].signature == "User.guest() : this(id: 0)"
+    assert by["User.empty"].signature == "factory User.empty() = _EmptyUser"
+    sigs = _sigs("lib/user.dart", DART_MODEL)
+    assert sigs["User.onTap"] == (["context"], "void Function(int)")
+    assert sigs["User.loader"] == ([], "Future<void> Function()")
+    assert sigs["logger"] == (["prefix"], "void Function(String)")
+    assert sigs["UserStore.find"] == (["id"], "Future<User?>")
+    assert sigs["User.fromRow"] == (["row"], None)
+
+
+KOTLIN_EXTENSIONS = """package kotlinx.coroutines.flow
+
+/** Swaps two elements in place. */
+fun <T> MutableList<T>.swap(i: Int, j: Int) {
+    val tmp = this[i]
+    this[i] = this[j]
+    this[j] = tmp
+}
+
+fun <K, V> Map<K, V>.getOrThrow(key: K): V = get(key) ?: throw NoSuchElementException("$key")
+
+public suspend fun <T> Flow<T>.firstOrNull(): T? {
+    var result: T? = null
+    collect { result = it; return@collect }
+    return result
+}
+
+inline fun <reified R : Any, K : Comparable<K>> Iterable<*>.sortedInstances(
+    crossinline key: (R) -> K,
+): List<R> = filterIsInstance<R>().sortedBy(key)
+
+fun Map.Entry<String, Int>.render(): String = "$key=$value"
+
+fun String?.orBlank(): String = this ?: ""
+
+fun String.shout(): String = uppercase()
+"""
+
+
+def test_kotlin_extensions_on_generic_receivers_are_named_like_plain_ones() -> None:
+    # ``fun <T> MutableList<T>.swap(…)`` was named ``MutableList`` with no params, the
+    # name cut at ``<``; ``fun String.shout()`` was already ``String.shout``
+    sigs = _sigs("flow/Extensions.kt", KOTLIN_EXTENSIONS)
+    assert sigs == {
+        "MutableList.swap": (["i", "j"], None),
+        "Map.getOrThrow": (["key"], "V"),
+        "Flow.firstOrNull": ([], "T?"),
+        "Iterable.sortedInstances": (["key"], "List<R>"),
+        "Map.Entry.render": ([], "String"),
+        "String.orBlank": ([], "String"),
+        "String.shout": ([], "String"),
+    }
+    swap = next(
+        c for c in _regex("flow/Extensions.kt", KOTLIN_EXTENSIONS) if c.name.endswith("swap")
+    )
+    assert (swap.kind, swap.doc, swap.start_row, swap.end_row) == (
+        "FunctionDeclaration",
+        "Swaps two elements in place.",
+        2,
+        7,
+    )

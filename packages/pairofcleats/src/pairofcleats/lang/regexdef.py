@@ -11,12 +11,18 @@ from pairofcleats.lang.notdoc import not_doc
 #: Annotations/attributes written on a definition's own line (``@JvmStatic fun``,
 #: ``@objc dynamic func``, ``@MainActor public func``).
 _INLINE_ANNOTATIONS = r"(?:@[\w.:]+(?:\([^()]*\))?\s+)*"
+#: A Kotlin type-argument list, nested two deep (``<K, V : Comparable<V>>``).
+_KT_GENERICS = r"(?:<(?:[^<>]|<(?:[^<>]|<[^<>]*>)*>)*>)?"
 _DEF_RE: dict[str, re.Pattern[str]] = {
     "kotlin": re.compile(
         r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:public|private|protected|internal|open"
         r"|abstract|final|data|sealed|inline|value|annotation|suspend|override|enum|companion"
         r"|inner|tailrec|operator|infix|external|expect|actual|const|lateinit)\s+)*)"
-        r"(?P<word>fun\s+interface|fun|class|interface|object|typealias)\b\s*(?:<[^>]*>\s*)?"
+        r"(?P<word>fun\s+interface|fun|class|interface|object|typealias)\b\s*"
+        r"(?:" + _KT_GENERICS + r"\s*)?"
+        # an extension's receiver (``List<T>.``, ``Map.Entry<K, V>?.``): named without its
+        # type arguments, as ``fun String.foo`` is ``String.foo``
+        r"(?P<recv>[A-Za-z_][\w.]*" + _KT_GENERICS + r"\??\.)?"
         r"(?P<name>[A-Za-z_][\w.]*|`[^`]+`)?"
     ),
     "swift": re.compile(
@@ -53,15 +59,22 @@ _DEF_RE: dict[str, re.Pattern[str]] = {
 }
 #: Second patterns, tried when the first does not match: Dart methods, getters, setters and
 #: constructors (a return type or class name, then ``name(`` with no ``;`` after it;
-#: statements that look alike start with a keyword and are refused).
+#: statements that look alike start with a keyword and are refused). A return type may be
+#: a function type (``void Function(int) f(``, ``Future<void> Function() g(``). A header
+#: ending in ``;`` with no body (``const Foo({required this.x});``, ``Foo.named(this.y) :
+#: super(y);``, ``factory Foo.empty() = _Empty;``, an abstract ``void close();``, or one
+#: whose initialiser list starts on the next line) is ``bodiless``: a member only at its
+#: type's member indentation (``_member``).
 _MEMBER_RE: dict[str, re.Pattern[str]] = {
     "dart": re.compile(
         r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:static|external|abstract|override"
         r"|factory|const)\s+)*)(?!(?:return|else|await|throw|new|yield|case|if|for|while"
         r"|switch|catch|var|final|late|assert|print|super|this)\b)"
-        r"(?P<ret>[A-Za-z_][\w<>?,. \[\]]*?\s+)?(?P<word>get\s+|set\s+|operator\s*)?"
-        r"(?P<name>[A-Za-z_][\w.]*)\s*(?:<[^<>;]*>)?\s*(?:\((?:[^;]*\)\s*(?:async\*?|sync\*)?"
-        r"\s*(?::[^;{]*)?(?:\{|=>)|[^;)]*$)|(?=\s*(?:\{|=>)))"
+        r"(?P<ret>[A-Za-z_](?:[\w<>?,. \[\]]|(?<=Function)\s*\((?:[^();]|\([^();]*\))*\))*?"
+        r"\s+)?(?P<word>get\s+|set\s+|operator\s*)?"
+        r"(?!Function\b)(?P<name>[A-Za-z_][\w.]*)\s*(?:<[^<>;]*>)?\s*(?:\((?:[^;]*\)\s*"
+        r"(?:async\*?|sync\*)?\s*(?::[^;{]*)?(?:\{|=>)|[^;)]*$)|(?=\s*(?:\{|=>))"
+        r"|(?P<bodiless>\([^;]*\)\s*(?:(?::[^;{]*|=\s*[^;{=>]*)?;|:[^;{]*)?\s*(?://.*)?$))"
     ),
 }
 #: Definitions whose name is their keyword: Swift initialisers, a Kotlin companion.
@@ -182,14 +195,37 @@ def _lead_parts(lines: list[str], start: int, row: int) -> tuple[str, tuple[str,
     return "\n".join(doc).strip(), tuple(" ".join(d.split()) for d in decorators)
 
 
+def _member_indent(lines: list[str], row: int) -> int:
+    """The indentation of the first line in the body of the type declared at ``row`` (the
+    line after the one with its ``{``), -1 when there is none (a one-line type)."""
+    for k in range(row, min(len(lines), row + _MAX_HEADER_ROWS)):
+        code = _blank_strings(lines[k], "//")
+        if "{" in code:
+            if code[code.index("{") + 1 :].strip(" \t}"):
+                return -1
+            for j in range(k + 1, min(len(lines), k + _MAX_HEADER_ROWS)):
+                if lines[j].strip():
+                    return _indent(lines[j]) if _indent(lines[j]) > _indent(lines[row]) else -1
+            return -1
+        if ";" in code:
+            return -1
+    return -1
+
+
 def _member(
-    m: re.Match[str] | None, line: str, open_types: list[tuple[int, str]]
+    m: re.Match[str] | None, line: str, open_types: list[tuple[int, str, int]]
 ) -> re.Match[str] | None:
     """A ``_MEMBER_RE`` match that is a definition: one with a return type, a getter or
     setter, or a constructor (named as the enclosing type); ``setState(() {`` and
     ``items.forEach((i) {`` have none of them. At the top level a function needs its
-    ``(`` on the line."""
+    ``(`` on the line. A ``bodiless`` one (``Foo.named(this.y);``) is one only at its
+    type's member indentation: deeper, ``Foo._internal();`` is a statement or a wrapped
+    initialiser's value."""
     if m is None:
+        return None
+    if m.group("bodiless") is not None and (
+        not open_types or _indent(line) != open_types[-1][2] or m.group("word")
+    ):
         return None
     if m.group("ret") or m.group("word"):
         return m if _indent(line) or "(" in line else None
@@ -512,7 +548,8 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
     # (lead row, row, kind, name, column after the name, return type, Objective-C parts)
     starts: list[tuple[int, int, str, str, int, str | None, _ObjcParts | None]] = []
     if pat is not None:
-        open_types: list[tuple[int, str]] = []  # (indent, qualified name), innermost last
+        # (indent, qualified name, its members' indent), innermost last
+        open_types: list[tuple[int, str, int]] = []
         objc_type = ""  # the @interface/@implementation a method is in, up to its @end
         for i, line in enumerate(lines):
             if lang == "objc" and line.startswith("@end"):
@@ -523,6 +560,8 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
             if m:
                 groups = m.groupdict()
                 word, name = groups["word"] or "function", groups["name"] or groups.get("lhs")
+                if name and (recv := groups.get("recv")):  # Kotlin ``fun <T> List<T>.swap``
+                    name = recv.rstrip(".").rstrip("?").split("<", 1)[0] + "." + name
                 mods = m.groupdict().get("mods") or ""
                 # where the parameter list follows: after ``function`` in R's ``f <- function(``
                 col = m.end("name") if groups["name"] and lang != "r" else m.end()
@@ -568,7 +607,7 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
                     if kind == "FunctionDeclaration":
                         kind = "ConstructorDeclaration" if ctor else "MethodDeclaration"
                 if word.lower().split()[-1] in _TYPE_WORDS and lang != "objc":
-                    open_types.append((depth, name))
+                    open_types.append((depth, name, _member_indent(lines, i)))
                 if lang == "sql" and word.lower() not in ("function", "procedure"):
                     col = -1  # a table's columns are no parameters
                 floor = starts[-1][1] + 1 if starts else 0
@@ -583,7 +622,7 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
         while end > row and not lines[end].strip():
             end -= 1
         doc, decorators = _lead_parts(lines, lead, row)
-        sig = lines[row].strip().removesuffix("{").rstrip()[:300]
+        sig = lines[row].strip().removesuffix("{").rstrip().removesuffix(";").rstrip()[:300]
         params: tuple[dict[str, str], ...] = ()
         returns: str | None = None
         if objc_parts is not None:

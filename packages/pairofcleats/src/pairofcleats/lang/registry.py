@@ -44,7 +44,11 @@ from pathlib import PurePosixPath
 #:     are no comment text or extracted prose either. Ruby defs/attr_* in `included do`,
 #:     `class_methods do` (static), `concerning`, `class_eval do` blocks are members.
 #: 19: an eslint `global`/`exported` directive needs a `:` or `,` (`// global cache` is prose).
-REGISTRY_VERSION = 19
+#: 20: Dart constructors with no body (`const Foo({…});`, `Foo.named(…) : super(…);`,
+#:     `factory Foo.x() = _X;`) and abstract methods are members, function-typed returns
+#:     (`void Function(int) f(`) name `f`; Kotlin extensions on generic receivers (`fun <T>
+#:     List<T>.swap`) are `List.swap`.
+REGISTRY_VERSION = 20
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})
