@@ -596,7 +596,7 @@ def test_react_components_wrapped_in_forward_ref_or_memo_are_functions(rel: str)
     button = got["Button"]
     assert (button.start_row, button.end_row, button.doc) == (0, 3, "A button.")
     assert button.exported and [p["name"] for p in button.params] == ["props", "ref"]
-    assert button.signature == "const Button = forwardRef(function Button(props, ref)"
+    assert button.signature == "export const Button = forwardRef(function Button(props, ref)"
     assert [p["name"] for p in got["Field"].params] == ["props", "ref"]
     assert not got["Field"].exported
 
@@ -706,7 +706,7 @@ def test_js_function_values_stop_the_signature_at_their_body() -> None:
     assert gw.signature == "const getWorkspaces = async (filters, { path }) =>"
     assert [p["name"] for p in gw.params] == ["filters", "path"]
     assert gw.modifiers["async"] is True
-    assert by_name["add"].signature == "const add = (a, b) =>"
+    assert by_name["add"].signature == "export const add = (a, b) =>"  # as written
     assert by_name["add"].exported
     assert by_name["handler"].signature == "let handler = function namedFn (req, res)"
     assert [p["name"] for p in by_name["handler"].params] == ["req", "res"]
@@ -722,7 +722,9 @@ def test_ts_arrow_function_keeps_types_and_return_type() -> None:
     )
     fc = _chunked("src/parse.ts", src)
     parse = next(c for c in fc.chunks if c.name == "parse")
-    assert parse.signature == "const parse = async (input: string, n?: number): Promise<Out> =>"
+    assert parse.signature == (
+        "export const parse = async (input: string, n?: number): Promise<Out> =>"
+    )
     assert parse.params == ({"name": "input", "type": "string"}, {"name": "n", "type": "number"})
     assert parse.returns == "Promise<Out>"
     assert parse.calls == ("run",)
@@ -1736,3 +1738,105 @@ def test_ruby_concern_blocks_are_members_of_their_module() -> None:
     assert got["Trackable.tracked_events"].doc == "The events recorded for this record."
     assert got["User"].signature == "User.class_eval do"
     assert "helper" not in " ".join(got)  # an RSpec block's def is no member of anything
+
+
+EVENTS_DTS = """/** Something that holds resources. */
+export interface Disposable { dispose(): void }
+
+export declare class Emitter<T> { on(name: string, fn: (e: T) => void): this; off(e: string): this }
+
+export interface Point { x: number; y: number; toJSON(): object }
+
+/** Makes an emitter. */
+declare function createEmitter<T>(): Emitter<T>;
+
+declare module "events-lite" {
+  export function once(name: string): Promise<void>;
+}
+"""
+
+LOGGER_TS = """import { Emitter } from "./events";
+
+/** Calls `fn` once `ms` have passed without another call. */
+export const debounce = <F extends (...args: never[]) => void>(fn: F, ms = 100) => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return (...args: Parameters<F>) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+};
+
+class NoopLogger { log(): void {} }; export function createLogger() { return new NoopLogger(); }
+
+export class Logger {
+  constructor(private readonly out: Emitter<string>) {}
+}
+"""
+
+
+def test_one_line_types_win_their_line_over_their_members() -> None:
+    # the members of a one-line interface/class took its line (innermost owner), so the
+    # type had no chunk: ``Emitter`` was two method chunks ``Emitter.on``, ``Emitter.off``
+    fc = _chunked("src/events.d.ts", EVENTS_DTS)
+    got = [(c.kind, c.name, c.start_row, c.end_row, c.signature) for c in fc.chunks]
+    assert got[:3] == [
+        (
+            "InterfaceDeclaration",
+            "Disposable",
+            0,
+            1,
+            "interface Disposable { dispose(): void }",
+        ),
+        (
+            "ClassDeclaration",
+            "Emitter",
+            3,
+            3,
+            "export declare class Emitter<T> { on(name: string, fn: (e: T) => void): this; "
+            "off(e: string): this }",
+        ),
+        ("InterfaceDeclaration", "Point", 5, 5, "interface Point { toJSON(): object }"),
+    ]
+    by = {c.name: c for c in fc.chunks}
+    assert by["Disposable"].doc == "Something that holds resources."
+    assert by["Emitter"].exported and "Emitter.on" not in by
+    # a multi-line type keeps its members' chunks
+    fc = _chunked("src/log.ts", LOGGER_TS)
+    assert [(c.kind, c.name) for c in fc.chunks][-2:] == [
+        ("ClassDeclaration", "Logger"),
+        ("MethodDeclaration", "Logger.constructor"),
+    ]
+
+
+def test_a_type_and_a_function_sharing_a_line_are_one_chunk_named_by_both() -> None:
+    # ``class NoopLogger {…}; export function createLogger() {…}``: the function took the
+    # line and the class had no chunk
+    fc = _chunked("src/log.ts", LOGGER_TS)
+    shared = next(c for c in fc.chunks if c.start_row == 11)
+    assert (shared.kind, shared.name, shared.end_row) == (
+        "ClassDeclaration",
+        "NoopLogger, createLogger",
+        11,
+    )
+    assert shared.signature == "class NoopLogger { log(): void }; function createLogger()"
+    assert shared.exported and shared.calls == ("NoopLogger",)
+    # the file exports what the source exports: createLogger, not NoopLogger
+    assert fc.exports == ("debounce", "createLogger", "Logger")
+
+
+def test_signatures_keep_export_const_and_declare_as_written() -> None:
+    # ``export const debounce = …`` had the signature ``const debounce = …`` (exported
+    # variables kept their ``export``), ``declare function``/``declare module`` lost
+    # their ``declare``
+    fc = _chunked("src/log.ts", LOGGER_TS)
+    debounce = next(c for c in fc.chunks if c.name == "debounce")
+    assert debounce.signature == (
+        "export const debounce = <F extends (...args: never[]) => void>(fn: F, ms = 100) =>"
+    )
+    assert [p["name"] for p in debounce.params] == ["fn", "ms"]
+    by = {c.name: c for c in _chunked("src/events.d.ts", EVENTS_DTS).chunks}
+    assert by["createEmitter"].signature == "declare function createEmitter<T>(): Emitter<T>"
+    assert by["createEmitter"].doc == "Makes an emitter."
+    assert by["events-lite"].signature == 'declare module "events-lite"'
+    # members of the ambient body are written without ``declare``
+    assert by["events-lite.once"].signature == "function once(name: string): Promise<void>"

@@ -47,7 +47,11 @@ from pathlib import PurePosixPath
 #: 20: Dart constructors with no body (`const Foo({…});`, `Foo.named(…) : super(…);`,
 #:     `factory Foo.x() = _X;`) and abstract methods are members, function-typed returns
 #:     (`void Function(int) f(`) name `f`; Kotlin extensions on generic receivers (`fun <T>
-#:     List<T>.swap`) are `List.swap`.
+#:     List<T>.swap`) are `List.swap`. Members on their type's header line (`declare class K
+#:     { m(): void; }`) are the type's chunk, its signature recording theirs; a type and a
+#:     sibling on one line are one chunk (the type's kind), the file exporting only the
+#:     names the source exports; JS/TS signatures keep `export const f = (…) =>` and
+#:     `declare function` / `declare module` as written.
 REGISTRY_VERSION = 20
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})

@@ -692,6 +692,21 @@ def _signature_start(node: tree_sitter.Node) -> int:
     return start
 
 
+def _keeps_wrapper_words(node: tree_sitter.Node, wrapper: tree_sitter.Node) -> bool:
+    """Whether a JS/TS definition's signature starts at its wrapper, as the source writes
+    it: ``declare function f`` / ``declare module "m"`` (and ``export declare …``), and a
+    function-valued ``export const f = (…) =>``, whose exported variables' signatures
+    already keep their ``export``."""
+    if wrapper.type == "ambient_declaration":
+        return True
+    if wrapper.type != "export_statement":
+        return False
+    parent = node.parent
+    return node.type in ("lexical_declaration", "variable_declaration") or (
+        parent is not None and parent.type == "ambient_declaration"
+    )
+
+
 #: Ruby header children after which the header ends (``def f = expr``, ``def f; end``).
 _RUBY_HEADER_STOPS = frozenset({"comment", "end", "=", ";"})
 
@@ -1280,7 +1295,10 @@ class _Chunker:
             else:
                 header = _ruby_header(node, self.src)
         elif self.lang in ("javascript", "typescript", "tsx", "php"):
-            header = _header(node, self.src, body, _signature_start(node))
+            sig_start = _signature_start(node)
+            if wrapper is not None and _keeps_wrapper_words(node, wrapper):
+                sig_start = wrapper.start_byte
+            header = _header(node, self.src, body, sig_start)
         else:
             header = _header(node, self.src, body)
         sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
@@ -1326,6 +1344,7 @@ class _Chunker:
         A line is in exactly one chunk (§4), so they become one, named by all of them
         (``log, die``).
         """
+        self._fold_header_members()
         defs, parents = self.defs, self.parents
         groups: list[list[int]] = []
         group_end = -1
@@ -1333,7 +1352,7 @@ class _Chunker:
             if groups:
                 g = groups[-1]
                 last = defs[g[-1]]
-                same_parent = parents[g[-1]] == parents[i] and not (d.is_type or last.is_type)
+                same_parent = parents[g[-1]] == parents[i]
                 if same_parent and (
                     d.start_row <= group_end
                     or (
@@ -1354,6 +1373,9 @@ class _Chunker:
         for g in groups:
             members = [defs[i] for i in g]
             d = members[-1] if len({m.name for m in members}) == 1 else members[0]
+            # a type and a function on one line (``class A {}; function b() {}``): the
+            # type's chunk, so what follows its members is its ClassBody
+            d = next((m for m in members if m.is_type), d)
             if len(g) > 1:
                 self._merge_into(d, members)
             for i in g:
@@ -1363,11 +1385,82 @@ class _Chunker:
         self.defs = kept
         self.parents = [None if p is None else new_index[p] for p in kept_parents]
 
+    def _fold_header_members(self) -> None:
+        """Members on their type's header line (``declare class K { m(): void; }``,
+        ``interface P { a: string; b(): void }``) are the type's chunk: innermost owner
+        first, they took the line and the type had no chunk, while a line is in exactly
+        one chunk (§4) and the type is what the line declares. The type keeps its name and
+        kind; its signature records the members' (``declare class K { m(): void }``),
+        as a one-line type's text is otherwise cut at its body."""
+        defs, parents = self.defs, self.parents
+        into: list[int] = list(range(len(defs)))  # where each definition went (preorder)
+        header_rows: dict[int, int] = {}
+        folded: dict[int, list[_Def]] = {}
+        for i, d in enumerate(defs):
+            p = parents[i]
+            if p is None or not defs[p].is_type:
+                continue
+            row = header_rows.get(p)
+            if row is None:
+                row = header_rows[p] = self._header_row(defs[p].node)
+            if d.start_row <= row:
+                into[i] = into[p]
+                folded.setdefault(into[p], []).append(d)
+        if not folded:
+            return
+        for t, members in folded.items():
+            typ = defs[t]
+            typ.end_row = max(typ.end_row, *(m.end_row for m in members))
+            sigs = "; ".join(dict.fromkeys(m.signature for m in members if m.signature))
+            if sigs:  # Ruby: ``class Foo; def x``, as it is written
+                sig = (
+                    f"{typ.signature}; {sigs}"
+                    if self.lang == "ruby"
+                    else f"{typ.signature} {{ {sigs} }}"
+                )
+                typ.signature = sig[:MAX_SIGNATURE]
+            typ.info["doc_rows"] = (
+                *typ.info.get("doc_rows", ()),
+                *(m.doc_rows for m in members if m.doc_rows is not None),
+            )
+        new_index: dict[int, int] = {}
+        for i in range(len(defs)):
+            if into[i] == i:
+                new_index[i] = len(new_index)
+        self.parents = [
+            None if p is None else new_index[into[p]] for i, p in enumerate(parents) if into[i] == i
+        ]
+        self.defs = [d for i, d in enumerate(defs) if into[i] == i]
+
+    def _header_row(self, node: tree_sitter.Node) -> int:
+        """The row a type's header ends on: that of the last child before its body (the
+        ``{`` row when there is none), not the body's own start (Python's and Ruby's body
+        starts at its first statement)."""
+        body = _find_body(node)
+        if body is None:
+            return int(node.start_point[0])
+        prev = body.prev_sibling
+        while prev is not None and prev.type == "comment":
+            prev = prev.prev_sibling
+        if prev is None or prev.parent is None or prev.parent != body.parent:
+            return int(body.start_point[0])
+        return int(prev.end_point[0])
+
     def _merge_into(self, d: _Def, members: list[_Def]) -> None:
         """Fold ``members`` (source order) into ``d``, one of them (see ``_merge_defs``): its
         ``signature`` joins every member's, its params are an implementation's and then each
         name the others add, its ``returns`` the distinct return types joined by `` | ``,
         its ``doc`` the JSDoc ones first."""
+        # the file exports the names the source exports (``class A {}; export function
+        # b() {}`` exports ``b``), not every name of the chunk
+        exported = tuple(
+            dict.fromkeys(
+                n
+                for m in members
+                if m.exported
+                for n in m.info.get("exported_names") or m.info.get("names") or (m.name,)
+            )
+        )
         names = list(dict.fromkeys(m.name for m in members))
         d.name = ", ".join(names)
         d.info["names"] = tuple(names)
@@ -1386,6 +1479,7 @@ class _Chunker:
         docs = dict.fromkeys([*jsdoc, *(m.doc for m in members if m.doc)])
         d.doc = "\n\n".join(docs)
         d.exported = any(m.exported for m in members)
+        d.info["exported_names"] = exported
         # an implementation's own params first (its chunk's code), then the names only
         # its overloads use
         implemented = d is members[-1] and d.node.type not in _TS_SIGNATURES
@@ -1912,7 +2006,7 @@ class _Chunker:
             name
             for d, p in zip(self.defs, self.parents, strict=True)
             if p is None and d.exported
-            for name in d.info.get("names", (d.name,))
+            for name in d.info.get("exported_names") or d.info.get("names", (d.name,))
         )
         return FileChunks(
             chunks=tuple(drafts),
