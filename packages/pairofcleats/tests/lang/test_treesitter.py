@@ -1409,6 +1409,18 @@ def test_js_functions_sharing_a_line_are_one_chunk() -> None:
     assert [p["name"] for p in f.params] == ["x", "y", "z"]
 
 
+def test_a_minified_line_is_named_by_its_first_definitions_only() -> None:
+    # a bundler's one line holds every definition of the library: a name of all of them
+    # matched every name query, so the chunk is named by eight and counts the rest
+    src = "".join(f"function f{i}(a){{return a+{i}}};" for i in range(40)) + "\n"
+    fc = _chunked("vendor/lib.bundle.js", src)
+    assert len(fc.chunks) == 1
+    c = fc.chunks[0]
+    assert c.name == ", ".join(f"f{i}" for i in range(8)) + " (+32 more)"
+    assert fc.exports == ()  # a script exports nothing, however many it defines
+    assert len(c.signature) <= 300
+
+
 ZOD_REGEXES = """import * as core from "../core/index.js";
 
 /**

@@ -52,7 +52,8 @@ from pathlib import PurePosixPath
 #:     sibling on one line are one chunk (the type's kind), the file exporting only the
 #:     names the source exports; JS/TS signatures keep `export const f = (…) =>` and
 #:     `declare function` / `declare module` as written.
-REGISTRY_VERSION = 20
+#: 21: a chunk of line-sharing definitions is named by at most 8 (`… (+N more)`).
+REGISTRY_VERSION = 21
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

@@ -45,6 +45,9 @@ _IMPORT_WORDS = (
     "namespace",
 )
 MAX_SIGNATURE = 300
+#: Names a chunk of line-sharing definitions is named by: a minified bundle's one line holds
+#: hundreds, and a name of all of them matched every name query (the rest are ``+N more``).
+MAX_MERGED_NAMES = 8
 MAX_RELATIONS = 200
 MAX_EXTRACTED = 2000
 _ALNUM = re.compile(r"[^\W_]")  # a character str.isalnum() accepts (same Unicode test)
@@ -1462,7 +1465,12 @@ class _Chunker:
             )
         )
         names = list(dict.fromkeys(m.name for m in members))
-        d.name = ", ".join(names)
+        if len(names) > MAX_MERGED_NAMES:
+            more = len(names) - MAX_MERGED_NAMES
+            names = names[:MAX_MERGED_NAMES]
+            d.name = ", ".join(names) + f" (+{more} more)"
+        else:
+            d.name = ", ".join(names)
         d.info["names"] = tuple(names)
         d.start_row = min(m.start_row for m in members)
         d.end_row = max(m.end_row for m in members)
