@@ -293,6 +293,9 @@ def watch_cmd(
     stage: StageOpt = 4,
     sqlite: SqliteOpt = None,
     stub_embeddings: StubOpt = False,
+    embeddings: EmbOpt = None,
+    dims: DimsOpt = None,
+    quality: QualOpt = None,
     threads: ThreadsOpt = None,
     wait_lock: Annotated[
         float, typer.Option("--wait-lock", help="Seconds to wait for the lock.")
@@ -333,6 +336,9 @@ def watch_cmd(
             stage=stage,
             sqlite=sqlite,
             stub_embeddings=stub_embeddings,
+            embeddings=embeddings,
+            dims=dims,
+            quality=quality,
             threads=threads,
             wait_lock=wait_lock,
         ),

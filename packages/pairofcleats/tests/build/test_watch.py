@@ -132,3 +132,25 @@ def test_an_edit_made_during_the_initial_build_is_built_next(
     assert ptr is not None and ptr.buildId == results[1]["buildId"]
     chunks = IndexReader(layout.repo_dir / ptr.buildRoot / "index-code").chunk_meta()
     assert "saved_during_first_build" in {c["name"] for c in chunks}
+
+
+def test_watch_keeps_the_embeddings_it_is_given(
+    fixture_repo: Path, build_env: dict[str, str]
+) -> None:
+    # a watch that ignored --embeddings resolved the config's (auto: MiniLM) and rebuilt,
+    # embedding every chunk, an index built with --embeddings off
+    built = build_index(fixture_repo, embeddings="off", dims=8, env=build_env)
+    results: list[dict[str, Any]] = []
+    watch_index(
+        fixture_repo,
+        poll_ms=100,
+        debounce_ms=100,
+        on_result=results.append,
+        stop=lambda: True,
+        env=build_env,
+        embeddings="off",
+        dims=8,
+    )
+    assert results and results[0]["ok"]
+    assert results[0].get("unchanged") is True
+    assert results[0]["buildId"] == built["buildId"]

@@ -360,9 +360,19 @@ def watch_index(
     cancel: threading.Event | None = None,
     **build_flags: Any,
 ) -> dict[str, Any]:
-    """Watch the repo and build incrementally per batch of changes (§6 Watch)."""
+    """Watch the repo and build incrementally per batch of changes (§6 Watch).
+
+    ``quality``, ``embeddings`` and ``dims`` in ``build_flags`` override the config as
+    they do for ``build_index``, so a watch keeps the embeddings a build was made with
+    (a different embeddings key would embed every chunk again).
+    """
     from pairofcleats.build.watch import run_watch
 
+    cfg_flags = _flags(
+        quality=build_flags.pop("quality", None),
+        embeddings=build_flags.pop("embeddings", None),
+        dims=build_flags.pop("dims", None),
+    )
     return run_watch(
         repo,
         cancel=cancel,
@@ -374,6 +384,7 @@ def watch_index(
         env=_env(env),
         cwd=cwd,
         build_flags=build_flags,
+        config_flags=cfg_flags,
     )
 
 

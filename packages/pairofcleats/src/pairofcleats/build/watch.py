@@ -49,6 +49,7 @@ def run_watch(
     cwd: Path | None,
     build_flags: Mapping[str, Any],
     cancel: threading.Event | None = None,
+    config_flags: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Initial build (if needed), then one incremental build per change batch."""
     import watchfiles
@@ -64,7 +65,7 @@ def run_watch(
         run_build,
     )
 
-    layout, _cfg = open_repo(repo, env, cwd)
+    layout, _cfg = open_repo(repo, env, cwd, config_flags)
     run_id = _watch_run_id()
     counter = 0
     results: list[dict[str, Any]] = []
@@ -77,7 +78,7 @@ def run_watch(
 
         from pairofcleats.errors import IndexLocked
 
-        lay, conf = open_repo(repo, env, cwd)
+        lay, conf = open_repo(repo, env, cwd, config_flags)
         counter += 1
         attempt = lay.attempts_dir / f"{run_id}-{counter:03d}"
         provider, warnings = resolve_embeddings(
