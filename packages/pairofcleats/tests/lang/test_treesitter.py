@@ -1323,10 +1323,11 @@ def test_ts_overloads_are_one_chunk_with_their_implementation(rel: str) -> None:
     parse = by["parse"]
     assert (parse.start_row, parse.end_row) == (2, 8)  # from the first signature's doc
     assert parse.doc == "Parses a document from a string or a buffer."
-    assert parse.signature == (
-        "function parse(input: string): Document; "
-        "function parse(input: Buffer, encoding?: BufferEncoding): Document; "
-        "function parse(input: string | Buffer, encoding: BufferEncoding = 'utf8'): Document"
+    assert parse.signature == (  # each overload's ``export``, as written
+        "export function parse(input: string): Document; "
+        "export function parse(input: Buffer, encoding?: BufferEncoding): Document; "
+        "export function parse(input: string | Buffer, encoding: BufferEncoding = 'utf8'): "
+        "Document"
     )
     assert [p["name"] for p in parse.params] == ["input", "encoding"]
     assert parse.params[0]["type"] == "string | Buffer"  # the implementation's
@@ -1797,7 +1798,7 @@ def test_one_line_types_win_their_line_over_their_members() -> None:
             "Disposable",
             0,
             1,
-            "interface Disposable { dispose(): void }",
+            "export interface Disposable { dispose(): void }",
         ),
         (
             "ClassDeclaration",
@@ -1807,7 +1808,7 @@ def test_one_line_types_win_their_line_over_their_members() -> None:
             "export declare class Emitter<T> { on(name: string, fn: (e: T) => void): this; "
             "off(e: string): this }",
         ),
-        ("InterfaceDeclaration", "Point", 5, 5, "interface Point { toJSON(): object }"),
+        ("InterfaceDeclaration", "Point", 5, 5, "export interface Point { toJSON(): object }"),
     ]
     by = {c.name: c for c in fc.chunks}
     assert by["Disposable"].doc == "Something that holds resources."
@@ -1830,7 +1831,7 @@ def test_a_type_and_a_function_sharing_a_line_are_one_chunk_named_by_both() -> N
         "NoopLogger, createLogger",
         11,
     )
-    assert shared.signature == "class NoopLogger { log(): void }; function createLogger()"
+    assert shared.signature == "class NoopLogger { log(): void }; export function createLogger()"
     assert shared.exported and shared.calls == ("NoopLogger",)
     # the file exports what the source exports: createLogger, not NoopLogger
     assert fc.exports == ("debounce", "createLogger", "Logger")
@@ -1850,5 +1851,113 @@ def test_signatures_keep_export_const_and_declare_as_written() -> None:
     assert by["createEmitter"].signature == "declare function createEmitter<T>(): Emitter<T>"
     assert by["createEmitter"].doc == "Makes an emitter."
     assert by["events-lite"].signature == 'declare module "events-lite"'
-    # members of the ambient body are written without ``declare``
-    assert by["events-lite.once"].signature == "function once(name: string): Promise<void>"
+    # members of the ambient body are written as they are, without the body's ``declare``
+    assert by["events-lite.once"].signature == "export function once(name: string): Promise<void>"
+
+
+EXPORTS_TS = """import { Injectable } from "@angular/core";
+
+/** Quotes a value for a shell. */
+export function quote(value: string): string {
+  return `'${value}'`;
+}
+
+export async function fetchUser(id: number): Promise<User> {
+  return (await fetch(`/users/${id}`)).json();
+}
+
+export default function createStore<S>(reducer: Reducer<S>): Store<S> {
+  return new Store(reducer);
+}
+
+export class Store<S> {
+  dispatch(action: Action): void {}
+}
+
+export abstract class Repository<T> {
+  abstract find(id: number): T;
+}
+
+@Injectable({ providedIn: "root" })
+export class UserService {}
+
+export interface User {
+  id: number;
+  name: string;
+}
+
+export type Id = string | number;
+
+type Opt = { a: number };
+
+export type Handler = (
+  req: Request,
+  res: Response,
+) => void;
+
+export enum Color {
+  Red,
+  Green,
+}
+
+export const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
+"""
+
+
+def test_every_exported_declaration_signature_starts_as_written() -> None:
+    # ``export const f = …`` and ``export declare class`` kept their ``export``, but
+    # ``export function q`` / ``export class X`` / ``export default function`` started at
+    # ``function``/``class``: the signature is the source's, wrapper words included, never
+    # the wrapper's decorators
+    fc = _chunked("src/store.ts", EXPORTS_TS)
+    sigs = {c.name: c.signature for c in fc.chunks if c.kind != "Module"}
+    assert sigs == {
+        "quote": "export function quote(value: string): string",
+        "fetchUser": "export async function fetchUser(id: number): Promise<User>",
+        "createStore": "export default function createStore<S>(reducer: Reducer<S>): Store<S>",
+        "Store": "export class Store<S>",
+        "Store.dispatch": "dispatch(action: Action): void",
+        "Repository": "export abstract class Repository<T>",
+        "Repository.find": "abstract find(id: number): T",
+        "UserService": "export class UserService",
+        "User": "export interface User",
+        "Id": "export type Id = string | number",
+        "Opt": "type Opt = { a: number }",
+        "Handler": "export type Handler = ( req: Request, res: Response, ) => void",
+        "Color": "export enum Color",
+        "clamp": "export const clamp = (n: number, lo: number, hi: number) =>",
+    }
+    by = {c.name: c for c in fc.chunks}
+    assert by["UserService"].decorators == ('@Injectable({ providedIn: "root" })',)
+    assert by["quote"].doc == "Quotes a value for a shell."
+    assert by["fetchUser"].modifiers["async"] and by["fetchUser"].exported
+    # the same in JavaScript
+    js = "export default class App {}\nexport function* ids() {}\n"
+    got = {c.name: c.signature for c in _chunked("src/app.js", js).chunks}
+    assert got == {"App": "export default class App", "ids": "export function* ids()"}
+
+
+def test_type_alias_signatures_are_the_declaration_or_its_head_and_first_line() -> None:
+    # ``type Opt = { a: number }`` had the signature ``type Opt =``: cut at the object
+    # type's ``{`` as if it were a body
+    routes = "\n".join(f'  route{i}: "/path/number/{i}";' for i in range(40))
+    src = (
+        "/** Options. */\ntype Opt = { a: number }\n"
+        "export declare type Key = string;\n"
+        "export type Point = {\n  x: number;\n  y: number;\n};\n"
+        f'export type Routes = {{\n  home: "/";\n{routes}\n}};\n'
+        'export type Action =\n  | { type: "add"; id: number }\n  | { type: "clear" };\n'
+    )
+    fc = _chunked("src/types.ts", src)
+    got = {c.name: (c.start_row, c.signature) for c in fc.chunks if c.kind == "TypeAlias"}
+    assert got == {
+        "Opt": (0, "type Opt = { a: number }"),
+        "Key": (2, "export declare type Key = string"),
+        "Point": (3, "export type Point = { x: number; y: number; }"),
+        # over the signature cap: the head through ``=`` and the value's first line
+        "Routes": (7, "export type Routes = {"),
+        "Action": (
+            50,
+            'export type Action = | { type: "add"; id: number } | { type: "clear" }',
+        ),
+    }

@@ -53,7 +53,11 @@ from pathlib import PurePosixPath
 #:     names the source exports; JS/TS signatures keep `export const f = (…) =>` and
 #:     `declare function` / `declare module` as written.
 #: 21: a chunk of line-sharing definitions is named by at most 8 (`… (+N more)`).
-REGISTRY_VERSION = 21
+#: 22: every JS/TS exported declaration's signature starts as written (`export function`,
+#:     `export default class`, `export async function`, `export interface`/`type`/`enum`);
+#:     a TS type alias's signature is the whole declaration (`type Opt = { a: number }`)
+#:     when it fits, else its head through `=` and the value's first line.
+REGISTRY_VERSION = 22
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
 PROSE_NAMES = frozenset({"readme", "changelog", "license"})

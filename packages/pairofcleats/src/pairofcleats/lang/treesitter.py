@@ -684,8 +684,8 @@ _SIGNATURE_SKIP = frozenset({"decorator", "attribute_list"})
 def _signature_start(node: tree_sitter.Node) -> int:
     """The byte where a JS/TS/PHP definition's signature starts: after the decorators or
     attributes these grammars make its own children (``@Component({…}) class B``, ``@A()
-    bar()``, ``#[Route('/x')] public function show``); an exported class's are its export
-    statement's, so its signature already began at ``class``."""
+    bar()``, ``#[Route('/x')] public function show``, ``@Injectable() export class S``'s
+    export statement)."""
     start = node.start_byte
     for c in node.children:
         if c.type in _SIGNATURE_SKIP:
@@ -695,19 +695,38 @@ def _signature_start(node: tree_sitter.Node) -> int:
     return start
 
 
-def _keeps_wrapper_words(node: tree_sitter.Node, wrapper: tree_sitter.Node) -> bool:
-    """Whether a JS/TS definition's signature starts at its wrapper, as the source writes
-    it: ``declare function f`` / ``declare module "m"`` (and ``export declare …``), and a
-    function-valued ``export const f = (…) =>``, whose exported variables' signatures
-    already keep their ``export``."""
-    if wrapper.type == "ambient_declaration":
-        return True
-    if wrapper.type != "export_statement":
-        return False
-    parent = node.parent
-    return node.type in ("lexical_declaration", "variable_declaration") or (
-        parent is not None and parent.type == "ambient_declaration"
-    )
+#: JS/TS statements whose words before the definition are its signature's.
+_SIGNATURE_WRAPPERS = frozenset({"export_statement", "ambient_declaration"})
+
+
+def _wrapper_words(node: tree_sitter.Node, wrapper: tree_sitter.Node | None, src: bytes) -> str:
+    """The words a JS/TS definition's wrapper writes before it, which start its signature
+    as the source writes them: ``export``, ``export default``, ``declare``, ``export
+    declare`` (every exported declaration alike: ``export function q``, ``export default
+    class App``, ``export const f = (…) =>``, ``export declare class C``); the wrapper's
+    decorators are not signature text."""
+    if wrapper is None or wrapper.type not in _SIGNATURE_WRAPPERS:
+        return ""
+    start = _signature_start(wrapper)
+    if start >= node.start_byte:
+        return ""
+    return src[start : node.start_byte].decode("utf-8", "replace")
+
+
+def _alias_signature(node: tree_sitter.Node, words: str, src: bytes) -> str:
+    """A TS type alias's signature: the whole declaration when it fits in a signature
+    (``type Opt = { a: number }``, ``export type Id = string | number``; the value's ``{``
+    is no body to stop at), else its head through ``=`` and the value's first line
+    (``export type Routes = {``)."""
+    start = _signature_start(node)
+    whole = _squash(words + src[start : node.end_byte].decode("utf-8", "replace")).rstrip(";")
+    value = node.child_by_field_name("value")
+    if len(whole) <= MAX_SIGNATURE or value is None:
+        return whole.strip()
+    line_end = src.find(b"\n", value.start_byte, value.end_byte)
+    first = src[value.start_byte : line_end if line_end >= 0 else value.end_byte]
+    head = words + src[start : value.start_byte].decode("utf-8", "replace")
+    return _squash(head + first.decode("utf-8", "replace")).strip()[:MAX_SIGNATURE]
 
 
 #: Ruby header children after which the header ends (``def f = expr``, ``def f; end``).
@@ -1292,21 +1311,22 @@ class _Chunker:
             if not doc:
                 doc = lead
         cont = self.defs[container] if container is not None else None
+        words = ""  # JS/TS: ``export``, ``export default``, ``declare`` before the node
         if self.lang == "ruby":
             if node.type == "call":
                 header = _ruby_call_header(node, self.src)
             else:
                 header = _ruby_header(node, self.src)
         elif self.lang in ("javascript", "typescript", "tsx", "php"):
-            sig_start = _signature_start(node)
-            if wrapper is not None and _keeps_wrapper_words(node, wrapper):
-                sig_start = wrapper.start_byte
-            header = _header(node, self.src, body, sig_start)
+            words = _wrapper_words(node, wrapper, self.src)
+            header = words + _header(node, self.src, body, _signature_start(node))
         else:
             header = _header(node, self.src, body)
         sig = " ".join(header.split())  # = _WS.sub(" ", header).strip()
         if self.lang == "python":
             sig = sig.rstrip(":").strip()
+        elif node.type == "type_alias_declaration" and self.lang in ("typescript", "tsx"):
+            sig = _alias_signature(node, words, self.src)
         elif sig.endswith(("{", ";")):  # ``;``: a C/C++ prototype
             sig = sig[:-1].rstrip()
         elif node.type == "macro_definition":  # macro_rules! m ( … ) / [ … ]
