@@ -720,3 +720,50 @@ def test_kotlin_extensions_on_generic_receivers_are_named_like_plain_ones() -> N
         2,
         7,
     )
+
+
+KOTLIN_PROPERTIES = """package app.util
+
+/** The last valid index. */
+val <T> List<T>.lastIndex: Int get() = size - 1
+
+val String.isBlankish: Boolean
+    get() = trim().isEmpty()
+
+internal var StringBuilder.lastChar: Char
+    get() = get(length - 1)
+    set(value) {
+        setCharAt(length - 1, value)
+    }
+
+const val MAX_RETRIES = 3
+val cache = mutableMapOf<String, Int>()
+
+class Repo(private val db: Db) {
+    val size: Int get() = db.count()
+
+    fun find(id: Long): User? {
+        val user = db.get(id)
+        return user
+    }
+}
+"""
+
+
+def test_kotlin_extension_properties_are_named_like_extension_functions() -> None:
+    # ``val <T> List<T>.lastIndex`` was a line of the chunk above it; plain properties
+    # and locals (``const val MAX_RETRIES``, ``val user = …``) stay lines of theirs
+    chunks = _regex("util/Lists.kt", KOTLIN_PROPERTIES)
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in chunks if c.kind != "Module"]
+    assert got == [
+        ("PropertyDeclaration", "List.lastIndex", 2, 3),
+        ("PropertyDeclaration", "String.isBlankish", 5, 6),
+        ("PropertyDeclaration", "StringBuilder.lastChar", 8, 15),
+        ("ClassDeclaration", "Repo", 17, 18),
+        ("MethodDeclaration", "Repo.find", 20, 24),
+    ]
+    by = {c.name: c for c in chunks}
+    assert by["List.lastIndex"].doc == "The last valid index."
+    assert by["List.lastIndex"].signature == "val <T> List<T>.lastIndex: Int get() = size - 1"
+    assert by["StringBuilder.lastChar"].signature == "internal var StringBuilder.lastChar: Char"
+    assert by["String.isBlankish"].params == ()

@@ -18,10 +18,11 @@ _DEF_RE: dict[str, re.Pattern[str]] = {
         r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:public|private|protected|internal|open"
         r"|abstract|final|data|sealed|inline|value|annotation|suspend|override|enum|companion"
         r"|inner|tailrec|operator|infix|external|expect|actual|const|lateinit)\s+)*)"
-        r"(?P<word>fun\s+interface|fun|class|interface|object|typealias)\b\s*"
+        r"(?P<word>fun\s+interface|fun|class|interface|object|typealias|val|var)\b\s*"
         r"(?:" + _KT_GENERICS + r"\s*)?"
         # an extension's receiver (``List<T>.``, ``Map.Entry<K, V>?.``): named without its
-        # type arguments, as ``fun String.foo`` is ``String.foo``
+        # type arguments, as ``fun String.foo`` is ``String.foo``; a ``val``/``var`` is a
+        # definition only with one (``val <T> List<T>.lastIndex``, not ``val x = 1``)
         r"(?P<recv>[A-Za-z_][\w.]*" + _KT_GENERICS + r"\??\.)?"
         r"(?P<name>[A-Za-z_][\w.]*|`[^`]+`)?"
     ),
@@ -77,6 +78,8 @@ _MEMBER_RE: dict[str, re.Pattern[str]] = {
         r"|(?P<bodiless>\([^;]*\)\s*(?:(?::[^;{]*|=\s*[^;{=>]*)?;|:[^;{]*)?\s*(?://.*)?$))"
     ),
 }
+#: Kotlin words of properties, chunks only as extensions (``val String.isBlankish``).
+_KT_PROPERTY_WORDS = frozenset({"val", "var"})
 #: Definitions whose name is their keyword: Swift initialisers, a Kotlin companion.
 _NAMELESS = {"init": "init", "deinit": "deinit", "object": "Companion"}
 _TYPE_WORDS = {
@@ -560,7 +563,10 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
             if m:
                 groups = m.groupdict()
                 word, name = groups["word"] or "function", groups["name"] or groups.get("lhs")
-                if name and (recv := groups.get("recv")):  # Kotlin ``fun <T> List<T>.swap``
+                recv = groups.get("recv")
+                if lang == "kotlin" and word in _KT_PROPERTY_WORDS and not (recv and name):
+                    continue  # a plain property or local: a line of its definition
+                if name and recv:  # Kotlin ``fun <T> List<T>.swap``
                     name = recv.rstrip(".").rstrip("?").split("<", 1)[0] + "." + name
                 mods = m.groupdict().get("mods") or ""
                 # where the parameter list follows: after ``function`` in R's ``f <- function(``
@@ -593,6 +599,8 @@ def regex_chunks(lang: str, lines: list[str], stem: str) -> list[ChunkDraft]:
                 if not name:
                     continue
                 kind, name = _kind(word, mods), name.strip('"`')
+                if lang == "kotlin" and word in _KT_PROPERTY_WORDS:
+                    kind = "PropertyDeclaration"  # the kind of C# properties, Ruby attr_*
                 depth = _indent(line)
                 while open_types and open_types[-1][0] >= depth:
                     open_types.pop()

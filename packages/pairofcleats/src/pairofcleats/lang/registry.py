@@ -56,7 +56,8 @@ from pathlib import PurePosixPath
 #: 22: every JS/TS exported declaration's signature starts as written (`export function`,
 #:     `export default class`, `export async function`, `export interface`/`type`/`enum`);
 #:     a TS type alias's signature is the whole declaration (`type Opt = { a: number }`)
-#:     when it fits, else its head through `=` and the value's first line.
+#:     when it fits, else its head through `=` and the value's first line. Kotlin
+#:     extension properties (`val <T> List<T>.lastIndex`) are PropertyDeclaration chunks.
 REGISTRY_VERSION = 22
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
