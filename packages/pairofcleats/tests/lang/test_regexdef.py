@@ -767,3 +767,84 @@ def test_kotlin_extension_properties_are_named_like_extension_functions() -> Non
     assert by["List.lastIndex"].signature == "val <T> List<T>.lastIndex: Int get() = size - 1"
     assert by["StringBuilder.lastChar"].signature == "internal var StringBuilder.lastChar: Char"
     assert by["String.isBlankish"].params == ()
+
+
+DART_SETTINGS = """import 'dart:io';
+
+/// A source of settings.
+abstract class SettingsStore {
+  /// How many entries are stored.
+  int get length;
+  bool get isEmpty => length == 0;
+  set theme(String value);
+  (String, int)? entry(String key);
+  Future<(int, String)> loadPair(String path);
+}
+
+class FileStore implements SettingsStore {
+  (int, String) parseLine(String line) {
+    final parts = line.split('=');
+    try {
+      return (int.parse(parts[0]), parts[1]);
+    }
+    on FormatException catch (e) {
+      stderr.writeln(e.message);
+      return (0, line);
+    }
+    on IOException {
+      rethrow;
+    }
+  }
+
+  ({int lines, int bytes}) stats() {
+    return (lines: 0, bytes: 0);
+  }
+
+  void watch() {
+    events.listen(
+      (event) async {
+        await reload();
+      },
+    );
+  }
+}
+
+(int, int) minMax(List<int> xs) => (xs.first, xs.last);
+"""
+
+
+def test_dart_abstract_accessors_record_returns_and_on_clauses() -> None:
+    # ``int get length;`` was a line of the class, ``set theme(String value);`` ran on over
+    # the record-returning members (``(String, int)? entry(…)`` was no definition), and a
+    # line starting ``on FormatException catch (e) {`` was a method ``FileStore.catch``
+    # (``on IOException {`` one named ``FileStore.IOException``)
+    chunks = _regex("lib/settings.dart", DART_SETTINGS)
+    got = [(c.kind, c.name, c.start_row, c.end_row) for c in chunks if c.kind != "Module"]
+    assert got == [
+        ("ClassDeclaration", "SettingsStore", 2, 3),
+        ("MethodDeclaration", "SettingsStore.length", 4, 5),
+        ("MethodDeclaration", "SettingsStore.isEmpty", 6, 6),
+        ("MethodDeclaration", "SettingsStore.theme", 7, 7),
+        ("MethodDeclaration", "SettingsStore.entry", 8, 8),
+        ("MethodDeclaration", "SettingsStore.loadPair", 9, 10),
+        ("ClassDeclaration", "FileStore", 12, 12),
+        ("MethodDeclaration", "FileStore.parseLine", 13, 25),
+        ("MethodDeclaration", "FileStore.stats", 27, 29),
+        ("MethodDeclaration", "FileStore.watch", 31, 38),
+        ("FunctionDeclaration", "minMax", 40, 40),
+    ]
+    by = {c.name: c for c in chunks}
+    length = by["SettingsStore.length"]
+    assert (length.doc, length.signature, length.returns) == (
+        "How many entries are stored.",
+        "int get length",
+        "int",
+    )
+    assert by["SettingsStore.theme"].signature == "set theme(String value)"
+    sigs = _sigs("lib/settings.dart", DART_SETTINGS)
+    assert sigs["SettingsStore.theme"] == (["value"], None)
+    assert sigs["SettingsStore.entry"] == (["key"], "(String, int)?")
+    assert sigs["SettingsStore.loadPair"] == (["path"], "Future<(int, String)>")
+    assert sigs["FileStore.parseLine"] == (["line"], "(int, String)")
+    assert sigs["FileStore.stats"] == ([], "({int lines, int bytes})")
+    assert sigs["minMax"] == (["xs"], "(int, int)")

@@ -66,16 +66,21 @@ _DEF_RE: dict[str, re.Pattern[str]] = {
 #: super(y);``, ``factory Foo.empty() = _Empty;``, an abstract ``void close();``, or one
 #: whose initialiser list starts on the next line) is ``bodiless``: a member only at its
 #: type's member indentation (``_member``).
+#: A Dart record type (``(int, String)``, ``({int x, int y})``), one nesting deep.
+_DART_RECORD = r"\((?:[^();]|\([^();]*\))*\)"
 _MEMBER_RE: dict[str, re.Pattern[str]] = {
     "dart": re.compile(
         r"^\s*" + _INLINE_ANNOTATIONS + r"(?P<mods>(?:(?:static|external|abstract|override"
         r"|factory|const)\s+)*)(?!(?:return|else|await|throw|new|yield|case|if|for|while"
-        r"|switch|catch|var|final|late|assert|print|super|this)\b)"
-        r"(?P<ret>[A-Za-z_](?:[\w<>?,. \[\]]|(?<=Function)\s*\((?:[^();]|\([^();]*\))*\))*?"
+        r"|switch|catch|var|final|late|assert|print|super|this|on)\b)"
+        r"(?P<ret>(?:" + _DART_RECORD + r"\??|[A-Za-z_])(?:[\w<>?,. \[\]]"
+        r"|(?:(?<=Function)|(?<=[<,]))\s*" + _DART_RECORD + r")*?"
         r"\s+)?(?P<word>get\s+|set\s+|operator\s*)?"
-        r"(?!Function\b)(?P<name>[A-Za-z_][\w.]*)\s*(?:<[^<>;]*>)?\s*(?:\((?:[^;]*\)\s*"
-        r"(?:async\*?|sync\*)?\s*(?::[^;{]*)?(?:\{|=>)|[^;)]*$)|(?=\s*(?:\{|=>))"
-        r"|(?P<bodiless>\([^;]*\)\s*(?:(?::[^;{]*|=\s*[^;{=>]*)?;|:[^;{]*)?\s*(?://.*)?$))"
+        r"(?!(?:Function|async|sync)\b)(?P<name>[A-Za-z_][\w.]*)\s*(?:<[^<>;]*>)?\s*"
+        r"(?:\((?:[^;]*\)\s*(?:async\*?|sync\*)?\s*(?::[^;{]*)?(?:\{|=>)|[^;)]*$)"
+        r"|(?=\s*(?:\{|=>))"
+        r"|(?P<bodiless>\([^;]*\)\s*(?:(?::[^;{]*|=\s*[^;{=>]*)?;|:[^;{]*)?\s*(?://.*)?$)"
+        r"|(?P<getter>(?<=\w)\s*;\s*(?://.*)?$))"
     ),
 }
 #: Kotlin words of properties, chunks only as extensions (``val String.isBlankish``).
@@ -223,11 +228,15 @@ def _member(
     ``items.forEach((i) {`` have none of them. At the top level a function needs its
     ``(`` on the line. A ``bodiless`` one (``Foo.named(this.y);``) is one only at its
     type's member indentation: deeper, ``Foo._internal();`` is a statement or a wrapped
-    initialiser's value."""
+    initialiser's value; so is an abstract getter or setter (``int get sides;``, ``set
+    label(String v);``)."""
     if m is None:
         return None
-    if m.group("bodiless") is not None and (
-        not open_types or _indent(line) != open_types[-1][2] or m.group("word")
+    word = (m.group("word") or "").strip()
+    if m.group("getter") is not None and word != "get":
+        return None  # only a getter is a name and ``;`` (``int get sides;``)
+    if (m.group("bodiless") is not None or m.group("getter") is not None) and (
+        not open_types or _indent(line) != open_types[-1][2] or word == "operator"
     ):
         return None
     if m.group("ret") or m.group("word"):

@@ -58,6 +58,8 @@ from pathlib import PurePosixPath
 #:     a TS type alias's signature is the whole declaration (`type Opt = { a: number }`)
 #:     when it fits, else its head through `=` and the value's first line. Kotlin
 #:     extension properties (`val <T> List<T>.lastIndex`) are PropertyDeclaration chunks.
+#:     Dart abstract getters/setters (`int get x;`) and record-type returns (`(int, String)
+#:     pair()`) are members; a line starting `on E catch (e) {` is no method.
 REGISTRY_VERSION = 22
 
 PROSE_EXTS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
